@@ -1,0 +1,141 @@
+package metrics
+
+import (
+	"math"
+	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+	"github.com/DataDog/sketches-go/ddsketch/mapping"
+	"github.com/DataDog/sketches-go/ddsketch/store"
+)
+
+// TrendAccuracy is the relative error bound of trend percentiles: a reported
+// p(N) is within 0.5 % of a value whose rank is N % of the samples.
+const TrendAccuracy = 0.005
+
+// trendMaxBins bounds each histogram store (positive and negative values).
+// 4096 bins at 0.5 % cover a ratio of 6e17 between the smallest and largest
+// value (1 µs … 1 h needs about 2 200); past that the lowest bins collapse.
+const trendMaxBins = 4096
+
+// TrendSink keeps a distribution in a mergeable log-bucketed histogram
+// (DDSketch): memory is bounded by the range of values, not their number.
+// Min, max and count are exact; avg comes from a compensated sum; med and
+// p(N) are within [TrendAccuracy] of the exact percentile. Unlike an integer
+// HDR histogram it takes any float, including zero and negative values, as
+// k6 custom trends do. Use [NewTrendSink]; the zero value is not usable.
+type TrendSink struct {
+	sketch   *ddsketch.DDSketch
+	min, max float64
+	count    int64
+	sum, c   float64 // Neumaier compensated sum: sum + c
+}
+
+// NewTrendSink returns an empty trend sink.
+func NewTrendSink() *TrendSink {
+	m, err := mapping.NewCubicallyInterpolatedMapping(TrendAccuracy)
+	if err != nil {
+		panic(err) // TrendAccuracy is a valid constant
+	}
+	return &TrendSink{sketch: ddsketch.NewDDSketch(m,
+		store.NewCollapsingLowestDenseStore(trendMaxBins),
+		store.NewCollapsingLowestDenseStore(trendMaxBins))}
+}
+
+// Add implements Sink. NaN and infinite values are ignored.
+func (t *TrendSink) Add(v float64) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return
+	}
+	_ = t.sketch.Add(v) // only fails for values the mapping cannot index, ruled out above
+	if t.count == 0 || v < t.min {
+		t.min = v
+	}
+	if t.count == 0 || v > t.max {
+		t.max = v
+	}
+	t.count++
+	t.addSum(v)
+}
+
+func (t *TrendSink) addSum(v float64) {
+	s := t.sum + v
+	if math.Abs(t.sum) >= math.Abs(v) {
+		t.c += (t.sum - s) + v
+	} else {
+		t.c += (v - s) + t.sum
+	}
+	t.sum = s
+}
+
+// Merge implements Sink. Histogram bins, count, min and max merge exactly:
+// merging per-shard sinks gives the same percentiles as one sink of all
+// values, bit for bit.
+func (t *TrendSink) Merge(o Sink) error {
+	ot, ok := o.(*TrendSink)
+	if !ok {
+		return mergeTypeError(t, o)
+	}
+	if ot.count == 0 {
+		return nil
+	}
+	if err := t.sketch.MergeWith(ot.sketch); err != nil {
+		return err
+	}
+	if t.count == 0 || ot.min < t.min {
+		t.min = ot.min
+	}
+	if t.count == 0 || ot.max > t.max {
+		t.max = ot.max
+	}
+	t.count += ot.count
+	t.addSum(ot.sum)
+	t.addSum(ot.c)
+	return nil
+}
+
+// Empty implements Sink.
+func (t *TrendSink) Empty() bool { return t.count == 0 }
+
+// Count returns the number of values added.
+func (t *TrendSink) Count() int64 { return t.count }
+
+// Quantile returns the value at quantile q in [0, 1], clamped to the exact
+// min and max. It returns 0 for an empty sink.
+func (t *TrendSink) Quantile(q float64) float64 {
+	switch {
+	case t.count == 0:
+		return 0
+	case q <= 0:
+		return t.min
+	case q >= 1:
+		return t.max
+	}
+	v, err := t.sketch.GetValueAtQuantile(q)
+	if err != nil {
+		return 0
+	}
+	return math.Min(math.Max(v, t.min), t.max)
+}
+
+// Value implements Sink.
+func (t *TrendSink) Value(a Aggregation, _ time.Duration) (float64, bool) {
+	if t.count == 0 {
+		return 0, false
+	}
+	switch a.Name {
+	case "avg":
+		return (t.sum + t.c) / float64(t.count), true
+	case "min":
+		return t.min, true
+	case "max":
+		return t.max, true
+	case "med":
+		return t.Quantile(0.5), true
+	case "count":
+		return float64(t.count), true
+	case "p":
+		return t.Quantile(a.P / 100), true
+	}
+	return 0, false
+}
