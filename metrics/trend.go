@@ -100,20 +100,46 @@ func (t *TrendSink) Empty() bool { return t.count == 0 }
 // Count returns the number of values added.
 func (t *TrendSink) Count() int64 { return t.count }
 
-// Quantile returns the value at quantile q in [0, 1], clamped to the exact
-// min and max. It returns 0 for an empty sink.
+// Quantile returns the value at quantile q in [0, 1] as k6 computes it:
+// linear interpolation between the order statistics around rank q·(n−1).
+// Order statistics come from the histogram (within [TrendAccuracy]), except
+// the first and last, which are the exact min and max. It returns 0 for an
+// empty sink.
 func (t *TrendSink) Quantile(q float64) float64 {
-	switch {
-	case t.count == 0:
+	if t.count == 0 {
 		return 0
-	case q <= 0:
+	}
+	rank := math.Max(0, math.Min(1, q)) * float64(t.count-1)
+	i := math.Floor(rank)
+	lo := t.atRank(int64(i))
+	frac := rank - i
+	if frac == 0 {
+		return lo
+	}
+	hi := t.atRank(int64(i) + 1)
+	return lo + frac*(hi-lo)
+}
+
+// atRank returns the r-th smallest value (0-based), from the histogram's
+// bins for inner ranks and exactly for the extremes.
+func (t *TrendSink) atRank(r int64) float64 {
+	if r <= 0 {
 		return t.min
-	case q >= 1:
+	}
+	if r >= t.count-1 {
 		return t.max
 	}
-	v, err := t.sketch.GetValueAtQuantile(q)
-	if err != nil {
-		return 0
+	rank := float64(r)
+	neg := t.sketch.GetNegativeValueStore()
+	negCount, zeroCount := neg.TotalCount(), t.sketch.GetZeroCount()
+	var v float64
+	switch {
+	case rank < negCount:
+		v = -t.sketch.Value(neg.KeyAtRank(negCount - 1 - rank))
+	case rank < negCount+zeroCount:
+		v = 0
+	default:
+		v = t.sketch.Value(t.sketch.GetPositiveValueStore().KeyAtRank(rank - negCount - zeroCount))
 	}
 	return math.Min(math.Max(v, t.min), t.max)
 }

@@ -1,0 +1,17 @@
+// Package loadlens is the documentation root of the loadlens module: a Go
+// load-testing engine that runs k6-style tests in process, and an agent that
+// analyses what went wrong.
+//
+// The packages, from the bottom up (an arrow means "may import"; see
+// arch_test.go, which enforces it):
+//
+//   - metrics: samples, tags, sinks, sub-metrics, thresholds
+//   - scenarios: k6 executors, execution segments, test-type presets
+//   - loadtest: Plan → Run → Result; VUs, the HTTP client, outputs, summaries
+//   - js: k6 scripts on grafana/sobek
+//   - anomaly: findings from a Result and its history
+//   - gemini: grounded AI analysis of a Result and its findings
+//   - report: JSON, HTML, JUnit and comparisons
+//   - store, service: the per-tenant agent and its history
+//   - cmd/loadlens: the CLI
+package loadlens
