@@ -1,0 +1,58 @@
+// Package target is loadlens's built-in demo target: a real HTTP server on
+// loopback whose latency, errors and faults are set by a [Config] and can
+// change over time, so that load tests, the anomaly detector and the
+// telemetry scraper have something honest to measure.
+//
+// It is a leaf: it imports no loadlens package. The CLI (`loadlens target`,
+// `loadlens demo`), the engine's end-to-end tests and the anomaly
+// evaluation use it.
+//
+// Routes:
+//
+//	GET  /                    "ok" (2 bytes)                     load route, weight 1
+//	GET  /api/products        the catalogue, JSON (~6 KB)        load route, weight 2
+//	GET  /api/products/{id}   one product, 1..Products; 400, 404 load route, weight 1
+//	POST /api/login           {"username","password":"demo"} or a bearer token → {"token"}; 400, 401
+//	                                                             load route, weight 3
+//	POST /api/checkout        bearer DemoToken, {"items":[{"id","qty"}]} → 201 {"order","total"}; 400, 401
+//	                                                             load route, weight 5
+//	ANY  /status/{code}       that status, 200..599
+//	GET  /delay/{ms}          "ok" after ms, at most MaxDelay
+//	GET  /bytes/{n}           n bytes, at most MaxBytes
+//	GET  /healthz             "ok", never faulted, not counted
+//	GET  /metrics             Prometheus text from the Server's own registry
+//
+// Other paths and methods answer 404. Latency (× the route's weight),
+// Jitter, CPUWork, ErrorRate and the fault [Profile] apply to load routes
+// only. A load request waits its latency, then (Saturate) queues for a slot
+// and holds it, burns its CPU work, retains memory (Leak), and is answered
+// with an injected 500/503 or its page. A request whose context ends while
+// it waits frees its handler at once and is recorded as 499.
+//
+// Profiles, active from FaultAfter for FaultFor (0: until Close):
+//
+//   - Degrade: latency × DegradeFactor (3) + DegradeAdd (20 ms) — a step.
+//   - Leak: LeakPerRequest (4 KiB) retained per request up to LeakMax
+//     (256 MiB), released by Close — heap and RSS grow steadily.
+//   - Saturate: Slots (8) concurrent requests, each holding its slot for
+//     Hold (10 ms) + CPUWork — throughput plateaus near Slots/(Hold+CPUWork).
+//   - ErrorBurst ("errors"): the error rate jumps to BurstErrorRate (12 %)
+//     for FaultFor (10 s), then recovers.
+//
+// /metrics exposes the Go and process collectors (go_goroutines,
+// go_memstats_heap_inuse_bytes, process_resident_memory_bytes,
+// process_cpu_seconds_total) and the target's own metrics, named by the
+// Metric… constants. [Server.Stats] gives the same counters to Go callers.
+//
+// Usage:
+//
+//	srv, err := target.New(target.Config{Latency: 5 * time.Millisecond, Profile: target.Degrade, FaultAfter: 20 * time.Second})
+//	if err != nil { … }                            // every invalid field at once
+//	if err := srv.Start(ctx, "127.0.0.1:0"); err != nil { … }
+//	defer srv.Close()
+//	resp, err := http.Get(srv.URL() + "/api/products")
+//
+// The CLI registers the Config's flags with [Config.RegisterFlags], calls
+// [Server.Listen] and then [Server.Serve], which shuts down gracefully when
+// its context ends.
+package target

@@ -1,0 +1,337 @@
+package target
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// The demo credentials of /api/login and /api/checkout.
+const (
+	// DemoPassword is the password /api/login accepts, with any non-empty
+	// username.
+	DemoPassword = "demo"
+	// DemoToken is the bearer token /api/login hands out and /api/checkout
+	// requires.
+	DemoToken = "demo-token"
+	// Products is how many products the catalogue holds: ids 1 to Products.
+	Products = 100
+)
+
+// StatusClientClosed is the status recorded (and written, if anyone still
+// listens) when a request's context ends while it waits: the client went
+// away or the server closed. nginx uses the same code.
+const StatusClientClosed = 499
+
+// maxBody bounds the request bodies the API decodes.
+const maxBody = 64 << 10
+
+// content is the pre-rendered payloads, immutable after newContent.
+type content struct {
+	text, json, octet []string // header values
+	ok                []byte
+	list              []byte   // /api/products
+	items             [][]byte // /api/products/{id}, index id-1
+	prices            []int64  // cents, index id-1
+	block             []byte   // /bytes/{n} pattern
+}
+
+// product is the catalogue's wire form.
+type product struct {
+	ID    int    `json:"id"`
+	Name  string `json:"name"`
+	Price int64  `json:"price"` // cents
+	Stock int    `json:"stock"`
+}
+
+func newContent() content {
+	c := content{
+		text:  []string{"text/plain; charset=utf-8"},
+		json:  []string{"application/json"},
+		octet: []string{"application/octet-stream"},
+		ok:    []byte("ok"),
+		block: make([]byte, 32<<10),
+	}
+	all := make([]product, Products)
+	for i := range all {
+		id := i + 1
+		all[i] = product{ID: id, Name: fmt.Sprintf("Product %03d", id), Price: int64(199 + (id*7919)%9800), Stock: (id * 31) % 57}
+		b, _ := json.Marshal(all[i]) // cannot fail: plain struct
+		c.items = append(c.items, b)
+		c.prices = append(c.prices, all[i].Price)
+	}
+	c.list, _ = json.Marshal(all)
+	for i := range c.block {
+		c.block[i] = 'a' + byte(i%26)
+	}
+	return c
+}
+
+// handlerFunc answers a request and returns the status it wrote.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) int
+
+// routes registers every route on the mux.
+func (s *Server) routes() {
+	load := func(pattern string, weight time.Duration, h handlerFunc) {
+		s.handle(pattern, true, s.faulty(weight, h))
+	}
+	load("GET /{$}", 1, s.root)
+	load("GET /api/products", 2, s.productList)
+	load("GET /api/products/{id}", 1, s.productByID)
+	load("POST /api/login", 3, s.login)
+	load("POST /api/checkout", 5, s.checkout)
+	s.handle("/status/{code}", true, s.status)
+	s.handle("GET /delay/{ms}", true, s.delay)
+	s.handle("GET /bytes/{n}", true, s.bytes)
+	s.handle("GET /healthz", false, s.root)
+	metrics := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{
+		ErrorLog: slogPrintln{s},
+	})
+	s.handle("GET /metrics", false, func(w http.ResponseWriter, r *http.Request) int {
+		metrics.ServeHTTP(w, r)
+		return http.StatusOK
+	})
+	s.handle("/", true, func(w http.ResponseWriter, _ *http.Request) int {
+		return s.writeJSONError(w, http.StatusNotFound, "no such route")
+	})
+}
+
+// slogPrintln adapts the logger to promhttp's error log.
+type slogPrintln struct{ s *Server }
+
+func (l slogPrintln) Println(v ...any) { l.s.log.Warn("demo target metrics", "err", fmt.Sprint(v...)) }
+
+// handle registers h under pattern, instrumented: the route's metrics, and,
+// when counted, Stats.Requests and the in-flight gauge.
+func (s *Server) handle(pattern string, counted bool, h handlerFunc) {
+	name := pattern
+	if i := strings.IndexByte(name, ' '); i >= 0 {
+		name = name[i+1:]
+	}
+	name = strings.TrimSuffix(name, "{$}")
+	if pattern == "/" {
+		name = "other"
+	}
+	rm := s.metrics.route(name)
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		if counted {
+			s.requests.Add(1)
+			s.inFlight.Add(1)
+			defer s.inFlight.Add(-1)
+		}
+		code := h(w, r)
+		rm.observe(code, time.Since(start))
+	})
+}
+
+// faulty wraps a load route's handler with latency, jitter, the profile's
+// fault, CPU work and injected errors. weight multiplies Latency.
+func (s *Server) faulty(weight time.Duration, h handlerFunc) handlerFunc {
+	cfg := &s.cfg
+	return func(w http.ResponseWriter, r *http.Request) int {
+		n := s.seq.Add(1) - 1
+		active := s.faultActive()
+		ctx := r.Context()
+		d := cfg.Latency*weight + jitterAt(cfg.Seed, n, cfg.Jitter)
+		if active && cfg.Profile == Degrade {
+			d = time.Duration(float64(d)*cfg.DegradeFactor) + cfg.DegradeAdd
+		}
+		if err := wait(ctx, d); err != nil {
+			return s.gone(w)
+		}
+		switch {
+		case active && cfg.Profile == Saturate:
+			if err := s.slots.acquire(ctx); err != nil {
+				return s.gone(w)
+			}
+			err := wait(ctx, cfg.Hold)
+			if err == nil {
+				burn(ctx, cfg.CPUWork)
+			}
+			s.slots.release()
+			if err != nil {
+				return s.gone(w)
+			}
+		case cfg.CPUWork > 0:
+			burn(ctx, cfg.CPUWork)
+		}
+		if active && cfg.Profile == Leak {
+			if _, reached := s.leak.retain(cfg.LeakPerRequest); reached {
+				s.log.Warn("demo target leak reached its cap", "bytes", cfg.LeakMax)
+			}
+		}
+		rate := s.errPPM
+		if active && cfg.Profile == ErrorBurst {
+			rate = s.burstPPM
+		}
+		if failsAt(n, rate, s.phase) {
+			s.errors.Add(1)
+			code := http.StatusInternalServerError
+			if splitmix64(cfg.Seed^n)&1 == 1 {
+				code = http.StatusServiceUnavailable
+			}
+			return s.writeJSONError(w, code, "injected fault")
+		}
+		return h(w, r)
+	}
+}
+
+// gone records a request whose context ended while it waited.
+func (s *Server) gone(w http.ResponseWriter) int {
+	s.cancelled.Add(1)
+	w.WriteHeader(StatusClientClosed)
+	return StatusClientClosed
+}
+
+func (s *Server) writeJSONError(w http.ResponseWriter, code int, msg string) int {
+	w.Header()["Content-Type"] = s.content.json
+	w.Header()["X-Content-Type-Options"] = []string{"nosniff"}
+	w.WriteHeader(code)
+	b, _ := json.Marshal(struct {
+		Error string `json:"error"`
+	}{msg})
+	_, _ = w.Write(b)
+	return code
+}
+
+func (s *Server) writeJSON(w http.ResponseWriter, code int, body []byte) int {
+	w.Header()["Content-Type"] = s.content.json
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
+	return code
+}
+
+// root answers "ok": / and /healthz.
+func (s *Server) root(w http.ResponseWriter, _ *http.Request) int {
+	w.Header()["Content-Type"] = s.content.text
+	_, _ = w.Write(s.content.ok)
+	return http.StatusOK
+}
+
+func (s *Server) productList(w http.ResponseWriter, _ *http.Request) int {
+	return s.writeJSON(w, http.StatusOK, s.content.list)
+}
+
+func (s *Server) productByID(w http.ResponseWriter, r *http.Request) int {
+	id, err := strconv.Atoi(r.PathValue("id"))
+	switch {
+	case err != nil:
+		return s.writeJSONError(w, http.StatusBadRequest, "product id must be an integer")
+	case id < 1 || id > Products:
+		return s.writeJSONError(w, http.StatusNotFound, "no such product")
+	}
+	return s.writeJSON(w, http.StatusOK, s.content.items[id-1])
+}
+
+// bearer reports whether r carries "Authorization: Bearer DemoToken".
+func bearer(r *http.Request) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && tok == DemoToken
+}
+
+// login accepts a valid bearer token, or a JSON body {"username": any
+// non-empty, "password": DemoPassword}, and answers {"token": DemoToken}.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) int {
+	if !bearer(r) {
+		var body struct {
+			Username string `json:"username"`
+			Password string `json:"password"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&body); err != nil {
+			return s.writeJSONError(w, http.StatusBadRequest, "body must be JSON {\"username\", \"password\"} or send a bearer token")
+		}
+		if body.Username == "" || body.Password != DemoPassword {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="loadlens-demo"`)
+			return s.writeJSONError(w, http.StatusUnauthorized, "invalid credentials")
+		}
+	}
+	return s.writeJSON(w, http.StatusOK, []byte(`{"token":"`+DemoToken+`"}`))
+}
+
+// checkout needs the bearer token and a JSON body {"items": [{"id", "qty"}]},
+// and answers 201 {"order", "total"} (cents).
+func (s *Server) checkout(w http.ResponseWriter, r *http.Request) int {
+	if !bearer(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="loadlens-demo"`)
+		return s.writeJSONError(w, http.StatusUnauthorized, "missing or invalid bearer token")
+	}
+	var body struct {
+		Items []struct {
+			ID  int `json:"id"`
+			Qty int `json:"qty"`
+		} `json:"items"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&body); err != nil {
+		return s.writeJSONError(w, http.StatusBadRequest, "body must be JSON {\"items\": [{\"id\", \"qty\"}]}")
+	}
+	if len(body.Items) == 0 {
+		return s.writeJSONError(w, http.StatusBadRequest, "items: must not be empty")
+	}
+	var total int64
+	for i, it := range body.Items {
+		if it.ID < 1 || it.ID > Products {
+			return s.writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("items[%d].id: no product %d", i, it.ID))
+		}
+		if it.Qty < 1 || it.Qty > 100 {
+			return s.writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("items[%d].qty: must be in [1, 100], got %d", i, it.Qty))
+		}
+		total += s.content.prices[it.ID-1] * int64(it.Qty)
+	}
+	out, _ := json.Marshal(struct {
+		Order string `json:"order"`
+		Total int64  `json:"total"`
+	}{fmt.Sprintf("ord-%06d", s.orders.Add(1)), total})
+	return s.writeJSON(w, http.StatusCreated, out)
+}
+
+// status answers /status/{code} with that code, 200 to 599, any method.
+func (s *Server) status(w http.ResponseWriter, r *http.Request) int {
+	code, err := strconv.Atoi(r.PathValue("code"))
+	if err != nil || code < 200 || code > 599 {
+		return s.writeJSONError(w, http.StatusBadRequest, "status code must be an integer in [200, 599]")
+	}
+	w.Header()["Content-Type"] = s.content.text
+	w.WriteHeader(code)
+	if code != http.StatusNoContent && code != http.StatusNotModified {
+		_, _ = io.WriteString(w, http.StatusText(code))
+	}
+	return code
+}
+
+// delay answers /delay/{ms} after that many milliseconds, at most MaxDelay.
+func (s *Server) delay(w http.ResponseWriter, r *http.Request) int {
+	ms, err := strconv.ParseInt(r.PathValue("ms"), 10, 64)
+	if err != nil || ms < 0 || ms > MaxDelay.Milliseconds() {
+		return s.writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("delay must be an integer in [0, %d] ms", MaxDelay.Milliseconds()))
+	}
+	if err := wait(r.Context(), time.Duration(ms)*time.Millisecond); err != nil {
+		return s.gone(w)
+	}
+	return s.root(w, r)
+}
+
+// bytes answers /bytes/{n} with n bytes of a-z, at most MaxBytes.
+func (s *Server) bytes(w http.ResponseWriter, r *http.Request) int {
+	n, err := strconv.ParseInt(r.PathValue("n"), 10, 64)
+	if err != nil || n < 0 || n > MaxBytes {
+		return s.writeJSONError(w, http.StatusBadRequest, fmt.Sprintf("size must be an integer in [0, %d] bytes", MaxBytes))
+	}
+	w.Header()["Content-Type"] = s.content.octet
+	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+	w.WriteHeader(http.StatusOK)
+	for n > 0 {
+		k := min(n, int64(len(s.content.block)))
+		if _, err := w.Write(s.content.block[:k]); err != nil {
+			break
+		}
+		n -= k
+	}
+	return http.StatusOK
+}
