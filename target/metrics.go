@@ -38,8 +38,8 @@ func newPromMetrics(s *Server) *promMetrics {
 			Help: "Requests answered by the demo target, by route pattern and status code.",
 		}, []string{"route", "status"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    MetricDuration,
-			Help:    "Time to answer a request, injected latency included, by route pattern and status code.",
+			Name: MetricDuration,
+			Help: "Time to answer a request, injected latency included, by route pattern and status code.",
 			// From a fast loopback answer to a slow degraded one.
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route", "status"}),
