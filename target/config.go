@@ -88,7 +88,7 @@ func (p *Profile) UnmarshalText(b []byte) error {
 const (
 	DefaultDegradeFactor  = 3.0
 	DefaultDegradeAdd     = 20 * time.Millisecond
-	DefaultLeakPerRequest = 4 << 10   // 4 KiB
+	DefaultLeakPerRequest = 1 << 10   // 1 KiB
 	DefaultLeakMax        = 256 << 20 // 256 MiB
 	DefaultSlots          = 8
 	DefaultHold           = 10 * time.Millisecond
@@ -156,7 +156,10 @@ type Config struct {
 	DegradeAdd time.Duration `json:"degradeAdd"`
 
 	// LeakPerRequest is how many bytes each load request retains during a
-	// Leak fault (default 4 KiB, at most LeakMax).
+	// Leak fault (default 1 KiB, at most LeakMax). Memory grows by
+	// LeakPerRequest × request rate: 1 KiB at 3000 req/s is 3 MiB/s, which
+	// stays under the default cap for about 85 s. For a soak of T seconds at
+	// R req/s, LeakMax / (R × T) keeps the growth steady to the end.
 	LeakPerRequest int64 `json:"leakPerRequest"`
 	// LeakMax caps the retained bytes (default 256 MiB, at most MaxLeak).
 	// Once reached, requests retain nothing more. Close releases it all.

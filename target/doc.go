@@ -32,7 +32,7 @@
 // Profiles, active from FaultAfter for FaultFor (0: until Close):
 //
 //   - Degrade: latency × DegradeFactor (3) + DegradeAdd (20 ms) — a step.
-//   - Leak: LeakPerRequest (4 KiB) retained per request up to LeakMax
+//   - Leak: LeakPerRequest (1 KiB) retained per request up to LeakMax
 //     (256 MiB), released by Close — heap and RSS grow steadily.
 //   - Saturate: Slots (8) concurrent requests, each holding its slot for
 //     Hold (10 ms) + CPUWork — throughput plateaus near Slots/(Hold+CPUWork).

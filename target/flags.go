@@ -29,7 +29,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	durVar(&c.FaultFor, "fault-for", "how long the fault lasts (0: until stop; errors profile: 10s)")
 	fs.Float64Var(&c.DegradeFactor, prefix+"degrade-factor", c.DegradeFactor, "degrade: latency multiplier (0: 3)")
 	durVar(&c.DegradeAdd, "degrade-add", "degrade: latency added (0: 20ms)")
-	fs.Var((*byteFlag)(&c.LeakPerRequest), prefix+"leak-per-request", "leak: bytes retained per load request (0: 4KiB)")
+	fs.Var((*byteFlag)(&c.LeakPerRequest), prefix+"leak-per-request", "leak: bytes retained per load request (0: 1KiB)")
 	fs.Var((*byteFlag)(&c.LeakMax), prefix+"leak-max", "leak: cap on retained bytes (0: 256MiB)")
 	fs.IntVar(&c.Slots, prefix+"slots", c.Slots, "saturate: concurrent load requests admitted (0: 8)")
 	durVar(&c.Hold, "hold", "saturate: time a request holds its slot (0: 10ms)")
