@@ -86,15 +86,24 @@ func (p *Profile) UnmarshalText(b []byte) error {
 
 // Defaults that Config's zero fields stand for, and the bounds it enforces.
 const (
-	DefaultDegradeFactor  = 3.0
-	DefaultDegradeAdd     = 20 * time.Millisecond
-	DefaultLeakPerRequest = 1 << 10   // 1 KiB
-	DefaultLeakMax        = 256 << 20 // 256 MiB
-	DefaultSlots          = 8
-	DefaultHold           = 10 * time.Millisecond
+	// DefaultDegradeFactor is Config.DegradeFactor's default.
+	DefaultDegradeFactor = 3.0
+	// DefaultDegradeAdd is Config.DegradeAdd's default.
+	DefaultDegradeAdd = 20 * time.Millisecond
+	// DefaultLeakPerRequest is Config.LeakPerRequest's default, 1 KiB.
+	DefaultLeakPerRequest = 1 << 10
+	// DefaultLeakMax is Config.LeakMax's default, 256 MiB.
+	DefaultLeakMax = 256 << 20
+	// DefaultSlots is Config.Slots's default.
+	DefaultSlots = 8
+	// DefaultHold is Config.Hold's default.
+	DefaultHold = 10 * time.Millisecond
+	// DefaultBurstErrorRate is Config.BurstErrorRate's default.
 	DefaultBurstErrorRate = 0.12
-	DefaultBurstFor       = 10 * time.Second
-	DefaultShutdownGrace  = 5 * time.Second
+	// DefaultBurstFor is Config.FaultFor's default for the ErrorBurst profile.
+	DefaultBurstFor = 10 * time.Second
+	// DefaultShutdownGrace is Config.ShutdownGrace's default.
+	DefaultShutdownGrace = 5 * time.Second
 
 	// MaxLatency bounds Latency, Jitter, DegradeAdd, Hold and CPUWork.
 	MaxLatency = time.Minute

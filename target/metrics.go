@@ -13,14 +13,23 @@ import (
 // process collectors' (go_goroutines, go_memstats_heap_inuse_bytes,
 // process_resident_memory_bytes, process_cpu_seconds_total, …).
 const (
-	MetricRequests      = "loadlens_target_requests_total"           // counter {route, status}
-	MetricDuration      = "loadlens_target_request_duration_seconds" // histogram {route, status}
-	MetricInFlight      = "loadlens_target_in_flight_requests"       // gauge
-	MetricErrors        = "loadlens_target_injected_errors_total"    // counter
-	MetricRetainedBytes = "loadlens_target_retained_bytes"           // gauge
-	MetricSlotsInUse    = "loadlens_target_slots_in_use"             // gauge
-	MetricSlotWaiting   = "loadlens_target_slot_waiting_requests"    // gauge
-	MetricFaultActive   = "loadlens_target_fault_active"             // gauge 0/1 {profile}
+	// MetricRequests counts answered requests by route pattern and status.
+	MetricRequests = "loadlens_target_requests_total"
+	// MetricDuration is the histogram of answer times by route and status.
+	MetricDuration = "loadlens_target_request_duration_seconds"
+	// MetricInFlight is the number of requests being handled (Stats.InFlight).
+	MetricInFlight = "loadlens_target_in_flight_requests"
+	// MetricErrors counts injected errors (Stats.Errors).
+	MetricErrors = "loadlens_target_injected_errors_total"
+	// MetricRetainedBytes is the Leak profile's memory (Stats.RetainedBytes).
+	MetricRetainedBytes = "loadlens_target_retained_bytes"
+	// MetricSlotsInUse is the Saturate slots held (Stats.SlotsInUse).
+	MetricSlotsInUse = "loadlens_target_slots_in_use"
+	// MetricSlotWaiting is the requests queued for a slot (Stats.Waiting).
+	MetricSlotWaiting = "loadlens_target_slot_waiting_requests"
+	// MetricFaultActive is 1 while the fault window is open, labelled with
+	// the profile: the ground truth for anomaly detection.
+	MetricFaultActive = "loadlens_target_fault_active"
 )
 
 // promMetrics is the server's own registry and request instruments.

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ErrNotLoopback is returned by Listen and Start for an address whose host
@@ -88,6 +90,10 @@ func (s *Server) Config() Config { return s.cfg }
 // without a listener, e.g. with httptest.NewRecorder; Listen and Start serve
 // the same handler.
 func (s *Server) Handler() http.Handler { return s.mux }
+
+// Gatherer returns the Server's own Prometheus registry, the one /metrics
+// exposes, for in-process scraping. Each Server has its own.
+func (s *Server) Gatherer() prometheus.Gatherer { return s.metrics.reg }
 
 // Listen binds addr ("127.0.0.1:0" picks a free port), which must name a
 // loopback host: 127.0.0.0/8, ::1 or "localhost" (which must resolve to

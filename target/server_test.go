@@ -63,6 +63,11 @@ func TestMetricsExposition(t *testing.T) {
 	rss, _ := value(fams, "process_resident_memory_bytes")
 	assert.Positive(t, rss)
 
+	// The same registry is available in process.
+	gathered, err := srv.Gatherer().Gather()
+	require.NoError(t, err)
+	assert.NotEmpty(t, gathered)
+
 	// The other server counted only its own request.
 	ofams := scrape(t, oc, other)
 	got, _ := value(ofams, target.MetricRequests, "route", "/", "status", "200")
