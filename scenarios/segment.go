@@ -554,3 +554,6 @@ func (et *ExecutionTuple) NewFromValue(v int64) (*ExecutionTuple, error) {
 	}
 	return &ExecutionTuple{Segment: seq[newIdx], Sequence: seq, SegmentIndex: newIdx, stripes: st}, nil
 }
+
+// isWhole reports whether the tuple is the whole test, in one instance.
+func (et *ExecutionTuple) isWhole() bool { return et == nil || len(et.Sequence) == 1 }

@@ -1,0 +1,250 @@
+package scenarios
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// rampExample: 2 VUs, up to 5 over 3s, hold 2s, down to 1 over 4s, jump to
+// 3, down to 0 over 2s (the end, 11s, is not a step).
+var rampExample = RampingVUs{
+	StartVUs: ptr(int64(2)),
+	Stages: []Stage{
+		{3 * time.Second, 5}, {2 * time.Second, 5}, {4 * time.Second, 1}, {0, 3}, {2 * time.Second, 0},
+	},
+}
+
+func TestRampingVUsSteps(t *testing.T) {
+	t.Parallel()
+	third, twoThirds := 9*time.Second+666666667, 10*time.Second+333333334 // ⌈2s/3⌉, ⌈4s/3⌉ after 9s
+	tests := []struct {
+		seg, seq string
+		want     []vuChange
+	}{
+		{"", "", []vuChange{
+			{0, 2}, {1 * time.Second, 3}, {2 * time.Second, 4}, {3 * time.Second, 5},
+			{6 * time.Second, 4}, {7 * time.Second, 3}, {8 * time.Second, 2}, {9 * time.Second, 3},
+			{third, 2}, {twoThirds, 1},
+		}},
+		{"0:1/2", "", []vuChange{{0, 1}, {1 * time.Second, 2}, {3 * time.Second, 3}, {6 * time.Second, 2}, {8 * time.Second, 1}, {9 * time.Second, 2}, {third, 1}}},
+		{"1/2:1", "", []vuChange{{0, 1}, {2 * time.Second, 2}, {7 * time.Second, 1}, {twoThirds, 0}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.seg, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tt.want, rampExample.vuSteps(mustTuple(t, tt.seg, tt.seq)))
+		})
+	}
+}
+
+func TestRampingVUsRequirements(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		stages   []Stage // nil: rampExample's
+		grd, gs  time.Duration
+		expected []VUStep
+	}{
+		{
+			// Removed VUs stay reserved for 1s; after the end (11s) the
+			// last ones get gracefulStop (2s).
+			name: "short ramp-down window", grd: time.Second, gs: 2 * time.Second,
+			expected: []VUStep{
+				{Offset: 0, Planned: 2}, {Offset: time.Second, Planned: 3}, {Offset: 2 * time.Second, Planned: 4},
+				{Offset: 3 * time.Second, Planned: 5}, {Offset: 7 * time.Second, Planned: 4}, {Offset: 8 * time.Second, Planned: 3},
+				{Offset: 10*time.Second + 666666667, Planned: 2}, {Offset: 11*time.Second + 333333334, Planned: 1},
+				{Offset: 13 * time.Second},
+			},
+		},
+		{
+			// A VU removed at 6s is reserved until 36s, before the 41s end.
+			name: "defaults reserve for 30s", grd: DefaultGracefulRampDown, gs: DefaultGracefulStop,
+			expected: []VUStep{
+				{Offset: 0, Planned: 2}, {Offset: time.Second, Planned: 3}, {Offset: 2 * time.Second, Planned: 4},
+				{Offset: 3 * time.Second, Planned: 5}, {Offset: 36 * time.Second, Planned: 4}, {Offset: 37 * time.Second, Planned: 3},
+				{Offset: 39*time.Second + 666666667, Planned: 2}, {Offset: 40*time.Second + 333333334, Planned: 1},
+				{Offset: 41 * time.Second},
+			},
+		},
+		{
+			// 2→0 over 2s (1 at 1s, 0 at 2s), then 0 until the 4s end:
+			// the reservation reaches 0 at 3s, before the end; no step for
+			// the end.
+			name: "ends at zero before the end", stages: []Stage{{2 * time.Second, 0}, {2 * time.Second, 0}},
+			grd: time.Second, gs: 2 * time.Second,
+			expected: []VUStep{{Offset: 0, Planned: 2}, {Offset: 2 * time.Second, Planned: 1}, {Offset: 3 * time.Second}},
+		},
+		{
+			name: "no grace: the raw steps", grd: 0, gs: 0,
+			expected: []VUStep{
+				{Offset: 0, Planned: 2}, {Offset: time.Second, Planned: 3}, {Offset: 2 * time.Second, Planned: 4},
+				{Offset: 3 * time.Second, Planned: 5}, {Offset: 6 * time.Second, Planned: 4}, {Offset: 7 * time.Second, Planned: 3},
+				{Offset: 8 * time.Second, Planned: 2}, {Offset: 9 * time.Second, Planned: 3}, {Offset: 9*time.Second + 666666667, Planned: 2},
+				{Offset: 10*time.Second + 333333334, Planned: 1}, {Offset: 11 * time.Second},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := rampExample
+			if tt.stages != nil {
+				c.Stages = tt.stages
+			}
+			c.GracefulRampDown, c.GracefulStop = &tt.grd, &tt.gs
+			assert.Equal(t, tt.expected, c.Requirements(nil))
+		})
+	}
+}
+
+// TestRampingVUsStepsAddUp: for 2-, 3-, 4- and 100-way splits the
+// instances' VU counts add up to the whole count at every instant.
+func TestRampingVUsStepsAddUp(t *testing.T) {
+	t.Parallel()
+	configs := []RampingVUs{
+		rampExample,
+		{StartVUs: ptr(int64(0)), Stages: []Stage{{10 * time.Second, 250}, {7 * time.Second, 3}, {0, 40}, {3 * time.Second, 41}, {5 * time.Second, 0}}},
+		{Stages: []Stage{{time.Second, 1000}, {1500 * time.Millisecond, 999}, {time.Second, 0}}},
+	}
+	for _, c := range configs {
+		whole := c.vuSteps(nil)
+		for _, q := range splits(t) {
+			parts := make([][]vuChange, 0, len(q)+1)
+			for _, et := range tuples(t, q) {
+				parts = append(parts, c.vuSteps(et))
+			}
+			parts = append(parts, whole)
+			// Every change of any instance, and the instants just before.
+			var instants []time.Duration
+			for _, p := range parts {
+				for _, s := range p {
+					instants = append(instants, s.At, s.At-1)
+				}
+			}
+			slices.Sort(instants)
+			next := make([]int, len(parts)) // per part: index of its next change
+			cur := make([]int64, len(parts))
+			for _, at := range slices.Compact(instants) {
+				var sum int64
+				for i, p := range parts {
+					for next[i] < len(p) && p[next[i]].At <= at {
+						cur[i] = p[next[i]].VUs
+						next[i]++
+					}
+					if i < len(parts)-1 {
+						sum += cur[i]
+					}
+				}
+				if sum != cur[len(parts)-1] {
+					t.Fatalf("split %s at %s: instances sum to %d VUs, whole test has %d", q, at, sum, cur[len(parts)-1])
+				}
+			}
+		}
+	}
+}
+
+// lastIteration returns each VU's last event.
+func lastIteration(h *harness) map[int]event {
+	out := map[int]event{}
+	for _, e := range h.eventList() {
+		if e.Start >= out[e.VU].Start {
+			out[e.VU] = e
+		}
+	}
+	return out
+}
+
+func TestRampingVUsRun(t *testing.T) {
+	t.Parallel()
+	// 0→3 VUs over 3s (VUs start at 1, 2, 3s), 3→0 over 3s (the newest
+	// stops at 4s, then 5s, the first at the 6s end with gracefulStop 0).
+	// Iterations take 0.7s, so VU3 runs 3.7-4.4, VU2 4.8-5.5, VU1 5.9-6.6.
+	tests := []struct {
+		name string
+		grd  time.Duration
+		last map[int]event // VU → its last iteration's end and outcome
+	}{
+		{name: "zero gracefulRampDown interrupts at once", grd: 0, last: map[int]event{
+			3: {End: sec(4)}, 2: {End: sec(5)}, 1: {End: sec(6)},
+		}},
+		{name: "gracefulRampDown cuts the last iteration", grd: sec(0.2), last: map[int]event{
+			3: {End: sec(4.2)}, 2: {End: sec(5.2)}, 1: {End: sec(6)},
+		}},
+		{name: "gracefulRampDown lets the last iteration finish", grd: sec(0.6), last: map[int]event{
+			3: {End: sec(4.4), Completed: true}, 2: {End: sec(5.5), Completed: true}, 1: {End: sec(6)},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				h := newHarness(sec(0.7))
+				cfg := RampingVUs{
+					StartVUs:         ptr(int64(0)),
+					Stages:           []Stage{{3 * time.Second, 3}, {3 * time.Second, 0}},
+					GracefulRampDown: &tt.grd,
+					Common:           Common{GracefulStop: ptr(time.Duration(0))},
+				}
+				ex := cfg.NewExecutor("rv", nil)
+				done := make(chan time.Duration)
+				go func() { done <- run(t, ex, context.Background(), h) }()
+				var active []int64
+				for range 6 {
+					time.Sleep(time.Second)
+					synctest.Wait()
+					active = append(active, ex.Progress().ActiveVUs)
+				}
+				assert.Equal(t, sec(6), <-done)
+				if tt.grd == 0 {
+					assert.Equal(t, []int64{1, 2, 3, 2, 1, 0}, active, "VUs at 1s … 6s")
+				}
+				got := lastIteration(h)
+				for vu, want := range tt.last {
+					assert.Equal(t, want.End, got[vu].End, "VU %d", vu)
+					assert.Equal(t, want.Completed, got[vu].Completed, "VU %d", vu)
+				}
+				first := map[int]time.Duration{}
+				for _, e := range h.eventList() {
+					if _, ok := first[e.VU]; !ok {
+						first[e.VU] = e.Start
+					}
+				}
+				assert.Equal(t, map[int]time.Duration{1: sec(1), 2: sec(2), 3: sec(3)}, first, "one VU per second")
+				assert.Equal(t, int64(3), ex.Progress().MaxVUs)
+				h.checkPool(t)
+			})
+		})
+	}
+}
+
+func TestRampingVUsReactivation(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		// VU2 starts at 1s; the count drops at 2s and rises at 2.3s while
+		// VU2's iteration (1.0-2.5s) still runs: it goes on looping, with
+		// no interruption and no new VU, until the 4s end.
+		h := newHarness(sec(1.5))
+		cfg := RampingVUs{
+			Stages: []Stage{{time.Second, 2}, {time.Second, 1}, {sec(0.3), 2}, {sec(1.7), 2}},
+			Common: Common{GracefulStop: ptr(sec(1))},
+		}
+		run(t, cfg.NewExecutor("rv", nil), context.Background(), h)
+		var vu2 []time.Duration
+		for _, e := range h.eventList() {
+			assert.True(t, e.Completed)
+			if e.VU == 2 {
+				vu2 = append(vu2, e.Start)
+			}
+		}
+		assert.Equal(t, []time.Duration{sec(1), sec(2.5)}, vu2)
+		h.mu.Lock()
+		assert.Equal(t, 2, h.gets)
+		h.mu.Unlock()
+		h.checkPool(t)
+	})
+}
