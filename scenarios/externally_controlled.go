@@ -94,7 +94,9 @@ func (c ExternallyControlled) Description(*ExecutionTuple) string {
 	if c.Duration > 0 {
 		d = c.Duration.String()
 	}
-	return fmt.Sprintf("Externally controlled execution with %d VUs, %d max VUs, %s duration%s", c.VUs, c.maxVUs(), d, c.info())
+	base := c.Common
+	base.GracefulStop = new(time.Duration(0)) // not supported: not shown
+	return fmt.Sprintf("Externally controlled execution with %d VUs, %d max VUs, %s duration%s", c.VUs, c.maxVUs(), d, base.info())
 }
 
 // NewExecutor implements [Config]; the executor is an *ExternalExecutor.

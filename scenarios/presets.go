@@ -1,0 +1,113 @@
+package scenarios
+
+import "time"
+
+// PresetParams shape a preset test; a zero field takes the preset's
+// default, given in each preset's doc.
+type PresetParams struct {
+	// VUs is the peak number of VUs; for Breakpoint, maxVUs.
+	VUs int64
+	// Rate is Breakpoint's final arrival rate, iterations per second.
+	Rate int64
+	// Duration is the length of the main phase.
+	Duration time.Duration
+	// RampUp is the length of each ramp.
+	RampUp time.Duration
+}
+
+func (p PresetParams) or(vus int64, d, ramp time.Duration) PresetParams {
+	if p.VUs <= 0 {
+		p.VUs = vus
+	}
+	if p.Duration <= 0 {
+		p.Duration = d
+	}
+	if p.RampUp <= 0 {
+		p.RampUp = ramp
+	}
+	return p
+}
+
+// part returns vus/div, at least 1.
+func part(vus, div int64) int64 { return max(vus/div, 1) }
+
+// Smoke checks that the system works at all under minimal load: VUs
+// (default 3) looping for Duration (default 1m), as one constant-vus
+// scenario named "smoke". RampUp is not used.
+func Smoke(p PresetParams) Scenarios {
+	p = p.or(3, time.Minute, 0)
+	return Scenarios{"smoke": ConstantVUs{VUs: p.VUs, Duration: p.Duration}}
+}
+
+// Load checks the system under its usual load: one ramping-vus scenario
+// "load" rising from 0 to VUs (default 100) over RampUp (default 5m),
+// holding for Duration (default 30m), and falling back to 0 over RampUp.
+func Load(p PresetParams) Scenarios {
+	p = p.or(100, 30*time.Minute, 5*time.Minute)
+	return Scenarios{"load": RampingVUs{
+		StartVUs: new(int64(0)),
+		Stages:   []Stage{{p.RampUp, p.VUs}, {p.Duration, p.VUs}, {p.RampUp, 0}},
+	}}
+}
+
+// Stress climbs beyond the usual load in steps: one ramping-vus scenario
+// "stress" rising from 0 to VUs/4 over RampUp, to VUs/2 over Duration, to
+// VUs over RampUp, and back to 0 over RampUp. The defaults (VUs 80, RampUp
+// 2m, Duration 5m) give the seed's shape: 2m to 20, 5m to 40, 2m to 80,
+// 2m to 0.
+func Stress(p PresetParams) Scenarios {
+	p = p.or(80, 5*time.Minute, 2*time.Minute)
+	return Scenarios{"stress": RampingVUs{
+		StartVUs: new(int64(0)),
+		Stages:   []Stage{{p.RampUp, part(p.VUs, 4)}, {p.Duration, part(p.VUs, 2)}, {p.RampUp, p.VUs}, {p.RampUp, 0}},
+	}}
+}
+
+// Spike jumps from a baseline to a sudden peak and back: one ramping-vus
+// scenario "spike" rising from 0 to VUs/5 over RampUp, to VUs over
+// Duration, back to VUs/5 over RampUp, and to 0 over Duration. The defaults
+// (VUs 50, RampUp 30s, Duration 1m) give the seed's shape: 30s to 10, 1m to
+// 50, 30s to 10, 1m to 0.
+func Spike(p PresetParams) Scenarios {
+	p = p.or(50, time.Minute, 30*time.Second)
+	base := part(p.VUs, 5)
+	return Scenarios{"spike": RampingVUs{
+		StartVUs: new(int64(0)),
+		Stages:   []Stage{{p.RampUp, base}, {p.Duration, p.VUs}, {p.RampUp, base}, {p.Duration, 0}},
+	}}
+}
+
+// Soak holds a steady load for a long time to surface leaks and drift: one
+// constant-vus scenario "soak" of VUs (default 50) for Duration (default
+// 4h). With a RampUp it is a ramping-vus scenario instead: 0 to VUs over
+// RampUp, VUs for Duration, back to 0 over RampUp.
+func Soak(p PresetParams) Scenarios {
+	ramp := p.RampUp
+	p = p.or(50, 4*time.Hour, 0)
+	if ramp <= 0 {
+		return Scenarios{"soak": ConstantVUs{VUs: p.VUs, Duration: p.Duration}}
+	}
+	return Scenarios{"soak": RampingVUs{
+		StartVUs: new(int64(0)),
+		Stages:   []Stage{{ramp, p.VUs}, {p.Duration, p.VUs}, {ramp, 0}},
+	}}
+}
+
+// Breakpoint raises the arrival rate until the system breaks: one
+// ramping-arrival-rate scenario "breakpoint" climbing from 0 to Rate
+// iterations per second (default 20000) over Duration (default 2h), with
+// VUs/10 (at least 1) VUs preallocated and up to VUs (default 1000). It is
+// meant to be stopped at the break: pair it with thresholds that have
+// abortOnFail, such as http_req_failed rate<0.01 or p(95) latency. RampUp
+// is not used.
+func Breakpoint(p PresetParams) Scenarios {
+	p = p.or(1000, 2*time.Hour, 0)
+	if p.Rate <= 0 {
+		p.Rate = 20000
+	}
+	return Scenarios{"breakpoint": RampingArrivalRate{
+		Stages:          []Stage{{p.Duration, p.Rate}},
+		PreAllocatedVUs: part(p.VUs, 10),
+		MaxVUs:          p.VUs,
+	}}
+}

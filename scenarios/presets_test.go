@@ -1,0 +1,65 @@
+package scenarios
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestPresets(t *testing.T) {
+	t.Parallel()
+	zero := new(int64(0))
+	tests := []struct {
+		name string
+		got  Scenarios
+		want Scenarios
+		desc string
+	}{
+		{
+			name: "spike default is the seed's shape", got: Spike(PresetParams{}),
+			want: Scenarios{"spike": RampingVUs{StartVUs: zero, Stages: []Stage{{30 * time.Second, 10}, {time.Minute, 50}, {30 * time.Second, 10}, {time.Minute, 0}}}},
+			desc: "Up to 50 looping VUs for 3m0s over 4 stages (gracefulRampDown: 30s, gracefulStop: 30s)",
+		},
+		{
+			name: "stress default is the seed's shape", got: Stress(PresetParams{}),
+			want: Scenarios{"stress": RampingVUs{StartVUs: zero, Stages: []Stage{{2 * time.Minute, 20}, {5 * time.Minute, 40}, {2 * time.Minute, 80}, {2 * time.Minute, 0}}}},
+		},
+		{
+			name: "soak is a long constant load", got: Soak(PresetParams{}),
+			want: Scenarios{"soak": ConstantVUs{VUs: 50, Duration: 4 * time.Hour}},
+			desc: "50 looping VUs for 4h0m0s (gracefulStop: 30s)",
+		},
+		{
+			name: "soak with a ramp", got: Soak(PresetParams{VUs: 10, Duration: time.Hour, RampUp: time.Minute}),
+			want: Scenarios{"soak": RampingVUs{StartVUs: zero, Stages: []Stage{{time.Minute, 10}, {time.Hour, 10}, {time.Minute, 0}}}},
+		},
+		{name: "smoke", got: Smoke(PresetParams{}), want: Scenarios{"smoke": ConstantVUs{VUs: 3, Duration: time.Minute}}},
+		{
+			name: "load", got: Load(PresetParams{VUs: 20}),
+			want: Scenarios{"load": RampingVUs{StartVUs: zero, Stages: []Stage{{5 * time.Minute, 20}, {30 * time.Minute, 20}, {5 * time.Minute, 0}}}},
+		},
+		{
+			name: "stress scaled", got: Stress(PresetParams{VUs: 2, RampUp: 10 * time.Second, Duration: time.Minute}),
+			want: Scenarios{"stress": RampingVUs{StartVUs: zero, Stages: []Stage{{10 * time.Second, 1}, {time.Minute, 1}, {10 * time.Second, 2}, {10 * time.Second, 0}}}},
+		},
+		{
+			name: "breakpoint climbs until aborted", got: Breakpoint(PresetParams{}),
+			want: Scenarios{"breakpoint": RampingArrivalRate{Stages: []Stage{{2 * time.Hour, 20000}}, PreAllocatedVUs: 100, MaxVUs: 1000}},
+			desc: "Up to 20000.00 iterations/s for 2h0m0s over 1 stages (maxVUs: 100-1000, gracefulStop: 30s)",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tt.want, tt.got)
+			require.NoError(t, tt.got.Validate())
+			if tt.desc != "" {
+				for _, c := range tt.got {
+					assert.Equal(t, tt.desc, c.Description(nil))
+				}
+			}
+		})
+	}
+}
