@@ -1,0 +1,230 @@
+package anomaly
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/loadlens/loadlens/loadtest"
+)
+
+// errorEpisodes finds periods of elevated HTTP failures: a Bernoulli CUSUM
+// (Page's test of the failure rate against the run's baseline) marks where
+// the rate rose and where it came back; each episode is confirmed by a
+// one-sided binomial test against the baseline at PValue/1000 and must
+// exceed it by MinBurst. An episode that lasts to the end of the run and
+// rose by FailureIncrease is k6's "increased HTTP failure rate"; others
+// are bursts.
+func (a *analysis) errorEpisodes() {
+	reqs, fr := a.series(loadtest.SeriesRequests), a.series(loadtest.SeriesFailedRate)
+	if reqs == nil || fr == nil {
+		return
+	}
+	n := make([]float64, a.n)
+	k := make([]float64, a.n)
+	var total float64
+	for i := range n {
+		if v, f := reqs[i], fr[i]; v > 0 && !math.IsNaN(f) {
+			n[i], k[i] = v, math.Round(v*f)
+			total += v
+		}
+	}
+	if total < float64(a.o.EarlyRequests) {
+		return
+	}
+	p0 := baselineRate(n, k, a.points(30*time.Second))
+	p0 = max(p0, 0.1/total, 1e-6)
+	a.dispersion = dispersion(n, k, p0, a.points(10*time.Second))
+	p1 := max(2*p0, p0+a.o.MinBurst)
+	up, down := math.Log(p1/p0), math.Log((1-p1)/(1-p0))
+	const h = 10.0 // decision interval: e^10 likelihood ratio
+	var s, peak float64
+	start, peakAt := 0, 0
+	flag := false
+	flush := func(end int) {
+		if flag {
+			a.errorEpisode(n, k, start, peakAt+1, p0)
+		}
+		flag = false
+	}
+	for i := range n {
+		if n[i] == 0 {
+			continue
+		}
+		s = max(0, s+k[i]*up+(n[i]-k[i])*down)
+		switch {
+		case s == 0:
+			flush(i)
+			start, peak = i+1, 0
+		case s > peak:
+			peak, peakAt = s, i
+			if s > h {
+				flag = true
+			}
+		}
+	}
+	flush(a.n)
+}
+
+// baselineRate returns the run's typical failure rate: the pooled rate of
+// its blocks of bs points, leaving out the tenth of blocks with the highest
+// rates (robust to bursts, unlike a median of mostly-zero block rates).
+func baselineRate(n, k []float64, bs int) float64 {
+	type block struct{ n, k float64 }
+	var blocks []block
+	for i := 0; i < len(n); i += bs {
+		var b block
+		for j := i; j < min(i+bs, len(n)); j++ {
+			b.n += n[j]
+			b.k += k[j]
+		}
+		if b.n > 0 {
+			blocks = append(blocks, b)
+		}
+	}
+	slices.SortStableFunc(blocks, func(x, y block) int { return cmpFloat(x.k/x.n, y.k/y.n) })
+	keep := blocks[:len(blocks)-len(blocks)/10]
+	var sn, sk float64
+	for _, b := range keep {
+		sn, sk = sn+b.n, sk+b.k
+	}
+	if sn == 0 {
+		return 0
+	}
+	return sk / sn
+}
+
+// dispersion estimates how much more failures vary between blocks of bs
+// points than a binomial would: Pearson's χ² per degree of freedom over the
+// blocks, leaving out the tenth with the largest contributions (a burst),
+// at least 1.
+func dispersion(n, k []float64, p0 float64, bs int) float64 {
+	var chi []float64
+	for i := 0; i < len(n); i += bs {
+		var bn, bk float64
+		for j := i; j < min(i+bs, len(n)); j++ {
+			bn, bk = bn+n[j], bk+k[j]
+		}
+		if e := bn * p0 * (1 - p0); e > 0 {
+			chi = append(chi, (bk-bn*p0)*(bk-bn*p0)/e)
+		}
+	}
+	if len(chi) < 10 {
+		return 1
+	}
+	slices.Sort(chi)
+	keep := chi[:len(chi)-len(chi)/10]
+	// The kept values are the smaller 90 % of χ²₁ draws, whose mean is
+	// about 0.70 rather than 1.
+	return max(1, mean(keep)/0.70)
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// minBurstFailures is the fewest failed requests an episode needs: two or
+// three failures are never a burst, whatever their share.
+const minBurstFailures = 5
+
+func (a *analysis) errorEpisode(n, k []float64, i, j int, p0 float64) {
+	var sn, sk float64
+	for t := i; t < j; t++ {
+		sn += n[t]
+		sk += k[t]
+	}
+	if sn == 0 {
+		return
+	}
+	rate := sk / sn
+	// Quasi-binomial: failures are over-dispersed in real runs; dividing
+	// the counts by the dispersion keeps the test honest.
+	p := binomialUpper(sk/a.dispersion, sn/a.dispersion, p0)
+	if sk < minBurstFailures || rate-p0 < a.o.MinBurst || p > a.o.PValue/1000 {
+		return
+	}
+	ev := map[string]float64{"observed": rate, "baseline": p0, "p_value": p, "failed": sk, "requests": sn}
+	tags := a.blameEndpoint(i, j, ev)
+	where := ""
+	if tags != nil {
+		where = " on " + tags["name"]
+	}
+	excess := rate - p0
+	sev := SeverityLow
+	switch {
+	case excess >= 0.10:
+		sev = SeverityHigh
+	case excess >= 0.03:
+		sev = SeverityMedium
+	}
+	toEnd := a.at(j) >= a.at(a.n)-a.o.MergeGap
+	if toEnd && excess >= a.o.FailureIncrease {
+		a.add(Finding{Kind: KindFailureIncrease, Severity: max(sev, SeverityHigh), Target: BlameTarget, Metric: loadtest.SeriesFailedRate,
+			Tags: tags, Method: "cusum+binomial", Evidence: ev,
+			Message: fmt.Sprintf("The HTTP failure rate rose to %s%s from %s and stayed there to the end (it was %s before): the target is probably near its limit.",
+				pct(rate), where, fmtDur(a.at(i)), pct(p0))}, i, j)
+		return
+	}
+	a.add(Finding{Kind: KindErrorBurst, Severity: sev, Target: BlameTarget, Metric: loadtest.SeriesFailedRate, Tags: tags,
+		Method: "cusum+binomial", Evidence: ev,
+		Message: fmt.Sprintf("%s of requests failed%s for %s from %s (%.0f of %.0f; baseline %s, binomial p=%.1e).",
+			pct(rate), where, fmtDur(a.at(j)-a.at(i)), fmtDur(a.at(i)), sk, sn, pct(p0), p)}, i, j)
+}
+
+// blameEndpoint returns the name tag of the endpoint that accounts for at
+// least 80 % of the extra failures in [i, j), when one does.
+func (a *analysis) blameEndpoint(i, j int, ev map[string]float64) map[string]string {
+	type ep struct {
+		name   string
+		excess float64
+	}
+	var eps []ep
+	var total float64
+	for si := range a.r.Timeline.Series {
+		s := &a.r.Timeline.Series[si]
+		name, ok := s.Tags["name"]
+		if s.Name != loadtest.SeriesFailedRate || !ok || len(s.Tags) != 1 {
+			continue
+		}
+		reqs := a.pad(a.r.Timeline.Find(loadtest.SeriesRequests, s.Tags))
+		fr := a.pad(s)
+		if reqs == nil {
+			continue
+		}
+		var in, inK, out, outK float64
+		for t := range reqs {
+			if !(reqs[t] > 0) || math.IsNaN(fr[t]) {
+				continue
+			}
+			f := math.Round(reqs[t] * fr[t])
+			if t >= i && t < j {
+				in, inK = in+reqs[t], inK+f
+			} else {
+				out, outK = out+reqs[t], outK+f
+			}
+		}
+		base := 0.0
+		if out > 0 {
+			base = outK / out
+		}
+		x := inK - base*in
+		if x > 0 {
+			eps = append(eps, ep{name, x})
+			total += x
+		}
+	}
+	for _, e := range eps {
+		if total > 0 && e.excess >= 0.8*total {
+			ev["endpoint_share"] = e.excess / total
+			return map[string]string{"name": e.name}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,227 @@
+// Package evaluation scores the anomaly detectors on labelled synthetic
+// runs from package synth: per kind precision, recall and F1 (a finding
+// hits a label when its kind is the label's and it starts within
+// ±max(30 s, 5 % of the run) of the injected time), detection delay, false
+// alarms per null run, and the knee's error in VUs.
+//
+// It is pure and deterministic, like the packages it evaluates; the
+// command anomaly/cmd/anomalyeval prints its table, and its test asserts
+// the targets on a reduced suite.
+package evaluation
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/loadlens/loadlens/anomaly"
+	"github.com/loadlens/loadlens/anomaly/synth"
+)
+
+// Expect maps each injected kind to the finding kind that reports it.
+var Expect = map[synth.Kind]anomaly.Kind{
+	synth.LatencyStep:         anomaly.KindLatencyShift,
+	synth.LatencyDrift:        anomaly.KindLatencyDrift,
+	synth.ErrorBurst:          anomaly.KindErrorBurst,
+	synth.Knee:                anomaly.KindThroughputLimit,
+	synth.GeneratorSaturation: anomaly.KindGeneratorCPU,
+	synth.Leak:                anomaly.KindMemoryLeak,
+}
+
+// Row is the score of one injected kind.
+type Row struct {
+	Kind      synth.Kind `json:"kind"`
+	Labels    int        `json:"labels"`
+	Hits      int        `json:"hits"`
+	Findings  int        `json:"findings"` // of the expected finding kind, in all runs
+	TruePos   int        `json:"true_positives"`
+	Precision float64    `json:"precision"`
+	Recall    float64    `json:"recall"`
+	F1        float64    `json:"f1"`
+	// DelayMedian and DelayMean are finding start − injected time over the
+	// hits, in seconds (positive: reported later than injected).
+	DelayMedian float64 `json:"delay_median_s"`
+	DelayMean   float64 `json:"delay_mean_s"`
+	// BySize counts hits and labels per injected size.
+	BySize map[float64][2]int `json:"by_size"`
+}
+
+// Score is the evaluation of a suite.
+type Score struct {
+	Rows []Row `json:"rows"`
+	// NullRuns counts runs with nothing injected (nulls and 0-byte leaks);
+	// FalseAlarms counts every finding in them, of any kind.
+	NullRuns    int     `json:"null_runs"`
+	FalseAlarms int     `json:"false_alarms"`
+	PerNullRun  float64 `json:"false_alarms_per_null_run"`
+	// FalseAlarmKinds counts the null runs' findings by kind.
+	FalseAlarmKinds map[anomaly.Kind]int `json:"false_alarm_kinds"`
+	// KneeErrors are |estimated − true| / true knee VUs of the detected
+	// knees.
+	KneeErrors []float64 `json:"knee_errors"`
+	KneeMean   float64   `json:"knee_error_mean"`
+	KneeMax    float64   `json:"knee_error_max"`
+	// Other counts findings in labelled runs whose kind is no expected
+	// kind (rules such as error_rate), by kind.
+	Other map[anomaly.Kind]int `json:"other"`
+	Runs  int                  `json:"runs"`
+	// Elapsed is not measured here (no clock): callers may time Run.
+}
+
+// Tolerance returns the hit window around an injected time for a run of
+// duration d: max(30 s, 5 % of d).
+func Tolerance(d time.Duration) time.Duration { return max(30*time.Second, d/20) }
+
+// Run generates and analyses every spec and scores the findings.
+func Run(specs []synth.Spec, opts anomaly.Options) Score {
+	type acc struct {
+		labels, hits, findings, tp int
+		delays                     []float64
+		bySize                     map[float64][2]int
+	}
+	accs := map[synth.Kind]*acc{}
+	for k := range Expect {
+		accs[k] = &acc{bySize: map[float64][2]int{}}
+	}
+	expectKinds := map[anomaly.Kind]synth.Kind{}
+	for sk, fk := range Expect {
+		expectKinds[fk] = sk
+	}
+	sc := Score{FalseAlarmKinds: map[anomaly.Kind]int{}, Other: map[anomaly.Kind]int{}}
+	for _, spec := range specs {
+		run := synth.Generate(spec)
+		rep := anomaly.Analyze(run.Result, nil, opts)
+		sc.Runs++
+		tol := Tolerance(run.Result.Duration)
+		if len(run.Labels) == 0 {
+			sc.NullRuns++
+			sc.FalseAlarms += len(rep.Findings)
+			for _, f := range rep.Findings {
+				sc.FalseAlarmKinds[f.Kind]++
+			}
+		}
+		used := make([]bool, len(rep.Findings))
+		for _, l := range run.Labels {
+			a := accs[l.Kind]
+			a.labels++
+			bs := a.bySize[l.Size]
+			bs[1]++
+			for i, f := range rep.Findings {
+				if used[i] || f.Kind != Expect[l.Kind] {
+					continue
+				}
+				d := f.Start - l.At
+				if d < -tol || d > tol {
+					continue
+				}
+				used[i] = true
+				a.hits++
+				bs[0]++
+				a.delays = append(a.delays, d.Seconds())
+				if l.Kind == synth.Knee {
+					sc.KneeErrors = append(sc.KneeErrors, math.Abs(f.Evidence["knee_vus"]-l.Size)/l.Size)
+				}
+				break
+			}
+			a.bySize[l.Size] = bs
+		}
+		for i, f := range rep.Findings {
+			sk, ok := expectKinds[f.Kind]
+			if !ok {
+				if len(run.Labels) > 0 {
+					sc.Other[f.Kind]++
+				}
+				continue
+			}
+			accs[sk].findings++
+			if used[i] {
+				accs[sk].tp++
+			}
+		}
+	}
+	keys := mapsKeys(accs)
+	slices.Sort(keys)
+	for _, k := range keys {
+		a := accs[k]
+		r := Row{Kind: k, Labels: a.labels, Hits: a.hits, Findings: a.findings, TruePos: a.tp, BySize: a.bySize}
+		r.Precision, r.Recall = ratio(a.tp, a.findings), ratio(a.hits, a.labels)
+		if r.Precision+r.Recall > 0 {
+			r.F1 = 2 * r.Precision * r.Recall / (r.Precision + r.Recall)
+		}
+		if len(a.delays) > 0 {
+			s := slices.Clone(a.delays)
+			slices.Sort(s)
+			r.DelayMedian = s[len(s)/2]
+			for _, d := range s {
+				r.DelayMean += d
+			}
+			r.DelayMean /= float64(len(s))
+		}
+		sc.Rows = append(sc.Rows, r)
+	}
+	if sc.NullRuns > 0 {
+		sc.PerNullRun = float64(sc.FalseAlarms) / float64(sc.NullRuns)
+	}
+	for _, e := range sc.KneeErrors {
+		sc.KneeMean += e / float64(len(sc.KneeErrors))
+		sc.KneeMax = max(sc.KneeMax, e)
+	}
+	return sc
+}
+
+func mapsKeys[K ~string, V any](m map[K]V) []K {
+	out := make([]K, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return math.NaN()
+	}
+	return float64(a) / float64(b)
+}
+
+// Table formats the score as a plain-text table.
+func (s Score) Table() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-22s %6s %6s %9s %6s %6s %6s %9s %9s\n", "kind", "labels", "hits", "findings", "prec", "recall", "F1", "delay_med", "delay_avg")
+	for _, r := range s.Rows {
+		fmt.Fprintf(&b, "%-22s %6d %6d %9d %6.3f %6.3f %6.3f %8.1fs %8.1fs\n", r.Kind, r.Labels, r.Hits, r.Findings,
+			r.Precision, r.Recall, r.F1, r.DelayMedian, r.DelayMean)
+	}
+	fmt.Fprintf(&b, "runs %d, null runs %d, false alarms %d (%.3f per null run)", s.Runs, s.NullRuns, s.FalseAlarms, s.PerNullRun)
+	if len(s.FalseAlarmKinds) > 0 {
+		fmt.Fprintf(&b, " %v", s.FalseAlarmKinds)
+	}
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "knee error: mean %.1f %%, max %.1f %% over %d detected knees\n", 100*s.KneeMean, 100*s.KneeMax, len(s.KneeErrors))
+	for _, r := range s.Rows {
+		if len(r.BySize) < 2 {
+			continue
+		}
+		fmt.Fprintf(&b, "  %s recall by size:", r.Kind)
+		sizes := floatKeys(r.BySize)
+		slices.Sort(sizes)
+		for _, sz := range sizes {
+			fmt.Fprintf(&b, " %g: %d/%d", sz, r.BySize[sz][0], r.BySize[sz][1])
+		}
+		b.WriteString("\n")
+	}
+	if len(s.Other) > 0 {
+		fmt.Fprintf(&b, "other findings in labelled runs: %v\n", s.Other)
+	}
+	return b.String()
+}
+
+func floatKeys(m map[float64][2]int) []float64 {
+	out := make([]float64, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -1,0 +1,330 @@
+package anomaly
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/loadlens/loadlens/loadtest"
+)
+
+// Latency inside and between periods of steady load. Planned ramps are
+// never looked at: latency that grows with load is expected.
+
+// latencyIndex returns, for the points of [a, b) where p95 is positive and
+// finite, the mean of log p50, log p90 and log p95 (those present): a
+// latency level less noisy than p95 alone, which moves with p95 when the
+// whole distribution scales. It also returns log p95 and the points'
+// timeline indexes.
+func latencyIndex(qs [][]float64, a, b int) (idx []int, x, p95 []float64) {
+	for i := a; i < b; i++ {
+		v := qs[len(qs)-1][i]
+		if !(v > 0) || math.IsInf(v, 0) {
+			continue
+		}
+		var s float64
+		var n int
+		for _, q := range qs {
+			if w := q[i]; w > 0 && !math.IsInf(w, 0) {
+				s += math.Log(w)
+				n++
+			}
+		}
+		idx, x, p95 = append(idx, i), append(x, s/float64(n)), append(p95, math.Log(v))
+	}
+	return idx, x, p95
+}
+
+// winsorize clips xs to its median ± k robust standard deviations, so
+// that isolated spikes (a GC pause, one slow second) do not pass for
+// shifts.
+func winsorize(xs []float64, k float64) {
+	m, s := median(xs), mad(xs)
+	if s == 0 || math.IsNaN(s) {
+		return
+	}
+	for i, x := range xs {
+		xs[i] = min(max(x, m-k*s), m+k*s)
+	}
+}
+
+// blockMeans returns the means of consecutive blocks of size bs of xs
+// (the last partial block is dropped when shorter than bs/2).
+func blockMeans(xs []float64, bs int) []float64 {
+	var out []float64
+	for i := 0; i < len(xs); i += bs {
+		j := min(i+bs, len(xs))
+		if j-i < max(1, bs/2) {
+			break
+		}
+		out = append(out, mean(xs[i:j]))
+	}
+	return out
+}
+
+// blockMedians is blockMeans with medians.
+func blockMedians(xs []float64, bs int) []float64 {
+	var out []float64
+	for i := 0; i < len(xs); i += bs {
+		j := min(i+bs, len(xs))
+		if j-i < max(1, bs/2) {
+			break
+		}
+		out = append(out, median(xs[i:j]))
+	}
+	return out
+}
+
+// longRunSD estimates the standard deviation that governs sums of xs (the
+// long-run deviation, which short-range correlation inflates) robustly to
+// steps and trends: the MAD of differences of 10-point block means, scaled
+// back to one point.
+func longRunSD(xs []float64) float64 {
+	const bs = 10
+	bm := blockMeans(xs, bs)
+	if len(bm) < 6 {
+		d := make([]float64, 0, len(xs))
+		for i := 1; i < len(xs); i++ {
+			d = append(d, xs[i]-xs[i-1])
+		}
+		return mad(d) / math.Sqrt2
+	}
+	d := make([]float64, len(bm)-1)
+	for i := range d {
+		d[i] = bm[i+1] - bm[i]
+	}
+	return mad(d) / math.Sqrt2 * math.Sqrt(bs)
+}
+
+// step is a shift found in a log series at position tau.
+type step struct {
+	tau    int
+	cusumP float64
+}
+
+// findSteps runs binary segmentation on x[lo:hi): a CUSUM of deviations
+// from the mean, judged with the Brownian-bridge tail on the long-run
+// deviation, splits at the least-squares step when significant and when a
+// step explains the segment better than a trend; the split must agree with
+// E-divisive's on block means.
+func (a *analysis) findSteps(x []float64, lo, hi, minSide int, out *[]step) {
+	n := hi - lo
+	if n < 2*minSide || len(*out) > 20 {
+		return
+	}
+	seg := x[lo:hi]
+	sd := longRunSD(seg)
+	if !(sd > 0) {
+		return
+	}
+	m := mean(seg)
+	var s, maxAbs float64
+	for _, v := range seg {
+		s += v - m
+		maxAbs = max(maxAbs, math.Abs(s))
+	}
+	p := kolmogorovSurvival(maxAbs / (sd * math.Sqrt(float64(n))))
+	if p > a.o.PValue {
+		return
+	}
+	pre := newPrefix(seg)
+	tau, sseStep := pre.bestStep(0, n, minSide)
+	_, sseHinge, _ := pre.bestHinge(0, n, minSide)
+	if tau < 0 || sseHinge < sseStep {
+		return // a trend, not a step: left to the drift detector
+	}
+	bs := max(5, n/40)
+	if bm := blockMeans(seg, bs); len(bm) >= 4 {
+		ed, _ := newDistances(bm).candidate(0, len(bm))
+		if abs(ed*bs-tau) > max(2*bs, n/20) {
+			return
+		}
+	}
+	*out = append(*out, step{tau: lo + tau, cusumP: p})
+	a.findSteps(x, lo, lo+tau, minSide, out)
+	a.findSteps(x, lo+tau, hi, minSide, out)
+}
+
+func abs(i int) int {
+	if i < 0 {
+		return -i
+	}
+	return i
+}
+
+// spanLevel is a steady span's latency at its start and end (log ms),
+// with the block means there, for comparisons between spans.
+type spanLevel struct {
+	s                       span
+	first, last             float64
+	first95, last95         float64
+	firstBlocks, lastBlocks []float64
+	firstIdx, lastIdx       []int
+}
+
+func (a *analysis) latency() {
+	var qs [][]float64
+	for _, name := range []string{loadtest.SeriesLatencyP50, loadtest.SeriesLatencyP90, loadtest.SeriesLatencyP95} {
+		if s := a.series(name); s != nil {
+			qs = append(qs, s)
+		}
+	}
+	if a.r.Timeline.Find(loadtest.SeriesLatencyP95, nil) == nil {
+		return
+	}
+	const metric = loadtest.SeriesLatencyP95
+	minSide := max(10, a.points(a.o.MinSteady)/4)
+	var levels []spanLevel
+	for _, sp := range a.steady {
+		idx, x, l95 := latencyIndex(qs, sp.a, sp.b)
+		if len(x) < 2*minSide {
+			continue
+		}
+		winsorize(x, 5)
+		var steps []step
+		a.findSteps(x, 0, len(x), minSide, &steps)
+		slices.SortFunc(steps, func(p, q step) int { return p.tau - q.tau })
+		bounds := []int{0}
+		for _, st := range steps {
+			bounds = append(bounds, st.tau)
+		}
+		bounds = append(bounds, len(x))
+		bs := max(5, len(x)/40)
+		for j, st := range steps {
+			left, right := x[bounds[j]:st.tau], x[st.tau:bounds[j+2]]
+			change := math.Exp(median(right)-median(left)) - 1
+			before, after := median(l95[bounds[j]:st.tau]), median(l95[st.tau:bounds[j+2]])
+			pt, _ := welchT(blockMeans(left, min(bs, max(1, len(left)/3))), blockMeans(right, min(bs, max(1, len(right)/3))))
+			if change < a.o.MinShift || pt > a.o.PValue {
+				continue
+			}
+			end := idx[bounds[j+2]-1] + 1
+			a.add(Finding{Kind: KindLatencyShift, Severity: latencySeverity(change), Target: BlameTarget, Metric: metric,
+				Method: "cusum+e-divisive",
+				Evidence: map[string]float64{"baseline_ms": math.Exp(before), "observed_ms": math.Exp(after), "change": change,
+					"p95_change": math.Exp(after-before) - 1,
+					"p_value":    pt, "cusum_p_value": st.cusumP, "load": sp.load},
+				Message: fmt.Sprintf("Latency stepped up %s (p95 %s → %s) at %s while the load stayed at %g.",
+					pct(change), fmtMs(math.Exp(before)), fmtMs(math.Exp(after)), fmtDur(a.at(idx[st.tau])), sp.load)},
+				idx[st.tau], end)
+		}
+		for j := 0; j+1 < len(bounds); j++ {
+			a.drift(x, l95, idx, bounds[j], bounds[j+1], minSide, sp)
+		}
+		first, last := x[:bounds[1]], x[bounds[len(bounds)-2]:]
+		levels = append(levels, spanLevel{s: sp, first: median(first), last: median(last),
+			first95: median(l95[:bounds[1]]), last95: median(l95[bounds[len(bounds)-2]:]),
+			firstBlocks: blockMeans(first, bs), lastBlocks: blockMeans(last, bs),
+			firstIdx: idx[:bounds[1]], lastIdx: idx[bounds[len(bounds)-2]:]})
+	}
+	a.degradation(levels)
+}
+
+// drift looks for a rising trend in x[lo:hi): Mann–Kendall on block
+// medians, Sen's slope for the size, and a hinge fit for its onset.
+func (a *analysis) drift(x, l95 []float64, idx []int, lo, hi, minSide int, sp span) {
+	n := hi - lo
+	if n < a.points(a.o.MinSteady) {
+		return
+	}
+	bs := max(5, n/40)
+	bm := blockMedians(x[lo:hi], bs)
+	if len(bm) < 6 {
+		return
+	}
+	t := make([]float64, len(bm))
+	for i := range t {
+		t[i] = float64(i*bs) + float64(bs-1)/2
+	}
+	_, z, p := mannKendall(bm)
+	if z <= 0 || p > a.o.PValue {
+		return
+	}
+	slope := senSlope(t, bm)
+	if math.Exp(slope*float64(n))-1 < a.o.MinDrift {
+		return
+	}
+	// The onset: a hinge fit on the latency level in ms (a drift is
+	// usually linear in time, not in log time).
+	lin := make([]float64, n)
+	for i := range lin {
+		lin[i] = math.Exp(x[lo+i])
+	}
+	pre := newPrefix(lin)
+	t0, _, hs := pre.bestHinge(0, n, min(minSide, n/4))
+	if t0 < 0 || hs <= 0 {
+		return
+	}
+	level := pre.meanOf(0, max(t0, 1))
+	rise := hs * float64(n-t0) / level
+	if rise < a.o.MinDrift {
+		return
+	}
+	perMin := hs * float64(a.points(time.Minute)) / level
+	before := median(l95[lo : lo+max(t0, 1)])
+	a.add(Finding{Kind: KindLatencyDrift, Severity: latencySeverity(rise), Target: BlameTarget, Metric: loadtest.SeriesLatencyP95,
+		Method: "mann-kendall+sen",
+		Evidence: map[string]float64{"baseline_ms": math.Exp(before), "observed_ms": math.Exp(before) * (1 + rise), "change": rise,
+			"p_value": p, "slope_per_min": math.Exp(hs*float64(a.points(time.Minute))) - 1, "load": sp.load},
+		Message: fmt.Sprintf("Latency kept rising from %s, by %s over %s (%s per minute), while the load stayed at %g.",
+			fmtDur(a.at(idx[lo+t0])), pct(rise), fmtDur(a.at(idx[hi-1]+1)-a.at(idx[lo+t0])),
+			pct(perMin), sp.load)},
+		idx[lo+t0], idx[hi-1]+1)
+}
+
+// degradation compares each steady span with the earliest earlier one at
+// the same load (or, failing that, the latest earlier one at a higher
+// load): latency higher now than then is a degradation.
+func (a *analysis) degradation(levels []spanLevel) {
+	for j := 1; j < len(levels); j++ {
+		cur := levels[j]
+		base := -1
+		for i := 0; i < j; i++ {
+			if levels[i].s.key == cur.s.key {
+				base = i
+				break
+			}
+		}
+		if base < 0 {
+			for i := j - 1; i >= 0; i-- {
+				if levels[i].s.load > cur.s.load {
+					base = i
+					break
+				}
+			}
+		}
+		if base < 0 {
+			continue
+		}
+		prev := levels[base]
+		change := math.Exp(cur.first-prev.last) - 1
+		p, _ := welchT(prev.lastBlocks, cur.firstBlocks)
+		if change < a.o.MinShift || p > a.o.PValue {
+			continue
+		}
+		note := "the same load"
+		if prev.s.key != cur.s.key {
+			note = fmt.Sprintf("a lower load (%g, was %g)", cur.s.load, prev.s.load)
+		}
+		a.add(Finding{Kind: KindLatencyDegradation, Severity: latencySeverity(change), Target: BlameTarget, Metric: loadtest.SeriesLatencyP95,
+			Method: "welch",
+			Evidence: map[string]float64{"baseline_ms": math.Exp(prev.last95), "observed_ms": math.Exp(cur.first95), "change": change,
+				"p_value": p, "load": cur.s.load, "baseline_load": prev.s.load},
+			Message: fmt.Sprintf("Latency was %s higher (p95 %s → %s) from %s than in the steady period that ended at %s, at %s.",
+				pct(change), fmtMs(math.Exp(prev.last95)), fmtMs(math.Exp(cur.first95)), fmtDur(a.at(cur.firstIdx[0])),
+				fmtDur(a.at(prev.lastIdx[len(prev.lastIdx)-1]+1)), note)},
+			cur.firstIdx[0], cur.firstIdx[len(cur.firstIdx)-1]+1)
+	}
+}
+
+// latencySeverity grades a relative latency rise.
+func latencySeverity(change float64) Severity {
+	switch {
+	case change >= 0.5:
+		return SeverityHigh
+	case change >= 0.15:
+		return SeverityMedium
+	}
+	return SeverityLow
+}

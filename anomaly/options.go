@@ -1,0 +1,156 @@
+package anomaly
+
+import "time"
+
+// Options tune the detectors. The zero value means the documented default
+// of every field; a negative number switches a rule off where that is
+// noted.
+type Options struct {
+	// ErrorRateMedium and ErrorRateHigh are the shares of failed requests
+	// over the run above which KindErrorRate is medium and high. Defaults
+	// 0.05 and 0.10.
+	ErrorRateMedium float64 `json:"error_rate_medium,omitempty"`
+	ErrorRateHigh   float64 `json:"error_rate_high,omitempty"`
+	// LatencyP95 is the run's http_req_duration p(95) above which
+	// KindHighLatency is reported. Default 2s.
+	LatencyP95 time.Duration `json:"latency_p95,omitempty"`
+
+	// EarlyRequests and EarlyFailureRate: KindEarlyFailures when more than
+	// EarlyFailureRate of the first EarlyRequests requests failed. Defaults
+	// 100 and 0.15 (k6 Cloud's values).
+	EarlyRequests    int     `json:"early_requests,omitempty"`
+	EarlyFailureRate float64 `json:"early_failure_rate,omitempty"`
+	// FailureIncrease is the rise of the failure rate over the run's
+	// beginning, in absolute terms, that a sustained error episode must
+	// reach to be KindFailureIncrease rather than KindErrorBurst. Default
+	// 0.10.
+	FailureIncrease float64 `json:"failure_increase,omitempty"`
+	// MinBurst is the smallest excess failure rate over the baseline an
+	// error burst must show. Default 0.01 (one percentage point).
+	MinBurst float64 `json:"min_burst,omitempty"`
+	// MaxURLs is the count of distinct URL names above which
+	// KindTooManyURLs is reported. Default 500.
+	MaxURLs int `json:"max_urls,omitempty"`
+
+	// GeneratorCPU (percent) and GeneratorCPUFor: KindGeneratorCPU when the
+	// generator's CPU stays at or above GeneratorCPU for GeneratorCPUFor.
+	// Defaults 85 and 30s.
+	GeneratorCPU    float64       `json:"generator_cpu,omitempty"`
+	GeneratorCPUFor time.Duration `json:"generator_cpu_for,omitempty"`
+	// GeneratorRSS is the generator's resident memory, in bytes, at which
+	// KindGeneratorMemory is reported. Default 2 GiB.
+	GeneratorRSS float64 `json:"generator_rss,omitempty"`
+
+	// PValue is the significance level of the in-run tests (CUSUM,
+	// t-tests, Mann–Kendall, binomial). Default 0.001: with a few dozen
+	// tests per run it keeps false alarms near one in twenty runs.
+	PValue float64 `json:"pvalue,omitempty"`
+	// MinShift is the smallest relative latency change, up, that a shift or
+	// a degradation must show (the in-run noise floor). Default 0.04.
+	MinShift float64 `json:"min_shift,omitempty"`
+	// MinDrift is the smallest relative latency rise over a drift. Default
+	// 0.10.
+	MinDrift float64 `json:"min_drift,omitempty"`
+	// SettleTime is skipped at the start of each steady period: the system
+	// settles after a ramp. Default 15s.
+	SettleTime time.Duration `json:"settle_time,omitempty"`
+	// MinSteady is the shortest steady period, after SettleTime, that the
+	// time-series detectors look at. Default 60s.
+	MinSteady time.Duration `json:"min_steady,omitempty"`
+	// MergeGap joins findings of the same kind and metric whose windows are
+	// this close into one episode. Default 30s.
+	MergeGap time.Duration `json:"merge_gap,omitempty"`
+
+	// LeakMinDuration is the shortest steady period the leak detector
+	// judges, after MemorySettle. Default 5m.
+	LeakMinDuration time.Duration `json:"leak_min_duration,omitempty"`
+	// MemorySettle is skipped at the start of each steady period before
+	// memory is judged: services fill caches and pools while they warm up.
+	// Default 3m.
+	MemorySettle time.Duration `json:"memory_settle,omitempty"`
+	// LeakMinRate is the smallest growth, in bytes per minute, reported as
+	// a leak. Default 256 KiB/min.
+	LeakMinRate float64 `json:"leak_min_rate,omitempty"`
+	// LeakMinGrowth is the smallest total growth over the steady period,
+	// relative to its starting level. Default 0.02.
+	LeakMinGrowth float64 `json:"leak_min_growth,omitempty"`
+
+	// KneeMinSpan is how much the VU count must grow (max/min of the ramp)
+	// before the knee detector looks for a throughput limit. Default 3.
+	KneeMinSpan float64 `json:"knee_min_span,omitempty"`
+	// KneeFlatness is the largest ratio of the throughput slope after the
+	// knee to the slope before it that counts as "stopped growing". Default
+	// 0.25.
+	KneeFlatness float64 `json:"knee_flatness,omitempty"`
+
+	// DroppedRate is the share of dropped iterations above which
+	// KindCoordinatedOmission is reported; a negative value reports any
+	// drop. Default 0.001.
+	DroppedRate float64 `json:"dropped_rate,omitempty"`
+	// Lateness is the iteration_lateness p99 which, held for 10 s or more,
+	// shows an arrival-rate executor falling behind its schedule. Default
+	// 100ms.
+	Lateness time.Duration `json:"lateness,omitempty"`
+
+	// NoiseFloor is the smallest relative change against history that
+	// counts as a regression. Default 0.05.
+	NoiseFloor float64 `json:"noise_floor,omitempty"`
+	// RegressionPValue is the significance level of the comparisons with
+	// history. Default 0.01.
+	RegressionPValue float64 `json:"regression_pvalue,omitempty"`
+	// History configures the change points over the run history; its
+	// zero value is Otava's defaults (window 50, p ≤ 0.001).
+	History ChangePointOptions `json:"history,omitzero"`
+	// HistoryRecent is how many of the latest runs a history change point
+	// must fall among to be reported. Default 5.
+	HistoryRecent int `json:"history_recent,omitempty"`
+}
+
+// withDefaults returns o with every zero field set to its default.
+func (o Options) withDefaults() Options {
+	def := func(p *float64, v float64) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	defD := func(p *time.Duration, v time.Duration) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	defI := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	def(&o.ErrorRateMedium, 0.05)
+	def(&o.ErrorRateHigh, 0.10)
+	defD(&o.LatencyP95, 2*time.Second)
+	defI(&o.EarlyRequests, 100)
+	def(&o.EarlyFailureRate, 0.15)
+	def(&o.FailureIncrease, 0.10)
+	def(&o.MinBurst, 0.01)
+	defI(&o.MaxURLs, 500)
+	def(&o.GeneratorCPU, 85)
+	defD(&o.GeneratorCPUFor, 30*time.Second)
+	def(&o.GeneratorRSS, 2<<30)
+	def(&o.PValue, 0.001)
+	def(&o.MinShift, 0.04)
+	def(&o.MinDrift, 0.10)
+	defD(&o.SettleTime, 15*time.Second)
+	defD(&o.MinSteady, 60*time.Second)
+	defD(&o.MergeGap, 30*time.Second)
+	defD(&o.LeakMinDuration, 5*time.Minute)
+	defD(&o.MemorySettle, 3*time.Minute)
+	def(&o.LeakMinRate, 256<<10)
+	def(&o.LeakMinGrowth, 0.02)
+	def(&o.KneeMinSpan, 3)
+	def(&o.KneeFlatness, 0.25)
+	def(&o.DroppedRate, 0.001)
+	defD(&o.Lateness, 100*time.Millisecond)
+	def(&o.NoiseFloor, 0.05)
+	def(&o.RegressionPValue, 0.01)
+	defI(&o.HistoryRecent, 5)
+	o.History = o.History.withDefaults()
+	return o
+}
