@@ -129,9 +129,8 @@ func (a *analysis) findSteps(x []float64, lo, hi, minSide int, out *[]step) {
 		return
 	}
 	pre := newPrefix(seg)
-	tau, sseStep := pre.bestStep(0, n, minSide)
-	_, sseHinge, _ := pre.bestHinge(0, n, minSide)
-	if tau < 0 || sseHinge < sseStep {
+	tau, _ := pre.bestStep(0, n, minSide)
+	if tau < 0 || a.rising(seg[tau:]) {
 		return // a trend, not a step: left to the drift detector
 	}
 	bs := max(5, n/40)
@@ -144,6 +143,45 @@ func (a *analysis) findSteps(x []float64, lo, hi, minSide int, out *[]step) {
 	*out = append(*out, step{tau: lo + tau, cusumP: p})
 	a.findSteps(x, lo, lo+tau, minSide, out)
 	a.findSteps(x, lo+tau, hi, minSide, out)
+}
+
+// trendier reports whether a steady span's latency rises as a trend
+// rather than by steps: Mann–Kendall on 15-point block medians is
+// significant and a hinge (flat, then linear) fits the medians better than
+// a single step does, with a rise of MinDrift or more.
+func (a *analysis) trendier(x []float64) bool {
+	bm := blockMedians(x, 15)
+	if len(bm) < 8 {
+		return false
+	}
+	if _, z, p := mannKendall(bm); z <= 0 || p > a.o.PValue {
+		return false
+	}
+	pre := newPrefix(bm)
+	_, sseStep := pre.bestStep(0, len(bm), 2)
+	t0, sseHinge, slope := pre.bestHinge(0, len(bm), 2)
+	// A rise smaller than a drift worth reporting is judged as steps.
+	return slope > 0 && sseHinge < sseStep && math.Exp(slope*float64(len(bm)-t0))-1 >= a.o.MinDrift
+}
+
+// rising reports whether xs (log latency after a candidate step) keeps
+// rising: Mann–Kendall on 15-point block medians at p ≤ 0.01, by at least
+// half of MinDrift according to Sen's slope. A step is flat after itself;
+// a drift is not.
+func (a *analysis) rising(xs []float64) bool {
+	bm := blockMedians(xs, 15)
+	if len(bm) < 6 {
+		return false
+	}
+	_, z, p := mannKendall(bm)
+	if z <= 0 || p > 0.01 {
+		return false
+	}
+	t := make([]float64, len(bm))
+	for i := range t {
+		t[i] = float64(i * 15)
+	}
+	return math.Exp(senSlope(t, bm)*float64(len(xs)))-1 >= a.o.MinDrift/2
 }
 
 func abs(i int) int {
@@ -183,7 +221,9 @@ func (a *analysis) latency() {
 		}
 		winsorize(x, 5)
 		var steps []step
-		a.findSteps(x, 0, len(x), minSide, &steps)
+		if !a.trendier(x) {
+			a.findSteps(x, 0, len(x), minSide, &steps)
+		}
 		slices.SortFunc(steps, func(p, q step) int { return p.tau - q.tau })
 		bounds := []int{0}
 		for _, st := range steps {

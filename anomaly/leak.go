@@ -67,12 +67,12 @@ func (a *analysis) leakIn(xs []float64, tags map[string]string, name string, bla
 	perMin := float64(time.Minute) / float64(a.step)
 	slope := senSlope(t, bm) * perMin
 	slope2 := senSlope(t[h:], bm[h:]) * perMin
-	// Onset: a hinge fit on the block medians.
-	pre := newPrefix(bm)
-	t0, _, hs := pre.bestHinge(0, len(bm), 2)
+	// Onset: a hinge fit on the per-second values.
+	pre := newPrefix(x)
+	t0, _, hs := pre.bestHinge(0, n, 10)
 	start := 0
-	if t0 > 0 && hs > 0 {
-		start = t0 * bs
+	if t0 > 10 && hs > 0 {
+		start = t0
 	}
 	level := bm[0]
 	growth := bm[len(bm)-1] - level

@@ -46,7 +46,7 @@ type Options struct {
 	// tests per run it keeps false alarms near one in twenty runs.
 	PValue float64 `json:"pvalue,omitempty"`
 	// MinShift is the smallest relative latency change, up, that a shift or
-	// a degradation must show (the in-run noise floor). Default 0.04.
+	// a degradation must show (the in-run noise floor). Default 0.03.
 	MinShift float64 `json:"min_shift,omitempty"`
 	// MinDrift is the smallest relative latency rise over a drift. Default
 	// 0.10.
@@ -69,7 +69,7 @@ type Options struct {
 	// Default 3m.
 	MemorySettle time.Duration `json:"memory_settle,omitempty"`
 	// LeakMinRate is the smallest growth, in bytes per minute, reported as
-	// a leak. Default 256 KiB/min.
+	// a leak. Default 512 KiB/min.
 	LeakMinRate float64 `json:"leak_min_rate,omitempty"`
 	// LeakMinGrowth is the smallest total growth over the steady period,
 	// relative to its starting level. Default 0.02.
@@ -135,14 +135,14 @@ func (o Options) withDefaults() Options {
 	defD(&o.GeneratorCPUFor, 30*time.Second)
 	def(&o.GeneratorRSS, 2<<30)
 	def(&o.PValue, 0.001)
-	def(&o.MinShift, 0.04)
+	def(&o.MinShift, 0.03)
 	def(&o.MinDrift, 0.10)
 	defD(&o.SettleTime, 15*time.Second)
 	defD(&o.MinSteady, 60*time.Second)
 	defD(&o.MergeGap, 30*time.Second)
 	defD(&o.LeakMinDuration, 5*time.Minute)
 	defD(&o.MemorySettle, 3*time.Minute)
-	def(&o.LeakMinRate, 256<<10)
+	def(&o.LeakMinRate, 512<<10)
 	def(&o.LeakMinGrowth, 0.02)
 	def(&o.KneeMinSpan, 3)
 	def(&o.KneeFlatness, 0.25)

@@ -145,7 +145,7 @@ func Generate(spec Spec) Run {
 	case LatencyDrift:
 		steadyLen = 15 * time.Minute
 	case Leak:
-		steadyLen = 20 * time.Minute
+		steadyLen = 40 * time.Minute
 	}
 	if spec.Duration > 0 {
 		steadyLen = spec.Duration
