@@ -1,0 +1,19 @@
+package k6http
+
+import (
+	"bytes"
+	"io"
+)
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// zlibOrRaw returns the raw DEFLATE stream of a "deflate" body: HTTP's
+// deflate is zlib-wrapped (RFC 9110), but servers also send it raw. A zlib
+// header is two bytes whose big-endian value is a multiple of 31 with
+// method 8.
+func zlibOrRaw(b []byte) io.Reader {
+	if len(b) >= 2 && b[0]&0x0f == 8 && (uint16(b[0])<<8|uint16(b[1]))%31 == 0 {
+		return bytes.NewReader(b[2:]) // the trailing Adler-32 is left unread
+	}
+	return bytes.NewReader(b)
+}

@@ -1,0 +1,409 @@
+package k6http
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Connection settings, as k6's dialer and Go's transport have them.
+const (
+	dialTimeout = 30 * time.Second
+	keepAlive   = 30 * time.Second
+	idleTimeout = 90 * time.Second
+	dnsTTL      = 5 * time.Minute // k6's default dns ttl
+	maxIdle     = 16              // idle connections kept per client
+)
+
+// errHTTP2 means the server chose HTTP/2 in the TLS handshake: the hop is
+// redone through net/http, which speaks it.
+var errHTTP2 = errors.New("k6http: server negotiated h2")
+
+// fconn is a fast-path connection.
+type fconn struct {
+	nc         net.Conn // what requests are written to: the counted TCP conn or TLS over it
+	key        string
+	ip         string
+	port       int
+	tlsVersion string
+	cipher     string
+	idleAt     time.Time
+}
+
+func (fc *fconn) close() { _ = fc.nc.Close() }
+
+// countedConn counts the bytes that cross the network for TakeIO.
+type countedConn struct {
+	net.Conn
+	c *Client
+}
+
+func (cc *countedConn) Read(b []byte) (int, error) {
+	n, err := cc.Conn.Read(b)
+	if n > 0 {
+		cc.c.received.Add(int64(n))
+	}
+	return n, err
+}
+
+func (cc *countedConn) Write(b []byte) (int, error) {
+	n, err := cc.Conn.Write(b)
+	if n > 0 {
+		cc.c.sent.Add(int64(n))
+	}
+	return n, err
+}
+
+type dnsEntry struct {
+	ip      netip.Addr
+	expires time.Time
+}
+
+type tlsConfEntry struct {
+	conf *tls.Config
+}
+
+// fastOK reports whether the fast path can carry the hop.
+func (c *Client) fastOK(h *hop, hi *headerInfo) bool {
+	if c.s.noFast || !h.t.fast || hi.unusual || h.req.BodyReader != nil && h.req.Body == nil {
+		return false
+	}
+	if len(c.h2) > 0 && c.h2[h.t.key] {
+		return false
+	}
+	return h.method == http.MethodGet || validMethod(h.method) && h.method != http.MethodConnect
+}
+
+func (c *Client) markHTTP2(t *target) {
+	if c.h2 == nil {
+		c.h2 = make(map[string]bool)
+	}
+	c.h2[t.key] = true
+}
+
+// replayable reports whether a request may be sent again after a reused
+// connection failed before answering, by net/http's rule.
+func replayable(method string, hi *headerInfo) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return hi.idempoKey
+}
+
+// fast makes one hop on the client's own HTTP/1.1 path.
+func (c *Client) fast(ctx context.Context, h *hop, hi *headerInfo, x *exchange) {
+	cookie := c.cookieHeader(h, hi.cookie)
+	for attempt := 0; ; attempt++ {
+		fc, reused, err := c.getConn(ctx, h, x)
+		if err != nil {
+			x.err, x.end = err, time.Now()
+			return
+		}
+		x.gotConn = time.Now()
+		x.ip, x.port, x.tlsVersion, x.cipher = fc.ip, fc.port, fc.tlsVersion, fc.cipher
+		c.setActive(fc)
+		err = fc.nc.SetDeadline(h.deadline)
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err == nil {
+			c.bw.Reset(fc.nc)
+			c.writeRequest(h, hi, cookie)
+			err = c.bw.Flush()
+		}
+		if err == nil {
+			x.wrote = time.Now()
+			if c.brConn != fc {
+				c.br.Reset(fc.nc)
+				c.brConn = fc
+			}
+			_, err = c.br.Peek(1)
+		}
+		if err != nil {
+			c.setActive(nil)
+			fc.close()
+			if reused && attempt == 0 && replayable(h.method, hi) && ctx.Err() == nil && !isTimeout(err) {
+				x.dnsStart, x.dnsDone, x.connStart, x.connDone, x.tlsStart, x.tlsDone = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+				x.gotConn, x.wrote = time.Time{}, time.Time{}
+				continue
+			}
+			x.err, x.end = err, time.Now()
+			return
+		}
+		x.firstByte = time.Now()
+		c.read(h, hi, fc, x)
+		return
+	}
+}
+
+// read reads the response head and body of a hop whose first byte has
+// arrived, then keeps or closes the connection.
+func (c *Client) read(h *hop, hi *headerInfo, fc *fconn, x *exchange) {
+	var hd head
+	err := c.p.readHead(c.br, h.method, &hd)
+	var buf []byte
+	if err == nil {
+		n := len(c.p.hdr)
+		size := n
+		if h.keep {
+			switch {
+			case hd.framing == bodyLength && hd.contentLength <= 1<<20:
+				size += int(hd.contentLength)
+			case hd.framing != bodyNone && hd.framing != bodyLength:
+				size += 512
+			}
+		}
+		buf = make([]byte, n, size)
+		copy(buf, c.p.hdr)
+		buf, err = c.p.readBody(c.br, &hd, buf, h.keep)
+		x.rawHeader = buf[:n:n]
+		if body := buf[n:]; len(body) > 0 {
+			x.body = body
+		}
+	}
+	if err == nil && h.keep && hd.encoding != encIdentity && hd.encoding != encOther {
+		x.body, err = c.decode(hd.encoding, x.body)
+	}
+	x.end = time.Now()
+	c.setActive(nil)
+	if err != nil {
+		fc.close()
+		x.err = err
+		return
+	}
+	if hd.close || c.s.noReuse || hi.close || c.br.Buffered() > 0 {
+		fc.close()
+	} else {
+		c.putIdle(fc, x.end)
+	}
+	x.status, x.proto = hd.status, hd.proto
+	x.statusText = c.intern(hd.text)
+	if hd.setCookie {
+		c.storeCookies(h, rawValues(x.rawHeader, "Set-Cookie"))
+	}
+}
+
+// intern returns b as a string, shared for the status texts seen before.
+func (c *Client) intern(b []byte) string {
+	if s, ok := c.texts[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(c.texts) < 64 {
+		c.texts[s] = s
+	}
+	return s
+}
+
+func rawValues(raw []byte, key string) []string {
+	var vs []string
+	for k, v := range eachHeader(raw) {
+		if len(k) == len(key) && asciiEqualFold([]byte(k), key) {
+			vs = append(vs, v)
+		}
+	}
+	return vs
+}
+
+// writeRequest writes the request head and body to c.bw, as net/http
+// would: request line, Host, User-Agent, Content-Length (always for POST,
+// PUT and PATCH), the caller's headers, Cookie, Connection: close when
+// connections are not reused.
+func (c *Client) writeRequest(h *hop, hi *headerInfo, cookie string) {
+	bw := c.bw
+	bw.WriteString(h.method)
+	bw.WriteByte(' ')
+	bw.WriteString(h.t.requestURI)
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	if hi.host != "" {
+		bw.WriteString(hi.host)
+	} else {
+		bw.WriteString(h.t.host)
+	}
+	bw.WriteString("\r\n")
+	ua := c.s.userAgent
+	if hi.hasUA {
+		ua = hi.ua
+	}
+	if ua != "" {
+		bw.WriteString("User-Agent: ")
+		bw.WriteString(ua)
+		bw.WriteString("\r\n")
+	}
+	body := h.req.Body
+	if len(body) > 0 || h.method == http.MethodPost || h.method == http.MethodPut || h.method == http.MethodPatch {
+		var num [20]byte
+		bw.WriteString("Content-Length: ")
+		bw.Write(strconv.AppendInt(num[:0], int64(len(body)), 10))
+		bw.WriteString("\r\n")
+	}
+	for k, vs := range h.req.Header {
+		if skipHeader(k) {
+			continue
+		}
+		for _, v := range vs {
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(trimValue(v))
+			bw.WriteString("\r\n")
+		}
+	}
+	if cookie != "" {
+		bw.WriteString("Cookie: ")
+		bw.WriteString(cookie)
+		bw.WriteString("\r\n")
+	}
+	if c.s.noReuse && !hi.close {
+		bw.WriteString("Connection: close\r\n")
+	}
+	bw.WriteString("\r\n")
+	bw.Write(body)
+}
+
+// getConn returns an idle connection to the hop's host or dials one.
+func (c *Client) getConn(ctx context.Context, h *hop, x *exchange) (*fconn, bool, error) {
+	for i := len(c.idle) - 1; i >= 0; i-- {
+		fc := c.idle[i]
+		if fc.key != h.t.key {
+			continue
+		}
+		c.idle = slices.Delete(c.idle, i, i+1)
+		if x.start.Sub(fc.idleAt) > idleTimeout {
+			fc.close()
+			continue
+		}
+		return fc, true, nil
+	}
+	fc, err := c.dial(ctx, h, x)
+	return fc, false, err
+}
+
+func (c *Client) putIdle(fc *fconn, now time.Time) {
+	fc.idleAt = now
+	if len(c.idle) >= maxIdle {
+		c.idle[0].close()
+		c.idle = slices.Delete(c.idle, 0, 1)
+	}
+	c.idle = append(c.idle, fc)
+}
+
+// dial opens a connection for the hop, marking DNS, connect and TLS
+// times.
+func (c *Client) dial(ctx context.Context, h *hop, x *exchange) (*fconn, error) {
+	ip := h.t.ip
+	if !ip.IsValid() {
+		x.dnsStart = time.Now()
+		var err error
+		if ip, err = c.resolve(ctx, h.t.hostname); err != nil {
+			return nil, err
+		}
+		x.dnsDone = time.Now()
+	}
+	addr := netip.AddrPortFrom(ip, h.t.port)
+	d := net.Dialer{Timeout: dialTimeout, Deadline: h.deadline, KeepAlive: keepAlive}
+	x.connStart = time.Now()
+	raw, err := d.DialContext(ctx, "tcp", addr.String())
+	if err != nil {
+		return nil, err
+	}
+	x.connDone = time.Now()
+	fc := &fconn{nc: &countedConn{Conn: raw, c: c}, key: h.t.key, ip: ip.String(), port: int(h.t.port)}
+	if !h.t.https {
+		return fc, nil
+	}
+	tc := tls.Client(fc.nc, c.tlsConfig(h.t.hostname))
+	x.tlsStart = time.Now()
+	_ = raw.SetDeadline(h.deadline)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = raw.Close()
+		return nil, err
+	}
+	x.tlsDone = time.Now()
+	st := tc.ConnectionState()
+	if st.NegotiatedProtocol == "h2" {
+		_ = tc.Close()
+		return nil, errHTTP2
+	}
+	fc.nc = tc
+	fc.tlsVersion = tlsVersionName(st.Version)
+	fc.cipher = tls.CipherSuiteName(st.CipherSuite)
+	return fc, nil
+}
+
+// tlsConfig returns the client's TLS configuration for a server name,
+// offering HTTP/2 as net/http does so that servers answer as they would
+// answer k6.
+func (c *Client) tlsConfig(serverName string) *tls.Config {
+	if e, ok := c.tlsConf[serverName]; ok {
+		return e.conf
+	}
+	conf := c.s.tlsConfig.Clone()
+	if conf.ServerName == "" {
+		conf.ServerName = serverName
+	}
+	if len(conf.NextProtos) == 0 {
+		conf.NextProtos = []string{"h2", "http/1.1"}
+	}
+	if len(c.tlsConf) >= maxIdle {
+		clear(c.tlsConf)
+	}
+	c.tlsConf[serverName] = &tlsConfEntry{conf: conf}
+	return conf
+}
+
+// tlsVersionName returns k6's name of a TLS version ("tls1.3").
+func tlsVersionName(v uint16) string {
+	switch v {
+	case tls.VersionTLS10:
+		return "tls1.0"
+	case tls.VersionTLS11:
+		return "tls1.1"
+	case tls.VersionTLS12:
+		return "tls1.2"
+	case tls.VersionTLS13:
+		return "tls1.3"
+	}
+	return "tls0x" + strconv.FormatUint(uint64(v), 16)
+}
+
+// resolve returns an address of host, preferring IPv4 as k6 does, cached
+// for k6's default TTL. It is safe for concurrent use (net/http dials in
+// its own goroutines).
+func (c *Client) resolve(ctx context.Context, host string) (netip.Addr, error) {
+	now := time.Now()
+	c.dnsMu.Lock()
+	e, ok := c.dns[host]
+	c.dnsMu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.ip, nil
+	}
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if len(ips) == 0 {
+		return netip.Addr{}, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	ip := ips[0]
+	for _, a := range ips {
+		if a.Unmap().Is4() {
+			ip = a
+			break
+		}
+	}
+	ip = ip.Unmap()
+	c.dnsMu.Lock()
+	if len(c.dns) >= maxCached {
+		clear(c.dns)
+	}
+	c.dns[host] = dnsEntry{ip: ip, expires: now.Add(dnsTTL)}
+	c.dnsMu.Unlock()
+	return ip, nil
+}
