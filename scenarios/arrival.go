@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"sync"
 	"time"
 )
@@ -103,33 +102,29 @@ func (r *arrivalRun) addWorker(vu VU) {
 	r.wg.Go(func() { r.work(w) })
 }
 
-// pace dispatches iterations as they fall due. Timers here are coarse (the
-// runtime sleeps in whole milliseconds), so instead of one timer per
-// iteration it wakes up, dispatches every iteration due by now as a batch,
-// and sleeps until the next one is due. It never spins.
+// pace dispatches iterations as they fall due. It does not arm a timer per
+// iteration: it wakes up, dispatches every iteration due by now as a batch,
+// and sleeps until the next one is due (see [waiter]). It never spins.
 func (r *arrivalRun) pace(ctx context.Context, start time.Time, sched schedule) {
-	timer := time.NewTimer(time.Duration(math.MaxInt64))
-	defer timer.Stop()
+	w := newWaiter()
+	defer w.stop()
 	var started uint64
 	gi, at, ok := sched.next()
 	for ok {
 		now := time.Now()
 		if due := start.Add(at); due.After(now) {
-			timer.Reset(due.Sub(now))
-			select {
-			case <-timer.C:
-				continue
-			case <-ctx.Done():
+			if !w.sleepUntil(ctx, due) {
 				return
 			}
+			continue
 		}
 		if ctx.Err() != nil {
 			return
 		}
 		for ok && !start.Add(at).After(now) {
 			select {
-			case w := <-r.idle:
-				w.next <- Iteration{Scenario: r.t.scenario, InScenario: started, InTest: uint64(gi), Scheduled: start.Add(at)}
+			case idle := <-r.idle:
+				idle.next <- Iteration{Scenario: r.t.scenario, InScenario: started, InTest: uint64(gi), Scheduled: start.Add(at)}
 				started++
 			default:
 				r.drop()
