@@ -1,0 +1,498 @@
+package loadtest
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/loadlens/loadlens/metrics"
+)
+
+// Caps that keep a run's memory bounded whatever its tags.
+const (
+	// MaxEndpoints is how many endpoints get their own EndpointStats; the
+	// rest are folded into one named "(other)".
+	MaxEndpoints = 100
+	// MaxEndpointSeries is how many endpoints (the first seen) get their own
+	// per-second series.
+	MaxEndpointSeries = 20
+	// MaxIterationErrors is how many distinct iteration error messages are
+	// counted; the rest count under "(other)".
+	MaxIterationErrors = 50
+	// distinctNamesCap bounds the set used to count distinct name tags.
+	distinctNamesCap = 10_000
+	// openSeconds is how many recent seconds stay open for late samples.
+	openSeconds = 3
+)
+
+const otherEndpoint = "(other)"
+
+// builtinMetrics caches the registry's built-in metrics for the hot path.
+type builtinMetrics struct {
+	vus, vusMax, iterations, iterationDuration, dropped, lateness   *metrics.Metric
+	checks, groupDuration, httpReqs, httpReqFailed, httpReqDuration *metrics.Metric
+	dataSent, dataReceived                                          *metrics.Metric
+}
+
+func newBuiltinMetrics(r *metrics.Registry) builtinMetrics {
+	return builtinMetrics{
+		vus: r.Get(metrics.VUs), vusMax: r.Get(metrics.VUsMax), iterations: r.Get(metrics.Iterations),
+		iterationDuration: r.Get(metrics.IterationDuration), dropped: r.Get(metrics.DroppedIterations),
+		lateness: r.Get(metrics.IterationLateness), checks: r.Get(metrics.Checks),
+		groupDuration: r.Get(metrics.GroupDuration), httpReqs: r.Get(metrics.HTTPReqs),
+		httpReqFailed: r.Get(metrics.HTTPReqFailed), httpReqDuration: r.Get(metrics.HTTPReqDuration),
+		dataSent: r.Get(metrics.DataSent), dataReceived: r.Get(metrics.DataReceived),
+	}
+}
+
+// collector is the engine's own output: it folds samples into the totals
+// (for thresholds and the summary), the per-second timeline, per-endpoint
+// stats and the group/check tree. It is safe for concurrent use.
+type collector struct {
+	mu     sync.Mutex
+	start  time.Time
+	m      builtinMetrics
+	totals *metrics.Totals
+
+	bins      map[int64]*bin // open seconds
+	frontier  int64          // highest second index seen
+	finalized int64          // seconds [0, finalized) are in series
+	series    []*Series
+	seriesIdx map[string]*Series
+
+	endpoints     map[endpointKey]*endpointAgg
+	endpointOrder []endpointKey
+	seriesNames   map[string]bool // endpoints with their own series
+	distinctNames map[string]struct{}
+
+	root groupNode
+
+	requests, failedRequests int64 // so far, for snapshots
+}
+
+type endpointKey struct{ name, method string }
+
+type endpointAgg struct {
+	requests, failed int64
+	duration         *metrics.TrendSink
+	statuses         map[string]int64
+	errors           map[string]int64
+}
+
+type groupNode struct {
+	name, path string
+	groups     []*groupNode
+	checks     []*checkNode
+}
+
+type checkNode struct {
+	name          string
+	passes, fails int64
+}
+
+// bin accumulates one second.
+type bin struct {
+	reqs, failed, failedN float64
+	dur, lateness         *metrics.TrendSink
+	iterations, dropped   float64
+	checksFail, checksN   float64
+	sent, recv            float64
+	vus, vusMax           float64
+	genCPU, genRSS        float64
+	endpoints             map[string]*endpointBin
+	gauges                map[string]gaugeValue // other per-second values, by series key
+}
+
+type endpointBin struct {
+	reqs, failed, failedN float64
+	dur                   *metrics.TrendSink
+}
+
+type gaugeValue struct {
+	name  string
+	tags  map[string]string
+	unit  string
+	value float64
+}
+
+func newBin() *bin {
+	nan := math.NaN()
+	return &bin{vus: nan, vusMax: nan, genCPU: nan, genRSS: nan}
+}
+
+func newCollector(start time.Time, reg *metrics.Registry, totals *metrics.Totals) *collector {
+	return &collector{
+		start: start, m: newBuiltinMetrics(reg), totals: totals,
+		bins: make(map[int64]*bin), seriesIdx: make(map[string]*Series),
+		endpoints: make(map[endpointKey]*endpointAgg), seriesNames: make(map[string]bool),
+		distinctNames: make(map[string]struct{}),
+	}
+}
+
+func (c *collector) second(t time.Time) int64 {
+	i := int64(t.Sub(c.start) / time.Second)
+	return max(i, 0)
+}
+
+// binAt returns the open bin of second i; late samples go to the oldest
+// open second.
+func (c *collector) binAt(i int64) *bin {
+	i = max(i, c.finalized)
+	b := c.bins[i]
+	if b == nil {
+		b = newBin()
+		c.bins[i] = b
+	}
+	if i > c.frontier {
+		c.frontier = i
+		c.finalizeBefore(i - openSeconds + 1)
+	}
+	return b
+}
+
+// add folds a batch into the totals and the timeline.
+func (c *collector) add(batch []metrics.Sample) {
+	c.totals.Add(batch...)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range batch {
+		c.addOne(&batch[i])
+	}
+}
+
+func (c *collector) addOne(s *metrics.Sample) {
+	b := c.binAt(c.second(s.Time))
+	switch s.Metric {
+	case c.m.httpReqs:
+		b.reqs += s.Value
+		c.requests += int64(s.Value)
+		name, _ := s.Tags.Get("name")
+		ep := c.endpoint(name, s.Tags)
+		ep.requests += int64(s.Value)
+		status, _ := s.Tags.Get("status")
+		ep.statuses[status]++
+		if code, ok := s.Tags.Get("error_code"); ok {
+			ep.errors[code]++
+		}
+		if eb := c.endpointBin(b, name); eb != nil {
+			eb.reqs += s.Value
+		}
+	case c.m.httpReqFailed:
+		b.failedN++
+		name, _ := s.Tags.Get("name")
+		eb := c.endpointBin(b, name)
+		if eb != nil {
+			eb.failedN++
+		}
+		if s.Value != 0 {
+			b.failed++
+			c.failedRequests++
+			c.endpoint(name, s.Tags).failed++
+			if eb != nil {
+				eb.failed++
+			}
+		}
+	case c.m.httpReqDuration:
+		if b.dur == nil {
+			b.dur = metrics.NewTrendSink()
+		}
+		b.dur.Add(s.Value)
+		name, _ := s.Tags.Get("name")
+		c.endpoint(name, s.Tags).duration.Add(s.Value)
+		if eb := c.endpointBin(b, name); eb != nil {
+			if eb.dur == nil {
+				eb.dur = metrics.NewTrendSink()
+			}
+			eb.dur.Add(s.Value)
+		}
+	case c.m.iterations:
+		b.iterations += s.Value
+	case c.m.dropped:
+		b.dropped += s.Value
+	case c.m.lateness:
+		if b.lateness == nil {
+			b.lateness = metrics.NewTrendSink()
+		}
+		b.lateness.Add(s.Value)
+	case c.m.checks:
+		b.checksN++
+		if s.Value == 0 {
+			b.checksFail++
+		}
+		group, _ := s.Tags.Get("group")
+		name, _ := s.Tags.Get("check")
+		c.check(group, name, s.Value != 0)
+	case c.m.groupDuration:
+		group, _ := s.Tags.Get("group")
+		c.group(group)
+	case c.m.dataSent:
+		b.sent += s.Value
+	case c.m.dataReceived:
+		b.recv += s.Value
+	case c.m.vus:
+		b.vus = s.Value
+	case c.m.vusMax:
+		b.vusMax = s.Value
+	}
+}
+
+func (c *collector) endpoint(name string, tags metrics.Tags) *endpointAgg {
+	method, _ := tags.Get("method")
+	key := endpointKey{name, method}
+	ep := c.endpoints[key]
+	if ep != nil {
+		return ep
+	}
+	if len(c.distinctNames) < distinctNamesCap {
+		c.distinctNames[name] = struct{}{}
+	}
+	if len(c.endpoints) >= MaxEndpoints {
+		key = endpointKey{name: otherEndpoint}
+		if ep = c.endpoints[key]; ep != nil {
+			return ep
+		}
+	}
+	ep = &endpointAgg{duration: metrics.NewTrendSink(), statuses: map[string]int64{}, errors: map[string]int64{}}
+	c.endpoints[key] = ep
+	c.endpointOrder = append(c.endpointOrder, key)
+	return ep
+}
+
+// endpointBin returns the per-second accumulator of an endpoint that has
+// its own series, or nil.
+func (c *collector) endpointBin(b *bin, name string) *endpointBin {
+	has, seen := c.seriesNames[name]
+	if !seen {
+		has = len(c.seriesNames) < MaxEndpointSeries
+		c.seriesNames[name] = has
+	}
+	if !has {
+		return nil
+	}
+	if b.endpoints == nil {
+		b.endpoints = make(map[string]*endpointBin)
+	}
+	eb := b.endpoints[name]
+	if eb == nil {
+		eb = &endpointBin{}
+		b.endpoints[name] = eb
+	}
+	return eb
+}
+
+// setGauge records a per-second value that does not come from samples:
+// generator and target health.
+func (c *collector) setGauge(t time.Time, name string, tags map[string]string, unit string, v float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := c.binAt(c.second(t))
+	switch name {
+	case SeriesGeneratorCPU:
+		b.genCPU = v
+		return
+	case SeriesGeneratorRSS:
+		b.genRSS = v
+		return
+	}
+	if b.gauges == nil {
+		b.gauges = make(map[string]gaugeValue)
+	}
+	b.gauges[seriesKey(name, tags)] = gaugeValue{name, tags, unit, v}
+}
+
+func seriesKey(name string, tags map[string]string) string {
+	return name + metrics.TagsFromMap(tags).String()
+}
+
+// finalizeBefore moves the seconds before i from open bins into series.
+func (c *collector) finalizeBefore(i int64) {
+	for ; c.finalized < i; c.finalized++ {
+		b := c.bins[c.finalized]
+		delete(c.bins, c.finalized)
+		if b == nil {
+			b = newBin()
+		}
+		c.write(c.finalized, b)
+	}
+}
+
+// write appends second i's values to the series.
+func (c *collector) write(i int64, b *bin) {
+	nan := math.NaN()
+	put := func(name string, tags map[string]string, unit string, v float64) {
+		key := seriesKey(name, tags)
+		s := c.seriesIdx[key]
+		if s == nil {
+			s = &Series{Name: name, Tags: tags, Unit: unit}
+			c.seriesIdx[key] = s
+			c.series = append(c.series, s)
+		}
+		for int64(len(s.Values)) < i {
+			s.Values = append(s.Values, nan)
+		}
+		s.Values = append(s.Values, v)
+	}
+	ratio := func(a, n float64) float64 {
+		if n == 0 {
+			return nan
+		}
+		return a / n
+	}
+	put(SeriesVUs, nil, "", b.vus)
+	put(SeriesVUsMax, nil, "", b.vusMax)
+	put(SeriesRequests, nil, "req/s", b.reqs)
+	put(SeriesFailedRate, nil, "", ratio(b.failed, b.failedN))
+	for _, q := range []struct {
+		name string
+		agg  metrics.Aggregation
+	}{
+		{SeriesLatencyAvg, metrics.Aggregation{Name: "avg"}},
+		{SeriesLatencyP50, metrics.Percentile(50)},
+		{SeriesLatencyP90, metrics.Percentile(90)},
+		{SeriesLatencyP95, metrics.Percentile(95)},
+		{SeriesLatencyP99, metrics.Percentile(99)},
+		{SeriesLatencyMax, metrics.Aggregation{Name: "max"}},
+	} {
+		put(q.name, nil, "ms", trendValue(b.dur, q.agg))
+	}
+	put(SeriesIterations, nil, "1/s", b.iterations)
+	put(SeriesDropped, nil, "1/s", b.dropped)
+	put(SeriesLatenessP99, nil, "ms", trendValue(b.lateness, metrics.Percentile(99)))
+	put(SeriesChecksFail, nil, "", ratio(b.checksFail, b.checksN))
+	put(SeriesDataSent, nil, "bytes/s", b.sent)
+	put(SeriesDataRecv, nil, "bytes/s", b.recv)
+	put(SeriesGeneratorCPU, nil, "%", b.genCPU)
+	put(SeriesGeneratorRSS, nil, "bytes", b.genRSS)
+	for name, eb := range b.endpoints {
+		tags := map[string]string{"name": name}
+		put(SeriesRequests, tags, "req/s", eb.reqs)
+		put(SeriesFailedRate, tags, "", ratio(eb.failed, eb.failedN))
+		put(SeriesLatencyP95, tags, "ms", trendValue(eb.dur, metrics.Percentile(95)))
+	}
+	for _, g := range b.gauges {
+		put(g.name, g.tags, g.unit, g.value)
+	}
+}
+
+func trendValue(t *metrics.TrendSink, a metrics.Aggregation) float64 {
+	if t == nil {
+		return math.NaN()
+	}
+	v, ok := t.Value(a, 0)
+	if !ok {
+		return math.NaN()
+	}
+	return v
+}
+
+func (c *collector) group(path string) *groupNode {
+	if path == "" {
+		return &c.root
+	}
+	node := &c.root
+	for _, name := range strings.Split(strings.TrimPrefix(path, "::"), "::") {
+		var next *groupNode
+		for _, g := range node.groups {
+			if g.name == name {
+				next = g
+				break
+			}
+		}
+		if next == nil {
+			next = &groupNode{name: name, path: node.path + "::" + name}
+			node.groups = append(node.groups, next)
+		}
+		node = next
+	}
+	return node
+}
+
+func (c *collector) check(group, name string, passed bool) {
+	g := c.group(group)
+	var ck *checkNode
+	for _, x := range g.checks {
+		if x.name == name {
+			ck = x
+			break
+		}
+	}
+	if ck == nil {
+		ck = &checkNode{name: name}
+		g.checks = append(g.checks, ck)
+	}
+	if passed {
+		ck.passes++
+	} else {
+		ck.fails++
+	}
+}
+
+// snapshotCounts returns requests so far, failed so far, and requests in the
+// last finished second.
+func (c *collector) snapshotCounts() (requests, failed int64, lastSecond float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s := c.seriesIdx[seriesKey(SeriesRequests, nil)]; s != nil && len(s.Values) > 0 {
+		lastSecond = s.Values[len(s.Values)-1]
+	}
+	return c.requests, c.failedRequests, lastSecond
+}
+
+// finish closes every open second up to end and returns the timeline,
+// endpoint stats, group tree and the count of distinct endpoint names.
+func (c *collector) finish(end time.Time) (Timeline, []EndpointStats, Group, int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	last := max(c.frontier, c.second(end))
+	c.finalizeBefore(last + 1)
+	tl := Timeline{Start: c.start, Step: time.Second}
+	for _, s := range c.series {
+		for int64(len(s.Values)) < c.finalized {
+			s.Values = append(s.Values, math.NaN())
+		}
+		tl.Series = append(tl.Series, *s)
+	}
+	return tl, c.endpointStats(), c.root.export(), len(c.distinctNames)
+}
+
+func (c *collector) endpointStats() []EndpointStats {
+	out := make([]EndpointStats, 0, len(c.endpoints))
+	for _, key := range c.endpointOrder {
+		ep := c.endpoints[key]
+		st := EndpointStats{Name: key.name, Method: key.method, Requests: ep.requests, Failed: ep.failed,
+			Duration: map[string]float64{}, Statuses: ep.statuses}
+		if len(ep.errors) > 0 {
+			st.Errors = ep.errors
+		}
+		for _, a := range []metrics.Aggregation{{Name: "avg"}, {Name: "min"}, {Name: "med"}, {Name: "max"},
+			metrics.Percentile(90), metrics.Percentile(95), metrics.Percentile(99)} {
+			if v, ok := ep.duration.Value(a, 0); ok {
+				st.Duration[a.String()] = v
+			}
+		}
+		out = append(out, st)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Requests > out[j].Requests })
+	return out
+}
+
+func (g *groupNode) export() Group {
+	out := Group{Name: g.name, Path: g.path, ID: md5hex(g.path), Groups: []Group{}, Checks: []Check{}}
+	for _, sub := range g.groups {
+		out.Groups = append(out.Groups, sub.export())
+	}
+	for _, ck := range g.checks {
+		path := g.path + "::" + ck.name
+		out.Checks = append(out.Checks, Check{Name: ck.name, Path: path, ID: md5hex(path), Passes: ck.passes, Fails: ck.fails})
+	}
+	return out
+}
+
+func md5hex(s string) string {
+	sum := md5.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
+}

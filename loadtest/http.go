@@ -1,0 +1,65 @@
+package loadtest
+
+import (
+	"context"
+	"net/http"
+	"slices"
+
+	"github.com/loadlens/loadlens/loadtest/k6http"
+	"github.com/loadlens/loadlens/metrics"
+)
+
+// HTTP returns the VU's instrumented HTTP client: its own connections and
+// cookies, k6's timings, tags and samples. Pass the VU's tags and metadata
+// with each request (see [VU.Tags]); the samples reach the run by
+// themselves.
+func (vu *VU) HTTP() *k6http.Client { return vu.http }
+
+// httpOptions are the k6http options of the plan.
+func (o Options) httpOptions() k6http.Options {
+	return k6http.Options{
+		UserAgent: o.UserAgent, MaxRedirects: o.MaxRedirects, DiscardResponseBodies: o.DiscardResponseBodies,
+		NoConnectionReuse: o.NoConnectionReuse, InsecureSkipTLSVerify: o.InsecureSkipTLSVerify, SystemTags: o.SystemTags,
+	}
+}
+
+// systemTag reports whether samples carry the system tag name.
+func (o Options) systemTag(name string) bool {
+	if o.SystemTags == nil {
+		return slices.Contains(k6http.DefaultSystemTags(), name)
+	}
+	return slices.Contains(o.SystemTags, name)
+}
+
+// newHTTPClient gives a VU its client; samples go to the VU's buffer.
+func (r *run) newHTTPClient(vu *VU) (*k6http.Client, error) {
+	return k6http.NewClient(r.registry, func(samples []metrics.Sample) {
+		vu.pending = append(vu.pending, samples...)
+		if len(vu.pending) >= flushAt {
+			vu.flush()
+		}
+	}, r.plan.Options.httpOptions())
+}
+
+// emitIO records the bytes the VU's connections moved since the last call,
+// as k6 does at the end of each iteration.
+func (vu *VU) emitIO() {
+	sent, received := vu.http.TakeIO()
+	if sent > 0 {
+		vu.Emit(metrics.Sample{Metric: vu.run.builtin.dataSent, Value: float64(sent), Tags: vu.tags})
+	}
+	if received > 0 {
+		vu.Emit(metrics.Sample{Metric: vu.run.builtin.dataReceived, Value: float64(received), Tags: vu.tags})
+	}
+}
+
+// request makes one instrumented request with the VU's tags and returns
+// its status (0 for a network error, which is recorded, not returned).
+func (vu *VU) request(ctx context.Context, method, url string, body []byte, header http.Header, tags metrics.Tags) (int, error) {
+	resp, err := vu.http.Do(ctx, &k6http.Request{Method: method, URL: url, Body: body, Header: header,
+		Tags: tags, VUTags: vu.tags, Metadata: vu.metadata, ResponseType: k6http.ResponseNone})
+	if err != nil {
+		return 0, err
+	}
+	return resp.Status, nil
+}

@@ -1,0 +1,155 @@
+package loadtest
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/loadlens/loadlens/scenarios"
+)
+
+func TestParseK6Options(t *testing.T) {
+	t.Parallel()
+	o, err := ParseK6Options([]byte(`{
+		"vus": 2, "duration": "5s",
+		"thresholds": {"http_req_duration": ["p(95)<500"]},
+		"tags": {"team": "a"}, "discardResponseBodies": true, "setupTimeout": "2m", "maxRedirects": 0,
+		"ext": {"loadimpact": {}}, "hosts": {}
+	}`))
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), *o.VUs)
+	assert.Equal(t, 5*time.Second, *o.Duration)
+	assert.Equal(t, map[string]string{"team": "a"}, o.Options.Tags)
+	assert.True(t, o.Options.DiscardResponseBodies)
+	assert.Equal(t, 2*time.Minute, o.Options.SetupTimeout)
+	require.NotNil(t, o.Options.MaxRedirects)
+	assert.Equal(t, 0, *o.Options.MaxRedirects)
+	assert.Len(t, o.Warnings, 2, "ext and hosts are ignored with warnings")
+
+	var p Plan
+	warnings, err := o.Apply(&p)
+	require.NoError(t, err)
+	assert.Len(t, warnings, 2)
+	cv, ok := p.Scenarios["default"].(scenarios.ConstantVUs)
+	require.True(t, ok, "%T", p.Scenarios["default"])
+	assert.Equal(t, int64(2), cv.VUs)
+	assert.Len(t, p.Thresholds["http_req_duration"], 1)
+}
+
+func TestParseK6OptionsReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	_, err := ParseK6Options([]byte(`{"vus": "many", "duration": "soon", "thresholds": {"a": ["x"]},
+		"setupTimeout": true, "scenarios": {"bad name!": {"executor": "constant-vus"}}, "iterations": -1}`))
+	require.Error(t, err)
+	for _, want := range []string{"options.vus", "options.duration", "options.thresholds", "options.setupTimeout",
+		"options.scenarios", "options.iterations"} {
+		assert.Contains(t, err.Error(), want)
+	}
+	_, err = ParseK6Options([]byte(`[1]`))
+	require.Error(t, err)
+}
+
+// CLI flags over script options, as k6: a shortcut on top replaces the
+// scenarios below, vus from below stay, engine options merge key by key.
+func TestK6OptionsOverride(t *testing.T) {
+	t.Parallel()
+	script, err := ParseK6Options([]byte(`{"vus": 5, "scenarios": {"s": {"executor": "shared-iterations", "iterations": 3}},
+		"thresholds": {"checks": ["rate>0.9"]}, "tags": {"a": "1"}, "userAgent": "script"}`))
+	require.NoError(t, err)
+	cli, err := ParseK6Options([]byte(`{"duration": "10s", "userAgent": "cli", "thresholds": {"http_reqs": ["count>1"]}}`))
+	require.NoError(t, err)
+	merged := script.Override(cli)
+	var p Plan
+	_, err = merged.Apply(&p)
+	require.NoError(t, err)
+	cv, ok := p.Scenarios["default"].(scenarios.ConstantVUs)
+	require.True(t, ok, "%T", p.Scenarios["default"])
+	assert.Equal(t, ConstantVUsOf(5, 10*time.Second), cv)
+	assert.Equal(t, "cli", p.Options.UserAgent)
+	assert.Equal(t, map[string]string{"a": "1"}, p.Options.Tags, "keys the CLI did not give stay")
+	assert.Len(t, p.Thresholds, 2)
+
+	noVUs := script
+	noVUs.VUs = nil
+	noShortcut := noVUs.Override(K6Options{})
+	_, err = noShortcut.Apply(&p)
+	require.NoError(t, err)
+	_, kept := p.Scenarios["s"]
+	assert.True(t, kept, "without shortcuts on top the script's scenarios stay")
+
+	out, err := json.Marshal(merged)
+	require.NoError(t, err)
+	back, err := ParseK6Options(out)
+	require.NoError(t, err)
+	assert.Equal(t, *merged.Duration, *back.Duration)
+	assert.Equal(t, merged.Options.UserAgent, back.Options.UserAgent)
+}
+
+func ConstantVUsOf(vus int64, d time.Duration) scenarios.ConstantVUs {
+	return scenarios.ConstantVUs{VUs: vus, Duration: d}
+}
+
+func TestDecodeTestSpec(t *testing.T) {
+	t.Parallel()
+	s, err := DecodeTestSpec([]byte(`{"test_type": "spike", "target": {"base_url": "http://127.0.0.1:9", "endpoints": ["/", {"path": "/api", "method": "POST", "body": {"a": 1}}]},
+		"duration_minutes": 0.5, "virtual_users": 20, "ramp_up_duration_seconds": 5,
+		"thresholds": {"http_req_failed": ["rate<0.1"]}, "options": {"tags": {"env": "ci"}}}`))
+	require.NoError(t, err)
+	p, _, err := s.Plan()
+	require.NoError(t, err)
+	rv, ok := p.Scenarios["spike"].(scenarios.RampingVUs)
+	require.True(t, ok)
+	assert.Equal(t, []scenarios.Stage{{Duration: 5 * time.Second, Target: 4}, {Duration: 30 * time.Second, Target: 20},
+		{Duration: 5 * time.Second, Target: 4}, {Duration: 30 * time.Second, Target: 0}}, rv.Stages)
+	assert.Equal(t, "spike", p.TestType)
+	assert.Equal(t, map[string]string{"env": "ci"}, p.Options.Tags)
+	assert.Len(t, p.Thresholds["http_req_failed"], 1)
+	assert.Equal(t, `{"a":1}`, p.Target.Endpoints[1].Body)
+	assert.Equal(t, "application/json", p.Target.Endpoints[1].Headers["Content-Type"])
+
+	custom, err := DecodeTestSpec([]byte(`{"test_type": "custom", "target": {"base_url": "http://127.0.0.1:9", "endpoints": ["/"]},
+		"options": {"scenarios": {"car": {"executor": "constant-arrival-rate", "rate": 10, "duration": "2s", "preAllocatedVUs": 2}}}}`))
+	require.NoError(t, err)
+	p, _, err = custom.Plan()
+	require.NoError(t, err)
+	assert.Equal(t, "constant-arrival-rate", p.Scenarios["car"].Type())
+}
+
+func TestDecodeTestSpecReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	_, err := DecodeTestSpec([]byte(`{"test_type": "spike", "surprise": 1}`))
+	require.ErrorIs(t, err, ErrInvalidPlan)
+	assert.Contains(t, err.Error(), `unknown field "surprise"`)
+
+	_, err = DecodeTestSpec([]byte(`{"test_type": "volcano", "duration": "1m", "duration_minutes": 2, "virtual_users": -1,
+		"ramp_up_duration_seconds": -3, "target": {"base_url": "ftp://x", "endpoints": [{"path": "", "method": "FETCH", "expect_status": 7}]},
+		"options": {"vus": "x"}}`))
+	require.ErrorIs(t, err, ErrInvalidPlan)
+	for _, want := range []string{"test_type", "duration_minutes", "virtual_users", "ramp_up_duration_seconds",
+		"target.base_url", "target.endpoints[0].path", "target.endpoints[0].method", "target.endpoints[0].expect_status", "options.vus"} {
+		assert.Contains(t, err.Error(), want)
+	}
+	_, err = DecodeTestSpec([]byte(`{"test_type": "custom", "target": {"base_url": "http://127.0.0.1:9", "endpoints": ["/"]}}`))
+	require.ErrorIs(t, err, ErrInvalidPlan)
+	assert.Contains(t, err.Error(), "a custom test needs")
+}
+
+func FuzzDecodeTestSpec(f *testing.F) {
+	for _, s := range []string{`{"test_type":"smoke","target":{"base_url":"http://127.0.0.1:1","endpoints":["/"]}}`,
+		`{"test_type":"custom","options":{"vus":2,"duration":"1s"},"target":{"base_url":"http://x","endpoints":[{"path":"/a"}]}}`,
+		`{"options":{"stages":[{"duration":"1s","target":3}]}}`, `{}`, `[]`, `{"duration":123}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := DecodeTestSpec(b)
+		if err != nil {
+			return
+		}
+		if _, _, err := s.Plan(); err != nil && s.Script == "" {
+			require.ErrorIs(t, err, ErrInvalidPlan)
+		}
+	})
+}

@@ -1,0 +1,64 @@
+package loadtest
+
+import (
+	"time"
+
+	"github.com/loadlens/loadlens/metrics"
+	"github.com/loadlens/loadlens/scenarios"
+)
+
+// Output consumes a run's samples in process: k6's "custom output". The
+// engine calls Start once, then AddSamples from a single goroutine in
+// arrival order, then Stop once after the last sample.
+type Output interface {
+	// Start is called before the first sample. An error stops the run before
+	// it starts.
+	Start(info RunInfo) error
+	// AddSamples receives a batch of samples. The batch is only valid during
+	// the call: copy what you keep. It must not block for long: the engine
+	// waits for it.
+	AddSamples(batch []metrics.Sample)
+	// Stop is called after the last sample, with the run's result. Its error
+	// is reported in Result.Warnings and does not change the run's status.
+	Stop(result *Result) error
+}
+
+// ProgressReceiver is an optional interface of an Output: it receives a
+// snapshot of the run every second (and one final snapshot), for progress
+// bars and status APIs.
+type ProgressReceiver interface {
+	Progress(Snapshot)
+}
+
+// RunInfo describes a run to outputs before it starts.
+type RunInfo struct {
+	Start      time.Time
+	Plan       PlanEcho
+	Registry   *metrics.Registry
+	Thresholds metrics.Thresholds
+	// Submetrics lists the sub-metrics the run tracks (thresholds' and k6's
+	// default http_req_duration{expected_response:true}).
+	Submetrics []metrics.Submetric
+}
+
+// Snapshot is the state of a running test.
+type Snapshot struct {
+	Elapsed     time.Duration        `json:"elapsed_ns"`
+	Scenarios   []scenarios.Progress `json:"scenarios"`
+	VUs         int64                `json:"vus"`
+	VUsMax      int64                `json:"vus_max"`
+	Iterations  uint64               `json:"iterations"`
+	Interrupted uint64               `json:"interrupted"`
+	// Fraction is how far the whole plan is, 0 … 1, by time.
+	Fraction float64 `json:"fraction"`
+	// Requests and RequestRate count HTTP requests so far and in the last
+	// second; ErrorRate is the share of failed requests so far; P95 is
+	// http_req_duration's p(95) so far in ms (0 before the first request).
+	Requests    int64   `json:"requests"`
+	RequestRate float64 `json:"request_rate"`
+	ErrorRate   float64 `json:"error_rate"`
+	P95         float64 `json:"p95_ms"`
+	// Failing lists the thresholds that fail at the moment.
+	Failing []string `json:"failing,omitempty"`
+	Done    bool     `json:"done"`
+}

@@ -1,0 +1,83 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+)
+
+// Program is the code a plan's VUs run: Go functions ([Funcs]), a request
+// plan ([Target]), or a k6 script (package js).
+type Program interface {
+	// NewVU initialises the code of one VU — k6's init context. The engine
+	// calls it once per VU, from several goroutines at once.
+	NewVU(ctx context.Context, vu *VU) (VUCode, error)
+}
+
+// VUCode is one VU's initialised code.
+type VUCode interface {
+	// Run runs one iteration of the exec function named exec ("default"
+	// unless the scenario names another). An error ends the iteration; it
+	// still counts as complete, as a thrown exception does in k6, and is
+	// counted in Result.IterationErrors.
+	Run(ctx context.Context, exec string) error
+}
+
+// Setupper is an optional interface of a Program: Setup runs once before
+// the scenarios (k6's setup()), on a VU of its own; what it returns is
+// passed to every VU (VU.SetupData) and to Teardown.
+type Setupper interface {
+	Setup(ctx context.Context, vu *VU) (json.RawMessage, error)
+}
+
+// Teardowner is an optional interface of a Program: Teardown runs once
+// after the scenarios (k6's teardown(data)).
+type Teardowner interface {
+	Teardown(ctx context.Context, vu *VU, data json.RawMessage) error
+}
+
+// ExecLister is an optional interface of a Program: it lists the exec
+// functions it has, so that Plan.Validate can reject scenarios naming
+// others.
+type ExecLister interface {
+	Execs() []string
+}
+
+// DefaultExec is the exec function of a scenario that names none.
+const DefaultExec = "default"
+
+// Funcs is a Program of Go functions by exec name. Scenarios that name no
+// exec run Funcs["default"].
+type Funcs map[string]func(ctx context.Context, vu *VU) error
+
+var (
+	_ Program    = Funcs(nil)
+	_ ExecLister = Funcs(nil)
+)
+
+// NewVU implements Program.
+func (f Funcs) NewVU(_ context.Context, vu *VU) (VUCode, error) { return funcsVU{f, vu}, nil }
+
+// Execs implements ExecLister.
+func (f Funcs) Execs() []string {
+	names := make([]string, 0, len(f))
+	for name := range f {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+type funcsVU struct {
+	funcs Funcs
+	vu    *VU
+}
+
+func (f funcsVU) Run(ctx context.Context, exec string) error {
+	fn, ok := f.funcs[exec]
+	if !ok {
+		return fmt.Errorf("no exec function %q", exec)
+	}
+	return fn(ctx, f.vu)
+}

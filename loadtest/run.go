@@ -1,0 +1,531 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/loadlens/loadlens/metrics"
+	"github.com/loadlens/loadlens/scenarios"
+)
+
+// Intervals of the engine's periodic work, as k6.
+const (
+	vusInterval       = time.Second     // vus and vus_max samples
+	thresholdInterval = 2 * time.Second // threshold evaluation during the run
+	progressInterval  = time.Second     // snapshots for ProgressReceivers
+)
+
+// Run executes plan and returns what it measured. Samples go to the engine's
+// own aggregation and to every output, in process.
+//
+// Run returns an error wrapping ErrInvalidPlan when the plan does not
+// validate, and an error when the run could not execute (an output failed to
+// start, setup failed, no VU could be initialised); the Result then holds
+// what is known. A failed request or threshold is not an error: it is in the
+// Result. Cancelling ctx stops the run like the end of its schedule: no new
+// iterations, running ones get their scenario's gracefulStop. Run returns
+// only after every goroutine it started has exited.
+func Run(ctx context.Context, plan Plan, outputs ...Output) (Result, error) {
+	if err := plan.Validate(); err != nil {
+		return Result{Status: StatusErrored, Config: plan.Echo()}, err
+	}
+	r, err := newRun(plan, outputs)
+	if err != nil {
+		return Result{Status: StatusErrored, Config: plan.Echo()}, err
+	}
+	return r.execute(ctx)
+}
+
+// run is the state of one execution of a plan.
+type run struct {
+	plan     Plan
+	program  Program
+	logger   *slog.Logger
+	registry *metrics.Registry
+	builtin  builtinMetrics
+	runTags  metrics.Tags
+	eval     *metrics.Evaluator // nil without thresholds
+	totals   *metrics.Totals
+	outputs  []Output
+	coll     *collector
+	health   *healthSampler
+
+	scenarios []*scenarioRun
+	byName    map[string]*scenarioRun
+	pool      *vuPool
+
+	samples   chan []metrics.Sample
+	batches   sync.Pool // *[]metrics.Sample, cap flushAt
+	execMu    sync.Mutex
+	execBuf   []metrics.Sample // executor samples, sent in batches
+	setupData []byte
+	start     time.Time
+
+	stop      context.CancelCauseFunc // ends the schedule; ErrHardStop interrupts
+	abortOnce sync.Once
+	aborted   atomic.Pointer[Abort]
+	failedBy  atomic.Pointer[string]
+
+	errMu     sync.Mutex
+	iterErrs  map[string]int64
+	warnMu    sync.Mutex
+	warnings  []string
+	failingMu sync.Mutex
+	failing   []string
+}
+
+func newRun(plan Plan, outputs []Output) (*run, error) {
+	logger := plan.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	reg, err := plan.registry()
+	if err != nil {
+		return nil, err
+	}
+	r := &run{
+		plan: plan, logger: logger, registry: reg, builtin: newBuiltinMetrics(reg),
+		runTags: metrics.TagsFromMap(plan.Options.Tags), outputs: outputs,
+		samples: make(chan []metrics.Sample, 256), byName: map[string]*scenarioRun{},
+		iterErrs: map[string]int64{},
+	}
+	r.batches.New = func() any { b := make([]metrics.Sample, 0, flushAt); return &b }
+	r.program = plan.Program
+	if r.program == nil {
+		r.program = plan.Target
+	}
+	keys := metrics.DefaultSubmetrics()
+	if !plan.Options.NoThresholds && len(plan.Thresholds) > 0 {
+		if r.eval, err = metrics.NewEvaluator(plan.Thresholds, reg); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
+		}
+		keys = append(keys, r.eval.MetricKeys()...)
+	}
+	if r.totals, err = metrics.NewTotals(keys...); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
+	}
+	tuple, err := plan.Options.executionTuple()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
+	}
+	for _, name := range sortedScenarioNames(plan.Scenarios) {
+		sc := newScenarioRun(name, plan.Scenarios[name], tuple, plan.Env)
+		r.scenarios = append(r.scenarios, sc)
+		r.byName[name] = sc
+	}
+	r.pool = &vuPool{r: r}
+	return r, nil
+}
+
+func (r *run) scenarioByName(name string) *scenarioRun { return r.byName[name] }
+
+func (r *run) execute(ctx context.Context) (Result, error) {
+	r.start = time.Now()
+	r.coll = newCollector(r.start, r.registry, r.totals)
+	r.health = newHealthSampler(r.coll)
+	info := RunInfo{Start: r.start, Plan: r.plan.Echo(), Registry: r.registry, Thresholds: r.plan.Thresholds}
+	for _, key := range r.totalsKeys() {
+		if sm, err := metrics.ParseMetricKey(key); err == nil && sm.Tags.Len() > 0 {
+			info.Submetrics = append(info.Submetrics, sm)
+		}
+	}
+	for i, o := range r.outputs {
+		if err := o.Start(info); err != nil {
+			for _, started := range r.outputs[:i] {
+				_ = started.Stop(nil)
+			}
+			return r.failedBeforeStart(fmt.Errorf("output %d (%T): start: %w", i, o, err))
+		}
+	}
+
+	var dispatcher sync.WaitGroup
+	dispatcher.Go(r.dispatch)
+
+	runCtx, stop := context.WithCancelCause(ctx)
+	r.stop = stop
+	defer stop(nil)
+
+	result, err := r.execScenarios(runCtx)
+
+	close(r.samples)
+	dispatcher.Wait()
+	r.finish(&result)
+	for i, o := range r.outputs {
+		if p, ok := o.(ProgressReceiver); ok {
+			p.Progress(r.snapshot(true))
+		}
+		if err := o.Stop(&result); err != nil {
+			result.Warnings = append(result.Warnings, fmt.Sprintf("output %d (%T): stop: %v", i, o, err))
+		}
+	}
+	return result, err
+}
+
+func (r *run) failedBeforeStart(err error) (Result, error) {
+	return Result{Status: StatusErrored, Config: r.plan.Echo(), Start: r.start, End: time.Now()}, err
+}
+
+// execScenarios initialises VUs, runs setup, the scenarios and teardown,
+// with the periodic work around them.
+func (r *run) execScenarios(ctx context.Context) (Result, error) {
+	res := Result{Name: r.plan.Name, TestType: r.plan.TestType, Start: r.start, Config: r.plan.Echo()}
+
+	var bg sync.WaitGroup
+	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	bg.Go(func() { r.health.run(bgCtx) })
+	bg.Go(func() { r.tick(bgCtx) })
+	defer func() {
+		stopBG()
+		bg.Wait()
+		r.emitVUs(time.Now())
+		r.flushExecutorSamples()
+	}()
+
+	if err := r.pool.initialise(ctx, peakVUs(r.plan.Scenarios, r.scenarioTuple())); err != nil {
+		r.pool.close()
+		res.Status = StatusErrored
+		return res, fmt.Errorf("initialising VUs: %w", err)
+	}
+	if err := r.setup(ctx); err != nil {
+		r.pool.close()
+		res.Status = StatusErrored
+		r.abort(AbortBySetup, err.Error())
+		return res, err
+	}
+	var wg sync.WaitGroup
+	for _, sc := range r.scenarios {
+		wg.Go(func() { sc.run(ctx, r) })
+	}
+	wg.Wait()
+	r.teardown(context.WithoutCancel(ctx))
+	r.pool.close()
+	return res, nil
+}
+
+// tick does the periodic work: vus samples, threshold evaluation, progress.
+func (r *run) tick(ctx context.Context) {
+	vus := time.NewTicker(vusInterval)
+	defer vus.Stop()
+	thr := time.NewTicker(thresholdInterval)
+	defer thr.Stop()
+	r.emitVUs(time.Now())
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-vus.C:
+			r.emitVUs(now)
+			r.flushExecutorSamples()
+			r.progress()
+		case <-thr.C:
+			r.checkThresholds()
+		}
+	}
+}
+
+func (r *run) emitVUs(now time.Time) {
+	var active int64
+	for _, sc := range r.scenarios {
+		active += sc.progress().ActiveVUs
+	}
+	r.emitExecutor(
+		metrics.Sample{Metric: r.builtin.vus, Time: now, Value: float64(active), Tags: r.runTags},
+		metrics.Sample{Metric: r.builtin.vusMax, Time: now, Value: float64(r.pool.initialised.Load()), Tags: r.runTags},
+	)
+}
+
+// checkThresholds evaluates thresholds during the run and aborts on a
+// failed abortOnFail one.
+func (r *run) checkThresholds() {
+	if r.eval == nil {
+		return
+	}
+	elapsed := time.Since(r.start)
+	var verdicts []metrics.Verdict
+	r.totals.View(func(src metrics.SinkSource) { verdicts = r.eval.Evaluate(src, elapsed, false) })
+	var failing, aborting []string
+	for _, v := range verdicts {
+		if v.Status == metrics.Failed {
+			failing = append(failing, v.Metric+" "+v.Threshold.Source)
+			if v.Aborts(elapsed) {
+				aborting = append(aborting, v.Metric)
+			}
+		}
+	}
+	r.failingMu.Lock()
+	r.failing = failing
+	r.failingMu.Unlock()
+	if len(aborting) > 0 {
+		r.abort(AbortByThreshold, crossedMessage(aborting))
+	}
+}
+
+// crossedMessage is k6's message for failed thresholds.
+func crossedMessage(metricKeys []string) string {
+	seen := map[string]bool{}
+	var uniq []string
+	for _, k := range metricKeys {
+		if !seen[k] {
+			seen[k] = true
+			uniq = append(uniq, k)
+		}
+	}
+	sort.Strings(uniq)
+	return fmt.Sprintf("thresholds on metrics '%s' have been crossed", strings.Join(uniq, ", "))
+}
+
+// abort stops the run at once; the first abort wins.
+func (r *run) abort(by AbortSource, reason string) {
+	r.abortOnce.Do(func() {
+		r.aborted.Store(&Abort{By: by, Reason: reason, After: time.Since(r.start)})
+		r.logger.Warn("test aborted", "by", by, "reason", reason)
+		if r.stop != nil {
+			r.stop(scenarios.ErrHardStop)
+		}
+	})
+}
+
+func (r *run) markFailed(reason string) {
+	r.failedBy.CompareAndSwap(nil, &reason)
+}
+
+func (r *run) countIterationError(err error) {
+	msg := err.Error()
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	if _, ok := r.iterErrs[msg]; !ok && len(r.iterErrs) >= MaxIterationErrors {
+		msg = "(other)"
+	}
+	r.iterErrs[msg]++
+}
+
+func (r *run) warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	r.warnMu.Lock()
+	defer r.warnMu.Unlock()
+	for _, w := range r.warnings {
+		if w == msg {
+			return
+		}
+	}
+	r.warnings = append(r.warnings, msg)
+}
+
+// send hands a VU's batch to the dispatcher and returns an empty one.
+func (r *run) send(batch []metrics.Sample) []metrics.Sample {
+	r.samples <- batch
+	return (*r.batches.Get().(*[]metrics.Sample))[:0]
+}
+
+// emitExecutor buffers samples from executors and tickers, which come from
+// many goroutines.
+func (r *run) emitExecutor(samples ...metrics.Sample) {
+	r.execMu.Lock()
+	r.execBuf = append(r.execBuf, samples...)
+	full := len(r.execBuf) >= flushAt
+	r.execMu.Unlock()
+	if full {
+		r.flushExecutorSamples()
+	}
+}
+
+func (r *run) flushExecutorSamples() {
+	r.execMu.Lock()
+	batch := r.execBuf
+	r.execBuf = nil
+	r.execMu.Unlock()
+	if len(batch) > 0 {
+		r.samples <- batch
+	}
+}
+
+// dispatch feeds every batch to the collector and the outputs, in order.
+func (r *run) dispatch() {
+	for batch := range r.samples {
+		r.coll.add(batch)
+		for _, o := range r.outputs {
+			o.AddSamples(batch)
+		}
+		if cap(batch) == flushAt {
+			clear(batch)
+			batch = batch[:0]
+			r.batches.Put(&batch)
+		}
+	}
+}
+
+func (r *run) instance() InstanceState {
+	st := InstanceState{VUsInitialized: r.pool.initialised.Load(), CurrentTestRunTime: time.Since(r.start)}
+	for _, sc := range r.scenarios {
+		p := sc.progress()
+		st.IterationsCompleted += p.Completed
+		st.IterationsInterrupted += p.Interrupted
+		st.VUsActive += p.ActiveVUs
+	}
+	return st
+}
+
+func (r *run) progress() {
+	var snap *Snapshot
+	for _, o := range r.outputs {
+		if p, ok := o.(ProgressReceiver); ok {
+			if snap == nil {
+				s := r.snapshot(false)
+				snap = &s
+			}
+			p.Progress(*snap)
+		}
+	}
+}
+
+func (r *run) snapshot(done bool) Snapshot {
+	s := Snapshot{Elapsed: time.Since(r.start), VUsMax: r.pool.initialised.Load(), Done: done}
+	var total, elapsed time.Duration
+	for _, sc := range r.scenarios {
+		p := sc.progress()
+		s.Scenarios = append(s.Scenarios, p)
+		s.VUs += p.ActiveVUs
+		s.Iterations += p.Completed
+		s.Interrupted += p.Interrupted
+		total = max(total, sc.maxEnd())
+	}
+	elapsed = s.Elapsed
+	if total > 0 {
+		s.Fraction = min(1, float64(elapsed)/float64(total))
+	}
+	if done {
+		s.Fraction = 1
+	}
+	var failed int64
+	s.Requests, failed, s.RequestRate = r.coll.snapshotCounts()
+	if s.Requests > 0 {
+		s.ErrorRate = float64(failed) / float64(s.Requests)
+	}
+	r.totals.View(func(src metrics.SinkSource) {
+		if sink := src.Sink(metrics.HTTPReqDuration); sink != nil {
+			s.P95, _ = sink.Value(metrics.Percentile(95), 0)
+		}
+	})
+	r.failingMu.Lock()
+	s.Failing = append([]string(nil), r.failing...)
+	r.failingMu.Unlock()
+	return s
+}
+
+func (r *run) totalsKeys() []string {
+	keys := metrics.DefaultSubmetrics()
+	if r.eval != nil {
+		keys = append(keys, r.eval.MetricKeys()...)
+	}
+	return keys
+}
+
+// newVU initialises one VU with the program's code.
+func (r *run) newVU(ctx context.Context, id uint64) (*VU, error) {
+	vu := &VU{id: id, run: r}
+	vu.pending = (*r.batches.Get().(*[]metrics.Sample))[:0]
+	client, err := r.newHTTPClient(vu)
+	if err != nil {
+		return nil, fmt.Errorf("VU %d: %w", id, err)
+	}
+	vu.http = client
+	vu.retag()
+	code, err := r.program.NewVU(ctx, vu)
+	if err != nil {
+		_ = client.Close()
+		return nil, fmt.Errorf("VU %d: %w", id, err)
+	}
+	vu.code = code
+	return vu, nil
+}
+
+// vuPool implements scenarios.VUPool over the run's VUs.
+type vuPool struct {
+	r           *run
+	mu          sync.Mutex
+	idle        []*VU
+	nextID      atomic.Uint64
+	initialised atomic.Int64
+}
+
+var _ scenarios.VUPool = (*vuPool)(nil)
+
+// initialise creates n VUs before the test starts, as k6 does for the peak
+// of planned VUs, a few at a time.
+func (p *vuPool) initialise(ctx context.Context, n int64) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, runtime.GOMAXPROCS(0))
+	)
+	for range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			vu, err := p.create(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			p.Put(vu)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (p *vuPool) create(ctx context.Context) (*VU, error) {
+	vu, err := p.r.newVU(ctx, p.nextID.Add(1))
+	if err != nil {
+		return nil, err
+	}
+	p.initialised.Add(1)
+	return vu, nil
+}
+
+// Get implements scenarios.VUPool.
+func (p *vuPool) Get(ctx context.Context) (scenarios.VU, error) {
+	p.mu.Lock()
+	if n := len(p.idle); n > 0 {
+		vu := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		return vu, nil
+	}
+	p.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return p.create(ctx)
+}
+
+// Put implements scenarios.VUPool.
+func (p *vuPool) Put(v scenarios.VU) {
+	vu := v.(*VU)
+	vu.flush()
+	p.mu.Lock()
+	p.idle = append(p.idle, vu)
+	p.mu.Unlock()
+}
+
+// close releases every idle VU's connections at the end of the run.
+func (p *vuPool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, vu := range p.idle {
+		vu.flush()
+		_ = vu.http.Close()
+	}
+	p.idle = nil
+}

@@ -1,0 +1,369 @@
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/loadlens/loadlens/metrics"
+	"github.com/loadlens/loadlens/scenarios"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func shared(vus, iters int64) scenarios.Scenarios {
+	return scenarios.Scenarios{"default": scenarios.SharedIterations{VUs: vus, Iterations: iters}}
+}
+
+func TestRunCountsIterationsChecksGroupsAndCustomMetrics(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int64
+		plan := Plan{
+			Scenarios: shared(3, 20),
+			Metrics:   []metrics.Metric{{Name: "my_trend", Type: metrics.Trend, Contains: metrics.Time}},
+			Thresholds: mustThresholds(t, `{"checks": ["rate>0.5"], "my_trend": ["max<100"],
+				"iterations": ["count==20"], "checks{check:even}": ["rate==1"]}`),
+			Program: Funcs{"default": func(ctx context.Context, vu *VU) error {
+				n := calls.Add(1)
+				return vu.Group("outer", func() error {
+					vu.Check("even", true)
+					vu.Check("small", n <= 15)
+					return vu.Add("my_trend", float64(n), map[string]string{"k": "v"})
+				})
+			}},
+		}
+		res, err := Run(t.Context(), plan)
+		require.NoError(t, err)
+		assert.Equal(t, int64(20), calls.Load())
+		assert.Equal(t, StatusPassed, res.Status, "%+v", res.Thresholds)
+		assert.Equal(t, 20.0, res.Metrics[metrics.Iterations].Values["count"])
+		assert.Equal(t, 20.0, res.Metrics["my_trend"].Values["count"])
+		assert.Equal(t, 20.0, res.Metrics["my_trend"].Values["max"])
+		assert.Equal(t, 35.0/40, res.Metrics[metrics.Checks].Values["rate"])
+		require.Len(t, res.RootGroup.Groups, 1)
+		outer := res.RootGroup.Groups[0]
+		assert.Equal(t, "::outer", outer.Path)
+		assert.Equal(t, md5hex("::outer"), outer.ID)
+		require.Len(t, outer.Checks, 2)
+		assert.Equal(t, Check{Name: "small", Path: "::outer::small", ID: md5hex("::outer::small"), Passes: 15, Fails: 5}, outer.Checks[1])
+		assert.Equal(t, 20.0, res.Metrics[metrics.GroupDuration].Values["count"])
+		for _, v := range res.Thresholds {
+			assert.Equal(t, metrics.Passed, v.Status, "%s %s", v.Metric, v.Threshold.Source)
+		}
+		assert.Equal(t, uint64(20), res.Scenarios[0].Completed)
+	})
+}
+
+func mustThresholds(t *testing.T, s string) metrics.Thresholds {
+	t.Helper()
+	var ths metrics.Thresholds
+	require.NoError(t, json.Unmarshal([]byte(s), &ths))
+	return ths
+}
+
+func TestRunFailedThresholdAndIterationErrors(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		plan := Plan{
+			Scenarios:  shared(1, 4),
+			Thresholds: mustThresholds(t, `{"checks": ["rate>0.9"]}`),
+			Program: Funcs{"default": func(ctx context.Context, vu *VU) error {
+				vu.Check("ok", false)
+				return errors.New("boom")
+			}},
+		}
+		res, err := Run(t.Context(), plan)
+		require.NoError(t, err)
+		assert.Equal(t, StatusThresholdsFailed, res.Status)
+		assert.Equal(t, []ErrorCount{{Message: "boom", Count: 4}}, res.IterationErrors)
+		assert.Equal(t, 4.0, res.Metrics[metrics.Iterations].Values["count"], "an iteration that returned an error still counts, as in k6")
+	})
+}
+
+func TestRunAbortOnFail(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		plan := Plan{
+			Scenarios:  scenarios.Scenarios{"default": scenarios.ConstantVUs{VUs: 2, Duration: time.Minute}},
+			Thresholds: mustThresholds(t, `{"checks": [{"threshold": "rate>0.9", "abortOnFail": true, "delayAbortEval": "5s"}]}`),
+			Program: Funcs{"default": func(ctx context.Context, vu *VU) error {
+				vu.Check("always fails", false)
+				return vu.Sleep(ctx, 100*time.Millisecond)
+			}},
+		}
+		start := time.Now()
+		res, err := Run(t.Context(), plan)
+		require.NoError(t, err)
+		assert.Equal(t, StatusThresholdsFailed, res.Status)
+		require.NotNil(t, res.Abort)
+		assert.Equal(t, AbortByThreshold, res.Abort.By)
+		assert.Equal(t, "thresholds on metrics 'checks' have been crossed", res.Abort.Reason)
+		// Evaluated every 2 s; first at 2 s and 4 s (before delayAbortEval),
+		// aborting at 6 s.
+		assert.Equal(t, 6*time.Second, res.Abort.After.Truncate(time.Second))
+		assert.Less(t, time.Since(start), 7*time.Second)
+	})
+}
+
+func TestRunScriptAbortAndFail(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		res, err := Run(t.Context(), Plan{Scenarios: shared(1, 5), Program: Funcs{"default": func(ctx context.Context, vu *VU) error {
+			return vu.Abort("bye")
+		}}})
+		require.NoError(t, err)
+		assert.Equal(t, StatusAborted, res.Status)
+		require.NotNil(t, res.Abort)
+		assert.Equal(t, Abort{By: AbortByScript, Reason: "bye"}, Abort{By: res.Abort.By, Reason: res.Abort.Reason})
+
+		res, err = Run(t.Context(), Plan{Scenarios: shared(1, 3), Program: Funcs{"default": func(ctx context.Context, vu *VU) error {
+			vu.Fail("marked")
+			return nil
+		}}})
+		require.NoError(t, err)
+		assert.Equal(t, StatusMarkedFailed, res.Status)
+		assert.Equal(t, "marked", res.FailedBy)
+		assert.Equal(t, 3.0, res.Metrics[metrics.Iterations].Values["count"], "fail() lets the test go on")
+	})
+}
+
+// Cancelling the context ends the schedule; running iterations get
+// gracefulStop and are then interrupted and not counted, as in k6.
+func TestRunCancelGracefulStop(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		grace := 2 * time.Second
+		plan := Plan{
+			Scenarios: scenarios.Scenarios{"default": scenarios.ConstantVUs{
+				Common: scenarios.Common{GracefulStop: &grace}, VUs: 3, Duration: time.Hour}},
+			Program: Funcs{"default": func(ctx context.Context, vu *VU) error {
+				return vu.Sleep(ctx, 10*time.Second)
+			}},
+		}
+		time.AfterFunc(25*time.Second, cancel)
+		start := time.Now()
+		res, err := Run(ctx, plan)
+		require.NoError(t, err)
+		took := time.Since(start)
+		assert.GreaterOrEqual(t, took, 27*time.Second)
+		assert.LessOrEqual(t, took, 28*time.Second, "stops within gracefulStop (+1 s)")
+		p := res.Scenarios[0]
+		assert.Equal(t, uint64(6), p.Completed, "two full rounds of 10 s before the cancel at 25 s")
+		assert.Equal(t, uint64(3), p.Interrupted)
+		assert.Equal(t, 6.0, res.Metrics[metrics.Iterations].Values["count"])
+	})
+}
+
+func TestRunSetupTeardown(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		prog := &setupProgram{}
+		res, err := Run(t.Context(), Plan{Scenarios: shared(2, 4), Program: prog})
+		require.NoError(t, err)
+		assert.JSONEq(t, `{"token":"abc"}`, string(res.SetupData))
+		assert.Equal(t, int64(4), prog.seen.Load())
+		assert.JSONEq(t, `{"token":"abc"}`, prog.teardownData)
+
+		_, err = Run(t.Context(), Plan{Scenarios: shared(1, 1), Program: &setupProgram{fail: true}})
+		require.ErrorIs(t, err, ErrSetup)
+	})
+}
+
+type setupProgram struct {
+	fail         bool
+	seen         atomic.Int64
+	teardownData string
+}
+
+func (p *setupProgram) NewVU(_ context.Context, vu *VU) (VUCode, error) { return setupVU{p, vu}, nil }
+func (p *setupProgram) Setup(_ context.Context, vu *VU) (json.RawMessage, error) {
+	if p.fail {
+		return nil, errors.New("no token")
+	}
+	assert.Equal(nil, uint64(0), vu.ID())
+	return json.RawMessage(`{"token":"abc"}`), nil
+}
+func (p *setupProgram) Teardown(_ context.Context, _ *VU, data json.RawMessage) error {
+	p.teardownData = string(data)
+	return nil
+}
+
+type setupVU struct {
+	p  *setupProgram
+	vu *VU
+}
+
+func (s setupVU) Run(context.Context, string) error {
+	if string(s.vu.SetupData()) == `{"token":"abc"}` {
+		s.p.seen.Add(1)
+	}
+	return nil
+}
+
+func TestPlanValidateReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	max := -1
+	plan := Plan{
+		Scenarios:  scenarios.Scenarios{"a": scenarios.ConstantVUs{VUs: -1}, "b": scenarios.SharedIterations{Common: scenarios.Common{Exec: "nope"}}},
+		Thresholds: mustThresholds(t, `{"http_reqs": ["p(95)<1"], "unknown": ["count>1"]}`),
+		Options:    Options{SummaryTrendStats: []string{"avg", "rate"}, MaxRedirects: &max, SetupTimeout: -time.Second},
+		Program:    Funcs{"default": nil},
+	}
+	err := plan.Validate()
+	require.ErrorIs(t, err, ErrInvalidPlan)
+	for _, want := range []string{"scenarios.a.", `thresholds["http_reqs"][0]`, `thresholds["unknown"]`,
+		"summaryTrendStats[1]", "options.maxRedirects", "options.setupTimeout", `scenarios.b.exec: no function "nope"`} {
+		assert.Contains(t, err.Error(), want)
+	}
+	require.ErrorIs(t, Plan{Scenarios: shared(1, 1)}.Validate(), ErrInvalidPlan, "no program")
+	_, err = Run(t.Context(), plan)
+	require.ErrorIs(t, err, ErrInvalidPlan)
+}
+
+// A request plan against a real server: exact request counts per endpoint,
+// k6 tags and error codes, checks by endpoint, and the token never leaves.
+func TestRunTargetEndToEnd(t *testing.T) {
+	t.Parallel()
+	var auth sync.Map
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth.Store(r.Header.Get("Authorization"), true)
+		switch r.URL.Path {
+		case "/ok":
+			_, _ = w.Write([]byte("ok"))
+		case "/missing":
+			http.NotFound(w, r)
+		case "/broken":
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	defer srv.Close()
+	var ndjson bytes.Buffer
+	plan := Plan{
+		Scenarios: shared(2, 10),
+		Target: &Target{BaseURL: srv.URL, AuthToken: "s3cret-token", Endpoints: []Endpoint{
+			{Path: "/ok", Name: "ok"}, {Path: "/missing", ExpectStatus: 404}, {Method: "post", Path: "/broken", Body: `{"a":1}`}}},
+		Thresholds: mustThresholds(t, `{"http_req_failed": ["rate<0.5"], "http_reqs{name:ok}": ["count==10"]}`),
+	}
+	res, err := Run(t.Context(), plan, NewJSONOutput(&ndjson, false))
+	require.NoError(t, err)
+	_, sent := auth.Load("Bearer s3cret-token")
+	assert.True(t, sent)
+	assert.Equal(t, 30.0, res.Metrics[metrics.HTTPReqs].Values["count"])
+	assert.Equal(t, 20.0, res.Metrics[metrics.HTTPReqFailed].Values["passes"], "404 and 500 are failures by default")
+	byName := map[string]EndpointStats{}
+	for _, e := range res.Endpoints {
+		byName[e.Name] = e
+	}
+	assert.Equal(t, int64(10), byName["ok"].Requests)
+	assert.Equal(t, map[string]int64{"404": 10}, byName["GET /missing"].Statuses)
+	assert.Equal(t, map[string]int64{"1500": 10}, byName["POST /broken"].Errors)
+	assert.Equal(t, "POST", byName["POST /broken"].Method)
+	checks := map[string]Check{}
+	for _, c := range res.RootGroup.Checks {
+		checks[c.Name] = c
+	}
+	assert.Equal(t, int64(10), checks["GET /missing status is 404"].Passes)
+	assert.Equal(t, int64(10), checks["POST /broken status is 2xx/3xx"].Fails)
+	assert.Equal(t, StatusThresholdsFailed, res.Status, "2/3 of requests failed")
+
+	out, err := json.Marshal(res)
+	require.NoError(t, err)
+	assert.NotContains(t, string(out), "s3cret-token")
+	assert.NotContains(t, ndjson.String(), "s3cret-token")
+	assert.Contains(t, string(out), Redacted)
+
+	lines := strings.Split(strings.TrimSpace(ndjson.String()), "\n")
+	var points, metricLines int
+	pointMetrics := map[string]bool{}
+	for _, l := range lines {
+		var v struct {
+			Type   string `json:"type"`
+			Metric string `json:"metric"`
+			Data   struct {
+				Tags map[string]string `json:"tags"`
+			} `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(l), &v), l)
+		switch v.Type {
+		case "Point":
+			points++
+			pointMetrics[v.Metric] = true
+			if v.Metric == metrics.HTTPReqs && v.Data.Tags["name"] == "POST /broken" {
+				assert.Equal(t, "500", v.Data.Tags["status"])
+				assert.Equal(t, "1500", v.Data.Tags["error_code"])
+				assert.Equal(t, "false", v.Data.Tags["expected_response"])
+				assert.Equal(t, "default", v.Data.Tags["scenario"])
+			}
+		case "Metric":
+			metricLines++
+		}
+	}
+	assert.Greater(t, points, 30*9)
+	assert.Equal(t, len(pointMetrics), metricLines, "one Metric line per metric, before its first point")
+}
+
+type progressRecorder struct {
+	mu    sync.Mutex
+	snaps []Snapshot
+	Output
+}
+
+func (p *progressRecorder) Start(RunInfo) error         { return nil }
+func (p *progressRecorder) AddSamples([]metrics.Sample) {}
+func (p *progressRecorder) Stop(*Result) error          { return nil }
+func (p *progressRecorder) Progress(s Snapshot) {
+	p.mu.Lock()
+	p.snaps = append(p.snaps, s)
+	p.mu.Unlock()
+}
+
+func TestRunProgressAndTimeline(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		rec := &progressRecorder{}
+		plan := Plan{
+			Scenarios: scenarios.Scenarios{"default": scenarios.ConstantVUs{VUs: 4, Duration: 5 * time.Second}},
+			Program: Funcs{"default": func(ctx context.Context, vu *VU) error {
+				return vu.Sleep(ctx, 500*time.Millisecond)
+			}},
+		}
+		res, err := Run(t.Context(), plan, rec)
+		require.NoError(t, err)
+		require.NotEmpty(t, rec.snaps)
+		last := rec.snaps[len(rec.snaps)-1]
+		assert.True(t, last.Done)
+		assert.Equal(t, 1.0, last.Fraction)
+		assert.Equal(t, uint64(40), last.Iterations)
+		mid := rec.snaps[len(rec.snaps)/2]
+		assert.Equal(t, int64(4), mid.VUs)
+		assert.Greater(t, mid.Fraction, 0.0)
+
+		iters := res.Timeline.Find(SeriesIterations, nil)
+		require.NotNil(t, iters)
+		sum := 0.0
+		for _, v := range iters.Values {
+			sum += v
+		}
+		assert.Equal(t, 40.0, sum)
+		assert.Equal(t, 8.0, iters.Values[2], "4 VUs × 2 iterations per second")
+		vus := res.Timeline.Find(SeriesVUs, nil)
+		require.NotNil(t, vus)
+		assert.Equal(t, 4.0, vus.Values[2])
+		assert.Equal(t, 4.0, res.Metrics[metrics.VUsMax].Values["value"])
+	})
+}

@@ -1,0 +1,28 @@
+package loadtest
+
+import (
+	"time"
+
+	"github.com/loadlens/loadlens/scenarios"
+)
+
+// The few facts the engine needs from a scenario config, in one place.
+
+func sortedScenarioNames(s scenarios.Scenarios) []string { return s.Sorted() }
+
+func scenarioExec(cfg scenarios.Config) string             { return cfg.Base().ExecOrDefault() }
+func scenarioEnv(cfg scenarios.Config) map[string]string   { return cfg.Base().Env }
+func scenarioTags(cfg scenarios.Config) map[string]string  { return cfg.Base().Tags }
+func scenarioStartTime(cfg scenarios.Config) time.Duration { return cfg.Base().StartTime }
+func scenarioMaxEnd(cfg scenarios.Config) time.Duration    { return cfg.End() }
+
+// peakVUs is how many VUs to initialise before the test starts.
+func peakVUs(s scenarios.Scenarios, et *scenarios.ExecutionTuple) int64 {
+	planned, _ := s.PeakVUs(et)
+	return planned
+}
+
+func (r *run) scenarioTuple() *scenarios.ExecutionTuple {
+	et, _ := r.plan.Options.executionTuple() // validated
+	return et
+}

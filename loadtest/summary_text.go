@@ -1,0 +1,320 @@
+package loadtest
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/loadlens/loadlens/metrics"
+)
+
+// WriteTextSummary writes k6's end-of-test text summary (its compact
+// mode): THRESHOLDS, then TOTAL RESULTS with checks and the metrics grouped
+// as CUSTOM, HTTP, EXECUTION and NETWORK.
+func WriteTextSummary(w io.Writer, res Result, env SummaryEnv) error {
+	var b strings.Builder
+	f := summaryFormatter{res: &res, unit: env.TimeUnit}
+	f.thresholds(&b)
+	f.totals(&b)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+type summaryFormatter struct {
+	res  *Result
+	unit string
+}
+
+// builtinSections puts each built-in metric in its section of the summary;
+// checks are shown apart and group_duration only in k6's full mode.
+var builtinSections = map[string]string{
+	metrics.HTTPReqs: "HTTP", metrics.HTTPReqFailed: "HTTP", metrics.HTTPReqDuration: "HTTP",
+	metrics.HTTPReqBlocked: "HTTP", metrics.HTTPReqConnecting: "HTTP", metrics.HTTPReqTLSHandshaking: "HTTP",
+	metrics.HTTPReqSending: "HTTP", metrics.HTTPReqWaiting: "HTTP", metrics.HTTPReqReceiving: "HTTP",
+	metrics.Iterations: "EXECUTION", metrics.IterationDuration: "EXECUTION", metrics.DroppedIterations: "EXECUTION",
+	metrics.IterationLateness: "EXECUTION", metrics.VUs: "EXECUTION", metrics.VUsMax: "EXECUTION",
+	metrics.DataSent: "NETWORK", metrics.DataReceived: "NETWORK",
+	metrics.Checks: "", metrics.GroupDuration: "",
+}
+
+// k6's compact summary shows only these HTTP metrics.
+var compactHTTP = map[string]bool{metrics.HTTPReqs: true, metrics.HTTPReqFailed: true, metrics.HTTPReqDuration: true}
+
+func (f *summaryFormatter) thresholds(b *strings.Builder) {
+	if len(f.res.Thresholds) == 0 {
+		return
+	}
+	b.WriteString("\n  █ THRESHOLDS \n")
+	byKey := map[string][]metrics.Verdict{}
+	var keys []string
+	for _, v := range f.res.Thresholds {
+		if _, ok := byKey[v.Metric]; !ok {
+			keys = append(keys, v.Metric)
+		}
+		byKey[v.Metric] = append(byKey[v.Metric], v)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		parent, suffix, isSub := splitKey(key)
+		indent := "    "
+		title := key
+		if isSub && byKey[parent] != nil {
+			indent, title = "      ", "{"+suffix+"}"
+		}
+		fmt.Fprintf(b, "\n%s%s\n", indent, title)
+		m := f.res.Metrics[key]
+		for _, v := range byKey[key] {
+			mark, shown := "✓", v.Threshold.Aggregation.String()+"="+f.aggValue(m, v.Threshold.Aggregation, v.Observed)
+			switch v.Status {
+			case metrics.Failed:
+				mark = "✗"
+			case metrics.NoData:
+				shown = "no data"
+			}
+			fmt.Fprintf(b, "%s%s '%s' %s\n", indent, mark, v.Threshold.Source, shown)
+		}
+	}
+	b.WriteString("\n")
+}
+
+// splitKey splits "metric{k:v}" into metric and "k:v".
+func splitKey(key string) (parent, suffix string, ok bool) {
+	i := strings.IndexByte(key, '{')
+	if i < 0 || !strings.HasSuffix(key, "}") {
+		return key, "", false
+	}
+	return key[:i], key[i+1 : len(key)-1], true
+}
+
+// aggValue formats one aggregation of a metric for a threshold line.
+func (f *summaryFormatter) aggValue(m MetricSummary, a metrics.Aggregation, v float64) string {
+	switch {
+	case m.Type == metrics.Rate:
+		return percent(v)
+	case m.Type == metrics.Counter && a.Name == "rate":
+		return f.number(m, v) + "/s"
+	}
+	return f.number(m, v)
+}
+
+// number formats a value by what the metric contains.
+func (f *summaryFormatter) number(m MetricSummary, v float64) string {
+	switch m.Contains {
+	case metrics.Time:
+		return formatMillis(v, f.unit)
+	case metrics.Data:
+		return formatBytes(v)
+	}
+	return formatPlain(v)
+}
+
+func percent(v float64) string { return strconv.FormatFloat(v*100, 'f', 2, 64) + "%" }
+
+func formatPlain(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	s := strconv.FormatFloat(v, 'f', 6, 64)
+	return strings.TrimRight(strings.TrimRight(s, "0"), ".")
+}
+
+// formatMillis formats a time value in ms as k6 does: 302.68µs, 1.11ms,
+// 102.62ms, 1.2s, 1m3s; unit "s", "ms" or "us" fixes the unit.
+func formatMillis(ms float64, unit string) string {
+	trim := func(v float64, suffix string) string {
+		s := strconv.FormatFloat(v, 'f', 2, 64)
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+		return s + suffix
+	}
+	switch unit {
+	case "s":
+		return trim(ms/1000, "s")
+	case "ms":
+		return trim(ms, "ms")
+	case "us":
+		return trim(ms*1000, "µs")
+	}
+	switch a := math.Abs(ms); {
+	case a == 0:
+		return "0s"
+	case a < 0.001:
+		return trim(ms*1e6, "ns")
+	case a < 1:
+		return trim(ms*1000, "µs")
+	case a < 1000:
+		return trim(ms, "ms")
+	case a < 60_000:
+		return trim(ms/1000, "s")
+	}
+	return (time.Duration(ms * float64(time.Millisecond))).Round(time.Second).String()
+}
+
+// formatBytes formats a size as k6 does (SI units): 399 B, 7.0 kB, 20 kB.
+func formatBytes(v float64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB", "PB"}
+	i := 0
+	for math.Abs(v) >= 1000 && i < len(units)-1 {
+		v /= 1000
+		i++
+	}
+	if i == 0 {
+		return strconv.FormatFloat(math.Round(v), 'f', 0, 64) + " B"
+	}
+	if math.Abs(v) < 10 {
+		return strconv.FormatFloat(v, 'f', 1, 64) + " " + units[i]
+	}
+	return strconv.FormatFloat(v, 'f', 0, 64) + " " + units[i]
+}
+
+type summaryRow struct {
+	name  string
+	cells []string
+	trend bool
+}
+
+func (f *summaryFormatter) totals(b *strings.Builder) {
+	b.WriteString("\n  █ TOTAL RESULTS \n")
+	f.checks(b)
+	sections := map[string][]summaryRow{}
+	var names []string
+	for name := range f.res.Metrics {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	stats := trendStatNames(f.res)
+	for _, name := range names {
+		parent, suffix, isSub := splitKey(name)
+		section, builtin := builtinSections[parent]
+		if !builtin {
+			section = "CUSTOM"
+		}
+		if section == "" || section == "HTTP" && !compactHTTP[parent] {
+			continue
+		}
+		m := f.res.Metrics[name]
+		row := summaryRow{name: name, cells: f.cells(m, stats), trend: m.Type == metrics.Trend}
+		if isSub {
+			row.name = "  { " + suffix + " }"
+		}
+		sections[section] = append(sections[section], row)
+	}
+	var all []summaryRow
+	for _, rows := range sections {
+		all = append(all, rows...)
+	}
+	nameWidth, trendWidths, plainWidths := columnWidths(all)
+	for _, section := range []string{"CUSTOM", "HTTP", "EXECUTION", "NETWORK"} {
+		rows := sections[section]
+		if len(rows) == 0 {
+			continue
+		}
+		fmt.Fprintf(b, "\n    %s\n", section)
+		for _, r := range rows {
+			widths := plainWidths
+			if r.trend {
+				widths = trendWidths
+			}
+			b.WriteString("    " + r.name + strings.Repeat(".", nameWidth-len([]rune(r.name))) + ": ")
+			for i, c := range r.cells {
+				b.WriteString(c + strings.Repeat(" ", widths[i]-len([]rune(c))+1))
+			}
+			b.WriteString("\n")
+		}
+	}
+	b.WriteString("\n")
+}
+
+// cells returns a metric's values as the summary shows them.
+func (f *summaryFormatter) cells(m MetricSummary, trendStats []string) []string {
+	v := m.Values
+	switch m.Type {
+	case metrics.Counter:
+		return []string{f.number(m, v["count"]), f.number(m, v["rate"]) + "/s"}
+	case metrics.Gauge:
+		return []string{f.number(m, v["value"]), "min=" + f.number(m, v["min"]), "max=" + f.number(m, v["max"])}
+	case metrics.Rate:
+		return []string{percent(v["rate"]), fmt.Sprintf("%s out of %s", formatPlain(v["passes"]), formatPlain(v["passes"]+v["fails"]))}
+	}
+	cells := make([]string, 0, len(trendStats))
+	for _, s := range trendStats {
+		x, ok := v[s]
+		if !ok {
+			cells = append(cells, s+"=-")
+			continue
+		}
+		if s == "count" {
+			cells = append(cells, s+"="+formatPlain(x))
+			continue
+		}
+		cells = append(cells, s+"="+f.number(m, x))
+	}
+	return cells
+}
+
+func columnWidths(rows []summaryRow) (name int, trend, plain []int) {
+	for _, r := range rows {
+		name = max(name, len([]rune(r.name))+3)
+		widths := &plain
+		if r.trend {
+			widths = &trend
+		}
+		for i, c := range r.cells {
+			if i >= len(*widths) {
+				*widths = append(*widths, 0)
+			}
+			(*widths)[i] = max((*widths)[i], len([]rune(c)))
+		}
+	}
+	return name, trend, plain
+}
+
+// checks writes the checks block: totals, then each check.
+func (f *summaryFormatter) checks(b *strings.Builder) {
+	m, ok := f.res.Metrics[metrics.Checks]
+	if !ok {
+		return
+	}
+	passes, fails := m.Values["passes"], m.Values["fails"]
+	total := passes + fails
+	rate := 0.0
+	if secs := f.res.Duration.Seconds(); secs > 0 {
+		rate = total / secs
+	}
+	rows := [][2]string{
+		{"checks_total", formatPlain(total)},
+		{"checks_succeeded", percent(passes / math.Max(total, 1))},
+		{"checks_failed", percent(fails / math.Max(total, 1))},
+	}
+	tails := []string{strconv.FormatFloat(rate, 'f', 6, 64) + "/s",
+		fmt.Sprintf("%s out of %s", formatPlain(passes), formatPlain(total)),
+		fmt.Sprintf("%s out of %s", formatPlain(fails), formatPlain(total))}
+	w := len("checks_succeeded") + 3
+	cw := 0
+	for _, r := range rows {
+		cw = max(cw, len(r[1]))
+	}
+	b.WriteString("\n")
+	for i, r := range rows {
+		fmt.Fprintf(b, "    %s%s: %s%s %s\n", r[0], strings.Repeat(".", w-len(r[0])), r[1], strings.Repeat(" ", cw-len(r[1])), tails[i])
+	}
+	b.WriteString("\n")
+	var walk func(g Group)
+	walk = func(g Group) {
+		for _, c := range g.Checks {
+			if c.Fails == 0 {
+				fmt.Fprintf(b, "    ✓ %s\n", c.Name)
+				continue
+			}
+			pct := 100 * float64(c.Passes) / float64(c.Passes+c.Fails)
+			fmt.Fprintf(b, "    ✗ %s\n      ↳  %.0f%% — ✓ %d / ✗ %d\n", c.Name, pct, c.Passes, c.Fails)
+		}
+		for _, sub := range g.Groups {
+			walk(sub)
+		}
+	}
+	walk(f.res.RootGroup)
+}

@@ -1,0 +1,203 @@
+package loadtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/loadlens/loadlens/internal/duration"
+	"github.com/loadlens/loadlens/metrics"
+	"github.com/loadlens/loadlens/scenarios"
+)
+
+// Test types of a TestSpec: the presets of package scenarios, or custom.
+const (
+	TestSmoke      = "smoke"
+	TestLoad       = "load"
+	TestStress     = "stress"
+	TestSpike      = "spike"
+	TestSoak       = "soak"
+	TestBreakpoint = "breakpoint"
+	TestCustom     = "custom"
+)
+
+// TestSpec is a test described as data: the body of the agent's
+// POST /load-test/start and of a `loadlens run FILE.json` test file.
+//
+// A preset test type shapes the load from VirtualUsers, Duration and
+// RampUpDurationSeconds (see the presets of package scenarios); "custom"
+// takes its execution from Options (k6 shortcuts or scenarios) or Script.
+// Options override the preset, as k6 options do.
+type TestSpec struct {
+	TestType string `json:"test_type"`
+	Name     string `json:"name,omitempty"`
+	// Target is what VUs request when there is no Script.
+	Target *Target `json:"target,omitempty"`
+	// Duration of the main phase; DurationMinutes is the older spelling.
+	Duration        *duration.Duration `json:"duration,omitempty"`
+	DurationMinutes *float64           `json:"duration_minutes,omitempty"`
+	VirtualUsers    int64              `json:"virtual_users,omitempty"`
+	// RampUpDurationSeconds is the length of each ramp.
+	RampUpDurationSeconds *float64 `json:"ramp_up_duration_seconds,omitempty"`
+	// Rate is a breakpoint test's final arrival rate, iterations per second.
+	Rate       int64              `json:"rate,omitempty"`
+	Thresholds metrics.Thresholds `json:"thresholds,omitempty"`
+	// Options are k6 options laid over the preset.
+	Options json.RawMessage `json:"options,omitempty"`
+	// Script is k6 JavaScript; running it needs package js.
+	Script string            `json:"script,omitempty"`
+	Env    map[string]string `json:"env,omitempty"`
+}
+
+// DecodeTestSpec reads a test spec strictly: unknown fields are errors that
+// name the field. Every problem of the spec is reported at once.
+func DecodeTestSpec(b []byte) (TestSpec, error) {
+	var s TestSpec
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return TestSpec{}, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
+	}
+	if err := s.Validate(); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// Validate reports every problem of the spec at once, wrapped in
+// ErrInvalidPlan.
+func (s TestSpec) Validate() error {
+	var errs []error
+	switch s.TestType {
+	case TestSmoke, TestLoad, TestStress, TestSpike, TestSoak, TestBreakpoint, TestCustom, "":
+	default:
+		errs = append(errs, fmt.Errorf("test_type: unknown %q; want smoke, load, stress, spike, soak, breakpoint or custom", s.TestType))
+	}
+	if s.Duration != nil && s.DurationMinutes != nil {
+		errs = append(errs, errors.New("duration, duration_minutes: give one, not both"))
+	}
+	if s.Duration != nil && *s.Duration <= 0 {
+		errs = append(errs, fmt.Errorf("duration: must be > 0, got %s", time.Duration(*s.Duration)))
+	}
+	if s.DurationMinutes != nil && (*s.DurationMinutes <= 0 || math.IsNaN(*s.DurationMinutes)) {
+		errs = append(errs, fmt.Errorf("duration_minutes: must be > 0, got %v", *s.DurationMinutes))
+	}
+	if s.VirtualUsers < 0 {
+		errs = append(errs, fmt.Errorf("virtual_users: must be >= 0, got %d", s.VirtualUsers))
+	}
+	if s.RampUpDurationSeconds != nil && (*s.RampUpDurationSeconds < 0 || math.IsNaN(*s.RampUpDurationSeconds)) {
+		errs = append(errs, fmt.Errorf("ramp_up_duration_seconds: must be >= 0, got %v", *s.RampUpDurationSeconds))
+	}
+	if s.Rate < 0 {
+		errs = append(errs, fmt.Errorf("rate: must be >= 0, got %d", s.Rate))
+	}
+	if s.Script == "" && s.Target == nil {
+		errs = append(errs, errors.New("target: required when there is no script"))
+	}
+	if s.Target != nil {
+		if err := s.Target.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	opts, err := s.k6Options()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if s.preset() == nil && s.Script == "" && !opts.HasExecution() && s.VirtualUsers == 0 && s.duration() == 0 {
+		errs = append(errs, errors.New("options: a custom test needs vus, duration, iterations, stages or scenarios"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidPlan, err)
+	}
+	return nil
+}
+
+func (s TestSpec) duration() time.Duration {
+	switch {
+	case s.Duration != nil:
+		return time.Duration(*s.Duration)
+	case s.DurationMinutes != nil:
+		return time.Duration(*s.DurationMinutes * float64(time.Minute))
+	}
+	return 0
+}
+
+func (s TestSpec) presetParams() scenarios.PresetParams {
+	p := scenarios.PresetParams{VUs: s.VirtualUsers, Rate: s.Rate, Duration: s.duration()}
+	if s.RampUpDurationSeconds != nil {
+		p.RampUp = time.Duration(*s.RampUpDurationSeconds * float64(time.Second))
+	}
+	return p
+}
+
+// preset returns the preset for the test type, or nil for custom tests.
+func (s TestSpec) preset() func(scenarios.PresetParams) scenarios.Scenarios {
+	return map[string]func(scenarios.PresetParams) scenarios.Scenarios{
+		TestSmoke: scenarios.Smoke, TestLoad: scenarios.Load, TestStress: scenarios.Stress,
+		TestSpike: scenarios.Spike, TestSoak: scenarios.Soak, TestBreakpoint: scenarios.Breakpoint,
+	}[s.TestType]
+}
+
+func (s TestSpec) k6Options() (K6Options, error) {
+	if len(s.Options) == 0 {
+		return K6Options{}, nil
+	}
+	return ParseK6Options(s.Options)
+}
+
+// Layers returns the spec's execution as k6 option layers: what the preset
+// (or, for custom tests, virtual_users and duration) gives, and the spec's
+// own options and thresholds on top. A script's options go between the
+// two: base.Override(script).Override(top).
+func (s TestSpec) Layers() (base, top K6Options, err error) {
+	if preset := s.preset(); preset != nil {
+		base.Scenarios = preset(s.presetParams())
+	} else {
+		if s.VirtualUsers > 0 {
+			v := s.VirtualUsers
+			base.VUs = &v
+		}
+		if d := s.duration(); d > 0 {
+			base.Duration = &d
+		}
+	}
+	top, err = s.k6Options()
+	if err != nil {
+		return K6Options{}, K6Options{}, err
+	}
+	if s.Thresholds != nil {
+		top = top.Override(K6Options{Thresholds: s.Thresholds})
+	}
+	return base, top, nil
+}
+
+// Plan builds the plan of a spec without a script. Specs with a script need
+// package js, which reads the script's options between the spec's layers.
+func (s TestSpec) Plan() (Plan, []string, error) {
+	if err := s.Validate(); err != nil {
+		return Plan{}, nil, err
+	}
+	if s.Script != "" {
+		return Plan{}, nil, fmt.Errorf("%w: script: running a script needs the k6 script runtime (package js)", ErrInvalidPlan)
+	}
+	base, top, err := s.Layers()
+	if err != nil {
+		return Plan{}, nil, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
+	}
+	testType := s.TestType
+	if testType == "" {
+		testType = TestCustom
+	}
+	p := Plan{Name: s.Name, TestType: testType, Target: s.Target, Env: s.Env}
+	if p.Name == "" && s.Target != nil {
+		p.Name = s.Target.Name
+	}
+	warnings, err := base.Override(top).Apply(&p)
+	if err != nil {
+		return Plan{}, nil, err
+	}
+	return p, warnings, p.Validate()
+}

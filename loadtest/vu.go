@@ -1,0 +1,313 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/loadlens/loadlens/loadtest/k6http"
+	"github.com/loadlens/loadlens/metrics"
+	"github.com/loadlens/loadlens/scenarios"
+)
+
+// ErrTestAborted is returned by [VU.Abort]: return it from an iteration to
+// stop the test, as k6's exec.test.abort() does.
+var ErrTestAborted = errors.New("test aborted")
+
+// VU is one virtual user as its code sees it: identity, iteration counters,
+// tags, checks, groups, custom metrics and HTTP. A VU runs one iteration at
+// a time; call its methods only from the goroutine running the iteration
+// (or from Program.NewVU).
+type VU struct {
+	id  uint64 // 1-based, unique in the run; 0 for setup and teardown
+	run *run
+
+	scenario       string // "" outside an iteration
+	exec           string
+	scenarioTags   metrics.Tags
+	env            map[string]string
+	iterInScenario uint64
+	iterInTest     uint64
+	iterInstance   uint64 // iterations this VU started, all scenarios
+
+	group    string            // "::a::b"; "" at the root
+	userTags map[string]string // k6 exec.vu.tags
+	metadata map[string]string // k6 exec.vu.metrics.metadata
+	tags     metrics.Tags      // cached: run + scenario + user tags + group
+	pending  []metrics.Sample  // samples not yet handed to the engine
+
+	code VUCode
+	http *k6http.Client
+}
+
+// ID returns the VU's number, 1-based and unique in the run (k6's
+// exec.vu.idInTest and __VU). Setup and teardown run on VU 0.
+func (vu *VU) ID() uint64 { return vu.id }
+
+// IterationState is the k6/execution view of the VU's current iteration.
+type IterationState struct {
+	Scenario            string    // name of the running scenario
+	Executor            string    // its executor type
+	ScenarioStart       time.Time // when the scenario started
+	IterationInScenario uint64    // this instance's iteration number in the scenario
+	IterationInTest     uint64    // iteration number across execution segments
+	IterationInInstance uint64    // iterations this VU started before this one (__ITER)
+}
+
+// Iteration returns the state of the running iteration.
+func (vu *VU) Iteration() IterationState {
+	st := IterationState{Scenario: vu.scenario, IterationInScenario: vu.iterInScenario,
+		IterationInTest: vu.iterInTest, IterationInInstance: vu.iterInstance}
+	if sc := vu.run.scenarioByName(vu.scenario); sc != nil {
+		st.Executor = sc.config.Type()
+		st.ScenarioStart = sc.started()
+	}
+	return st
+}
+
+// Env returns the environment of the running scenario: the plan's Env
+// overlaid with the scenario's env. Do not modify it.
+func (vu *VU) Env() map[string]string {
+	if vu.env != nil {
+		return vu.env
+	}
+	return vu.run.plan.Env
+}
+
+// Logger returns the run's logger, with the VU's id.
+func (vu *VU) Logger() *slog.Logger { return vu.run.logger.With("vu", vu.id) }
+
+// Registry returns the run's metric registry, where custom metrics live.
+func (vu *VU) Registry() *metrics.Registry { return vu.run.registry }
+
+// SetupData returns what setup returned (nil without setup).
+func (vu *VU) SetupData() json.RawMessage { return vu.run.setupData }
+
+// Tags returns the tags of the VU's next samples: the run's tags, the
+// scenario and its tags, the VU's own tags and the current group.
+func (vu *VU) Tags() metrics.Tags { return vu.tags }
+
+// SetTag sets a tag on every later sample of this VU (k6's
+// exec.vu.tags[key] = value). Setting "scenario" or "group" is refused, as
+// in k6.
+func (vu *VU) SetTag(key, value string) error {
+	if key == "scenario" || key == "group" {
+		return fmt.Errorf("tag %q is set by the engine", key)
+	}
+	if vu.userTags == nil {
+		vu.userTags = make(map[string]string)
+	}
+	vu.userTags[key] = value
+	vu.retag()
+	return nil
+}
+
+// DeleteTag removes a tag set with SetTag.
+func (vu *VU) DeleteTag(key string) {
+	delete(vu.userTags, key)
+	vu.retag()
+}
+
+// SetMetadata sets a non-indexable value on every later sample (k6's
+// exec.vu.metrics.metadata); an empty value removes it.
+func (vu *VU) SetMetadata(key, value string) {
+	if value == "" {
+		delete(vu.metadata, key)
+		return
+	}
+	if vu.metadata == nil {
+		vu.metadata = make(map[string]string)
+	}
+	vu.metadata[key] = value
+}
+
+func (vu *VU) retag() {
+	t := vu.run.runTags.Merge(vu.scenarioTags)
+	for k, v := range vu.userTags {
+		t = t.With(k, v)
+	}
+	opts := vu.run.plan.Options
+	if vu.scenario != "" && opts.systemTag("scenario") {
+		t = t.With("scenario", vu.scenario)
+	}
+	if opts.systemTag("group") {
+		t = t.With("group", vu.group)
+	}
+	vu.tags = t
+}
+
+// Emit records samples. Samples with a zero Time get the current time; nil
+// Tags get the VU's tags.
+func (vu *VU) Emit(samples ...metrics.Sample) {
+	now := time.Now()
+	for _, s := range samples {
+		if s.Time.IsZero() {
+			s.Time = now
+		}
+		if s.Tags.Len() == 0 {
+			s.Tags = vu.tags
+		}
+		if s.Metadata == nil && len(vu.metadata) > 0 {
+			s.Metadata = vu.metadata
+		}
+		vu.pending = append(vu.pending, s)
+	}
+	if len(vu.pending) >= flushAt {
+		vu.flush()
+	}
+}
+
+// flushAt is how many samples a VU buffers before handing them over.
+const flushAt = 64
+
+func (vu *VU) flush() {
+	if len(vu.pending) == 0 {
+		return
+	}
+	vu.pending = vu.run.send(vu.pending)
+}
+
+// Add records a value of the custom (or built-in) metric called name, with
+// the VU's tags plus tags. It fails for unregistered metrics; register them
+// in Plan.Metrics or with Registry().Register.
+func (vu *VU) Add(name string, value float64, tags map[string]string) error {
+	m := vu.run.registry.Get(name)
+	if m == nil {
+		return fmt.Errorf("metric %q is not registered", name)
+	}
+	t := vu.tags
+	for k, v := range tags {
+		t = t.With(k, v)
+	}
+	vu.Emit(metrics.Sample{Metric: m, Value: value, Tags: t})
+	return nil
+}
+
+// Check records one k6 check: a checks sample tagged with the check's name
+// (1 = passed). It returns ok.
+func (vu *VU) Check(name string, ok bool) bool {
+	v := 0.0
+	if ok {
+		v = 1
+	}
+	vu.Emit(metrics.Sample{Metric: vu.run.builtin.checks, Value: v, Tags: vu.tags.With("check", name)})
+	return ok
+}
+
+// Group runs fn inside the group called name (k6's group()): samples made
+// meanwhile carry the group's path, and a group_duration sample measures
+// fn. It returns fn's error. Names may not contain "::".
+func (vu *VU) Group(name string, fn func() error) error {
+	if strings.Contains(name, "::") {
+		return fmt.Errorf("group name %q: may not contain '::'", name)
+	}
+	parent := vu.group
+	vu.group = parent + "::" + name
+	vu.retag()
+	start := time.Now()
+	err := fn()
+	vu.Emit(metrics.Sample{Metric: vu.run.builtin.groupDuration, Value: sinceMs(start), Tags: vu.tags})
+	vu.group = parent
+	vu.retag()
+	return err
+}
+
+// Sleep pauses for d or until ctx ends; it returns ctx's error then.
+func (vu *VU) Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	vu.flush() // no sample should wait out a sleep
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Abort stops the whole test (k6's exec.test.abort()): running iterations
+// are interrupted and the result reports the reason. It returns an error
+// wrapping ErrTestAborted for the iteration to return.
+func (vu *VU) Abort(reason string) error {
+	vu.run.abort(AbortByScript, reason)
+	return fmt.Errorf("%w: %s", ErrTestAborted, reason)
+}
+
+// Fail marks the test failed but lets it go on (k6's exec.test.fail()).
+func (vu *VU) Fail(reason string) { vu.run.markFailed(reason) }
+
+// Instance returns counters of the whole run so far (k6's exec.instance).
+func (vu *VU) Instance() InstanceState { return vu.run.instance() }
+
+// InstanceState is the k6/execution view of the running instance.
+type InstanceState struct {
+	IterationsCompleted   uint64
+	IterationsInterrupted uint64
+	VUsActive             int64
+	VUsInitialized        int64
+	CurrentTestRunTime    time.Duration
+}
+
+// Iterate implements scenarios.VU: one iteration of the scenario's exec.
+func (vu *VU) Iterate(ctx context.Context, it scenarios.Iteration) bool {
+	vu.enter(it)
+	start := time.Now()
+	err := vu.code.Run(ctx, vu.exec)
+	if min := vu.run.plan.Options.MinIterationDuration; min > 0 {
+		if rest := min - time.Since(start); rest > 0 {
+			_ = vu.Sleep(ctx, rest)
+		}
+	}
+	completed := ctx.Err() == nil
+	vu.emitIO()
+	if completed {
+		tags := vu.tags
+		vu.Emit(
+			metrics.Sample{Metric: vu.run.builtin.iterations, Value: 1, Tags: tags},
+			metrics.Sample{Metric: vu.run.builtin.iterationDuration, Value: sinceMs(start), Tags: tags},
+		)
+		if err != nil && !errors.Is(err, ErrTestAborted) {
+			vu.run.countIterationError(err)
+		}
+	}
+	if vu.run.plan.Options.NoVUConnectionReuse {
+		vu.http.CloseIdleConnections()
+	}
+	vu.flush()
+	vu.iterInstance++
+	return completed
+}
+
+func sinceMs(t time.Time) float64 { return float64(time.Since(t)) / float64(time.Millisecond) }
+
+// enter prepares the VU for an iteration of it.Scenario.
+func (vu *VU) enter(it scenarios.Iteration) {
+	if vu.scenario != it.Scenario {
+		sc := vu.run.scenarioByName(it.Scenario)
+		vu.scenario, vu.exec, vu.scenarioTags, vu.env = it.Scenario, sc.exec, sc.tags, sc.env
+	}
+	vu.iterInScenario, vu.iterInTest = it.InScenario, it.InTest
+	vu.group = ""
+	vu.retag()
+	vu.setSystemMetadata()
+}
+
+// setSystemMetadata sets k6's non-indexable system tags vu and iter, when
+// enabled, as sample metadata.
+func (vu *VU) setSystemMetadata() {
+	opts := vu.run.plan.Options
+	if opts.systemTag("vu") {
+		vu.SetMetadata("vu", strconv.FormatUint(vu.id, 10))
+	}
+	if opts.systemTag("iter") {
+		vu.SetMetadata("iter", strconv.FormatUint(vu.iterInstance, 10))
+	}
+}
