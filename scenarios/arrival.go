@@ -194,21 +194,23 @@ type arrivalSplit struct {
 	share                float64 // this instance's fraction of the rate
 }
 
-func splitArrival(et *ExecutionTuple, preAllocated, maxVUs int64) arrivalSplit {
+// splitArrival fails only when the re-split sequence would be longer than
+// [MaxSegmentLCD]; then the split has no VUs.
+func splitArrival(et *ExecutionTuple, preAllocated, maxVUs int64) (arrivalSplit, error) {
 	s := arrivalSplit{preAllocated: et.ScaleInt64(preAllocated), maxVUs: et.ScaleInt64(maxVUs)}
 	if s.maxVUs == 0 {
-		return arrivalSplit{}
+		return arrivalSplit{}, nil
 	}
 	nt, err := et.NewFromValue(maxVUs)
 	if err != nil {
-		return arrivalSplit{}
+		return arrivalSplit{}, err
 	}
 	s.et = nt
 	s.share = 1
 	if nt != nil {
 		s.share, _ = nt.Segment.Length().Float64()
 	}
-	return s
+	return s, nil
 }
 
 func (s arrivalSplit) maxVUsInfo() string {

@@ -262,7 +262,7 @@ func TestArrivalScheduleUnion(t *testing.T) {
 			sched: func(et *ExecutionTuple) schedule {
 				return ConstantArrivalRate{Rate: 333, Duration: 3 * time.Second}.schedule(et)
 			},
-			split: func(et *ExecutionTuple) arrivalSplit { return splitArrival(et, 7, 120) },
+			split: func(et *ExecutionTuple) arrivalSplit { return mustSplit(t, et, 7, 120) },
 		},
 		{
 			name: "ramping",
@@ -270,7 +270,7 @@ func TestArrivalScheduleUnion(t *testing.T) {
 				cfg := RampingArrivalRate{StartRate: 5, TimeUnit: 500 * time.Millisecond, Stages: []Stage{{2 * time.Second, 200}, {0, 50}, {time.Second, 50}, {2 * time.Second, 0}}}
 				return cfg.schedule(et)
 			},
-			split: func(et *ExecutionTuple) arrivalSplit { return splitArrival(et, 3, 200) },
+			split: func(et *ExecutionTuple) arrivalSplit { return mustSplit(t, et, 3, 200) },
 		},
 	}
 	for _, c := range configs {
@@ -288,14 +288,17 @@ func TestArrivalScheduleUnion(t *testing.T) {
 				}
 				idx, at := scheduleTimes(c.sched(s.et))
 				for i, gi := range idx {
-					_, dup := got[gi]
-					require.False(t, dup, "%s %s: iteration %d in two instances", c.name, q, gi)
+					if _, dup := got[gi]; dup {
+						t.Fatalf("%s %s: iteration %d in two instances", c.name, q, gi)
+					}
 					got[gi] = at[i]
 				}
 			}
 			require.Len(t, got, len(wantIdx), "%s %s", c.name, q)
 			for i, gi := range wantIdx {
-				require.Equal(t, wantAt[i], got[gi], "%s %s: iteration %d", c.name, q, gi)
+				if got[gi] != wantAt[i] {
+					t.Fatalf("%s %s: iteration %d at %s, single instance at %s", c.name, q, gi, got[gi], wantAt[i])
+				}
 			}
 			assert.Equal(t, c.split(nil).preAllocated, pre)
 			assert.Equal(t, c.split(nil).maxVUs, maxVUs)
@@ -352,4 +355,28 @@ func repeat[T any](v T, n int) []T {
 		return nil
 	}
 	return slices.Repeat([]T{v}, n)
+}
+
+func mustSplit(t *testing.T, et *ExecutionTuple, preAllocated, maxVUs int64) arrivalSplit {
+	t.Helper()
+	s, err := splitArrival(et, preAllocated, maxVUs)
+	require.NoError(t, err)
+	return s
+}
+
+// TestSplitTooFine: re-splitting a prime number of VUs unevenly needs a
+// striping cycle beyond MaxSegmentLCD; Run says so instead of running
+// nothing.
+func TestSplitTooFine(t *testing.T) {
+	t.Parallel()
+	et := mustTuple(t, "0:1/3", "")
+	for _, cfg := range []Config{
+		SharedIterations{VUs: 1_000_003, Iterations: 2_000_000},
+		ConstantArrivalRate{Rate: 1, Duration: time.Second, PreAllocatedVUs: 1, MaxVUs: 1_000_003},
+		RampingArrivalRate{Stages: []Stage{{time.Second, 1}}, MaxVUs: 1_000_003},
+	} {
+		err := cfg.NewExecutor("x", et).Run(context.Background(), newHarness(0).runtime())
+		require.ErrorIs(t, err, ErrInvalidSegment, cfg.Type())
+		assert.ErrorContains(t, err, "cycle longer than")
+	}
 }

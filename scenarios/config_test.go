@@ -32,6 +32,15 @@ func TestScenariosUnmarshal(t *testing.T) {
 		},
 	}, s)
 	require.NoError(t, s.Validate())
+	b, err := json.Marshal(s)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{
+		"car": {"executor":"constant-arrival-rate","rate":20,"timeUnit":"1s","duration":"3s","preAllocatedVUs":1,"maxVUs":2,"exec":"slow","tags":{"kind":"car"}},
+		"si": {"executor":"shared-iterations","vus":2,"iterations":6,"startTime":"1s","exec":"info","env":{"FOO":"bar"}}
+	}`, string(b))
+	var again Scenarios
+	require.NoError(t, json.Unmarshal(b, &again))
+	assert.Equal(t, s, again)
 	assert.Equal(t, []string{"car", "si"}, s.Sorted())
 	planned, maxVUs := s.PeakVUs(nil)
 	assert.Equal(t, int64(3), planned, "car's preallocated VU + si's two")

@@ -70,14 +70,14 @@ func (c ConstantArrivalRate) End() time.Duration {
 
 // Requirements implements [Config].
 func (c ConstantArrivalRate) Requirements(et *ExecutionTuple) []VUStep {
-	s := splitArrival(et, c.PreAllocatedVUs, c.maxVUs())
+	s, _ := splitArrival(et, c.PreAllocatedVUs, c.maxVUs())
 	return []VUStep{{Planned: s.preAllocated, Unplanned: s.maxVUs - s.preAllocated}, {Offset: c.Duration + c.GracefulStopOrDefault()}}
 }
 
 // Description implements [Config]: "100.00 iterations/s for 30s (maxVUs:
 // 100-200, gracefulStop: 30s)".
 func (c ConstantArrivalRate) Description(et *ExecutionTuple) string {
-	s := splitArrival(et, c.PreAllocatedVUs, c.maxVUs())
+	s, _ := splitArrival(et, c.PreAllocatedVUs, c.maxVUs())
 	return fmt.Sprintf("%.2f iterations/s for %s%s", perSecond(float64(c.Rate)*s.share, c.timeUnit()), c.Duration, c.info(s.maxVUsInfo()))
 }
 
@@ -98,7 +98,10 @@ func (e *constantArrivalRateExecutor) Run(ctx context.Context, rt Runtime) error
 		return err
 	}
 	defer e.finish()
-	s := splitArrival(e.et, e.cfg.PreAllocatedVUs, e.cfg.maxVUs())
+	s, err := splitArrival(e.et, e.cfg.PreAllocatedVUs, e.cfg.maxVUs())
+	if err != nil {
+		return fmt.Errorf("scenario %q: %w", e.scenario, err)
+	}
 	sched := e.cfg.schedule(s.et)
 	return runArrival(ctx, rt, &e.tracker, sched, s.preAllocated, s.maxVUs, e.cfg.Duration, e.cfg.GracefulStopOrDefault())
 }

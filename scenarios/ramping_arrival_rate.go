@@ -63,14 +63,14 @@ func (c RampingArrivalRate) End() time.Duration {
 
 // Requirements implements [Config].
 func (c RampingArrivalRate) Requirements(et *ExecutionTuple) []VUStep {
-	s := splitArrival(et, c.PreAllocatedVUs, c.maxVUs())
+	s, _ := splitArrival(et, c.PreAllocatedVUs, c.maxVUs())
 	return []VUStep{{Planned: s.preAllocated, Unplanned: s.maxVUs - s.preAllocated}, {Offset: stagesDuration(c.Stages) + c.GracefulStopOrDefault()}}
 }
 
 // Description implements [Config]: "Up to 50.00 iterations/s for 1m30s over
 // 3 stages (maxVUs: 10-100, gracefulStop: 30s)".
 func (c RampingArrivalRate) Description(et *ExecutionTuple) string {
-	s := splitArrival(et, c.PreAllocatedVUs, c.maxVUs())
+	s, _ := splitArrival(et, c.PreAllocatedVUs, c.maxVUs())
 	peak := c.StartRate
 	for _, st := range c.Stages {
 		peak = max(peak, st.Target)
@@ -97,7 +97,10 @@ func (e *rampingArrivalRateExecutor) Run(ctx context.Context, rt Runtime) error 
 		return err
 	}
 	defer e.finish()
-	s := splitArrival(e.et, e.cfg.PreAllocatedVUs, e.cfg.maxVUs())
+	s, err := splitArrival(e.et, e.cfg.PreAllocatedVUs, e.cfg.maxVUs())
+	if err != nil {
+		return fmt.Errorf("scenario %q: %w", e.scenario, err)
+	}
 	sched := e.cfg.schedule(s.et)
 	return runArrival(ctx, rt, &e.tracker, sched, s.preAllocated, s.maxVUs, stagesDuration(e.cfg.Stages), e.cfg.GracefulStopOrDefault())
 }

@@ -314,22 +314,33 @@ func TestResegmentedSharesAddUp(t *testing.T) {
 	for _, q := range splits(t) {
 		ets := tuples(t, q)
 		for _, vus := range []int64{1, 2, 3, 7, 10, 100, 101} {
+			var sumVUs int64
+			var resplit []*ExecutionTuple // per instance with VUs
+			var share []int64
+			for _, et := range ets {
+				v := et.ScaleInt64(vus)
+				sumVUs += v
+				if v == 0 {
+					continue
+				}
+				nt, err := et.NewFromValue(vus)
+				require.NoError(t, err)
+				resplit = append(resplit, nt)
+				share = append(share, v)
+			}
+			require.Equal(t, vus, sumVUs)
 			for _, iters := range []int64{vus, vus * 3, vus*5 + 1, 1000} {
-				var sumVUs, sumIters int64
-				for _, et := range ets {
-					v := et.ScaleInt64(vus)
-					sumVUs += v
-					if v == 0 {
-						continue
-					}
-					nt, err := et.NewFromValue(vus)
-					require.NoError(t, err)
+				var sumIters int64
+				for i, nt := range resplit {
 					n := nt.ScaleInt64(iters)
-					assert.LessOrEqual(t, n, (iters*v+vus-1)/vus+1, "share follows VUs")
+					if n > (iters*share[i]+vus-1)/vus+1 {
+						t.Fatalf("%s vus=%d iters=%d: %d iterations for %d VUs", q, vus, iters, n, share[i])
+					}
 					sumIters += n
 				}
-				require.Equal(t, vus, sumVUs)
-				require.Equal(t, iters, sumIters, "%s vus=%d iters=%d", q, vus, iters)
+				if sumIters != iters {
+					t.Fatalf("%s vus=%d iters=%d: shares add up to %d", q, vus, iters, sumIters)
+				}
 			}
 		}
 	}

@@ -70,7 +70,7 @@ func (c SharedIterations) Requirements(et *ExecutionTuple) []VUStep {
 // Description implements [Config]: "5 iterations shared among 2 VUs
 // (maxDuration: 3s, gracefulStop: 30s)".
 func (c SharedIterations) Description(et *ExecutionTuple) string {
-	vus, iters := c.split(et)
+	vus, iters, _ := c.split(et)
 	return fmt.Sprintf("%d iterations shared among %d VUs%s", iters.n, vus, c.info("maxDuration: "+c.maxDuration().String()))
 }
 
@@ -82,17 +82,18 @@ type splitIters struct {
 }
 
 // split returns this instance's VUs and iterations; the iterations follow
-// the VUs (k6: GetNewExecutionTupleFromValue(vus)).
-func (c SharedIterations) split(et *ExecutionTuple) (int64, splitIters) {
+// the VUs (k6: GetNewExecutionTupleFromValue(vus)). It fails only when the
+// re-split sequence would be longer than [MaxSegmentLCD].
+func (c SharedIterations) split(et *ExecutionTuple) (int64, splitIters, error) {
 	vus := et.ScaleInt64(c.vus())
 	if vus == 0 {
-		return 0, splitIters{}
+		return 0, splitIters{}, nil
 	}
 	nt, err := et.NewFromValue(c.vus())
 	if err != nil {
-		return 0, splitIters{}
+		return 0, splitIters{}, err
 	}
-	return vus, splitIters{n: nt.ScaleInt64(c.iterations()), et: nt}
+	return vus, splitIters{n: nt.ScaleInt64(c.iterations()), et: nt}, nil
 }
 
 // NewExecutor implements [Config].
@@ -112,10 +113,13 @@ func (e *sharedIterationsExecutor) Run(ctx context.Context, rt Runtime) error {
 		return err
 	}
 	defer e.finish()
-	vus, iters := e.cfg.split(e.et)
+	vus, iters, err := e.cfg.split(e.et)
+	if err != nil {
+		return fmt.Errorf("scenario %q: %w", e.scenario, err)
+	}
 	e.total.Store(uint64(iters.n))
 	var attempted atomic.Int64
-	err := runLooping(ctx, rt, &e.tracker, vus, e.cfg.maxDuration(), e.cfg.GracefulStopOrDefault(),
+	err = runLooping(ctx, rt, &e.tracker, vus, e.cfg.maxDuration(), e.cfg.GracefulStopOrDefault(),
 		func(st *stopper, vu VU) {
 			for st.running() {
 				n := attempted.Add(1)
