@@ -74,6 +74,9 @@ type analysis struct {
 	found    []Finding
 	// dispersion of failures over a binomial, set by errorEpisodes.
 	dispersion float64
+	// earlyEnd is the end of the early-failures finding, if any: error
+	// episodes starting before it are the same episode.
+	earlyEnd int
 }
 
 // span is a half-open range [a, b) of timeline points with its load key.

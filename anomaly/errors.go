@@ -135,6 +135,9 @@ func cmpFloat(a, b float64) int {
 const minBurstFailures = 5
 
 func (a *analysis) errorEpisode(n, k []float64, i, j int, p0 float64) {
+	if i < a.earlyEnd {
+		return // reported as early failures
+	}
 	var sn, sk float64
 	for t := i; t < j; t++ {
 		sn += n[t]

@@ -27,6 +27,7 @@ func (a *analysis) insights() {
 						Evidence: map[string]float64{"observed": rate, "threshold": a.o.EarlyFailureRate, "requests": n, "failed": k},
 						Message: fmt.Sprintf("%s of the first %.0f requests failed (more than %s): the script or its configuration is probably wrong (URLs, auth, payloads).",
 							pct(rate), n, pct(a.o.EarlyFailureRate))}, 0, i+1)
+					a.earlyEnd = i + 1
 				}
 				break
 			}

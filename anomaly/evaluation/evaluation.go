@@ -12,12 +12,15 @@ package evaluation
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/loadlens/loadlens/anomaly"
 	"github.com/loadlens/loadlens/anomaly/synth"
+	"github.com/loadlens/loadlens/loadtest"
 )
 
 // Expect maps each injected kind to the finding kind that reports it.
@@ -74,7 +77,8 @@ type Score struct {
 // duration d: max(30 s, 5 % of d).
 func Tolerance(d time.Duration) time.Duration { return max(30*time.Second, d/20) }
 
-// Run generates and analyses every spec and scores the findings.
+// Run generates and analyses every spec, on GOMAXPROCS goroutines, and
+// scores the findings. The score does not depend on the parallelism.
 func Run(specs []synth.Spec, opts anomaly.Options) Score {
 	type acc struct {
 		labels, hits, findings, tp int
@@ -90,9 +94,27 @@ func Run(specs []synth.Spec, opts anomaly.Options) Score {
 		expectKinds[fk] = sk
 	}
 	sc := Score{FalseAlarmKinds: map[anomaly.Kind]int{}, Other: map[anomaly.Kind]int{}}
-	for _, spec := range specs {
-		run := synth.Generate(spec)
-		rep := anomaly.Analyze(run.Result, nil, opts)
+	// Generate and analyse on every core; score in spec order.
+	type done struct {
+		run synth.Run
+		rep anomaly.Report
+	}
+	results := make([]done, len(specs))
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(specs)))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(specs); i += workers {
+				run := synth.Generate(specs[i])
+				// The Result's timeline is not needed after analysis.
+				results[i] = done{run: run, rep: anomaly.Analyze(run.Result, nil, opts)}
+				results[i].run.Result.Timeline = loadtest.Timeline{}
+			}
+		})
+	}
+	wg.Wait()
+	for _, d := range results {
+		run, rep := d.run, d.rep
 		sc.Runs++
 		tol := Tolerance(run.Result.Duration)
 		if len(run.Labels) == 0 {

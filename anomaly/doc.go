@@ -1,0 +1,54 @@
+// Package anomaly finds what went wrong in a load-test run and says why,
+// from the run's [loadtest.Result] alone.
+//
+// [Analyze] applies, in order:
+//
+//   - rules: a run that errored or was aborted (critical); an error rate
+//     above 5 % (medium) or 10 % (high); p95 latency above 2 s; every
+//     failed threshold, and thresholds that saw no data;
+//   - k6 Cloud's performance insights: failures among the first 100
+//     requests, a failure rate that rose and stayed up, the throughput
+//     limit, more than 500 distinct URLs, a saturated load generator (CPU
+//     ≥ 85 % for ≥ 30 s: its latencies are then suspect, and latency
+//     findings of that time are folded into the generator's finding) and
+//     its memory;
+//   - time-series detectors that know the load schedule: the plan's
+//     stages (or flat stretches of the VU series) give the steady periods;
+//     only inside them, after a settling time, is latency tested for steps
+//     (CUSUM with a Brownian-bridge p-value on a log latency index,
+//     binary segmentation, confirmed by an E-divisive split and Welch's
+//     t-test) and drifts (Mann–Kendall, Sen's slope, hinge onset); steady
+//     periods at the same or a higher load are compared with each other.
+//     Errors are tested over the whole run with a Bernoulli CUSUM confirmed
+//     by a quasi-binomial test; memory (target telemetry first, generator
+//     second) with Mann–Kendall and Sen's slope after a warm-up; the knee
+//     of a stress ramp with Kneedle and a two-segment fit; arrival-rate
+//     schedules that could not be kept with dropped iterations and
+//     lateness;
+//   - history: each key metric against previous runs of the same test (a t
+//     prediction interval, or Welch's test on the previous run's series,
+//     beyond a 5 % noise floor) and Otava-style change points over the run
+//     history ([ChangePoints], which reproduces Apache Otava's own test
+//     outputs).
+//
+// Findings are merged to one per episode, get stable IDs, and are ranked
+// by severity; the [Report] has a short summary. Everything is pure and
+// deterministic: no I/O, no clock, no randomness, no network. Tuning lives
+// in [Options], whose zero value is the documented defaults.
+//
+// It may import loadtest, scenarios and metrics, and the standard library
+// and gonum (special functions for the tests' tails).
+//
+// Usage:
+//
+//	res, err := loadtest.Run(ctx, plan)
+//	…
+//	rep := anomaly.Analyze(res, previous, anomaly.Options{})
+//	fmt.Println(rep.Summary)
+//	for _, f := range rep.Findings {
+//		fmt.Println(f.Severity, f.Kind, f.Start, f.Message)
+//	}
+//
+// Subpackages: synth generates labelled synthetic runs; evaluation scores
+// the detectors on them (cmd/anomalyeval prints the table).
+package anomaly
