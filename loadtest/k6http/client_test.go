@@ -53,7 +53,7 @@ type tcase struct {
 	hops     int               // batches emitted; 0 for none
 	tags     map[string]string // on the last hop ("" value: must be absent)
 	failed   float64           // http_req_failed of the last hop; -1: no such sample
-	body     string // checked when set, or when empty is
+	body     string            // checked when set, or when empty is
 	empty    bool
 	noReuse  bool // the response closed its connection
 	check    func(t *testing.T, r *k6http.Response, rec *recorder)

@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -214,4 +213,3 @@ func intp(n int) *int { return &n }
 
 var bg = context.Background()
 
-func contains(s, sub string) bool { return strings.Contains(s, sub) }

@@ -226,10 +226,8 @@ func (p *parser) headerLines(br *bufio.Reader, budget *int) error {
 		if !ok {
 			return fmt.Errorf("malformed MIME header line: %s", line)
 		}
-		if len(k) == 0 {
-			continue // Go skips empty names too
-		}
-		if !validName(k) {
+		if len(k) == 0 || !validName(k) { // net/http rejects empty names too
+
 			return fmt.Errorf("malformed MIME header line: %s", line)
 		}
 		v = trimOWS(v)
