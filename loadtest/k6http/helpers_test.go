@@ -212,4 +212,3 @@ func tagMap(batch []metrics.Sample) map[string]string {
 func intp(n int) *int { return &n }
 
 var bg = context.Background()
-
