@@ -26,7 +26,12 @@ type VU interface {
 type Iteration struct {
 	Scenario   string // scenario name: the engine looks up its exec, env and tags
 	InScenario uint64 // iteration number in this instance's share of the scenario, 0-based
-	InTest     uint64 // iteration number across all execution segments, 0-based
+	// InTest is the iteration number across all execution segments, 0-based
+	// and unique among instances. For shared- and per-vu-iterations the
+	// instances' numbers together are exactly 0 … total-1; for arrival-rate
+	// executors it is the index in the whole test's schedule (a dropped
+	// iteration leaves its number unused).
+	InTest uint64
 	// Scheduled is when an arrival-rate iteration was due; zero for looping
 	// executors. The difference to the actual start is the lateness.
 	Scheduled time.Time
@@ -48,9 +53,10 @@ type Runtime struct {
 	Pool VUPool
 	// Emit receives the executor's own samples (dropped_iterations,
 	// iteration_lateness). It must not block for long and is safe to call
-	// from many goroutines.
+	// from many goroutines. nil: no samples.
 	Emit func(metrics.Sample)
 	// Metrics resolves the built-in metrics that Emit samples refer to.
+	// nil: no samples.
 	Metrics *metrics.Registry
 	// Tags are the run's tags; executor samples add the scenario tag to them.
 	Tags   metrics.Tags
@@ -71,15 +77,19 @@ type Executor interface {
 
 // Progress is a snapshot of an executor for progress bars and status APIs.
 type Progress struct {
-	Scenario    string        `json:"scenario"`
-	Executor    string        `json:"executor"`
-	Fraction    float64       `json:"fraction"` // 0 … 1
-	Elapsed     time.Duration `json:"elapsed"`
-	Duration    time.Duration `json:"duration"` // regular duration, without gracefulStop
-	ActiveVUs   int64         `json:"active_vus"`
-	MaxVUs      int64         `json:"max_vus"`
-	Completed   uint64        `json:"completed"`   // iterations
-	Interrupted uint64        `json:"interrupted"` // iterations
-	Dropped     uint64        `json:"dropped"`     // iterations
-	Done        bool          `json:"done"`
+	Scenario string        `json:"scenario"`
+	Executor string        `json:"executor"`
+	Fraction float64       `json:"fraction"` // 0 … 1
+	Elapsed  time.Duration `json:"elapsed"`
+	Duration time.Duration `json:"duration"` // regular duration, without gracefulStop
+	// ActiveVUs are the VUs looping iterations now; for arrival-rate
+	// executors, the VUs running an iteration now.
+	ActiveVUs int64 `json:"active_vus"`
+	// MaxVUs is this instance's planned peak of VUs (externally-controlled:
+	// maxVUs); for arrival-rate executors, the VUs initialised so far.
+	MaxVUs      int64  `json:"max_vus"`
+	Completed   uint64 `json:"completed"`   // iterations
+	Interrupted uint64 `json:"interrupted"` // iterations
+	Dropped     uint64 `json:"dropped"`     // iterations
+	Done        bool   `json:"done"`
 }

@@ -15,9 +15,11 @@ import (
 type Scenarios map[string]Config
 
 // executorTypes lists the executor names [DecodeConfig] accepts.
-var executorTypes = []string{
-	typeSharedIterations, typePerVUIterations, typeConstantVUs, typeRampingVUs,
-	typeConstantArrivalRate, typeRampingArrivalRate, typeExternallyControlled,
+func executorTypes() []string {
+	return []string{
+		typeSharedIterations, typePerVUIterations, typeConstantVUs, typeRampingVUs,
+		typeConstantArrivalRate, typeRampingArrivalRate, typeExternallyControlled,
+	}
 }
 
 // DecodeConfig decodes one scenario's JSON, choosing the config type by its
@@ -31,7 +33,7 @@ func DecodeConfig(b []byte) (Config, error) {
 		return nil, jsonError(err)
 	}
 	if head.Executor == nil {
-		return nil, &FieldError{Path: "executor", Msg: fmt.Sprintf("required, one of %q", executorTypes)}
+		return nil, &FieldError{Path: "executor", Msg: fmt.Sprintf("required, one of %q", executorTypes())}
 	}
 	switch *head.Executor {
 	case typeSharedIterations:
@@ -49,7 +51,7 @@ func DecodeConfig(b []byte) (Config, error) {
 	case typeExternallyControlled:
 		return decodeAs[ExternallyControlled](b)
 	}
-	return nil, &FieldError{Path: "executor", Msg: fmt.Sprintf("unknown executor %q, want one of %q", *head.Executor, executorTypes)}
+	return nil, &FieldError{Path: "executor", Msg: fmt.Sprintf("unknown executor %q, want one of %q", *head.Executor, executorTypes())}
 }
 
 func decodeAs[T any, PT interface {

@@ -31,10 +31,8 @@ type ExecutionSegment struct {
 	from, to *big.Rat
 }
 
-var (
-	ratZero = big.NewRat(0, 1)
-	ratOne  = big.NewRat(1, 1)
-)
+// one returns a new 1.
+func one() *big.Rat { return big.NewRat(1, 1) }
 
 // NewExecutionSegment returns the segment (from, to]. It fails unless
 // 0 <= from < to <= 1. The arguments are copied.
@@ -42,7 +40,7 @@ func NewExecutionSegment(from, to *big.Rat) (*ExecutionSegment, error) {
 	if from.Sign() < 0 {
 		return nil, fmt.Errorf("%w: start %s is below 0", ErrInvalidSegment, from.RatString())
 	}
-	if to.Cmp(ratOne) > 0 {
+	if to.Cmp(one()) > 0 {
 		return nil, fmt.Errorf("%w: end %s is above 1", ErrInvalidSegment, to.RatString())
 	}
 	if from.Cmp(to) >= 0 {
@@ -58,7 +56,7 @@ func NewExecutionSegment(from, to *big.Rat) (*ExecutionSegment, error) {
 func ParseExecutionSegment(s string) (*ExecutionSegment, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return &ExecutionSegment{from: new(big.Rat), to: big.NewRat(1, 1)}, nil
+		return &ExecutionSegment{from: new(big.Rat), to: one()}, nil
 	}
 	fromS, toS, found := strings.Cut(s, ":")
 	if !found {
@@ -125,7 +123,7 @@ func validDecimal(s string) bool {
 
 func (es *ExecutionSegment) bounds() (from, to *big.Rat) {
 	if es == nil {
-		return ratZero, ratOne
+		return new(big.Rat), one()
 	}
 	return es.from, es.to
 }
@@ -319,8 +317,8 @@ func (q ExecutionSegmentSequence) filled(seg *ExecutionSegment) ExecutionSegment
 		f, t := s.bounds()
 		out = append(out, &ExecutionSegment{from: f, to: t})
 	}
-	if _, last := q[len(q)-1].bounds(); last.Cmp(ratOne) < 0 {
-		out = append(out, &ExecutionSegment{from: last, to: big.NewRat(1, 1)})
+	if _, last := q[len(q)-1].bounds(); last.Cmp(one()) < 0 {
+		out = append(out, &ExecutionSegment{from: last, to: one()})
 	}
 	return out
 }
@@ -442,7 +440,7 @@ type ExecutionTuple struct {
 // the filled sequence.
 func NewExecutionTuple(seg *ExecutionSegment, seq ExecutionSegmentSequence) (*ExecutionTuple, error) {
 	if seg == nil {
-		seg = &ExecutionSegment{from: ratZero, to: ratOne}
+		seg = &ExecutionSegment{from: new(big.Rat), to: one()}
 	}
 	full := seq.filled(seg)
 	idx := slices.IndexFunc(full, seg.Equal)
