@@ -154,7 +154,7 @@ func (a *analysis) trendier(x []float64) bool {
 	if len(bm) < 8 {
 		return false
 	}
-	if _, z, p := mannKendall(bm); z <= 0 || p > a.o.PValue {
+	if _, z, p := mannKendall(bm); z <= 0 || p > 0.01 {
 		return false
 	}
 	pre := newPrefix(bm)
@@ -237,6 +237,10 @@ func (a *analysis) latency() {
 			before, after := median(l95[bounds[j]:st.tau]), median(l95[st.tau:bounds[j+2]])
 			pt, _ := welchT(blockMeans(left, min(bs, max(1, len(left)/3))), blockMeans(right, min(bs, max(1, len(right)/3))))
 			if change < a.o.MinShift || pt > a.o.PValue {
+				continue
+			}
+			// A small rise that does not last a steady period is a blip.
+			if change < 0.10 && a.at(idx[bounds[j+2]-1])-a.at(idx[st.tau]) < a.o.MinSteady {
 				continue
 			}
 			end := idx[bounds[j+2]-1] + 1
