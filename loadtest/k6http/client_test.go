@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -461,4 +462,17 @@ func TestExpectedStatuses(t *testing.T) {
 	assert.NotNil(t, k6http.ExpectNone())
 	assert.Empty(t, k6http.ExpectNone())
 	assert.True(t, slices.Contains(k6http.DefaultSystemTags(), "expected_response"))
+}
+
+func TestStreamedBody(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, nil)
+	c := newClient(t, nil, k6http.Options{})
+	r, err := c.Do(bg, &k6http.Request{Method: "POST", URL: srv.URL + "/echo", BodyReader: strings.NewReader("streamed")})
+	require.NoError(t, err)
+	assert.Equal(t, `POST streamed|ua=loadlens/0.1 (k6-compatible)|x=|cl=""|te=[chunked]|ref=`, string(r.Body))
+	// A body read once cannot follow a 307: the redirect is the answer.
+	r, err = c.Do(bg, &k6http.Request{Method: "POST", URL: srv.URL + "/keep-method", BodyReader: strings.NewReader("x")})
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusTemporaryRedirect, r.Status)
 }

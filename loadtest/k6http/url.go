@@ -86,12 +86,16 @@ func cleanURL(u *url.URL, s string) string {
 		return s
 	}
 	c := *u
+	c.User = nil
+	mask := "****@"
 	if _, ok := u.User.Password(); ok {
-		c.User = url.UserPassword("****", "****")
-	} else {
-		c.User = url.User("****")
+		mask = "****:****@"
 	}
-	return c.String()
+	rest := c.String()
+	if i := len(c.Scheme) + len("://"); len(rest) >= i && rest[:i] == c.Scheme+"://" {
+		return rest[:i] + mask + rest[i:]
+	}
+	return rest
 }
 
 func isASCII(s string) bool {

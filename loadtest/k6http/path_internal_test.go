@@ -1,0 +1,62 @@
+package k6http
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/loadlens/loadlens/metrics"
+)
+
+// TestPathChoice checks which path carries what: the fast path for plain
+// and TLS HTTP/1.1, net/http once a server picks HTTP/2 and for what the
+// fast path leaves to it.
+func TestPathChoice(t *testing.T) {
+	t.Parallel()
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, r.Proto) })
+	plain := httptest.NewServer(handler)
+	t.Cleanup(plain.Close)
+	h1 := httptest.NewTLSServer(handler)
+	t.Cleanup(h1.Close)
+	h2 := httptest.NewUnstartedServer(handler)
+	h2.EnableHTTP2 = true
+	h2.StartTLS()
+	t.Cleanup(h2.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(h1.Certificate())
+	pool.AddCert(h2.Certificate())
+
+	for _, tc := range []struct {
+		name    string
+		req     *Request
+		opts    Options
+		netHTTP bool
+	}{
+		{name: "http", req: &Request{URL: plain.URL}},
+		{name: "https HTTP/1.1", req: &Request{URL: h1.URL}},
+		{name: "https HTTP/2", req: &Request{URL: h2.URL}, netHTTP: true},
+		{name: "streamed body", req: &Request{Method: "POST", URL: plain.URL, BodyReader: strings.NewReader("streamed")}, netHTTP: true},
+		{name: "expect continue", req: &Request{URL: plain.URL, Header: http.Header{"Expect": {"100-continue"}}}, netHTTP: true},
+		{name: "header net/http rejects", req: &Request{URL: plain.URL, Header: http.Header{"X": {"a\nb"}}}, netHTTP: true},
+		{name: "proxy", req: &Request{URL: plain.URL}, opts: Options{Proxy: http.ProxyURL(nil)}, netHTTP: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.opts.TLSConfig = &tls.Config{RootCAs: pool}
+			c, err := NewClient(metrics.NewRegistry(), nil, tc.opts)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = c.Close() })
+			_, err = c.Do(context.Background(), tc.req)
+			require.NoError(t, err)
+			assert.Equal(t, tc.netHTTP, c.tr != nil, "net/http used")
+		})
+	}
+}
