@@ -2,6 +2,8 @@ package scenarios
 
 import (
 	"context"
+	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -182,4 +184,52 @@ func TestExecutorRunErrors(t *testing.T) {
 	ex = ConstantVUs{VUs: 3, Duration: time.Second}.NewExecutor("few", nil)
 	require.ErrorContains(t, ex.Run(context.Background(), h.runtime()), "getting VU 2 of 3")
 	h.checkPool(t)
+}
+
+// TestIterationNumbersAcrossSegments: instances of shared- and
+// per-vu-iterations running side by side number their iterations so that
+// together they are exactly 0 … total-1.
+func TestIterationNumbersAcrossSegments(t *testing.T) {
+	t.Parallel()
+	configs := []struct {
+		cfg   Config
+		total int
+	}{
+		{SharedIterations{VUs: 5, Iterations: 23}, 23},
+		{PerVUIterations{VUs: 5, Iterations: 4}, 20},
+	}
+	for _, c := range configs {
+		for _, seq := range []string{"0,1/3,2/3,1", "0,0.3,0.5,0.6,1", "0,1/2,1"} {
+			t.Run(c.cfg.Type()+"/"+seq, func(t *testing.T) {
+				t.Parallel()
+				synctest.Test(t, func(t *testing.T) {
+					q, err := ParseExecutionSegmentSequence(seq)
+					require.NoError(t, err)
+					var (
+						mu  sync.Mutex
+						got []int
+						wg  sync.WaitGroup
+					)
+					for _, et := range tuples(t, q) {
+						wg.Go(func() {
+							h := newHarness(time.Second)
+							assert.NoError(t, c.cfg.NewExecutor("n", et).Run(context.Background(), h.runtime()))
+							mu.Lock()
+							defer mu.Unlock()
+							for _, e := range h.eventList() {
+								got = append(got, int(e.It.InTest))
+							}
+						})
+					}
+					wg.Wait()
+					slices.Sort(got)
+					want := make([]int, c.total)
+					for i := range want {
+						want[i] = i
+					}
+					assert.Equal(t, want, got)
+				})
+			})
+		}
+	}
 }
