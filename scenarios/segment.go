@@ -24,8 +24,8 @@ const MaxSegmentLCD = 1_000_000
 const maxRatChars = 64
 
 // ExecutionSegment is the share (From, To] of a test that one instance runs,
-// with 0 <= From < To <= 1 as exact rationals. A nil *ExecutionSegment means
-// the whole test, 0:1; all methods accept nil. Segments are immutable and safe
+// with 0 <= From < To <= 1 as exact rationals. A nil *ExecutionSegment, like
+// the zero value, means the whole test, 0:1; all methods accept nil. Segments are immutable and safe
 // for concurrent use.
 type ExecutionSegment struct {
 	from, to *big.Rat
@@ -122,7 +122,7 @@ func validDecimal(s string) bool {
 }
 
 func (es *ExecutionSegment) bounds() (from, to *big.Rat) {
-	if es == nil {
+	if es == nil || es.from == nil || es.to == nil {
 		return new(big.Rat), one()
 	}
 	return es.from, es.to

@@ -194,6 +194,11 @@ func TestNewExecutionTupleFills(t *testing.T) {
 			assert.Equal(t, tt.want, et.String())
 		})
 	}
+	var zero ExecutionSegment
+	assert.Equal(t, "0:1", zero.String())
+	var nilSeg *ExecutionSegment
+	assert.True(t, nilSeg.Equal(&zero))
+	assert.Equal(t, int64(5), zero.Scale(5))
 	var nilTuple *ExecutionTuple
 	assert.Equal(t, int64(7), nilTuple.ScaleInt64(7))
 	assert.Equal(t, int64(7), nilTuple.GlobalIndex(7))
