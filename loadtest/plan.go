@@ -157,8 +157,8 @@ func (o Options) trendStats() ([]metrics.Aggregation, error) {
 	return metrics.ParseTrendStats(o.SummaryTrendStats)
 }
 
-// executionTuple returns this generator's share of the test; nil is all of it.
-func (o Options) executionTuple() (*scenarios.ExecutionTuple, error) {
+// ExecutionTuple returns this generator's share of the test; nil is all of it.
+func (o Options) ExecutionTuple() (*scenarios.ExecutionTuple, error) {
 	if o.ExecutionSegment == "" && o.ExecutionSegmentSequence == "" {
 		return nil, nil
 	}
@@ -224,7 +224,7 @@ func (p Plan) Validate() error {
 	if _, err := p.Options.trendStats(); err != nil {
 		errs = append(errs, fmt.Errorf("options.%w", err))
 	}
-	if _, err := p.Options.executionTuple(); err != nil {
+	if _, err := p.Options.ExecutionTuple(); err != nil {
 		errs = append(errs, err)
 	}
 	for name, d := range map[string]time.Duration{"setupTimeout": p.Options.SetupTimeout,

@@ -112,7 +112,7 @@ func newRun(plan Plan, outputs []Output) (*run, error) {
 	if r.totals, err = metrics.NewTotals(keys...); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
 	}
-	tuple, err := plan.Options.executionTuple()
+	tuple, err := plan.Options.ExecutionTuple()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
 	}
@@ -154,6 +154,9 @@ func (r *run) execute(ctx context.Context) (Result, error) {
 	defer stop(nil)
 
 	result, err := r.execScenarios(runCtx)
+	if ctx.Err() != nil {
+		r.abort(AbortByCaller, context.Cause(ctx).Error())
+	}
 
 	close(r.samples)
 	dispatcher.Wait()
@@ -181,7 +184,6 @@ func (r *run) execScenarios(ctx context.Context) (Result, error) {
 	var bg sync.WaitGroup
 	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	bg.Go(func() { r.health.run(bgCtx) })
-	bg.Go(func() { r.tick(bgCtx) })
 	defer func() {
 		stopBG()
 		bg.Wait()
@@ -194,6 +196,8 @@ func (r *run) execScenarios(ctx context.Context) (Result, error) {
 		res.Status = StatusErrored
 		return res, fmt.Errorf("initialising VUs: %w", err)
 	}
+	// vus and vus_max are sampled once the planned VUs exist, as in k6.
+	bg.Go(func() { r.tick(bgCtx) })
 	if err := r.setup(ctx); err != nil {
 		r.pool.close()
 		res.Status = StatusErrored

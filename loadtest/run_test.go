@@ -166,6 +166,9 @@ func TestRunCancelGracefulStop(t *testing.T) {
 		assert.Equal(t, uint64(6), p.Completed, "two full rounds of 10 s before the cancel at 25 s")
 		assert.Equal(t, uint64(3), p.Interrupted)
 		assert.Equal(t, 6.0, res.Metrics[metrics.Iterations].Values["count"])
+		assert.Equal(t, StatusAborted, res.Status)
+		require.NotNil(t, res.Abort)
+		assert.Equal(t, AbortByCaller, res.Abort.By)
 	})
 }
 

@@ -23,6 +23,6 @@ func peakVUs(s scenarios.Scenarios, et *scenarios.ExecutionTuple) int64 {
 }
 
 func (r *run) scenarioTuple() *scenarios.ExecutionTuple {
-	et, _ := r.plan.Options.executionTuple() // validated
+	et, _ := r.plan.Options.ExecutionTuple() // validated
 	return et
 }

@@ -4,34 +4,70 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	a := &app{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, environ: os.Environ, hardExit: os.Exit}
+	os.Exit(a.main(context.Background(), os.Args[1:]))
+}
+
+// app holds what a command may touch of the process, so tests can run
+// commands in process.
+type app struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	environ        func() []string
+	// hardExit ends the process at a second Ctrl-C (k6 exit code 105).
+	hardExit func(int)
 }
 
 const usage = `loadlens — k6-style load tests, in process, with analysis
 
 Usage:
-  loadlens demo    run a short spike test against a built-in loopback target
+  loadlens run [flags] FILE        run a test file (.json) or a k6 script (.js)
+  loadlens demo                    a short spike test against a built-in loopback target
+  loadlens target [flags]          serve the built-in demo target on loopback
+  loadlens version                 print the version
+
+Run 'loadlens COMMAND --help' for a command's flags.
 `
 
-func run(args []string, stdout, stderr io.Writer) int {
+func (a *app) main(ctx context.Context, args []string) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
+		fmt.Fprint(a.stderr, usage)
+		return exitUsage
 	}
-	switch args[0] {
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return a.run(ctx, rest)
 	case "demo":
-		fmt.Fprintln(stdout, "loadlens demo: not built yet (the engine lands with issue 4)")
+		return a.demo(ctx, rest)
+	case "target":
+		return a.target(ctx, rest)
+	case "version", "--version":
+		fmt.Fprintln(a.stdout, "loadlens", version)
 		return 0
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(a.stdout, usage)
 		return 0
 	}
-	fmt.Fprintf(stderr, "loadlens: unknown command %q\n\n%s", args[0], usage)
-	return 2
+	fmt.Fprintf(a.stderr, "loadlens: unknown command %q\n\n%s", cmd, usage)
+	return exitUsage
+}
+
+// version is the CLI's version, set at build time with -ldflags.
+var version = "0.1.0-dev"
+
+func (a *app) logger(quiet bool) *slog.Logger {
+	level := slog.LevelInfo
+	if quiet {
+		level = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 }

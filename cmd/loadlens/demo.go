@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/loadlens/loadlens/loadtest"
+	"github.com/loadlens/loadlens/metrics"
+	"github.com/loadlens/loadlens/scenarios"
+	"github.com/loadlens/loadlens/target"
+)
+
+// demo is `loadlens demo`: the built-in target with a concurrency limit on
+// a free loopback port, a short spike test against it with live progress,
+// the summary and the analysis.
+func (a *app) demo(ctx context.Context, args []string) int {
+	f := newRunFlags()
+	f.fs.SetOutput(a.stderr)
+	if err := f.fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	srv, err := target.New(target.Config{Latency: 2 * time.Millisecond, Profile: target.Saturate, Slots: 8, Hold: 10 * time.Millisecond})
+	if err != nil {
+		fmt.Fprintf(a.stderr, "loadlens demo: %v\n", err)
+		return exitGenericError
+	}
+	if err := srv.Start(ctx, "127.0.0.1:0"); err != nil {
+		fmt.Fprintf(a.stderr, "loadlens demo: %v\n", err)
+		return exitGenericError
+	}
+	defer srv.Close()
+	fmt.Fprintf(a.stdout, "loadlens demo: a built-in target on %s admits 8 requests at a time (a saturation fault);\n"+
+		"a spike test of about 25 s follows.\n", srv.URL())
+	plan := demoPlan(srv.URL())
+	plan.Logger = a.logger(f.quiet)
+	_, code := a.execute(ctx, plan, f, "(built-in demo)")
+	return code
+}
+
+// demoPlan is a spike: a small steady load, a sudden jump to five times
+// as many VUs, and back.
+func demoPlan(url string) loadtest.Plan {
+	zero := int64(0)
+	ths, _ := metrics.ParseThresholds(map[string][]string{
+		metrics.HTTPReqDuration: {"p(95)<200"},
+		metrics.HTTPReqFailed:   {"rate<0.05"},
+	})
+	return loadtest.Plan{
+		Name:     "demo",
+		TestType: loadtest.TestSpike,
+		Scenarios: scenarios.Scenarios{"spike": scenarios.RampingVUs{StartVUs: &zero, Stages: []scenarios.Stage{
+			{Duration: 2 * time.Second, Target: 6}, {Duration: 6 * time.Second, Target: 6},
+			{Duration: 2 * time.Second, Target: 40}, {Duration: 8 * time.Second, Target: 40},
+			{Duration: 2 * time.Second, Target: 6}, {Duration: 5 * time.Second, Target: 6},
+		}}},
+		Thresholds: ths,
+		Target: &loadtest.Target{Name: "demo-shop", BaseURL: url, Endpoints: []loadtest.Endpoint{
+			{Path: "/api/products", Name: "list products"},
+			{Path: "/api/products/42", Name: "product"},
+		}},
+	}
+}

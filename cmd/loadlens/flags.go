@@ -1,0 +1,138 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	flag "github.com/spf13/pflag"
+
+	"github.com/loadlens/loadlens/loadtest"
+	"github.com/loadlens/loadlens/scenarios"
+)
+
+// runFlags are `loadlens run`'s flags, k6's where k6 has them.
+type runFlags struct {
+	vus                      int64
+	duration                 string
+	iterations               int64
+	stages                   []string
+	env                      []string
+	tags                     []string
+	out                      []string
+	summaryExport            string
+	summaryTrendStats        string
+	noThresholds             bool
+	executionSegment         string
+	executionSegmentSequence string
+	quiet                    bool
+	resultFile               string
+	reportFile               string
+	noAnalysis               bool
+	noColor                  bool
+
+	fs *flag.FlagSet
+}
+
+func newRunFlags() *runFlags {
+	f := &runFlags{}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.Int64VarP(&f.vus, "vus", "u", 0, "number of virtual users")
+	fs.StringVarP(&f.duration, "duration", "d", "", "test duration, e.g. 30s, 5m")
+	fs.Int64VarP(&f.iterations, "iterations", "i", 0, "total iterations, shared among the VUs")
+	fs.StringArrayVarP(&f.stages, "stage", "s", nil, "a ramping stage DURATION:TARGET, e.g. 30s:10 (repeatable)")
+	fs.StringArrayVarP(&f.env, "env", "e", nil, "an environment variable K=V for the test (repeatable)")
+	fs.StringArrayVar(&f.tags, "tag", nil, "a tag K=V added to every sample (repeatable)")
+	fs.StringArrayVarP(&f.out, "out", "o", nil, "an output: json=FILE (FILE.gz compresses, - is stdout)")
+	fs.StringVar(&f.summaryExport, "summary-export", "", "write k6's end-of-test summary JSON to FILE")
+	fs.StringVar(&f.summaryTrendStats, "summary-trend-stats", "", "trend stats in the summary, e.g. avg,p(95),p(99.9)")
+	fs.BoolVar(&f.noThresholds, "no-thresholds", false, "do not evaluate thresholds")
+	fs.StringVar(&f.executionSegment, "execution-segment", "", "this instance's share of the test, e.g. 1/3:2/3")
+	fs.StringVar(&f.executionSegmentSequence, "execution-segment-sequence", "", "all instances' segments, e.g. 0,1/3,2/3,1")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	fs.StringVar(&f.resultFile, "result", "", "write the whole Result and its findings as JSON to FILE")
+	fs.StringVar(&f.reportFile, "report", "", "write a self-contained HTML report to FILE")
+	fs.BoolVar(&f.noAnalysis, "no-analysis", false, "do not analyse the run")
+	fs.BoolVar(&f.noColor, "no-color", false, "no colours in the output")
+	fs.SetInterspersed(true)
+	f.fs = fs
+	return f
+}
+
+// overrides returns the flags that were given as a k6 options layer, the
+// one with the highest precedence.
+func (f *runFlags) overrides() (loadtest.K6Options, error) {
+	m := map[string]any{}
+	changed := f.fs.Changed
+	if changed("vus") {
+		m["vus"] = f.vus
+	}
+	if changed("duration") {
+		m["duration"] = f.duration
+	}
+	if changed("iterations") {
+		m["iterations"] = f.iterations
+	}
+	var errs []string
+	if changed("stage") {
+		var stages []scenarios.Stage
+		for _, s := range f.stages {
+			st, err := scenarios.ParseStage(s)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("--stage %q: %v", s, err))
+				continue
+			}
+			stages = append(stages, st)
+		}
+		m["stages"] = stages
+	}
+	if changed("tag") {
+		tags, err := keyValues("--tag", f.tags)
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
+		m["tags"] = tags
+	}
+	if changed("summary-trend-stats") {
+		m["summaryTrendStats"] = strings.Split(f.summaryTrendStats, ",")
+	}
+	if changed("no-thresholds") {
+		m["noThresholds"] = f.noThresholds
+	}
+	if changed("execution-segment") {
+		m["executionSegment"] = f.executionSegment
+	}
+	if changed("execution-segment-sequence") {
+		m["executionSegmentSequence"] = f.executionSegmentSequence
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return loadtest.K6Options{}, err
+	}
+	o, err := loadtest.ParseK6Options(b)
+	if err != nil {
+		errs = append(errs, err.Error())
+	}
+	if len(errs) > 0 {
+		return o, fmt.Errorf("%w: %s", loadtest.ErrInvalidPlan, strings.Join(errs, "\n"))
+	}
+	return o, nil
+}
+
+// keyValues parses repeated K=V flags.
+func keyValues(flagName string, kvs []string) (map[string]string, error) {
+	out := map[string]string{}
+	var bad []string
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			bad = append(bad, fmt.Sprintf("%s %q: want KEY=VALUE", flagName, kv))
+			continue
+		}
+		out[k] = v
+	}
+	if len(bad) > 0 {
+		return out, fmt.Errorf("%s", strings.Join(bad, "\n"))
+	}
+	return out, nil
+}

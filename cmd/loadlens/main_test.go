@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/loadlens/loadlens/target"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "loadlens-cli")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "loadlens")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		panic(string(out))
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			panic(err)
+		}
+	}
+	os.Exit(code)
+}
+
+func startTarget(t *testing.T, cfg target.Config) *target.Server {
+	t.Helper()
+	srv, err := target.New(cfg)
+	require.NoError(t, err)
+	require.NoError(t, srv.Start(t.Context(), "127.0.0.1:0"))
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	return p
+}
+
+type cliResult struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCLI(t *testing.T, args ...string) cliResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return cliResult{code, stdout.String(), stderr.String()}
+}
+
+func testFile(url string, extra string) string {
+	return `{"test_type": "custom", "target": {"base_url": "` + url + `", "endpoints": ["/", {"path": "/status/404", "expect_status": 404, "name": "missing"}]},
+		"options": {"vus": 2, "iterations": 10` + extra + `}}`
+}
+
+func TestRunExitCodes(t *testing.T) {
+	t.Parallel()
+	srv := startTarget(t, target.Config{})
+	tests := []struct {
+		name   string
+		file   string
+		args   []string
+		code   int
+		stdout []string
+		stderr []string
+	}{
+		{name: "passes", file: testFile(srv.URL(), `, "thresholds": {"checks": ["rate==1"]}`), code: 0,
+			stdout: []string{"█ THRESHOLDS", "✓ 'rate==1'", "http_reqs......", ": 20 "}},
+		{name: "thresholds crossed", file: testFile(srv.URL(), `, "thresholds": {"http_req_failed": ["rate<0.1"]}`), code: 99,
+			stdout: []string{"✗ 'rate<0.1' rate=50.00%"}, stderr: []string{"thresholds on metrics 'http_req_failed' have been crossed"}},
+		{name: "flags override the file", file: testFile(srv.URL(), ``), args: []string{"-i", "4", "--vus", "1"}, code: 0,
+			stdout: []string{"4 iterations shared among 1 VUs", ": 8 "}},
+		{name: "no thresholds", file: testFile(srv.URL(), `, "thresholds": {"http_req_failed": ["rate<0.1"]}`), args: []string{"--no-thresholds"}, code: 0},
+		{name: "invalid config lists every problem", file: `{"test_type": "volcano", "virtual_users": -3,
+			"target": {"base_url": "ftp://x", "endpoints": [""]}, "options": {"thresholds": {"nope": ["count>1"]}}}`, code: 104,
+			stderr: []string{"test_type", "virtual_users", "target.base_url", "target.endpoints[0].path"}},
+		{name: "unknown threshold metric", file: testFile(srv.URL(), `, "thresholds": {"nonexistent_metric": ["count>1"]}`), code: 104,
+			stderr: []string{`metric "nonexistent_metric" does not exist`}},
+		{name: "bad flag values", file: testFile(srv.URL(), ``), args: []string{"-s", "x:y", "--tag", "novalue"}, code: 104,
+			stderr: []string{`--stage "x:y"`, `--tag "novalue"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := writeFile(t, "test.json", tt.file)
+			r := runCLI(t, append(append([]string{"run"}, tt.args...), path)...)
+			assert.Equal(t, tt.code, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+			for _, s := range tt.stdout {
+				assert.Contains(t, r.stdout, s)
+			}
+			for _, s := range tt.stderr {
+				assert.Contains(t, r.stderr, s)
+			}
+		})
+	}
+}
+
+func TestRunWritesFiles(t *testing.T) {
+	t.Parallel()
+	srv := startTarget(t, target.Config{})
+	dir := t.TempDir()
+	export, ndjson, result := filepath.Join(dir, "summary.json"), filepath.Join(dir, "out.ndjson"), filepath.Join(dir, "result.json")
+	path := writeFile(t, "test.json", testFile(srv.URL(), `, "thresholds": {"http_req_duration": ["p(95)<5000"]}`))
+	r := runCLI(t, "run", "-q", "--summary-export", export, "--out", "json="+ndjson, "--result", result, path)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Empty(t, r.stdout, "-q prints nothing")
+
+	var summary struct {
+		Metrics   map[string]map[string]any `json:"metrics"`
+		RootGroup map[string]any            `json:"root_group"`
+	}
+	b, err := os.ReadFile(export)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &summary))
+	assert.Equal(t, 20.0, summary.Metrics["http_reqs"]["count"])
+	assert.Equal(t, map[string]any{"p(95)<5000": false}, summary.Metrics["http_req_duration"]["thresholds"])
+	assert.Contains(t, summary.Metrics["http_req_failed"], "value", "rates are written as value, as k6")
+	assert.Contains(t, summary.RootGroup, "checks")
+
+	f, err := os.Open(ndjson)
+	require.NoError(t, err)
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	points := 0
+	for sc.Scan() {
+		var line struct {
+			Type   string `json:"type"`
+			Metric string `json:"metric"`
+		}
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &line), sc.Text())
+		if line.Type == "Point" && line.Metric == "http_reqs" {
+			points++
+		}
+	}
+	assert.Equal(t, 20, points)
+
+	var doc struct {
+		Result struct {
+			Status string `json:"status"`
+		} `json:"result"`
+		Findings []map[string]any `json:"findings"`
+	}
+	b, err = os.ReadFile(result)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &doc))
+	assert.Equal(t, "passed", doc.Result.Status)
+	assert.NotNil(t, doc.Findings)
+}
+
+// The first SIGINT stops the run gracefully: the summary is still printed
+// and the exit code is k6's 105.
+func TestRunSIGINT(t *testing.T) {
+	t.Parallel()
+	srv := startTarget(t, target.Config{Latency: time.Millisecond})
+	path := writeFile(t, "test.json", `{"test_type": "custom", "target": {"base_url": "`+srv.URL()+`", "endpoints": ["/"]},
+		"options": {"vus": 2, "duration": "1m"}}`)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "run", path)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Start())
+	deadline := time.Now().Add(30 * time.Second)
+	for srv.Stats().Requests < 50 {
+		require.True(t, time.Now().Before(deadline), "the run never sent requests")
+		time.Sleep(10 * time.Millisecond) // polling the target's counter, not synchronising
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 105, exit.ExitCode(), stderr.String())
+	assert.Contains(t, stdout.String(), "█ TOTAL RESULTS")
+	assert.Contains(t, stderr.String(), "stopping gracefully")
+}
+
+func TestUsage(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, 2, runCLI(t).code)
+	assert.Equal(t, 2, runCLI(t, "bogus").code)
+	r := runCLI(t, "run", "--help")
+	assert.Equal(t, 0, r.code)
+	assert.Contains(t, r.stderr, "--vus")
+	r = runCLI(t, "run", "nope.txt")
+	assert.Equal(t, 255, r.code, "an unreadable file is not a config error")
+	assert.True(t, strings.Contains(runCLI(t, "version").stdout, "loadlens"))
+}

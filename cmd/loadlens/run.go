@@ -1,0 +1,320 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	flag "github.com/spf13/pflag"
+
+	"github.com/loadlens/loadlens/anomaly"
+	"github.com/loadlens/loadlens/loadtest"
+)
+
+// run is `loadlens run [flags] FILE`.
+func (a *app) run(ctx context.Context, args []string) int {
+	f := newRunFlags()
+	f.fs.SetOutput(a.stderr)
+	f.fs.Usage = func() {
+		fmt.Fprintf(a.stderr, "Usage: loadlens run [flags] FILE.json|FILE.js\n\nFlags:\n%s", f.fs.FlagUsages())
+	}
+	if err := f.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if f.fs.NArg() != 1 {
+		f.fs.Usage()
+		return exitUsage
+	}
+	path := f.fs.Arg(0)
+	plan, warnings, err := a.loadPlan(ctx, path, f)
+	if err != nil {
+		return a.configError(err)
+	}
+	plan.Logger = a.logger(f.quiet)
+	for _, w := range warnings {
+		plan.Logger.Warn(w)
+	}
+	_, code := a.execute(ctx, plan, f, filepath.Base(path))
+	return code
+}
+
+// configError prints every problem of an invalid configuration.
+func (a *app) configError(err error) int {
+	fmt.Fprintf(a.stderr, "loadlens: invalid configuration:\n")
+	for _, line := range strings.Split(strings.TrimPrefix(err.Error(), loadtest.ErrInvalidPlan.Error()+": "), "\n") {
+		fmt.Fprintf(a.stderr, "  - %s\n", line)
+	}
+	return exitCode(loadtest.Result{}, err)
+}
+
+// loadPlan reads a test file or script and lays the flags over it.
+func (a *app) loadPlan(ctx context.Context, path string, f *runFlags) (loadtest.Plan, []string, error) {
+	cli, err := f.overrides()
+	if err != nil {
+		return loadtest.Plan{}, nil, err
+	}
+	env, err := keyValues("--env", f.env)
+	if err != nil {
+		return loadtest.Plan{}, nil, fmt.Errorf("%w: %w", loadtest.ErrInvalidPlan, err)
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return loadtest.Plan{}, nil, err
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".json":
+		spec, err := loadtest.DecodeTestSpec(src)
+		if err != nil {
+			return loadtest.Plan{}, nil, err
+		}
+		return a.specPlan(ctx, spec, cli, env)
+	case ".js", ".mjs", ".cjs":
+		return a.scriptPlan(ctx, path, src, loadtest.K6Options{}, cli, env)
+	}
+	return loadtest.Plan{}, nil, fmt.Errorf("%w: %s: want a test file (.json) or a k6 script (.js)", loadtest.ErrInvalidPlan, path)
+}
+
+// specPlan builds the plan of a test file: the preset, the file's options,
+// then the command line's.
+func (a *app) specPlan(ctx context.Context, spec loadtest.TestSpec, cli loadtest.K6Options, env map[string]string) (loadtest.Plan, []string, error) {
+	base, top, err := spec.Layers()
+	if err != nil {
+		return loadtest.Plan{}, nil, fmt.Errorf("%w: %w", loadtest.ErrInvalidPlan, err)
+	}
+	if spec.Script != "" {
+		return a.scriptPlan(ctx, "script.js", []byte(spec.Script), base, top.Override(cli), merge(spec.Env, env))
+	}
+	testType := spec.TestType
+	if testType == "" {
+		testType = loadtest.TestCustom
+	}
+	plan := loadtest.Plan{Name: spec.Name, TestType: testType, Target: spec.Target, Env: merge(spec.Env, env)}
+	if plan.Name == "" && spec.Target != nil {
+		plan.Name = spec.Target.Name
+	}
+	warnings, err := base.Override(top).Override(cli).Apply(&plan)
+	if err != nil {
+		return loadtest.Plan{}, nil, err
+	}
+	return plan, warnings, plan.Validate()
+}
+
+func merge(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+// execute runs a plan with the flags' outputs, prints the summary and the
+// analysis, writes the requested files, and returns k6's exit code.
+func (a *app) execute(ctx context.Context, plan loadtest.Plan, f *runFlags, script string) (loadtest.Result, int) {
+	var outputs []loadtest.Output
+	var closers []io.Closer
+	defer func() {
+		for _, c := range closers {
+			_ = c.Close()
+		}
+	}()
+	var outNames []string
+	for _, o := range f.out {
+		out, c, err := a.openOutput(o)
+		if err != nil {
+			fmt.Fprintf(a.stderr, "loadlens: --out %s: %v\n", o, err)
+			return loadtest.Result{}, exitInvalidConfig
+		}
+		outputs = append(outputs, out)
+		if c != nil {
+			closers = append(closers, c)
+		}
+		outNames = append(outNames, describeOutput(o))
+	}
+	tty := isTerminal(a.stdout)
+	if !f.quiet {
+		a.printHeader(plan, script, outNames)
+	}
+	if !f.quiet && tty {
+		outputs = append(outputs, newProgressBar(a.stdout))
+	}
+
+	ctx, stop := a.signalContext(ctx)
+	defer stop()
+	res, err := loadtest.Run(ctx, plan, outputs...)
+	if err != nil {
+		if errors.Is(err, loadtest.ErrInvalidPlan) {
+			return res, a.configError(err)
+		}
+		fmt.Fprintf(a.stderr, "loadlens: %v\n", err)
+		return res, exitCode(res, err)
+	}
+
+	var analysis *anomaly.Report
+	if !f.noAnalysis {
+		rep := anomaly.Analyze(res, nil, anomaly.Options{})
+		analysis = &rep
+	}
+	if !f.quiet {
+		if err := loadtest.WriteTextSummary(a.stdout, res, loadtest.SummaryEnv{StdoutTTY: tty, NoColor: f.noColor}); err != nil {
+			fmt.Fprintf(a.stderr, "loadlens: summary: %v\n", err)
+		}
+		if analysis != nil {
+			writeFindings(a.stdout, *analysis)
+		}
+	}
+	if err := a.writeFiles(f, res, analysis); err != nil {
+		fmt.Fprintf(a.stderr, "loadlens: %v\n", err)
+		return res, exitGenericError
+	}
+	code := exitCode(res, nil)
+	if code == exitThresholds {
+		fmt.Fprintf(a.stderr, "loadlens: %s\n", crossed(res))
+	}
+	return res, code
+}
+
+// crossed is k6's error line for failed thresholds.
+func crossed(res loadtest.Result) string {
+	var keys []string
+	seen := map[string]bool{}
+	for _, v := range res.Thresholds {
+		if v.Status.String() == "failed" && !seen[v.Metric] {
+			seen[v.Metric] = true
+			keys = append(keys, v.Metric)
+		}
+	}
+	return fmt.Sprintf("thresholds on metrics '%s' have been crossed", strings.Join(keys, ", "))
+}
+
+// writeFiles writes --summary-export, --result and --report.
+func (a *app) writeFiles(f *runFlags, res loadtest.Result, analysis *anomaly.Report) error {
+	if f.summaryExport != "" {
+		b, err := loadtest.SummaryExport(res)
+		if err != nil {
+			return fmt.Errorf("--summary-export: %w", err)
+		}
+		if err := os.WriteFile(f.summaryExport, b, 0o644); err != nil {
+			return fmt.Errorf("--summary-export: %w", err)
+		}
+	}
+	if f.resultFile != "" {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetIndent("", "  ")
+		doc := resultDocument{Result: res}
+		if analysis != nil {
+			doc.Findings = analysis.Findings
+			doc.Analysis = analysis
+		}
+		if err := enc.Encode(doc); err != nil {
+			return fmt.Errorf("--result: %w", err)
+		}
+		if err := os.WriteFile(f.resultFile, buf.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("--result: %w", err)
+		}
+	}
+	if f.reportFile != "" {
+		return fmt.Errorf("--report: the HTML report is not built yet")
+	}
+	return nil
+}
+
+// resultDocument is what --result writes: the Result and its findings.
+type resultDocument struct {
+	Result   loadtest.Result   `json:"result"`
+	Findings []anomaly.Finding `json:"findings"`
+	Analysis *anomaly.Report   `json:"analysis,omitempty"`
+}
+
+// writeFindings ends the summary with the analysis.
+func writeFindings(w io.Writer, rep anomaly.Report) {
+	fmt.Fprintf(w, "\n  █ ANALYSIS \n\n")
+	if len(rep.Findings) == 0 {
+		fmt.Fprintf(w, "    ✓ nothing unusual found\n\n")
+		return
+	}
+	for _, fd := range rep.Findings {
+		fmt.Fprintf(w, "    %-8s %s\n", strings.ToUpper(fd.Severity.String()), fd.Message)
+	}
+	fmt.Fprintf(w, "\n    %s\n\n", rep.Summary)
+}
+
+// signalContext cancels ctx at the first SIGINT or SIGTERM (a graceful
+// stop: the summary is still printed) and exits with k6's 105 at the second.
+func (a *app) signalContext(ctx context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		select {
+		case s := <-sigs:
+			fmt.Fprintf(a.stderr, "\nloadlens: %s: stopping gracefully (press Ctrl-C again to stop now)\n", s)
+			cancel(fmt.Errorf("stopped by signal %s", s))
+		case <-done:
+			return
+		}
+		select {
+		case <-sigs:
+			fmt.Fprintln(a.stderr, "loadlens: stopping now")
+			a.hardExit(exitExternalAbort)
+		case <-done:
+		}
+	})
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		wg.Wait()
+		cancel(nil)
+	}
+}
+
+// openOutput opens one --out value.
+func (a *app) openOutput(spec string) (loadtest.Output, io.Closer, error) {
+	kind, arg, _ := strings.Cut(spec, "=")
+	switch kind {
+	case "json":
+		if arg == "" || arg == "-" {
+			return loadtest.NewJSONOutput(a.stdout, false), nil, nil
+		}
+		file, err := os.Create(arg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return loadtest.NewJSONOutput(file, strings.HasSuffix(arg, ".gz")), file, nil
+	}
+	return nil, nil, fmt.Errorf("unknown output %q; loadlens writes json=FILE", kind)
+}
+
+func describeOutput(spec string) string {
+	kind, arg, _ := strings.Cut(spec, "=")
+	if arg == "" {
+		return kind
+	}
+	return fmt.Sprintf("%s (%s)", kind, arg)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

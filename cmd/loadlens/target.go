@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"errors"
+	goflag "flag"
+	"fmt"
+	"io"
+
+	flag "github.com/spf13/pflag"
+
+	"github.com/loadlens/loadlens/target"
+)
+
+// target is `loadlens target`: the built-in demo target on loopback, until
+// Ctrl-C.
+func (a *app) target(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("target", flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "loopback address to listen on (127.0.0.0/8 or ::1)")
+	var cfg target.Config
+	gofs := goflag.NewFlagSet("target", goflag.ContinueOnError)
+	gofs.SetOutput(io.Discard)
+	cfg.RegisterFlags(gofs, "")
+	fs.AddGoFlagSet(gofs)
+	fs.Usage = func() {
+		fmt.Fprintf(a.stderr, "Usage: loadlens target [flags]\n\nFlags:\n%s", fs.FlagUsages())
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	srv, err := target.New(cfg)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "loadlens target: %v\n", err)
+		return exitInvalidConfig
+	}
+	ctx, stop := a.signalContext(ctx)
+	defer stop()
+	if err := srv.Listen(ctx, *addr); err != nil {
+		fmt.Fprintf(a.stderr, "loadlens target: %v\n", err)
+		return exitGenericError
+	}
+	fmt.Fprintf(a.stdout, "loadlens target: serving %s (profile %s); metrics at %s/metrics; Ctrl-C stops\n",
+		srv.URL(), srv.Config().Profile, srv.URL())
+	if err := srv.Serve(ctx); err != nil {
+		fmt.Fprintf(a.stderr, "loadlens target: %v\n", err)
+		return exitGenericError
+	}
+	return exitOK
+}
