@@ -54,14 +54,17 @@ type Client struct {
 	texts map[string]string // interned status texts
 
 	// fast path
-	p       *parser
-	br      *bufio.Reader
-	bw      *bufio.Writer
-	brConn  *fconn
-	idle    []*fconn
-	tlsConf map[string]*tlsConfEntry
-	h2      map[string]bool // pool keys whose servers chose HTTP/2
-	gz      *gzip.Reader
+	p      *parser
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	brConn *fconn
+	idle   []*fconn
+	// checkIdle is the idle time after which a connection is checked
+	// before reuse (a constant but for tests).
+	checkIdle time.Duration
+	tlsConf   map[string]*tlsConfEntry
+	h2        map[string]bool // pool keys whose servers chose HTTP/2
+	gz        *gzip.Reader
 
 	// net/http path, made on first use
 	tr *http.Transport
@@ -96,15 +99,16 @@ func NewClient(reg *metrics.Registry, emit Emitter, opts Options) (*Client, erro
 	}
 	c := &Client{
 		s: s, emit: emit,
-		batch:   make([]metrics.Sample, 0, 9),
-		tags:    make(map[tagKey]tagEntry),
-		urls:    make(map[string]*target),
-		texts:   make(map[string]string),
-		p:       newParser(limits{header: maxHeaderBytes, chunkLine: maxChunkLine}),
-		br:      bufio.NewReaderSize(nil, 4096),
-		bw:      bufio.NewWriterSize(nil, 4096),
-		tlsConf: make(map[string]*tlsConfEntry),
-		dns:     make(map[string]dnsEntry),
+		batch:     make([]metrics.Sample, 0, 9),
+		tags:      make(map[tagKey]tagEntry),
+		urls:      make(map[string]*target),
+		texts:     make(map[string]string),
+		p:         newParser(limits{header: maxHeaderBytes, chunkLine: maxChunkLine}),
+		br:        bufio.NewReaderSize(nil, 4096),
+		bw:        bufio.NewWriterSize(nil, 4096),
+		tlsConf:   make(map[string]*tlsConfEntry),
+		checkIdle: checkIdle,
+		dns:       make(map[string]dnsEntry),
 	}
 	for i, name := range []string{metrics.HTTPReqs, metrics.HTTPReqDuration, metrics.HTTPReqBlocked,
 		metrics.HTTPReqConnecting, metrics.HTTPReqTLSHandshaking, metrics.HTTPReqSending,

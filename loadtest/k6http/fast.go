@@ -19,6 +19,10 @@ const (
 	idleTimeout = 90 * time.Second
 	dnsTTL      = 5 * time.Minute // k6's default dns ttl
 	maxIdle     = 16              // idle connections kept per client
+	// checkIdle is how long a connection may sit idle before it is
+	// checked, when taken, for a close by the server. A VU that requests
+	// back to back never pays for the check; one that thinks does, once.
+	checkIdle = 5 * time.Millisecond
 )
 
 // errHTTP2 means the server chose HTTP/2 in the TLS handshake: the hop is
@@ -28,6 +32,7 @@ var errHTTP2 = errors.New("k6http: server negotiated h2")
 // fconn is a fast-path connection.
 type fconn struct {
 	nc         net.Conn // what requests are written to: the counted TCP conn or TLS over it
+	raw        net.Conn // the TCP connection
 	key        string
 	ip         string
 	port       int
@@ -275,7 +280,8 @@ func (c *Client) getConn(ctx context.Context, h *hop, x *exchange) (*fconn, bool
 			continue
 		}
 		c.idle = slices.Delete(c.idle, i, i+1)
-		if x.start.Sub(fc.idleAt) > idleTimeout {
+		idle := x.start.Sub(fc.idleAt)
+		if idle > idleTimeout || idle > c.checkIdle && !connAlive(fc.raw) {
 			fc.close()
 			continue
 		}
@@ -314,7 +320,7 @@ func (c *Client) dial(ctx context.Context, h *hop, x *exchange) (*fconn, error) 
 		return nil, err
 	}
 	x.connDone = time.Now()
-	fc := &fconn{nc: &countedConn{Conn: raw, c: c}, key: h.t.key, ip: ip.String(), port: int(h.t.port)}
+	fc := &fconn{nc: &countedConn{Conn: raw, c: c}, raw: raw, key: h.t.key, ip: ip.String(), port: int(h.t.port)}
 	if !h.t.https {
 		return fc, nil
 	}

@@ -1,14 +1,18 @@
 package k6http
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -59,4 +63,57 @@ func TestPathChoice(t *testing.T) {
 			assert.Equal(t, tc.netHTTP, c.tr != nil, "net/http used")
 		})
 	}
+}
+
+// TestIdleCloseDetected: a POST, which is never retried, must not go out
+// on a keep-alive connection the server closed while it sat idle.
+func TestIdleCloseDetected(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			// One answer per connection, without "Connection: close", as a
+			// server whose keep-alive timeout runs out.
+			req, err := http.ReadRequest(bufio.NewReader(conn))
+			if err == nil {
+				_, _ = io.Copy(io.Discard, req.Body)
+				_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			}
+			_ = conn.Close()
+		}
+	})
+	c, err := NewClient(metrics.NewRegistry(), nil, Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	c.checkIdle = 0
+	url := "http://" + ln.Addr().String() + "/"
+	r, err := c.Do(context.Background(), &Request{URL: url})
+	require.NoError(t, err)
+	require.Equal(t, 200, r.Status)
+	require.Len(t, c.idle, 1)
+	require.Eventually(t, func() bool { return !connAlive(c.idle[0].raw) }, 5*time.Second, time.Millisecond,
+		"the server's close reaches the client")
+	r, err = c.Do(context.Background(), &Request{Method: "POST", URL: url, Body: []byte("x")})
+	require.NoError(t, err)
+	assert.Equal(t, 200, r.Status, r.Error)
+}
+
+func TestConnAliveOnLiveConnection(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(srv.Close)
+	c, err := NewClient(metrics.NewRegistry(), nil, Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	_, err = c.Do(context.Background(), &Request{URL: srv.URL})
+	require.NoError(t, err)
+	require.Len(t, c.idle, 1)
+	assert.True(t, connAlive(c.idle[0].raw))
 }
