@@ -23,22 +23,21 @@ func (o Options) httpOptions() k6http.Options {
 	}
 }
 
-// systemTag reports whether samples carry the system tag name.
-func (o Options) systemTag(name string) bool {
-	if o.SystemTags == nil {
-		return slices.Contains(k6http.DefaultSystemTags(), name)
+// systemTags are the engine's system tags that the plan enables.
+type systemTags struct{ scenario, group, vu, iter bool }
+
+func (o Options) systemTags() systemTags {
+	on := o.SystemTags
+	if on == nil {
+		on = k6http.DefaultSystemTags()
 	}
-	return slices.Contains(o.SystemTags, name)
+	return systemTags{scenario: slices.Contains(on, "scenario"), group: slices.Contains(on, "group"),
+		vu: slices.Contains(on, "vu"), iter: slices.Contains(on, "iter")}
 }
 
 // newHTTPClient gives a VU its client; samples go to the VU's buffer.
 func (r *run) newHTTPClient(vu *VU) (*k6http.Client, error) {
-	return k6http.NewClient(r.registry, func(samples []metrics.Sample) {
-		vu.pending = append(vu.pending, samples...)
-		if len(vu.pending) >= flushAt {
-			vu.flush()
-		}
-	}, r.plan.Options.httpOptions())
+	return k6http.NewClient(r.registry, func(samples []metrics.Sample) { vu.add(samples...) }, r.plan.Options.httpOptions())
 }
 
 // emitIO records the bytes the VU's connections moved since the last call,
@@ -56,8 +55,9 @@ func (vu *VU) emitIO() {
 // request makes one instrumented request with the VU's tags and returns
 // its status (0 for a network error, which is recorded, not returned).
 func (vu *VU) request(ctx context.Context, method, url string, body []byte, header http.Header, tags metrics.Tags) (int, error) {
-	resp, err := vu.http.Do(ctx, &k6http.Request{Method: method, URL: url, Body: body, Header: header,
-		Tags: tags, VUTags: vu.tags, Metadata: vu.metadata, ResponseType: k6http.ResponseNone})
+	vu.req = k6http.Request{Method: method, URL: url, Body: body, Header: header,
+		Tags: tags, VUTags: vu.tags, Metadata: vu.metadata, ResponseType: k6http.ResponseNone}
+	resp, err := vu.http.Do(ctx, &vu.req)
 	if err != nil {
 		return 0, err
 	}

@@ -26,7 +26,7 @@ func (r *run) setup(ctx context.Context) error {
 	}
 	defer vu.http.Close()
 	vu.group = "::setup"
-	vu.retag()
+	vu.regroup()
 	ctx, cancel := context.WithTimeout(ctx, orDefault(r.plan.Options.SetupTimeout, DefaultSetupTimeout))
 	defer cancel()
 	data, err := s.Setup(ctx, vu)
@@ -59,7 +59,7 @@ func (r *run) teardown(ctx context.Context) {
 	}
 	defer vu.http.Close()
 	vu.group = "::teardown"
-	vu.retag()
+	vu.regroup()
 	ctx, cancel := context.WithTimeout(ctx, orDefault(r.plan.Options.TeardownTimeout, DefaultTeardownTimeout))
 	defer cancel()
 	err = td.Teardown(ctx, vu, r.setupData)

@@ -52,6 +52,7 @@ type run struct {
 	registry *metrics.Registry
 	builtin  builtinMetrics
 	runTags  metrics.Tags
+	sysTags  systemTags
 	eval     *metrics.Evaluator // nil without thresholds
 	totals   *metrics.Totals
 	outputs  []Output
@@ -62,7 +63,7 @@ type run struct {
 	byName    map[string]*scenarioRun
 	pool      *vuPool
 
-	samples   chan []metrics.Sample
+	samples   chan *[]metrics.Sample
 	batches   sync.Pool // *[]metrics.Sample, cap flushAt
 	execMu    sync.Mutex
 	execBuf   []metrics.Sample // executor samples, sent in batches
@@ -93,8 +94,8 @@ func newRun(plan Plan, outputs []Output) (*run, error) {
 	}
 	r := &run{
 		plan: plan, logger: logger, registry: reg, builtin: newBuiltinMetrics(reg),
-		runTags: metrics.TagsFromMap(plan.Options.Tags), outputs: outputs,
-		samples: make(chan []metrics.Sample, 256), byName: map[string]*scenarioRun{},
+		runTags: metrics.TagsFromMap(plan.Options.Tags), sysTags: plan.Options.systemTags(), outputs: outputs,
+		samples: make(chan *[]metrics.Sample, 256), byName: map[string]*scenarioRun{},
 		iterErrs: map[string]int64{},
 	}
 	r.batches.New = func() any { b := make([]metrics.Sample, 0, flushAt); return &b }
@@ -323,10 +324,14 @@ func (r *run) warn(format string, args ...any) {
 	r.warnings = append(r.warnings, msg)
 }
 
-// send hands a VU's batch to the dispatcher and returns an empty one.
+// send hands a batch to the dispatcher and returns an empty one. Batches
+// travel in pooled holders, so a full round trip allocates nothing.
 func (r *run) send(batch []metrics.Sample) []metrics.Sample {
-	r.samples <- batch
-	return (*r.batches.Get().(*[]metrics.Sample))[:0]
+	holder := r.batches.Get().(*[]metrics.Sample)
+	fresh := (*holder)[:0]
+	*holder = batch
+	r.samples <- holder
+	return fresh
 }
 
 // emitExecutor buffers samples from executors and tickers, which come from
@@ -347,22 +352,24 @@ func (r *run) flushExecutorSamples() {
 	r.execBuf = nil
 	r.execMu.Unlock()
 	if len(batch) > 0 {
-		r.samples <- batch
+		r.send(batch)
 	}
 }
 
 // dispatch feeds every batch to the collector and the outputs, in order.
 func (r *run) dispatch() {
-	for batch := range r.samples {
+	for holder := range r.samples {
+		batch := *holder
 		r.coll.add(batch)
 		for _, o := range r.outputs {
 			o.AddSamples(batch)
 		}
-		if cap(batch) == flushAt {
-			clear(batch)
-			batch = batch[:0]
-			r.batches.Put(&batch)
+		clear(batch)
+		if cap(batch) != flushAt {
+			batch = make([]metrics.Sample, 0, flushAt) // an executor's batch: keep pooled buffers uniform
 		}
+		*holder = batch[:0]
+		r.batches.Put(holder)
 	}
 }
 
@@ -441,7 +448,7 @@ func (r *run) newVU(ctx context.Context, id uint64) (*VU, error) {
 		return nil, fmt.Errorf("VU %d: %w", id, err)
 	}
 	vu.http = client
-	vu.retag()
+	vu.rebase()
 	code, err := r.program.NewVU(ctx, vu)
 	if err != nil {
 		_ = client.Close()

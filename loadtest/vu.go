@@ -38,11 +38,19 @@ type VU struct {
 	group    string            // "::a::b"; "" at the root
 	userTags map[string]string // k6 exec.vu.tags
 	metadata map[string]string // k6 exec.vu.metrics.metadata
-	tags     metrics.Tags      // cached: run + scenario + user tags + group
 	pending  []metrics.Sample  // samples not yet handed to the engine
+
+	// Tag sets are immutable and cost allocations to build, so the VU keeps
+	// the ones it uses: base (run + scenario + user tags), tags (base +
+	// group), and one per group and per check, until base changes.
+	base      metrics.Tags
+	tags      metrics.Tags
+	groupTags map[string]metrics.Tags
+	checkTags map[checkKey]metrics.Tags
 
 	code VUCode
 	http *k6http.Client
+	req  k6http.Request // reused by request
 }
 
 // ID returns the VU's number, 1-based and unique in the run (k6's
@@ -103,14 +111,14 @@ func (vu *VU) SetTag(key, value string) error {
 		vu.userTags = make(map[string]string)
 	}
 	vu.userTags[key] = value
-	vu.retag()
+	vu.rebase()
 	return nil
 }
 
 // DeleteTag removes a tag set with SetTag.
 func (vu *VU) DeleteTag(key string) {
 	delete(vu.userTags, key)
-	vu.retag()
+	vu.rebase()
 }
 
 // SetMetadata sets a non-indexable value on every later sample (k6's
@@ -126,19 +134,44 @@ func (vu *VU) SetMetadata(key, value string) {
 	vu.metadata[key] = value
 }
 
-func (vu *VU) retag() {
+type checkKey struct{ group, name string }
+
+// tagCacheCap bounds the per-VU caches of group and check tag sets: names
+// with ids in them must not grow memory without end.
+const tagCacheCap = 256
+
+// rebase recomputes the VU's base tags and forgets the derived ones.
+func (vu *VU) rebase() {
 	t := vu.run.runTags.Merge(vu.scenarioTags)
 	for k, v := range vu.userTags {
 		t = t.With(k, v)
 	}
-	opts := vu.run.plan.Options
-	if vu.scenario != "" && opts.systemTag("scenario") {
+	if vu.scenario != "" && vu.run.sysTags.scenario {
 		t = t.With("scenario", vu.scenario)
 	}
-	if opts.systemTag("group") {
-		t = t.With("group", vu.group)
+	vu.base = t
+	clear(vu.groupTags)
+	clear(vu.checkTags)
+	vu.regroup()
+}
+
+// regroup sets the VU's tags for its current group.
+func (vu *VU) regroup() {
+	if !vu.run.sysTags.group {
+		vu.tags = vu.base
+		return
 	}
-	vu.tags = t
+	if t, ok := vu.groupTags[vu.group]; ok {
+		vu.tags = t
+		return
+	}
+	vu.tags = vu.base.With("group", vu.group)
+	if vu.groupTags == nil {
+		vu.groupTags = make(map[string]metrics.Tags)
+	}
+	if len(vu.groupTags) < tagCacheCap {
+		vu.groupTags[vu.group] = vu.tags
+	}
 }
 
 // Emit records samples. Samples with a zero Time get the current time; nil
@@ -155,11 +188,16 @@ func (vu *VU) Emit(samples ...metrics.Sample) {
 		if s.Metadata == nil && len(vu.metadata) > 0 {
 			s.Metadata = vu.metadata
 		}
-		vu.pending = append(vu.pending, s)
+		vu.add(s)
 	}
-	if len(vu.pending) >= flushAt {
+}
+
+// add buffers samples, handing the buffer over when it is full.
+func (vu *VU) add(samples ...metrics.Sample) {
+	if len(vu.pending)+len(samples) > cap(vu.pending) {
 		vu.flush()
 	}
+	vu.pending = append(vu.pending, samples...)
 }
 
 // flushAt is how many samples a VU buffers before handing them over.
@@ -195,7 +233,18 @@ func (vu *VU) Check(name string, ok bool) bool {
 	if ok {
 		v = 1
 	}
-	vu.Emit(metrics.Sample{Metric: vu.run.builtin.checks, Value: v, Tags: vu.tags.With("check", name)})
+	key := checkKey{vu.group, name}
+	tags, cached := vu.checkTags[key]
+	if !cached {
+		tags = vu.tags.With("check", name)
+		if vu.checkTags == nil {
+			vu.checkTags = make(map[checkKey]metrics.Tags)
+		}
+		if len(vu.checkTags) < tagCacheCap {
+			vu.checkTags[key] = tags
+		}
+	}
+	vu.Emit(metrics.Sample{Metric: vu.run.builtin.checks, Value: v, Tags: tags})
 	return ok
 }
 
@@ -208,12 +257,12 @@ func (vu *VU) Group(name string, fn func() error) error {
 	}
 	parent := vu.group
 	vu.group = parent + "::" + name
-	vu.retag()
+	vu.regroup()
 	start := time.Now()
 	err := fn()
 	vu.Emit(metrics.Sample{Metric: vu.run.builtin.groupDuration, Value: sinceMs(start), Tags: vu.tags})
 	vu.group = parent
-	vu.retag()
+	vu.regroup()
 	return err
 }
 
@@ -290,24 +339,25 @@ func sinceMs(t time.Time) float64 { return float64(time.Since(t)) / float64(time
 
 // enter prepares the VU for an iteration of it.Scenario.
 func (vu *VU) enter(it scenarios.Iteration) {
+	vu.iterInScenario, vu.iterInTest = it.InScenario, it.InTest
+	vu.group = ""
 	if vu.scenario != it.Scenario {
 		sc := vu.run.scenarioByName(it.Scenario)
 		vu.scenario, vu.exec, vu.scenarioTags, vu.env = it.Scenario, sc.exec, sc.tags, sc.env
+		vu.rebase()
+	} else {
+		vu.regroup()
 	}
-	vu.iterInScenario, vu.iterInTest = it.InScenario, it.InTest
-	vu.group = ""
-	vu.retag()
 	vu.setSystemMetadata()
 }
 
 // setSystemMetadata sets k6's non-indexable system tags vu and iter, when
 // enabled, as sample metadata.
 func (vu *VU) setSystemMetadata() {
-	opts := vu.run.plan.Options
-	if opts.systemTag("vu") {
+	if vu.run.sysTags.vu {
 		vu.SetMetadata("vu", strconv.FormatUint(vu.id, 10))
 	}
-	if opts.systemTag("iter") {
+	if vu.run.sysTags.iter {
 		vu.SetMetadata("iter", strconv.FormatUint(vu.iterInstance, 10))
 	}
 }
