@@ -87,3 +87,17 @@ func BenchmarkDo(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkNewClient shows what a VU's client costs before its first
+// request (B/op), the per-VU memory the engine pays for HTTP.
+func BenchmarkNewClient(b *testing.B) {
+	reg := metrics.NewRegistry()
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := k6http.NewClient(reg, nil, k6http.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = c.Close()
+	}
+}

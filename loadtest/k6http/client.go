@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -62,8 +63,8 @@ type Client struct {
 	// checkIdle is the idle time after which a connection is checked
 	// before reuse (a constant but for tests).
 	checkIdle time.Duration
-	tlsConf   map[string]*tlsConfEntry
-	h2        map[string]bool // pool keys whose servers chose HTTP/2
+	tlsConf   map[string]*tls.Config // per server name
+	h2        map[string]bool        // pool keys whose servers chose HTTP/2
 	gz        *gzip.Reader
 
 	// net/http path, made on first use
@@ -106,7 +107,7 @@ func NewClient(reg *metrics.Registry, emit Emitter, opts Options) (*Client, erro
 		p:         newParser(limits{header: maxHeaderBytes, chunkLine: maxChunkLine}),
 		br:        bufio.NewReaderSize(nil, 4096),
 		bw:        bufio.NewWriterSize(nil, 4096),
-		tlsConf:   make(map[string]*tlsConfEntry),
+		tlsConf:   make(map[string]*tls.Config),
 		checkIdle: checkIdle,
 		dns:       make(map[string]dnsEntry),
 	}

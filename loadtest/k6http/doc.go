@@ -25,6 +25,11 @@
 // 100-continue, header bytes net/http rejects) goes through net/http with
 // httptrace. Both paths produce the same samples and tags.
 //
+// A Client belongs to one VU and is not safe for concurrent use (but
+// TakeIO). Before its first connection it costs about 11 KB; on the fast
+// path a request makes two allocations (the Response and one buffer for
+// its headers and body).
+//
 //	c, err := k6http.NewClient(registry, func(s []metrics.Sample) { pending = append(pending, s...) }, k6http.Options{})
 //	res, err := c.Do(ctx, &k6http.Request{URL: "http://127.0.0.1:8080/", VUTags: vuTags})
 //	// res.Status, res.Timings.Duration, res.ErrorCode ...

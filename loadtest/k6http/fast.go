@@ -70,10 +70,6 @@ type dnsEntry struct {
 	expires time.Time
 }
 
-type tlsConfEntry struct {
-	conf *tls.Config
-}
-
 // fastOK reports whether the fast path can carry the hop.
 func (c *Client) fastOK(h *hop, hi *headerInfo) bool {
 	if c.s.noFast || !h.t.fast || hi.unusual || h.req.BodyReader != nil && h.req.Body == nil {
@@ -347,8 +343,8 @@ func (c *Client) dial(ctx context.Context, h *hop, x *exchange) (*fconn, error) 
 // offering HTTP/2 as net/http does so that servers answer as they would
 // answer k6.
 func (c *Client) tlsConfig(serverName string) *tls.Config {
-	if e, ok := c.tlsConf[serverName]; ok {
-		return e.conf
+	if conf, ok := c.tlsConf[serverName]; ok {
+		return conf
 	}
 	conf := c.s.tlsConfig.Clone()
 	if conf.ServerName == "" {
@@ -360,7 +356,7 @@ func (c *Client) tlsConfig(serverName string) *tls.Config {
 	if len(c.tlsConf) >= maxIdle {
 		clear(c.tlsConf)
 	}
-	c.tlsConf[serverName] = &tlsConfEntry{conf: conf}
+	c.tlsConf[serverName] = conf
 	return conf
 }
 
