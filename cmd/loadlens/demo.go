@@ -50,9 +50,7 @@ func demoPlan(url string) loadtest.Plan {
 		Name:     "demo",
 		TestType: loadtest.TestSpike,
 		Scenarios: scenarios.Scenarios{"spike": scenarios.RampingVUs{StartVUs: &zero, Stages: []scenarios.Stage{
-			{Duration: 2 * time.Second, Target: 6}, {Duration: 6 * time.Second, Target: 6},
-			{Duration: 2 * time.Second, Target: 40}, {Duration: 8 * time.Second, Target: 40},
-			{Duration: 2 * time.Second, Target: 6}, {Duration: 5 * time.Second, Target: 6},
+			{Duration: 20 * time.Second, Target: 40}, {Duration: 5 * time.Second, Target: 40},
 		}}},
 		Thresholds: ths,
 		Target: &loadtest.Target{Name: "demo-shop", BaseURL: url, Endpoints: []loadtest.Endpoint{

@@ -257,6 +257,11 @@ func writeFindings(w io.Writer, rep anomaly.Report) {
 // signalContext cancels ctx at the first SIGINT or SIGTERM (a graceful
 // stop: the summary is still printed) and exits with k6's 105 at the second.
 func (a *app) signalContext(ctx context.Context) (context.Context, func()) {
+	return a.signalContextSaying(ctx, "stopping gracefully (press Ctrl-C again to stop now)")
+}
+
+// signalContextSaying is signalContext with what to say at the first signal.
+func (a *app) signalContextSaying(ctx context.Context, first string) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -265,7 +270,7 @@ func (a *app) signalContext(ctx context.Context) (context.Context, func()) {
 	wg.Go(func() {
 		select {
 		case s := <-sigs:
-			fmt.Fprintf(a.stderr, "\nloadlens: %s: stopping gracefully (press Ctrl-C again to stop now)\n", s)
+			fmt.Fprintf(a.stderr, "\nloadlens: %s: %s\n", s, first)
 			cancel(fmt.Errorf("stopped by signal %s", s))
 		case <-done:
 			return

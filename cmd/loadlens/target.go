@@ -37,7 +37,7 @@ func (a *app) target(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.stderr, "loadlens target: %v\n", err)
 		return exitInvalidConfig
 	}
-	ctx, stop := a.signalContext(ctx)
+	ctx, stop := a.signalContextSaying(ctx, "stopping the target")
 	defer stop()
 	if err := srv.Listen(ctx, *addr); err != nil {
 		fmt.Fprintf(a.stderr, "loadlens target: %v\n", err)

@@ -1,0 +1,255 @@
+// Command peers measures loadlens against wrk, hey and vegeta on loopback:
+// the same built-in target (its 2-byte "/" page) on one CPU, each generator
+// on the other, N runs each. It prints requests per second, generator CPU
+// per 1 000 requests, peak RSS, and loadlens's ratio to each peer in
+// requests per generator CPU-second — all from the same run. It also checks
+// that a 5 000/s constant-arrival-rate run keeps its rate.
+//
+// Run it through bench/run, which installs the peers.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "peers:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	duration        time.Duration
+	conns, runs     int
+	genCPU, tgtCPU  string
+	rate            int
+	skipArrivalRate bool
+}
+
+func run() error {
+	var c config
+	flag.DurationVar(&c.duration, "duration", 10*time.Second, "length of each run")
+	flag.IntVar(&c.conns, "conns", 50, "connections (VUs)")
+	flag.IntVar(&c.runs, "runs", 3, "runs per generator (the median is reported)")
+	flag.StringVar(&c.genCPU, "generator-cpu", "0", "CPU list for the generators (taskset)")
+	flag.StringVar(&c.tgtCPU, "target-cpu", "1", "CPU list for the target (taskset)")
+	flag.IntVar(&c.rate, "rate", 5000, "constant-arrival-rate check: iterations per second")
+	flag.BoolVar(&c.skipArrivalRate, "skip-arrival-rate", false, "skip the arrival-rate check")
+	flag.Parse()
+
+	dir, err := os.MkdirTemp("", "loadlens-peers")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "loadlens")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/loadlens").CombinedOutput(); err != nil {
+		return fmt.Errorf("building loadlens: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	url, stop, err := startTarget(ctx, bin, c.tgtCPU)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	fmt.Printf("target %s on CPU %s; generators on CPU %s; %d connections, %s per run, %d runs each\n\n",
+		url, c.tgtCPU, c.genCPU, c.conns, c.duration, c.runs)
+
+	gens := []generator{
+		{"loadlens", loadlensCmd(bin, dir, url, c), loadlensCount(dir)},
+		{"wrk", []string{"wrk", "-t1", fmt.Sprintf("-c%d", c.conns), "-d" + c.duration.String(), url + "/"}, wrkCount},
+		{"hey", []string{"hey", "-z", c.duration.String(), "-c", strconv.Itoa(c.conns), url + "/"}, heyCount},
+		{"vegeta", []string{"sh", "-c", fmt.Sprintf("echo 'GET %s/' | vegeta attack -rate=0 -max-workers=%d -workers=%d -duration=%s > %s/vegeta.bin && vegeta report %s/vegeta.bin",
+			url, c.conns, c.conns, c.duration, dir, dir)}, vegetaCount},
+	}
+	results := map[string][]measure{}
+	for i := range c.runs {
+		for _, g := range gens { // interleaved, so drift hits every generator alike
+			m, err := g.measure(ctx, c.genCPU)
+			if err != nil {
+				return fmt.Errorf("%s run %d: %w", g.name, i+1, err)
+			}
+			results[g.name] = append(results[g.name], m)
+		}
+	}
+	fmt.Printf("%-9s %12s %16s %14s %10s\n", "generator", "req/s", "CPU ms/1k req", "req/CPU-s", "peak RSS")
+	med := map[string]measure{}
+	for _, g := range gens {
+		m := median(results[g.name])
+		med[g.name] = m
+		fmt.Printf("%-9s %12.0f %16.2f %14.0f %8.1f MB\n", g.name, m.reqPerSec(), m.cpuMsPer1k(), m.reqPerCPUSec(), m.rssKB/1024)
+	}
+	fmt.Printf("\nloadlens / peer, requests per generator CPU-second (same run):\n")
+	for _, g := range gens[1:] {
+		fmt.Printf("  vs %-7s %.2f×   (req/s %.2f×)\n", g.name, med["loadlens"].reqPerCPUSec()/med[g.name].reqPerCPUSec(),
+			med["loadlens"].reqPerSec()/med[g.name].reqPerSec())
+	}
+	if !c.skipArrivalRate {
+		return arrivalRate(ctx, bin, dir, url, c)
+	}
+	return nil
+}
+
+type generator struct {
+	name  string
+	cmd   []string
+	count func(out string) (float64, error)
+}
+
+type measure struct {
+	requests, wall, cpu, rssKB float64
+}
+
+func (m measure) reqPerSec() float64    { return m.requests / m.wall }
+func (m measure) cpuMsPer1k() float64   { return m.cpu * 1000 / m.requests * 1000 }
+func (m measure) reqPerCPUSec() float64 { return m.requests / m.cpu }
+
+func median(ms []measure) measure {
+	slices.SortFunc(ms, func(a, b measure) int {
+		return int(a.reqPerCPUSec() - b.reqPerCPUSec())
+	})
+	return ms[len(ms)/2]
+}
+
+// measure runs the generator pinned to cpus under GNU time.
+func (g generator) measure(ctx context.Context, cpus string) (measure, error) {
+	args := append([]string{"-f", "TIME %e %U %S %M", "taskset", "-c", cpus}, g.cmd...)
+	cmd := exec.CommandContext(ctx, "/usr/bin/time", args...)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 0 {
+			return measure{}, fmt.Errorf("%v\n%s%s", err, out.String(), errOut.String())
+		}
+	}
+	var m measure
+	line := regexp.MustCompile(`TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)`).FindStringSubmatch(errOut.String())
+	if line == nil {
+		return m, fmt.Errorf("no timing in %q", errOut.String())
+	}
+	m.wall, _ = strconv.ParseFloat(line[1], 64)
+	user, _ := strconv.ParseFloat(line[2], 64)
+	sys, _ := strconv.ParseFloat(line[3], 64)
+	m.cpu = user + sys
+	m.rssKB, _ = strconv.ParseFloat(line[4], 64)
+	n, err := g.count(out.String())
+	if err != nil {
+		return m, err
+	}
+	m.requests = n
+	return m, nil
+}
+
+func firstFloat(re, s string) (float64, error) {
+	m := regexp.MustCompile(re).FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("no match for %s in:\n%s", re, s)
+	}
+	return strconv.ParseFloat(m[1], 64)
+}
+
+func wrkCount(out string) (float64, error) { return firstFloat(`(\d+) requests in`, out) }
+func heyCount(out string) (float64, error) { return firstFloat(`\[200\]\s+(\d+) responses`, out) }
+func vegetaCount(out string) (float64, error) {
+	return firstFloat(`Requests\s+\[total, rate, throughput\]\s+(\d+),`, out)
+}
+
+func loadlensCmd(bin, dir, url string, c config) []string {
+	spec := fmt.Sprintf(`{"test_type": "custom", "target": {"base_url": %q, "endpoints": ["/"]},
+		"options": {"vus": %d, "duration": %q, "discardResponseBodies": true}}`, url, c.conns, c.duration)
+	path := filepath.Join(dir, "bench.json")
+	if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
+		panic(err)
+	}
+	return []string{bin, "run", "-q", "--no-analysis", "--summary-export", filepath.Join(dir, "summary.json"), path}
+}
+
+func loadlensCount(dir string) func(string) (float64, error) {
+	return func(string) (float64, error) {
+		var s struct {
+			Metrics map[string]map[string]float64 `json:"metrics"`
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+		if err != nil {
+			return 0, err
+		}
+		if err := json.Unmarshal(b, &s); err != nil {
+			return 0, err
+		}
+		return s.Metrics["http_reqs"]["count"], nil
+	}
+}
+
+// startTarget runs `loadlens target` on a free loopback port, pinned.
+func startTarget(ctx context.Context, bin, cpus string) (string, func(), error) {
+	cmd := exec.CommandContext(ctx, "taskset", "-c", cpus, bin, "target", "--addr", "127.0.0.1:0")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() { _ = cmd.Process.Signal(os.Interrupt); _ = cmd.Wait() }
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if m := regexp.MustCompile(`serving (http://\S+)`).FindStringSubmatch(sc.Text()); m != nil {
+			go func() { _, _ = io.Copy(io.Discard, stdout) }()
+			return m[1], stop, nil
+		}
+	}
+	stop()
+	return "", nil, errors.New("the target printed no URL")
+}
+
+// arrivalRate checks that a constant-arrival-rate run keeps its rate.
+func arrivalRate(ctx context.Context, bin, dir, url string, c config) error {
+	spec := fmt.Sprintf(`{"test_type": "custom", "target": {"base_url": %q, "endpoints": ["/"]},
+		"options": {"discardResponseBodies": true, "summaryTrendStats": ["avg", "p(99)", "max"], "scenarios": {"car": {
+		"executor": "constant-arrival-rate", "rate": %d, "duration": %q, "preAllocatedVUs": 100, "maxVUs": 400}}}}`,
+		url, c.rate, c.duration)
+	path := filepath.Join(dir, "car.json")
+	if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
+		return err
+	}
+	summary := filepath.Join(dir, "car-summary.json")
+	cmd := exec.CommandContext(ctx, "taskset", "-c", c.genCPU, bin, "run", "-q", "--no-analysis", "--summary-export", summary, path)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("arrival-rate run: %w", err)
+	}
+	var s struct {
+		Metrics map[string]map[string]float64 `json:"metrics"`
+	}
+	b, err := os.ReadFile(summary)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	want := float64(c.rate) * c.duration.Seconds()
+	got := s.Metrics["iterations"]["count"]
+	fmt.Printf("\nconstant-arrival-rate %d/s for %s: %.0f of %.0f iterations (%.2f %%), %.0f dropped, lateness p99 %.3f ms, max %.3f ms\n",
+		c.rate, c.duration, got, want, 100*got/want, s.Metrics["dropped_iterations"]["count"],
+		s.Metrics["iteration_lateness"]["p(99)"], s.Metrics["iteration_lateness"]["max"])
+	return nil
+}
