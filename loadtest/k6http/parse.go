@@ -260,7 +260,8 @@ func (p *parser) interpret(method string, h *head) error {
 		case len("Content-Length"):
 			if asciiEqualFold(k, "Content-Length") {
 				if haveCL && !bytes.Equal(cl, v) {
-					return fmt.Errorf("http: message cannot contain multiple Content-Length headers; got %q and %q", cl, v)
+					return fmt.Errorf("http: message cannot contain multiple Content-Length headers; got %q",
+						rawValues(p.hdr, "Content-Length"))
 				}
 				cl, haveCL = v, true
 			}
@@ -303,7 +304,8 @@ func (p *parser) interpret(method string, h *head) error {
 		h.close = true
 	}
 	chunked := false
-	if nTE > 0 && (h.major > 1 || h.major == 1 && h.minor >= 1) {
+	atLeast11 := h.major > 1 || h.major == 1 && h.minor >= 1 || h.major == 0 && h.minor == 0 // net/http reads 0.0 as 1.1 here
+	if nTE > 0 && atLeast11 {
 		if nTE > 1 {
 			return errors.New("too many transfer encodings")
 		}
@@ -316,12 +318,14 @@ func (p *parser) interpret(method string, h *head) error {
 		// net/http hides the framing of a chunked body from Header.
 		p.hdr = dropHeaders(p.hdr, "Transfer-Encoding", "Content-Length")
 	}
-	if haveCL && !chunked {
+	if haveCL { // validated even when chunked, as net/http does
 		n, err := parseContentLength(cl)
 		if err != nil {
 			return err
 		}
-		h.contentLength = n
+		if !chunked {
+			h.contentLength = n
+		}
 	}
 	switch {
 	case method == "HEAD" || h.status/100 == 1 || h.status == 204 || h.status == 304:
@@ -345,7 +349,7 @@ func (p *parser) interpret(method string, h *head) error {
 
 func parseContentLength(v []byte) (int64, error) {
 	if len(v) == 0 {
-		return -1, nil
+		return 0, fmt.Errorf("invalid empty Content-Length %q", v)
 	}
 	n, err := strconv.ParseUint(string(v), 10, 63)
 	if err != nil {
@@ -460,17 +464,25 @@ func unexpected(err error) error {
 	return err
 }
 
+// readChunked reads a chunked body with net/http's rules: chunk lines end
+// in CRLF, extensions are dropped, overhead beyond 16 bytes per chunk
+// plus twice its data may not pass 16 KB, and a trailer section must end
+// within one buffer.
 func (p *parser) readChunked(br *bufio.Reader, dst []byte, keep bool) ([]byte, error) {
-	trailer := p.lim.header
+	var excess int64
 	for {
-		budget := p.lim.chunkLine
-		line, err := p.readLine(br, &budget, errLineTooLong)
+		line, err := readChunkLine(br, p.lim.chunkLine)
 		if err != nil {
-			return dst, unexpected(err)
+			return dst, err
 		}
+		excess += int64(len(line)) + 2
 		n, err := parseChunkSize(line)
 		if err != nil {
 			return dst, err
+		}
+		excess = max(excess-16-2*n, 0)
+		if excess > 16<<10 {
+			return dst, errors.New("chunked encoding contains too much non-data")
 		}
 		if n == 0 {
 			break
@@ -486,32 +498,90 @@ func (p *parser) readChunked(br *bufio.Reader, dst []byte, keep bool) ([]byte, e
 			return dst, errMalformedChunk
 		}
 	}
-	for { // trailer section, up to the empty line
-		line, err := p.readLine(br, &trailer, errHeaderTooLarge)
+	return dst, p.readTrailer(br)
+}
+
+// readChunkLine returns a chunk-size line without its CRLF.
+func readChunkLine(br *bufio.Reader, limit int) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		if err == bufio.ErrBufferFull {
+			return nil, errLineTooLong
+		}
+		return nil, unexpected(err)
+	}
+	i := bytes.IndexByte(line, '\r')
+	if i < 0 {
+		return nil, errors.New("chunked line ends with bare LF")
+	}
+	if i != len(line)-2 {
+		return nil, errors.New("invalid CR in chunked line")
+	}
+	line = line[:len(line)-2]
+	if len(line) >= limit {
+		return nil, errLineTooLong
+	}
+	return line, nil
+}
+
+// readTrailer reads (and drops) the trailer section after the last chunk.
+func (p *parser) readTrailer(br *bufio.Reader) error {
+	b, err := br.Peek(2)
+	if len(b) == 2 && b[0] == '\r' && b[1] == '\n' {
+		_, _ = br.Discard(2)
+		return nil
+	}
+	if len(b) < 2 {
+		return io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return err
+	}
+	if !upcomingDoubleCRLF(br) {
+		return errors.New("http: suspiciously long trailer after chunked body")
+	}
+	budget := br.Size()
+	for {
+		line, err := p.readLine(br, &budget, errHeaderTooLarge)
 		if err != nil {
-			return dst, unexpected(err)
+			return unexpected(err)
 		}
 		if len(line) == 0 {
-			return dst, nil
+			return nil
+		}
+		k, v, ok := bytes.Cut(line, []byte{':'})
+		if line[0] == ' ' || line[0] == '\t' || !ok || len(k) == 0 || !validName(k) || !validValue(trimOWS(v)) {
+			return fmt.Errorf("malformed MIME header line: %s", line)
 		}
 	}
 }
 
+// upcomingDoubleCRLF reports whether "\r\n\r\n" comes within the
+// reader's buffer.
+func upcomingDoubleCRLF(br *bufio.Reader) bool {
+	for peek := 4; ; peek++ {
+		b, err := br.Peek(peek)
+		if bytes.HasSuffix(b, []byte("\r\n\r\n")) {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+}
+
+// parseChunkSize parses a chunk-size line as net/http does: trailing
+// whitespace trimmed, the extension cut off, up to 16 hex digits.
 func parseChunkSize(line []byte) (int64, error) {
 	for len(line) > 0 && (line[len(line)-1] == ' ' || line[len(line)-1] == '\t') {
 		line = line[:len(line)-1]
 	}
-	if i := bytes.IndexByte(line, ';'); i >= 0 {
-		line = trimOWS(line[:i])
-	}
+	line, _, _ = bytes.Cut(line, []byte{';'})
 	if len(line) == 0 {
 		return 0, errors.New("empty hex number for chunk length")
 	}
-	if len(line) > 16 {
-		return 0, errChunkTooLarge
-	}
 	var n uint64
-	for _, c := range line {
+	for i, c := range line {
 		switch {
 		case '0' <= c && c <= '9':
 			c -= '0'
@@ -522,9 +592,12 @@ func parseChunkSize(line []byte) (int64, error) {
 		default:
 			return 0, errors.New("invalid byte in chunk length")
 		}
+		if i == 16 {
+			return 0, errChunkTooLarge
+		}
 		n = n<<4 | uint64(c)
 	}
-	if n > 1<<62 {
+	if n > 1<<62 { // more than anyone sends; net/http fails at EOF instead
 		return 0, errChunkTooLarge
 	}
 	return int64(n), nil

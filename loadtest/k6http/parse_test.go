@@ -246,3 +246,51 @@ func FuzzParser(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParserVsNetHTTP: whatever the parser accepts, net/http reads the
+// same way (status, text, protocol, body, keep-alive), so that both paths
+// of the client agree on every response the fast path takes.
+func FuzzParserVsNetHTTP(f *testing.F) {
+	for _, tc := range parseCases {
+		if len(tc.in) < 4096 {
+			f.Add([]byte(tc.in), tc.method == "HEAD")
+		}
+	}
+	f.Fuzz(func(t *testing.T, in []byte, isHead bool) {
+		method := "GET"
+		if isHead {
+			method = "HEAD"
+		}
+		p := newParser(limits{header: maxHeaderBytes, chunkLine: maxChunkLine})
+		br := bufio.NewReader(bytes.NewReader(in))
+		var h head
+		if err := p.readHead(br, method, &h); err != nil || h.status < 200 {
+			return // net/http's ReadResponse leaves 1xx to the transport
+		}
+		ours := parsed{status: h.status, text: string(h.text), proto: h.proto, close: h.close}
+		body, err := p.readBody(br, &h, nil, true)
+		if err != nil {
+			return
+		}
+		ours.body = string(body)
+		req, _ := http.NewRequest(method, "http://x/", nil)
+		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(in)), req)
+		if err != nil {
+			t.Fatalf("we accept, net/http does not: %v\nours: %+v", err, ours)
+		}
+		if resp.StatusCode < 200 {
+			return // a 1xx head we skipped, as the transport does
+		}
+		gb, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("we read the body, net/http does not: %v\nours: %+v", err, ours)
+		}
+		theirs := parsed{status: resp.StatusCode, text: resp.Status, proto: resp.Proto, body: string(gb), close: resp.Close}
+		if h.framing == bodyEOF {
+			theirs.close = true // net/http decides that in the transport
+		}
+		if theirs != ours {
+			t.Fatalf("ours %+v\nnet/http %+v", ours, theirs)
+		}
+	})
+}
