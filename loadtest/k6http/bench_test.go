@@ -2,7 +2,6 @@ package k6http_test
 
 import (
 	"bufio"
-	"io"
 	"net"
 	"net/http"
 	"syscall"
@@ -18,7 +17,7 @@ import (
 // HTTP/1.1 keep-alive, so that a benchmark sees mostly the client.
 func leanServer(tb testing.TB) string {
 	tb.Helper()
-	const resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")
 	return rawServer(tb, func(conn net.Conn, br *bufio.Reader) {
 		for {
 			for { // the head, up to the empty line; the benchmark sends no body
@@ -30,7 +29,7 @@ func leanServer(tb testing.TB) string {
 					break
 				}
 			}
-			if _, err := io.WriteString(conn, resp); err != nil {
+			if _, err := conn.Write(resp); err != nil {
 				return
 			}
 		}

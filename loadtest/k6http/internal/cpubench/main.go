@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,7 +43,19 @@ func main() {
 	dur := flag.Duration("d", 10*time.Second, "duration of each run")
 	runs := flag.Int("runs", 3, "runs of each generator")
 	modes := flag.String("modes", "fast,nethttp,plain,wrk", "generators to compare")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of -client to this file")
 	flag.Parse()
+	if *profile != "" && *client != "" {
+		f, err := os.Create(*profile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cpubench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	var err error
 	switch {
@@ -54,6 +67,7 @@ func main() {
 		err = compare(strings.Split(*modes, ","), *conns, *dur, *runs)
 	}
 	if err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "cpubench:", err)
 		os.Exit(1)
 	}
