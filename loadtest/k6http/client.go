@@ -49,10 +49,13 @@ type Client struct {
 	m    [9]*metrics.Metric // in k6's order; m[8] is http_req_failed
 	emit Emitter
 
-	batch []metrics.Sample
-	tags  map[tagKey]tagEntry
-	urls  map[string]*target
-	texts map[string]string // interned status texts
+	batch   []metrics.Sample
+	tags    map[tagKey]tagEntry
+	lastKey tagKey // the last tag set used, checked before the map
+	last    tagEntry
+	hasLast bool
+	urls    map[string]*target
+	texts   map[string]string // interned status texts
 
 	// fast path
 	p      *parser
@@ -205,7 +208,8 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 	if method == "" {
 		method = http.MethodGet
 	}
-	h := hop{req: req, t: t, method: method, keep: keep, deadline: time.Now().Add(timeout)}
+	now := time.Now()
+	h := hop{req: req, t: t, method: method, keep: keep, start: now, deadline: now.Add(timeout)}
 	for n := 0; ; n++ {
 		r, err := c.roundTrip(ctx, &h)
 		if err != nil {
@@ -227,7 +231,8 @@ type hop struct {
 	req      *Request // as the Response echoes it
 	t        *target
 	method   string
-	keep     bool // keep the body
+	keep     bool      // keep the body
+	start    time.Time // when the hop began; zero: at roundTrip
 	deadline time.Time
 }
 
@@ -386,7 +391,10 @@ func (x *exchange) timings() Timings {
 // emits its samples.
 func (c *Client) roundTrip(ctx context.Context, h *hop) (*Response, error) {
 	var x exchange
-	x.start = time.Now()
+	x.start = h.start
+	if x.start.IsZero() {
+		x.start = time.Now()
+	}
 	hi := scanHeader(h.req.Header)
 	if c.fastOK(h, &hi) {
 		c.fast(ctx, h, &hi, &x)
@@ -495,15 +503,19 @@ func (c *Client) tagsFor(h *hop, x *exchange, r *Response, expected int8) metric
 	if c.s.on(tagIP) {
 		k.ip = x.ip
 	}
-	if e, ok := c.tags[k]; ok && e.vu.Equal(h.req.VUTags) && e.req.Equal(h.req.Tags) {
-		return e.tags
+	if c.hasLast && k == c.lastKey && c.last.vu.Equal(h.req.VUTags) && c.last.req.Equal(h.req.Tags) {
+		return c.last.tags
 	}
-	tags := c.buildTags(h, &k)
-	if len(c.tags) >= maxCached {
-		clear(c.tags)
+	e, ok := c.tags[k]
+	if !ok || !e.vu.Equal(h.req.VUTags) || !e.req.Equal(h.req.Tags) {
+		e = tagEntry{vu: h.req.VUTags, req: h.req.Tags, tags: c.buildTags(h, &k)}
+		if len(c.tags) >= maxCached {
+			clear(c.tags)
+		}
+		c.tags[k] = e
 	}
-	c.tags[k] = tagEntry{vu: h.req.VUTags, req: h.req.Tags, tags: tags}
-	return tags
+	c.lastKey, c.last, c.hasLast = k, e, true
+	return e.tags
 }
 
 // buildTags applies k6's rules: VU tags, then request tags, then the

@@ -102,12 +102,16 @@ func replayable(method string, hi *headerInfo) bool {
 func (c *Client) fast(ctx context.Context, h *hop, hi *headerInfo, x *exchange) {
 	cookie := c.cookieHeader(h, hi.cookie)
 	for attempt := 0; ; attempt++ {
-		fc, reused, err := c.getConn(ctx, h, x)
+		fc, reused, checked, err := c.getConn(ctx, h, x)
 		if err != nil {
 			x.err, x.end = err, time.Now()
 			return
 		}
-		x.gotConn = time.Now()
+		if reused && !checked && attempt == 0 {
+			x.gotConn = x.start // taken from the pool: nothing worth a clock reading
+		} else {
+			x.gotConn = time.Now()
+		}
 		x.ip, x.port, x.tlsVersion, x.cipher = fc.ip, fc.port, fc.tlsVersion, fc.cipher
 		c.setActive(fc)
 		err = fc.nc.SetDeadline(h.deadline)
@@ -268,8 +272,9 @@ func (c *Client) writeRequest(h *hop, hi *headerInfo, cookie string) {
 	bw.Write(body)
 }
 
-// getConn returns an idle connection to the hop's host or dials one.
-func (c *Client) getConn(ctx context.Context, h *hop, x *exchange) (*fconn, bool, error) {
+// getConn returns an idle connection to the hop's host, and whether it
+// was checked for a close by the server, or dials one.
+func (c *Client) getConn(ctx context.Context, h *hop, x *exchange) (fc *fconn, reused, checked bool, err error) {
 	for i := len(c.idle) - 1; i >= 0; i-- {
 		fc := c.idle[i]
 		if fc.key != h.t.key {
@@ -277,14 +282,15 @@ func (c *Client) getConn(ctx context.Context, h *hop, x *exchange) (*fconn, bool
 		}
 		c.idle = slices.Delete(c.idle, i, i+1)
 		idle := x.start.Sub(fc.idleAt)
-		if idle > idleTimeout || idle > c.checkIdle && !connAlive(fc.raw) {
+		check := idle > c.checkIdle
+		if idle > idleTimeout || check && !connAlive(fc.raw) {
 			fc.close()
 			continue
 		}
-		return fc, true, nil
+		return fc, true, check, nil
 	}
-	fc, err := c.dial(ctx, h, x)
-	return fc, false, err
+	fc, err = c.dial(ctx, h, x)
+	return fc, false, false, err
 }
 
 func (c *Client) putIdle(fc *fconn, now time.Time) {
