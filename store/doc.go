@@ -1,0 +1,28 @@
+// Package store keeps the agent's state in SQLite: tenants and their hashed
+// API keys and limits, every run of every tenant (state, timestamps, the
+// redacted test spec, the Result, the anomaly Report and the AI analysis),
+// and an audit log of who did what.
+//
+// Every call that touches a tenant's data takes the tenant explicitly; a run
+// of another tenant answers [ErrNotFound], exactly like a missing one.
+//
+// The database is one file opened with the pure-Go modernc.org/sqlite
+// driver in WAL mode: one writer connection (SQLite has one writer anyway)
+// and a pool of read-only connections, so that status and list queries are
+// never queued behind a write. The schema is migrated in code when the file
+// is opened ([Open]).
+//
+// It may import anomaly, loadtest, scenarios and metrics. A [Store] is safe
+// for concurrent use.
+//
+// Usage:
+//
+//	st, err := store.Open(ctx, "loadlens.db")
+//	…
+//	defer st.Close()
+//	key, err := st.AddTenant(ctx, "acme")     // give key to the tenant
+//	ten, keyID, err := st.Authenticate(ctx, key)
+//	run, err := st.CreateRun(ctx, ten.ID, store.Run{Name: "checkout", TestType: "load", Spec: spec})
+//	…
+//	err = st.Finish(ctx, ten.ID, run.ID, store.Finish{State: store.Completed, Result: &res})
+package store

@@ -1,0 +1,235 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+)
+
+// Errors callers branch on.
+var (
+	// ErrNotFound: no such tenant or run for this tenant. Another tenant's
+	// run answers ErrNotFound too.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: a tenant of that name exists already.
+	ErrExists = errors.New("already exists")
+	// ErrBadKey: the API key is unknown or revoked.
+	ErrBadKey = errors.New("invalid API key")
+	// ErrConflict: the run is not in a state that allows the change (it
+	// has finished, or has no result yet).
+	ErrConflict = errors.New("conflict")
+)
+
+// Store is the agent's SQLite database. It is safe for concurrent use.
+type Store struct {
+	w      *sql.DB // the one writer connection
+	r      *sql.DB // read-only connections
+	logger *slog.Logger
+}
+
+// Options tune Open. The zero value is the defaults.
+type Options struct {
+	// Logger receives the store's logs; nil discards them.
+	Logger *slog.Logger
+	// Readers is how many read-only connections may be open at once;
+	// default 4.
+	Readers int
+	// BusyTimeout is how long a connection waits for a lock held by another
+	// process; default 5s.
+	BusyTimeout time.Duration
+}
+
+// Open opens (creating it if needed) the SQLite database at path, switches
+// it to WAL mode and migrates its schema. path is a file name; ":memory:"
+// is not supported (readers and the writer must share the file).
+func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
+	if path == "" || path == ":memory:" {
+		return nil, fmt.Errorf("store: path: want a file name, got %q", path)
+	}
+	if o.Readers <= 0 {
+		o.Readers = 4
+	}
+	if o.BusyTimeout <= 0 {
+		o.BusyTimeout = 5 * time.Second
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	dsn := func(extra ...string) string {
+		q := url.Values{}
+		q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.BusyTimeout.Milliseconds()))
+		q.Add("_pragma", "foreign_keys(1)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		for i := 0; i+1 < len(extra); i += 2 {
+			q.Add(extra[i], extra[i+1])
+		}
+		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	}
+	w, err := sql.Open("sqlite", dsn("_pragma", "journal_mode(WAL)", "_txlock", "immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
+	s := &Store{w: w, logger: logger}
+	if err := s.migrate(ctx); err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn("_pragma", "query_only(1)"))
+	if err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(o.Readers)
+	r.SetMaxIdleConns(o.Readers)
+	s.r = r
+	if err := r.PingContext(ctx); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the database. Calls after Close fail.
+func (s *Store) Close() error {
+	var errs []error
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	errs = append(errs, s.w.Close())
+	return errors.Join(errs...)
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// migrations are applied in order; PRAGMA user_version counts those done.
+// Never edit one that shipped: add another.
+var migrations = []string{
+	`CREATE TABLE tenants (
+		id TEXT PRIMARY KEY,
+		created_ns INTEGER NOT NULL,
+		max_vus INTEGER NOT NULL DEFAULT 0,
+		max_duration_ns INTEGER NOT NULL DEFAULT 0,
+		max_concurrent INTEGER NOT NULL DEFAULT 0,
+		allowed_hosts TEXT NOT NULL DEFAULT '[]'
+	);
+	CREATE TABLE api_keys (
+		id TEXT PRIMARY KEY,
+		tenant TEXT NOT NULL REFERENCES tenants(id),
+		hash BLOB NOT NULL UNIQUE,
+		created_ns INTEGER NOT NULL,
+		revoked_ns INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE TABLE runs (
+		seq INTEGER PRIMARY KEY AUTOINCREMENT,
+		id TEXT NOT NULL UNIQUE,
+		tenant TEXT NOT NULL REFERENCES tenants(id),
+		name TEXT NOT NULL,
+		test_type TEXT NOT NULL,
+		state TEXT NOT NULL,
+		actor TEXT NOT NULL DEFAULT '',
+		created_ns INTEGER NOT NULL,
+		started_ns INTEGER NOT NULL DEFAULT 0,
+		ended_ns INTEGER NOT NULL DEFAULT 0,
+		error TEXT NOT NULL DEFAULT '',
+		status TEXT NOT NULL DEFAULT '',
+		baseline INTEGER NOT NULL DEFAULT 0,
+		stats TEXT NOT NULL DEFAULT '{}',
+		spec TEXT NOT NULL DEFAULT '{}',
+		result TEXT,
+		report TEXT,
+		ai TEXT
+	);
+	CREATE INDEX runs_tenant_seq ON runs(tenant, seq);
+	CREATE INDEX runs_tenant_test ON runs(tenant, name, test_type, seq);
+	CREATE INDEX runs_state ON runs(state);
+	CREATE TABLE audit (
+		seq INTEGER PRIMARY KEY AUTOINCREMENT,
+		tenant TEXT NOT NULL,
+		at_ns INTEGER NOT NULL,
+		actor TEXT NOT NULL,
+		action TEXT NOT NULL,
+		run_id TEXT NOT NULL DEFAULT '',
+		detail TEXT NOT NULL DEFAULT ''
+	);
+	CREATE INDEX audit_tenant_seq ON audit(tenant, seq);`,
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	var version int
+	if err := s.w.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("reading schema version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("schema version %d is newer than this program's %d", version, len(migrations))
+	}
+	for i := version; i < len(migrations); i++ {
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+		s.logger.Info("store: schema migrated", "version", i+1)
+	}
+	return nil
+}
+
+// tx runs f in a write transaction, committed when f returns nil.
+func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// randomID returns prefix followed by n random bytes in hex.
+func randomID(prefix string, n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails
+	return prefix + hex.EncodeToString(b)
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}

@@ -1,0 +1,378 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/loadlens/loadlens/anomaly"
+	"github.com/loadlens/loadlens/loadtest"
+	"github.com/loadlens/loadlens/metrics"
+	"github.com/loadlens/loadlens/store"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func open(t *testing.T) (*store.Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "loadlens.db")
+	st, err := store.Open(t.Context(), path)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	return st, path
+}
+
+func TestTenantsAndKeys(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, _ := open(t)
+
+	key, err := st.AddTenant(ctx, "acme")
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(key, "llk_"), key)
+	_, err = st.AddTenant(ctx, "acme")
+	require.ErrorIs(t, err, store.ErrExists)
+	_, err = st.AddTenant(ctx, "bad name!")
+	require.Error(t, err)
+
+	ten, keyID, err := st.Authenticate(ctx, key)
+	require.NoError(t, err)
+	assert.Equal(t, "acme", ten.ID)
+	assert.Equal(t, store.KeyID(key), keyID)
+
+	for _, bad := range []string{"", "llk_nope", key + "x", strings.ToUpper(key), "Bearer " + key} {
+		_, _, err := st.Authenticate(ctx, bad)
+		require.ErrorIs(t, err, store.ErrBadKey, bad)
+	}
+
+	key2, err := st.AddKey(ctx, "acme")
+	require.NoError(t, err)
+	require.NotEqual(t, key, key2)
+	require.NoError(t, st.RevokeKey(ctx, "acme", store.KeyID(key)))
+	_, _, err = st.Authenticate(ctx, key)
+	require.ErrorIs(t, err, store.ErrBadKey)
+	_, _, err = st.Authenticate(ctx, key2)
+	require.NoError(t, err)
+	_, err = st.AddKey(ctx, "nobody")
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	lim := store.Limits{MaxVUs: 7, MaxDuration: time.Minute, MaxConcurrent: 2, AllowedHosts: []string{"127.0.0.1", "10.0.0.0/8"}}
+	require.NoError(t, st.SetLimits(ctx, "acme", lim))
+	ten, err = st.Tenant(ctx, "acme")
+	require.NoError(t, err)
+	assert.Equal(t, lim, ten.Limits)
+	require.Error(t, st.SetLimits(ctx, "acme", store.Limits{MaxVUs: -1, MaxConcurrent: -1}))
+	require.ErrorIs(t, st.SetLimits(ctx, "nobody", store.Limits{}), store.ErrNotFound)
+
+	all, err := st.Tenants(ctx)
+	require.NoError(t, err)
+	require.Len(t, all, 1)
+}
+
+func TestKeysAreStoredHashed(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, path := open(t)
+	key, err := st.AddTenant(ctx, "acme")
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+	raw := readFile(t, path)
+	assert.NotContains(t, raw, strings.TrimPrefix(key, "llk_"))
+	st2, err := store.Open(ctx, path)
+	require.NoError(t, err)
+	defer st2.Close()
+	_, _, err = st2.Authenticate(ctx, key)
+	require.NoError(t, err)
+}
+
+func result(name string, start time.Time, p95 float64) *loadtest.Result {
+	return &loadtest.Result{Name: name, TestType: "load", Start: start, End: start.Add(time.Minute),
+		Status: loadtest.StatusPassed, Metrics: map[string]loadtest.MetricSummary{
+			"http_req_duration": {Type: metrics.Trend, Values: map[string]float64{"p(95)": p95}},
+		}}
+}
+
+func TestRunLifecycle(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, _ := open(t)
+	_, err := st.AddTenant(ctx, "a")
+	require.NoError(t, err)
+	_, err = st.AddTenant(ctx, "b")
+	require.NoError(t, err)
+
+	spec := json.RawMessage(`{"test_type":"load"}`)
+	r, err := st.CreateRun(ctx, "a", store.Run{Name: "checkout", TestType: "load", Actor: "key-1", Spec: spec})
+	require.NoError(t, err)
+	assert.Equal(t, store.Queued, r.State)
+	_, err = st.CreateRun(ctx, "nobody", store.Run{Name: "x"})
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	// Another tenant sees nothing and changes nothing.
+	_, err = st.Run(ctx, "b", r.ID)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = st.Summary(ctx, "b", r.ID)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	require.ErrorIs(t, st.SetRunning(ctx, "b", r.ID, time.Now()), store.ErrNotFound)
+	require.ErrorIs(t, st.Finish(ctx, "b", r.ID, store.Finish{State: store.Completed}), store.ErrNotFound)
+	require.ErrorIs(t, st.SetBaseline(ctx, "b", r.ID), store.ErrNotFound)
+	_, err = st.Baseline(ctx, "b", r.ID)
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	start := time.Now()
+	require.NoError(t, st.SetRunning(ctx, "a", r.ID, start))
+	require.ErrorIs(t, st.SetRunning(ctx, "a", r.ID, start), store.ErrConflict)
+	require.Error(t, st.Finish(ctx, "a", r.ID, store.Finish{State: store.Running}))
+	res := result("checkout", start, 120)
+	stats := store.Stats{Requests: 10, RequestRate: 2, ErrorRate: 0.1, P95: 120, Fraction: 1}
+	require.NoError(t, st.Finish(ctx, "a", r.ID, store.Finish{State: store.Completed, Ended: start.Add(time.Minute), Stats: stats, Result: res}))
+	require.ErrorIs(t, st.Finish(ctx, "a", r.ID, store.Finish{State: store.Failed}), store.ErrConflict)
+	rep := &anomaly.Report{Summary: "fine", Schedule: "plan"}
+	ai := &anomaly.AIAnalysis{Available: false, Unavailable: "no API key"}
+	require.NoError(t, st.SetAnalysis(ctx, "a", r.ID, rep, ai))
+
+	got, err := st.Run(ctx, "a", r.ID)
+	require.NoError(t, err)
+	assert.Equal(t, store.Completed, got.State)
+	assert.Equal(t, loadtest.StatusPassed, got.Status)
+	assert.Equal(t, stats, got.Stats)
+	assert.JSONEq(t, string(spec), string(got.Spec))
+	require.NotNil(t, got.Result)
+	assert.Equal(t, 120.0, got.Result.Metrics["http_req_duration"].Values["p(95)"])
+	assert.Equal(t, rep.Summary, got.Report.Summary)
+	assert.Equal(t, ai.Unavailable, got.AI.Unavailable)
+	assert.Equal(t, "key-1", got.Actor)
+	sum, err := st.Summary(ctx, "a", r.ID)
+	require.NoError(t, err)
+	assert.Nil(t, sum.Result)
+	assert.Equal(t, stats, sum.Stats)
+}
+
+func TestListHistoryBaseline(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, _ := open(t)
+	for _, ten := range []string{"a", "b"} {
+		_, err := st.AddTenant(ctx, ten)
+		require.NoError(t, err)
+	}
+	base := time.Now().Add(-time.Hour)
+	var ids []string
+	for i := range 7 {
+		name := "checkout"
+		if i%3 == 2 {
+			name = "search"
+		}
+		r, err := st.CreateRun(ctx, "a", store.Run{Name: name, TestType: "load"})
+		require.NoError(t, err)
+		ids = append(ids, r.ID)
+		require.NoError(t, st.SetRunning(ctx, "a", r.ID, base))
+		state := store.Completed
+		if i == 3 {
+			state = store.Failed
+		}
+		require.NoError(t, st.Finish(ctx, "a", r.ID, store.Finish{State: state, Result: result(name, base.Add(time.Duration(i)*time.Minute), float64(100+i))}))
+	}
+	other, err := st.CreateRun(ctx, "b", store.Run{Name: "checkout", TestType: "load"})
+	require.NoError(t, err)
+
+	// Pages of 2, newest first, no run of b.
+	var seen []string
+	cursor := ""
+	for {
+		runs, next, err := st.ListRuns(ctx, "a", store.Filter{Limit: 2, Cursor: cursor})
+		require.NoError(t, err)
+		for _, r := range runs {
+			seen = append(seen, r.ID)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	require.Len(t, seen, 7)
+	assert.Equal(t, ids[6], seen[0])
+	assert.Equal(t, ids[0], seen[6])
+	assert.NotContains(t, seen, other.ID)
+
+	filters := []struct {
+		name string
+		f    store.Filter
+		want int
+	}{
+		{"state", store.Filter{State: store.Failed}, 1},
+		{"name", store.Filter{Name: "search"}, 2},
+		{"type", store.Filter{TestType: "load"}, 7},
+		{"other type", store.Filter{TestType: "smoke"}, 0},
+		{"since future", store.Filter{Since: time.Now().Add(time.Hour)}, 0},
+		{"until past", store.Filter{Until: base}, 0},
+		{"window", store.Filter{Since: base, Until: time.Now().Add(time.Minute)}, 7},
+	}
+	for _, tc := range filters {
+		runs, _, err := st.ListRuns(ctx, "a", tc.f)
+		require.NoError(t, err, tc.name)
+		assert.Len(t, runs, tc.want, tc.name)
+	}
+	_, _, err = st.ListRuns(ctx, "a", store.Filter{Cursor: "!!"})
+	require.ErrorIs(t, err, store.ErrBadCursor)
+
+	// History of the last checkout run: the earlier completed checkouts,
+	// oldest first (run 3 failed; runs 2 and 5 are "search").
+	hist, err := st.History(ctx, "a", "checkout", "load", ids[6], 0)
+	require.NoError(t, err)
+	var p95s []float64
+	for _, h := range hist {
+		p95s = append(p95s, h.Metrics["http_req_duration"].Values["p(95)"])
+	}
+	assert.Equal(t, []float64{100, 101, 104}, p95s)
+	hist, err = st.History(ctx, "a", "checkout", "load", ids[6], 1)
+	require.NoError(t, err)
+	require.Len(t, hist, 1)
+	assert.Equal(t, 104.0, hist[0].Metrics["http_req_duration"].Values["p(95)"])
+	hist, err = st.History(ctx, "b", "checkout", "load", "", 0)
+	require.NoError(t, err)
+	assert.Empty(t, hist)
+
+	// Baseline: the previous completed run, until one is marked.
+	b, err := st.Baseline(ctx, "a", ids[6])
+	require.NoError(t, err)
+	assert.Equal(t, ids[4], b.ID)
+	require.ErrorIs(t, st.SetBaseline(ctx, "a", ids[3]), store.ErrConflict)
+	require.NoError(t, st.SetBaseline(ctx, "a", ids[1]))
+	b, err = st.Baseline(ctx, "a", ids[6])
+	require.NoError(t, err)
+	assert.Equal(t, ids[1], b.ID)
+	assert.True(t, b.Baseline)
+	_, err = st.Baseline(ctx, "a", ids[0]) // its baseline is run 1, created later: still the marked one
+	require.NoError(t, err)
+	_, err = st.Baseline(ctx, "a", ids[2]) // the first "search" run has none
+	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+func TestRecoverInterruptedAndCounts(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, path := open(t)
+	_, err := st.AddTenant(ctx, "a")
+	require.NoError(t, err)
+	queued, err := st.CreateRun(ctx, "a", store.Run{Name: "q"})
+	require.NoError(t, err)
+	running, err := st.CreateRun(ctx, "a", store.Run{Name: "r"})
+	require.NoError(t, err)
+	require.NoError(t, st.SetRunning(ctx, "a", running.ID, time.Now()))
+	done, err := st.CreateRun(ctx, "a", store.Run{Name: "d"})
+	require.NoError(t, err)
+	require.NoError(t, st.Finish(ctx, "a", done.ID, store.Finish{State: store.Completed, Result: result("d", time.Now(), 1)}))
+
+	counts, err := st.CountByState(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[store.State]int{store.Queued: 1, store.Running: 1, store.Completed: 1}, counts)
+	require.NoError(t, st.Close())
+
+	st2, err := store.Open(ctx, path)
+	require.NoError(t, err)
+	defer st2.Close()
+	got, err := st2.RecoverInterrupted(ctx, time.Now(), "agent restarted")
+	require.NoError(t, err)
+	var recovered []string
+	for _, r := range got {
+		recovered = append(recovered, r.ID)
+		assert.Equal(t, store.Interrupted, r.State)
+		assert.Equal(t, "agent restarted", r.Error)
+	}
+	assert.ElementsMatch(t, []string{queued.ID, running.ID}, recovered)
+	d, err := st2.Run(ctx, "a", done.ID)
+	require.NoError(t, err)
+	assert.Equal(t, store.Completed, d.State)
+	require.NotNil(t, d.Result)
+	require.ErrorIs(t, st2.Finish(ctx, "a", running.ID, store.Finish{State: store.Completed}), store.ErrConflict)
+}
+
+func TestAuditLog(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, _ := open(t)
+	for i := range 5 {
+		require.NoError(t, st.Audit(ctx, "a", store.AuditEvent{Actor: "key-1", Action: "start", RunID: string(rune('a' + i))}))
+	}
+	require.NoError(t, st.Audit(ctx, "b", store.AuditEvent{Actor: "key-2", Action: "cancel"}))
+	ev, next, err := st.AuditLog(ctx, "a", 3, "")
+	require.NoError(t, err)
+	require.Len(t, ev, 3)
+	assert.Equal(t, "e", ev[0].RunID)
+	ev2, next2, err := st.AuditLog(ctx, "a", 3, next)
+	require.NoError(t, err)
+	assert.Empty(t, next2)
+	require.Len(t, ev2, 2)
+	assert.Equal(t, "a", ev2[1].RunID)
+	_, _, err = st.AuditLog(ctx, "a", 3, "-1")
+	require.ErrorIs(t, err, store.ErrBadCursor)
+}
+
+func TestConcurrentReadersAndWriter(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, _ := open(t)
+	_, err := st.AddTenant(ctx, "a")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for range 4 {
+		wg.Go(func() {
+			for range 10 {
+				r, err := st.CreateRun(ctx, "a", store.Run{Name: "n", TestType: "load"})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if err := st.SetRunning(ctx, "a", r.ID, time.Now()); err != nil {
+					errs <- err
+				}
+			}
+		})
+		wg.Go(func() {
+			for range 20 {
+				if _, _, err := st.ListRuns(ctx, "a", store.Filter{}); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	counts, err := st.CountByState(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 40, counts[store.Running])
+}
+
+func TestOpenErrors(t *testing.T) {
+	t.Parallel()
+	_, err := store.Open(context.Background(), ":memory:")
+	require.Error(t, err)
+	_, err = store.Open(context.Background(), filepath.Join(t.TempDir(), "missing-dir", "x.db"))
+	require.Error(t, err)
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, p := range []string{path, path + "-wal"} {
+		data, err := os.ReadFile(p)
+		if err == nil {
+			b.Write(data)
+		}
+	}
+	return b.String()
+}
