@@ -1,0 +1,141 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/loadlens/loadlens/anomaly"
+	"github.com/loadlens/loadlens/loadtest"
+	"github.com/loadlens/loadlens/store"
+)
+
+// Config configures a Server. Store is required; every other zero field
+// means its documented default.
+type Config struct {
+	// Store keeps tenants, runs and the audit log. Required. The Server does
+	// not close it.
+	Store *store.Store
+	// Logger receives the service's logs; nil discards them.
+	Logger *slog.Logger
+
+	// Limits are the defaults of every tenant's limits (a tenant's own
+	// non-zero limits win). Zero fields mean DefaultLimits' values.
+	Limits store.Limits
+
+	// BuildPlan turns a test spec into a plan, with warnings. nil means
+	// spec.Plan(), which rejects specs with a script ("running a script
+	// needs the k6 script runtime"); cmd/loadlens passes one that runs k6
+	// scripts. Errors wrapping loadtest.ErrInvalidPlan answer 400 with each
+	// problem; others answer 500.
+	BuildPlan func(ctx context.Context, spec loadtest.TestSpec) (loadtest.Plan, []string, error)
+	// Analyze reads a finished run: findings and, optionally, an AI
+	// analysis (nil for none). history holds earlier completed runs of the
+	// same test (tenant, name and test type), oldest first. ctx ends when
+	// the Server shuts down. nil means anomaly.Analyze with default options
+	// and no AI analysis.
+	Analyze func(ctx context.Context, res loadtest.Result, history []loadtest.Result) (anomaly.Report, *anomaly.AIAnalysis)
+	// RenderHTML writes a run's self-contained HTML report. nil makes
+	// GET /load-test/{id}/report.html answer 501 "report renderer not
+	// configured".
+	RenderHTML func(w io.Writer, res loadtest.Result, rep anomaly.Report, ai *anomaly.AIAnalysis) error
+
+	// Webhooks receive alerts when runs end.
+	Webhooks []Webhook
+	// HTTPClient sends webhooks; nil means a client with a 10s timeout.
+	HTTPClient *http.Client
+
+	// LookupHost resolves target host names for the host allowlist; nil
+	// means net.DefaultResolver.LookupNetIP.
+	LookupHost func(ctx context.Context, host string) ([]netip.Addr, error)
+
+	// HistorySize is how many earlier runs of the same test Analyze gets;
+	// default 20.
+	HistorySize int
+	// MaxBodyBytes bounds request bodies; default 1 MiB.
+	MaxBodyBytes int64
+	// RunSlack is how long a run may exceed its plan's maximum duration
+	// (setup, teardown, the end of iterations) before it is stopped as
+	// failed; default 2m.
+	RunSlack time.Duration
+}
+
+// DefaultLimits are the limits of a tenant when neither the tenant nor
+// Config.Limits set them: 50 VUs, 10 minutes, 2 tests at once, loopback
+// targets only (the demo configuration).
+var DefaultLimits = store.Limits{
+	MaxVUs:        50,
+	MaxDuration:   10 * time.Minute,
+	MaxConcurrent: 2,
+	AllowedHosts:  []string{"127.0.0.0/8", "::1/128", "localhost"},
+}
+
+// mergeLimits returns l with its zero fields taken from def.
+func mergeLimits(l, def store.Limits) store.Limits {
+	if l.MaxVUs == 0 {
+		l.MaxVUs = def.MaxVUs
+	}
+	if l.MaxDuration == 0 {
+		l.MaxDuration = def.MaxDuration
+	}
+	if l.MaxConcurrent == 0 {
+		l.MaxConcurrent = def.MaxConcurrent
+	}
+	if len(l.AllowedHosts) == 0 {
+		l.AllowedHosts = def.AllowedHosts
+	}
+	return l
+}
+
+func (c *Config) withDefaults() (Config, error) {
+	if c.Store == nil {
+		return Config{}, errors.New("service: Config.Store is required")
+	}
+	o := *c
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	o.Limits = mergeLimits(o.Limits, DefaultLimits)
+	if o.BuildPlan == nil {
+		o.BuildPlan = func(_ context.Context, spec loadtest.TestSpec) (loadtest.Plan, []string, error) { return spec.Plan() }
+	}
+	if o.Analyze == nil {
+		o.Analyze = func(_ context.Context, res loadtest.Result, history []loadtest.Result) (anomaly.Report, *anomaly.AIAnalysis) {
+			return anomaly.Analyze(res, history, anomaly.Options{}), nil
+		}
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if o.LookupHost == nil {
+		o.LookupHost = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
+	}
+	if o.HistorySize <= 0 {
+		o.HistorySize = 20
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.RunSlack <= 0 {
+		o.RunSlack = 2 * time.Minute
+	}
+	var errs []error
+	o.Webhooks = slices.Clone(c.Webhooks)
+	for i := range o.Webhooks {
+		w, err := o.Webhooks[i].withDefaults(i)
+		errs = append(errs, err)
+		o.Webhooks[i] = w
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	return o, nil
+}

@@ -1,0 +1,50 @@
+// Package service is the AIOps agent's REST API: tenants authenticated by
+// API key, per-tenant limits, a run manager that executes tests in process
+// (start, status, result, list, cancel, quick-stress, scale), live progress
+// as Server-Sent Events, run-vs-run and baseline comparison, webhook alerts,
+// an audit log, Prometheus /metrics and an OpenAPI 3 document at
+// /openapi.json.
+//
+// Routes (all under an API key except /healthz, /metrics and
+// /openapi.json):
+//
+//	POST /load-test/start                 202 started; 400 invalid; 403 over a limit; 429 too many running
+//	POST /load-test/quick-stress?target_url=&duration_minutes=&virtual_users=
+//	GET  /load-test/list?state=&test_type=&name=&since=&until=&limit=&cursor=
+//	GET  /load-test/{id}/status           state, progress %, VUs, req/s, error rate, p95 so far
+//	GET  /load-test/{id}/result           Result, findings, AI analysis
+//	GET  /load-test/{id}/events           text/event-stream of per-second progress
+//	GET  /load-test/{id}/report.html      the HTML report (Config.RenderHTML)
+//	GET  /load-test/{id}/compare/{other}  key metrics against another run or "baseline"
+//	POST /load-test/{id}/cancel
+//	POST /load-test/{id}/scale            {"vus": N} for externally-controlled scenarios
+//	POST /load-test/{id}/baseline         make a completed run its test's baseline
+//	GET  /audit                           the tenant's audit log
+//	GET  /healthz, GET /metrics, GET /openapi.json
+//
+// A request carries its key as "Authorization: Bearer KEY" or "X-API-Key:
+// KEY"; X-Tenant-ID, when sent, must name the key's tenant. Another
+// tenant's run answers 404 like a missing one. Errors are JSON
+// {"errors": ["field: problem", …]}; 500s log their details and send none.
+//
+// The capabilities of packages still being written elsewhere (k6 scripts,
+// the AI analysis, the HTML report) come in as plain functions in
+// [Config], wired by cmd/loadlens.
+//
+// It may import store, report, gemini, anomaly, js, loadtest, scenarios,
+// metrics and target. It never reads the environment or prints; it logs
+// through the [Config.Logger] ([NewLogHandler] writes Cloud
+// Logging-compatible JSON).
+//
+// Usage:
+//
+//	st, err := store.Open(ctx, "loadlens.db")
+//	…
+//	srv, err := service.New(service.Config{Store: st, Logger: logger})
+//	…
+//	hs := &http.Server{Addr: "127.0.0.1:8086", Handler: srv.Handler()}
+//	go hs.ListenAndServe()
+//	<-ctx.Done()
+//	srv.Shutdown(shutdownCtx) // stops tests, stores partial results, ends SSE streams
+//	hs.Shutdown(shutdownCtx)
+package service

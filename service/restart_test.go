@@ -1,0 +1,122 @@
+package service_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/loadlens/loadlens/service"
+	"github.com/loadlens/loadlens/store"
+)
+
+// helperEnv, set to a database path, makes the test binary an agent: it
+// serves on a loopback port, prints "ADDR host:port" and runs until killed.
+const helperEnv = "LOADLENS_SERVICE_HELPER_DB"
+
+func helperMain() int {
+	ctx := context.Background()
+	st, err := store.Open(ctx, os.Getenv(helperEnv))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	srv, err := service.New(service.Config{Store: st})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("ADDR %s\n", ln.Addr())
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	_ = hs.Serve(ln) // until SIGKILL
+	return 1
+}
+
+func TestRestartRecovery(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts a subprocess")
+	}
+	e := newEnv(t)
+	done := e.start(e.keyA, e.spec(map[string]any{"options": map[string]any{"vus": 1, "duration": "1s"}}))
+	require.Equal(t, store.Completed, e.waitFinal(e.keyA, done).State)
+	before := e.do("GET", "/load-test/"+done+"/result", e.keyA, nil)
+	require.Equal(t, http.StatusOK, before.Status)
+
+	// A second agent on the same database, killed while a test runs.
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+e.dbPath)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	killed := false
+	defer func() {
+		if !killed {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "ADDR ")
+	require.True(t, ok, line)
+	base := "http://" + addr
+
+	r := doRequest(t, base, "POST", "/load-test/start", e.keyA, e.spec(map[string]any{"options": map[string]any{"vus": 2, "duration": "60s"}}))
+	require.Equal(t, http.StatusAccepted, r.Status, "%s", r.Body)
+	var sr service.StartResponse
+	r.json(t, &sr)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var st service.Status
+		doRequest(t, base, "GET", "/load-test/"+sr.ID+"/status", e.keyA, nil).json(t, &st)
+		if st.State == store.Running && st.Requests > 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the run never ran: %+v", st)
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+	require.NoError(t, cmd.Process.Kill()) // SIGKILL: no cleanup at all
+	_ = cmd.Wait()
+	killed = true
+
+	// Before a restart, the database still says running.
+	run, err := e.st.Summary(t.Context(), "tenant-a", sr.ID)
+	require.NoError(t, err)
+	assert.Equal(t, store.Running, run.State)
+
+	// A restarted agent (New) marks it interrupted; the earlier result is intact.
+	srv2, err := service.New(service.Config{Store: e.st})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, srv2.Shutdown(context.Background())) }()
+	run, err = e.st.Summary(t.Context(), "tenant-a", sr.ID)
+	require.NoError(t, err)
+	assert.Equal(t, store.Interrupted, run.State)
+	assert.NotEmpty(t, run.Error)
+	assert.False(t, run.Ended.IsZero())
+	st := e.status(e.keyA, sr.ID)
+	assert.Equal(t, store.Interrupted, st.State)
+	after := e.do("GET", "/load-test/"+done+"/result", e.keyA, nil)
+	require.Equal(t, http.StatusOK, after.Status)
+	assert.JSONEq(t, string(before.Body), string(after.Body))
+	var audit service.AuditResponse
+	e.do("GET", "/audit", e.keyA, nil).json(t, &audit)
+	require.NotEmpty(t, audit.Events)
+	assert.Equal(t, "interrupted", audit.Events[0].Action)
+	assert.Equal(t, "agent", audit.Events[0].Actor)
+}
