@@ -70,7 +70,7 @@ func (b *syncBuffer) String() string {
 // env is a real agent on a temp SQLite file behind httptest, with two
 // tenants, and a loopback target.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	st     *store.Store
 	srv    *service.Server
 	ts     *httptest.Server
@@ -87,7 +87,7 @@ type envOption func(*service.Config)
 // wait, so that tests stay light on two shared cores.
 const targetDelay = 10 * time.Millisecond
 
-func newEnv(t *testing.T, opts ...envOption) *env {
+func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	e := &env{t: t, logs: &syncBuffer{}, dbPath: filepath.Join(t.TempDir(), "loadlens.db")}
 	e.target = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -133,12 +133,12 @@ type response struct {
 	Body   []byte
 }
 
-func (r response) json(t *testing.T, v any) {
+func (r response) json(t testing.TB, v any) {
 	t.Helper()
 	require.NoError(t, json.Unmarshal(r.Body, v), "%s", r.Body)
 }
 
-func (r response) errors(t *testing.T) []string {
+func (r response) errors(t testing.TB) []string {
 	t.Helper()
 	var body struct{ Errors []string }
 	r.json(t, &body)
