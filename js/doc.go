@@ -1,0 +1,35 @@
+// Package js runs k6 scripts unchanged on loadlens's engine: the k6
+// JavaScript API on grafana/sobek.
+//
+// A script is compiled once ([Load]); every VU gets its own runtime that
+// runs the script's init code and shares the compiled code, the files
+// open() read and the SharedArrays. [Plan] layers the script's
+// `export const options` between a base and a top layer of k6 options
+// (k6's precedence: config < script < CLI flags) and returns a
+// loadtest.Plan that runs the script; [Program.HandleSummary] runs
+// handleSummary(data) after the run.
+//
+// Modules: k6 (check, group, sleep, fail, randomSeed), k6/http, k6/metrics,
+// k6/execution, k6/data (SharedArray), k6/encoding, k6/crypto, k6/timers;
+// globals __ENV, __VU, __ITER, console, open, require (k6 modules only),
+// setTimeout/setInterval, TextEncoder/TextDecoder and
+// crypto.getRandomValues. Extensions are Go [Module] values passed in
+// [Options.Modules] under "k6/x/NAME": nothing registers itself globally,
+// a custom binary passes its own (examples/xk6-hello).
+//
+// Differences from k6: http.batch runs its requests one after the other on
+// the VU's connections; asyncRequest resolves before it returns; k6/html,
+// k6/ws, k6/net/grpc, k6/browser, WebCrypto's crypto.subtle, remote
+// (https://) imports and CommonJS script files are not available;
+// response.html() throws.
+//
+// Errors in the script wrap [ErrScript] and are *[ScriptError] values with
+// the file, line and column; the CLI maps them to k6's exit code 107.
+//
+// js imports loadtest, loadtest/k6http, scenarios, metrics and internal
+// packages, never the service, the store or AI packages.
+//
+//	plan, prog, warnings, err := js.Plan(ctx, js.Source{Path: "script.js"}, loadtest.K6Options{}, cliFlags, js.Options{Env: env, Logger: logger})
+//	res, err := loadtest.Run(ctx, plan)
+//	outputs, ok, err := prog.HandleSummary(ctx, loadtest.NewSummaryData(res, loadtest.SummaryEnv{}))
+package js

@@ -1,0 +1,220 @@
+package js
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/grafana/sobek"
+)
+
+// installGlobals defines k6's globals on a new runtime: __ENV, __VU,
+// __ITER, console, open, require, timers, TextEncoder, TextDecoder,
+// crypto.getRandomValues and, in the extended compatibility mode, global.
+func (vu *VU) installGlobals() error {
+	rt := vu.rt
+	g := rt.GlobalObject()
+	vu.setEnv(vu.prog.opts.Env)
+	set := func(name string, v any) {
+		if err := g.Set(name, v); err != nil {
+			panic(err) // defining a global on a fresh runtime cannot fail
+		}
+	}
+	set("__VU", vu.id)
+	if err := g.DefineAccessorProperty("__ITER", rt.ToValue(func(sobek.FunctionCall) sobek.Value {
+		if vu.state == nil {
+			return rt.ToValue(0)
+		}
+		return rt.ToValue(vu.state.Iteration().IterationInInstance)
+	}), nil, sobek.FLAG_TRUE, sobek.FLAG_TRUE); err != nil {
+		return err
+	}
+	set("console", vu.console())
+	set("open", vu.open)
+	set("require", vu.require)
+	for name, fn := range vu.timerFuncs() {
+		set(name, fn)
+	}
+	set("TextEncoder", vu.textEncoder)
+	set("TextDecoder", vu.textDecoder)
+	cr := rt.NewObject()
+	_ = cr.Set("getRandomValues", vu.getRandomValues)
+	_ = cr.Set("randomUUID", func(sobek.FunctionCall) sobek.Value { return rt.ToValue(randomUUID()) })
+	set("crypto", cr)
+	if vu.prog.opts.CompatibilityMode != "base" {
+		set("global", g)
+	}
+	return nil
+}
+
+// setEnv replaces __ENV.
+func (vu *VU) setEnv(env map[string]string) {
+	o := vu.rt.NewObject()
+	for k, v := range env {
+		_ = o.Set(k, v)
+	}
+	vu.env = o
+	_ = vu.rt.GlobalObject().Set("__ENV", o)
+}
+
+// console returns the console object: each method logs its arguments,
+// joined by spaces (objects as JSON), with source=console.
+func (vu *VU) console() *sobek.Object {
+	o := vu.rt.NewObject()
+	for name, level := range map[string]slog.Level{
+		"log": slog.LevelInfo, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
+		"debug": slog.LevelDebug, "trace": slog.LevelDebug,
+	} {
+		_ = o.Set(name, func(call sobek.FunctionCall) sobek.Value {
+			vu.prog.logger.Log(vu.ctxOrBackground(), level, vu.format(call.Arguments), "source", "console")
+			return sobek.Undefined()
+		})
+	}
+	return o
+}
+
+// format joins values as console.log shows them.
+func (vu *VU) format(args []sobek.Value) string {
+	var b strings.Builder
+	for i, a := range args {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(vu.display(a))
+	}
+	return b.String()
+}
+
+// display is one value as console.log shows it: strings as they are,
+// objects as JSON when they can be.
+func (vu *VU) display(v sobek.Value) string {
+	o, ok := v.(*sobek.Object)
+	if !ok || o.ClassName() == "Function" || o.ClassName() == "Error" {
+		return v.String()
+	}
+	if s, err := vu.stringify(v); err == nil && s != nil {
+		return string(s)
+	}
+	return v.String()
+}
+
+// open implements open(path, mode): a file read once per program, as a
+// string, or with mode "b" as an ArrayBuffer (a copy per call: buffers
+// are mutable).
+func (vu *VU) open(call sobek.FunctionCall) sobek.Value {
+	vu.mustInit("open()")
+	name := call.Argument(0).String()
+	if name == "" {
+		vu.typeErrorf("open(): the path is empty")
+	}
+	f, err := vu.prog.loader.open(name)
+	if err != nil {
+		vu.throwf("open(%q): %v", name, err)
+	}
+	if mode := call.Argument(1); !sobek.IsUndefined(mode) && mode.String() == "b" {
+		return vu.rt.ToValue(vu.rt.NewArrayBuffer(bytes.Clone(f.data)))
+	}
+	return vu.rt.ToValue(f.text())
+}
+
+// require implements CommonJS require() for k6's and the extensions'
+// modules: it returns the module's default export.
+func (vu *VU) require(call sobek.FunctionCall) sobek.Value {
+	vu.mustInit("require()")
+	name := call.Argument(0).String()
+	if name != "k6" && !strings.HasPrefix(name, "k6/") {
+		vu.throwf("require(%q): only k6 modules can be required; import script files with `import`", name)
+	}
+	gm, err := vu.prog.loader.goModule(name)
+	if err != nil {
+		vu.throwError(err)
+	}
+	inst, err := gm.instantiate(vu)
+	if err != nil {
+		vu.throwError(err)
+	}
+	return inst.GetBindingValue("default")
+}
+
+// textEncoder is the TextEncoder constructor (UTF-8 only, as the standard).
+func (vu *VU) textEncoder(call sobek.ConstructorCall) *sobek.Object {
+	o := call.This
+	_ = o.Set("encoding", "utf-8")
+	_ = o.Set("encode", func(c sobek.FunctionCall) sobek.Value {
+		s := ""
+		if a := c.Argument(0); !sobek.IsUndefined(a) {
+			s = a.String()
+		}
+		return vu.uint8Array([]byte(s))
+	})
+	return nil
+}
+
+// textDecoder is the TextDecoder constructor for "utf-8" (the labels
+// "utf8" and "unicode-1-1-utf-8" too), with the fatal and ignoreBOM
+// options.
+func (vu *VU) textDecoder(call sobek.ConstructorCall) *sobek.Object {
+	label := "utf-8"
+	if a := call.Argument(0); !sobek.IsUndefined(a) {
+		label = strings.ToLower(strings.TrimSpace(a.String()))
+	}
+	switch label {
+	case "utf-8", "utf8", "unicode-1-1-utf-8":
+		label = "utf-8"
+	default:
+		panic(vu.rt.NewTypeError(fmt.Sprintf("TextDecoder: unsupported encoding %q (only utf-8)", label)))
+	}
+	var fatal, ignoreBOM bool
+	if o, ok := call.Argument(1).(*sobek.Object); ok {
+		fatal = o.Get("fatal") != nil && o.Get("fatal").ToBoolean()
+		ignoreBOM = o.Get("ignoreBOM") != nil && o.Get("ignoreBOM").ToBoolean()
+	}
+	o := call.This
+	_ = o.Set("encoding", label)
+	_ = o.Set("fatal", fatal)
+	_ = o.Set("ignoreBOM", ignoreBOM)
+	_ = o.Set("decode", func(c sobek.FunctionCall) sobek.Value {
+		a := c.Argument(0)
+		if sobek.IsUndefined(a) {
+			return vu.rt.ToValue("")
+		}
+		b, ok := vu.bytesOf(a)
+		if !ok {
+			vu.typeErrorf("TextDecoder.decode: want an ArrayBuffer or a typed array")
+		}
+		if !ignoreBOM {
+			b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+		}
+		if fatal && !utf8.Valid(b) {
+			vu.typeErrorf("TextDecoder.decode: the data is not valid utf-8")
+		}
+		return vu.rt.ToValue(strings.ToValidUTF8(string(b), "\uFFFD"))
+	})
+	return nil
+}
+
+// getRandomValues fills a typed array with random bytes.
+func (vu *VU) getRandomValues(call sobek.FunctionCall) sobek.Value {
+	a := call.Argument(0)
+	b, ok := vu.bytesOf(a)
+	if !ok {
+		vu.typeErrorf("crypto.getRandomValues: want a typed array")
+	}
+	if len(b) > 65536 {
+		vu.throwf("crypto.getRandomValues: %d bytes is more than 65536", len(b))
+	}
+	_, _ = rand.Read(b)
+	return a
+}
+
+// randomUUID returns a version 4 UUID.
+func randomUUID() string {
+	var u [16]byte
+	_, _ = rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:])
+}

@@ -1,0 +1,217 @@
+package js_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/loadlens/loadlens/js"
+	"github.com/loadlens/loadlens/loadtest"
+)
+
+// groundTruth is the folder of k6 v2.2.0's scripts and outputs, beside
+// the repository.
+var groundTruth = filepath.Join("..", "..", "shared", "k6-compat", "ground-truth")
+
+// gtServer serves what the ground-truth scripts request, on the address
+// they name (127.0.0.1:18080): a page that says hello. It waits a while
+// for the port when another test holds it.
+func gtServer(t *testing.T) {
+	t.Helper()
+	var ln net.Listener
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:18080"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the ground-truth scripts need 127.0.0.1:18080: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte("<html><body>hello from the ground-truth server</body></html>\n"))
+	}), ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close(); <-done })
+}
+
+// TestGroundTruthScripts runs every script k6 v2.2.0 ran for the ground
+// truth, unchanged, and checks k6's exit code and the shapes of the
+// summaries against k6's own files.
+func TestGroundTruthScripts(t *testing.T) {
+	if _, err := os.Stat(groundTruth); err != nil {
+		t.Skipf("no ground truth beside the repository: %v", err)
+	}
+	gtServer(t)
+	gtFile := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(groundTruth, name))
+		require.NoError(t, err)
+		return b
+	}
+	cases := []struct {
+		script string
+		exit   int
+		flags  string // k6 options as CLI flags would give them
+		env    []string
+		check  func(t *testing.T, o outcome)
+	}{
+		{script: "abort.js", exit: 108, check: func(t *testing.T, o outcome) {
+			require.NotNil(t, o.res.Abort)
+			assert.Equal(t, loadtest.AbortByScript, o.res.Abort.By)
+			assert.Equal(t, "bye", o.res.Abort.Reason)
+		}},
+		{script: "api.js", exit: 0, check: func(t *testing.T, o outcome) {
+			assert.Greater(t, metricValue(t, o.res, "http_reqs", "count"), 20.0)
+			assert.Equal(t, 1.0, metricValue(t, o.res, "checks", "rate"))
+			assert.JSONEq(t, `{"hello":"world"}`, string(o.res.SetupData))
+		}},
+		{script: "badthr.js", exit: 104, check: func(t *testing.T, o outcome) {
+			assert.ErrorContains(t, o.err, "nonexistent_metric")
+		}},
+		{script: "badthr2.js", exit: 104, check: func(t *testing.T, o outcome) {
+			assert.ErrorContains(t, o.err, "http_reqs")
+		}},
+		{script: "basic.js", exit: 0, check: func(t *testing.T, o outcome) {
+			export, err := loadtest.SummaryExport(o.res)
+			require.NoError(t, err)
+			assert.Equal(t, jsonShape(t, gtFile("k6-summary.json")), jsonShape(t, export))
+			n := metricValue(t, o.res, "http_reqs", "count")
+			assert.Greater(t, n, 20.0)
+			assert.Equal(t, n, metricValue(t, o.res, "my_counter", "count"))
+			assert.Equal(t, n, metricValue(t, o.res, "my_rate", "passes"))
+			assert.Equal(t, 2*n, metricValue(t, o.res, "checks", "passes"))
+		}},
+		{script: "fail.js", exit: 110, check: func(t *testing.T, o outcome) {
+			assert.Equal(t, "marked", o.res.FailedBy)
+		}},
+		{script: "handlesummary.js", exit: 0, check: func(t *testing.T, o outcome) {
+			require.NoError(t, o.hsErr)
+			require.True(t, o.hsOK)
+			assert.Equal(t, "handleSummary done\n", string(o.summary["stdout"]))
+			assert.Equal(t, jsonShape(t, gtFile("k6-handlesummary.json")), jsonShape(t, o.summary["k6-handlesummary.json"]))
+		}},
+		{script: "handlesummary2.js", exit: 0, env: []string{"HS_OUT", "out/summary.json"}, check: func(t *testing.T, o outcome) {
+			require.NoError(t, o.hsErr)
+			assert.Equal(t, jsonShape(t, gtFile("k6-handlesummary.json")), jsonShape(t, o.summary["out/summary.json"]))
+		}},
+		{script: "initerr.js", exit: 107, check: func(t *testing.T, o outcome) {
+			var se *js.ScriptError
+			require.ErrorAs(t, o.err, &se)
+			assert.Equal(t, "Error: boom", se.Message)
+			assert.Equal(t, 1, se.Line)
+			assert.True(t, strings.HasSuffix(se.File, "initerr.js"), se.File)
+			assert.Regexp(t, `initerr\.js:1:\d+: Error: boom`, o.err.Error())
+		}},
+		{script: "mem.js", exit: 0, check: func(t *testing.T, o outcome) {
+			assert.Equal(t, 1.0, metricValue(t, o.res, "http_reqs", "count"))
+		}},
+		{script: "meta.js", exit: 0, flags: `{"systemTags":["method","url","status","scenario","ip","vu","iter"],"tags":{"env":"dev"}}`,
+			check: func(t *testing.T, o outcome) {
+				want := ndjsonShapes(t, gtFile("k6-meta.ndjson"), 2)
+				assert.Equal(t, want, ndjsonShapes(t, o.ndjson, 2))
+				assert.Contains(t, string(o.ndjson), `"metadata":{"iter":"0","vu":"1"}`)
+			}},
+		{script: "noop.js", exit: 0, check: func(t *testing.T, o outcome) {
+			assert.Equal(t, 1.0, metricValue(t, o.res, "iterations", "count"))
+		}},
+		{script: "scenarios.js", exit: 99, check: func(t *testing.T, o outcome) {
+			want := consoleShapes(t, string(gtFile("k6-run-scen.txt")))
+			got := consoleShapes(t, o.logs.String())
+			require.Len(t, got, 2, o.logs.String())
+			assert.Equal(t, want, got)
+			assert.Greater(t, metricValue(t, o.res, "dropped_iterations", "count"), 0.0)
+			for _, line := range o.logs.lines("source=console") {
+				assert.Contains(t, line, `\"env\":\"bar\"`)
+			}
+		}},
+		{script: "setupdata.js", exit: 0, check: func(t *testing.T, o outcome) {
+			require.NoError(t, o.hsErr)
+			assert.Equal(t, jsonShape(t, gtFile("k6-hs-setupdata.json")), jsonShape(t, o.summary["k6-hs-setupdata.json"]))
+			export, err := loadtest.SummaryExport(o.res)
+			require.NoError(t, err)
+			assert.Equal(t, jsonShape(t, rootAndSetup(t, gtFile("k6-summary-setupdata.json"))), jsonShape(t, rootAndSetup(t, export)))
+		}},
+	}
+	scripts, err := filepath.Glob(filepath.Join(groundTruth, "scripts", "*.js"))
+	require.NoError(t, err)
+	covered := map[string]bool{}
+	for _, c := range cases {
+		covered[c.script] = true
+	}
+	for _, s := range scripts {
+		assert.True(t, covered[filepath.Base(s)], "ground-truth script %s has no case", filepath.Base(s))
+	}
+	for _, c := range cases {
+		t.Run(c.script, func(t *testing.T) {
+			t.Parallel()
+			r := run{src: js.Source{Path: filepath.Join(groundTruth, "scripts", c.script)}, ndjson: c.script == "meta.js"}.env(c.env...)
+			if c.flags != "" {
+				r = r.flags(t, c.flags)
+			}
+			o := r.exec(t)
+			assert.Equal(t, c.exit, o.exit, "exit code; err: %v", o.err)
+			if c.check != nil {
+				c.check(t, o)
+			}
+		})
+	}
+}
+
+// rootAndSetup keeps root_group and setup_data of a summary export: the
+// metrics of the setupdata run differ with the server's speed only in
+// values, but k6's run also had no HTTP, like ours.
+func rootAndSetup(t testing.TB, b []byte) []byte {
+	var m map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(b, &m))
+	out, err := json.Marshal(map[string]json.RawMessage{"root_group": m["root_group"], "setup_data": m["setup_data"]})
+	require.NoError(t, err)
+	return out
+}
+
+// ndjsonShapes returns the shapes of the first n lines of NDJSON.
+func ndjsonShapes(t testing.TB, b []byte, n int) []string {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() && len(out) < n {
+		out = append(out, jsonShape(t, sc.Bytes()))
+	}
+	return out
+}
+
+var consoleMsg = regexp.MustCompile(`msg="((?:[^"\\]|\\.)*)" source=console`)
+
+// consoleShapes returns the shapes of the JSON documents a script logged
+// with console.log, from k6's or slog's text format.
+func consoleShapes(t testing.TB, logs string) []string {
+	var out []string
+	for _, m := range consoleMsg.FindAllStringSubmatch(logs, -1) {
+		s, err := strconv.Unquote(`"` + m[1] + `"`)
+		require.NoError(t, err)
+		var v any
+		if json.Unmarshal([]byte(s), &v) != nil {
+			continue
+		}
+		out = append(out, shape(v))
+	}
+	return out
+}
+
+var _ = errors.New

@@ -1,0 +1,365 @@
+package js
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/grafana/sobek"
+
+	"github.com/loadlens/loadlens/loadtest"
+)
+
+// VU is one virtual user's JavaScript runtime as Go modules see it: its
+// sobek runtime, the engine's VU behind it, and the context of what it
+// runs now. A VU runs on one goroutine at a time; call its methods and use
+// its runtime only from the Go functions that its script calls (or from
+// Module.Instantiate).
+type VU struct {
+	prog  *Program
+	rt    *sobek.Runtime
+	state *loadtest.VU // nil in the VUs that only run init code or handleSummary
+	id    uint64
+
+	// ctx is the context of what the VU runs now: its init code, setup,
+	// an iteration. It is kept for the Go functions the script calls,
+	// which have no other way to get it, and replaced by each phase.
+	ctx   context.Context
+	phase string
+	init  bool
+
+	ns    *sobek.Object // the main module's exports
+	execs map[string]sobek.Callable
+	loop  eventLoop
+
+	intMu  sync.Mutex
+	intTok uint64
+
+	setupData   sobek.Value
+	setupParsed bool
+	scenario    string // the scenario __ENV was made for
+	env         *sobek.Object
+
+	jsonParse     sobek.Callable
+	jsonStringify sobek.Callable
+	metadata      map[string]string // the engine VU's metadata, mirrored for HTTP requests
+	http          *httpState
+}
+
+// Runtime returns the VU's JavaScript runtime.
+func (vu *VU) Runtime() *sobek.Runtime { return vu.rt }
+
+// Context returns the context of what the VU runs now (init code, setup,
+// an iteration, teardown, handleSummary). Blocking Go code called from the
+// script must give up when it ends.
+func (vu *VU) Context() context.Context { return vu.ctx }
+
+// State returns the engine's VU: tags, metrics, checks, groups and its
+// HTTP client. It is nil in the VU that reads the options and in the one
+// that runs handleSummary.
+func (vu *VU) State() *loadtest.VU { return vu.state }
+
+// InitContext reports whether the VU runs its init code, where k6 allows
+// open(), new SharedArray() and metric constructors, and forbids requests.
+func (vu *VU) InitContext() bool { return vu.init }
+
+// ID returns __VU: 1-based for VUs running iterations, 0 for the others.
+func (vu *VU) ID() uint64 { return vu.id }
+
+// Logger returns the script's logger.
+func (vu *VU) Logger() *slog.Logger { return vu.prog.logger }
+
+// newVU creates a runtime and runs the script's init code in it.
+func (p *Program) newVU(ctx context.Context, state *loadtest.VU, id uint64) (*VU, error) {
+	rt := sobek.New()
+	rt.SetFieldNameMapper(sobek.UncapFieldNameMapper())
+	vu := &VU{prog: p, rt: rt, state: state, id: id, ctx: ctx, init: true, phase: "init"}
+	if err := vu.installGlobals(); err != nil {
+		return nil, err
+	}
+	p.loader.vus.Store(rt, vu)
+	defer p.loader.vus.Delete(rt)
+
+	stop := vu.watch(ctx)
+	prom := p.main.Evaluate(rt)
+	var err error
+	if prom.State() == sobek.PromiseStatePending { // top-level await
+		err = vu.loop.run(ctx, vu)
+	}
+	stop()
+	if err == nil {
+		switch prom.State() {
+		case sobek.PromiseStateRejected:
+			err = promiseError(prom.Result())
+		case sobek.PromiseStatePending:
+			err = errors.New("the script's top-level await never settled")
+		}
+	}
+	if err != nil {
+		return nil, vu.classify(err, "init")
+	}
+	vu.ns = rt.NamespaceObjectFor(p.main)
+	vu.init = false
+	return vu, nil
+}
+
+// promiseError turns a rejection reason into an error.
+func promiseError(v sobek.Value) error {
+	if v == nil {
+		return errors.New("rejected")
+	}
+	switch x := v.Export().(type) {
+	case error:
+		return x
+	case nil:
+		return errors.New(v.String())
+	}
+	if o, ok := v.(*sobek.Object); ok {
+		if s := o.Get("stack"); s != nil && !sobek.IsUndefined(s) {
+			return &ScriptError{Message: v.String(), Stack: s.String()}
+		}
+	}
+	return &ScriptError{Message: v.String()}
+}
+
+// watch interrupts the runtime when ctx ends, until the returned stop is
+// called; stop also clears an interrupt that came too late to matter.
+func (vu *VU) watch(ctx context.Context) (stop func()) {
+	if ctx.Done() == nil {
+		return func() {}
+	}
+	vu.intMu.Lock()
+	tok := vu.intTok
+	vu.intMu.Unlock()
+	stopAfter := context.AfterFunc(ctx, func() {
+		vu.intMu.Lock()
+		defer vu.intMu.Unlock()
+		if vu.intTok == tok {
+			vu.rt.Interrupt(context.Cause(ctx))
+		}
+	})
+	return func() {
+		stopAfter()
+		vu.intMu.Lock()
+		vu.intTok++
+		vu.intMu.Unlock()
+		vu.rt.ClearInterrupt()
+	}
+}
+
+// classify turns what a call returned into the error the engine gets: the
+// cause of an interruption (a cancelled context, test.abort()) as it is, a
+// JavaScript exception as a *ScriptError.
+func (vu *VU) classify(err error, phase string) error {
+	if err == nil {
+		return nil
+	}
+	var ie *sobek.InterruptedError
+	if errors.As(err, &ie) {
+		if e, ok := ie.Value().(error); ok {
+			return e
+		}
+		return fmt.Errorf("interrupted: %v", ie.Value())
+	}
+	if errors.Is(err, loadtest.ErrTestAborted) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return newScriptError(err, phase)
+}
+
+// call runs an exported function with the VU in phase, waits for its
+// timers and promise, and returns its result.
+func (vu *VU) call(ctx context.Context, phase string, fn sobek.Callable, args ...sobek.Value) (sobek.Value, error) {
+	vu.ctx, vu.phase = ctx, phase
+	stop := vu.watch(ctx)
+	defer stop()
+	ret, err := fn(sobek.Undefined(), args...)
+	if err == nil && vu.loop.pending() {
+		err = vu.loop.run(ctx, vu)
+	}
+	if err != nil {
+		vu.loop.clear()
+		return nil, vu.classify(err, phase)
+	}
+	if p, ok := ret.Export().(*sobek.Promise); ok {
+		switch p.State() {
+		case sobek.PromiseStateRejected:
+			return nil, vu.classify(promiseError(p.Result()), phase)
+		case sobek.PromiseStateFulfilled:
+			ret = p.Result()
+		}
+	}
+	return ret, nil
+}
+
+// export returns the main module's exported function name, or nil.
+func (vu *VU) export(name string) sobek.Callable {
+	if fn, ok := vu.execs[name]; ok {
+		return fn
+	}
+	fn, _ := sobek.AssertFunction(vu.ns.Get(name))
+	if vu.execs == nil {
+		vu.execs = make(map[string]sobek.Callable)
+	}
+	vu.execs[name] = fn
+	return fn
+}
+
+// Run implements loadtest.VUCode: one iteration of the exec function.
+func (vu *VU) Run(ctx context.Context, exec string) error {
+	fn := vu.export(exec)
+	if fn == nil {
+		return fmt.Errorf("%w: no exported function %q", ErrScript, exec)
+	}
+	vu.enterScenario()
+	data, err := vu.setupArg()
+	if err != nil {
+		return err
+	}
+	_, err = vu.call(ctx, exec, fn, data)
+	if err != nil {
+		var se *ScriptError
+		if errors.As(err, &se) {
+			vu.prog.logger.Error(se.Message, "source", "stacktrace", "at", se.position(), "exec", exec, "vu", vu.id)
+		}
+	}
+	return err
+}
+
+// setupArg returns setup's data for this VU, parsed once: k6 gives every
+// VU its own copy.
+func (vu *VU) setupArg() (sobek.Value, error) {
+	if vu.setupParsed {
+		return vu.setupData, nil
+	}
+	vu.setupParsed = true
+	vu.setupData = sobek.Undefined()
+	if vu.state == nil {
+		return vu.setupData, nil
+	}
+	raw := vu.state.SetupData()
+	if len(raw) == 0 {
+		return vu.setupData, nil
+	}
+	v, err := vu.parseJSON(raw)
+	if err != nil {
+		return nil, fmt.Errorf("setup data: %w", err)
+	}
+	vu.setupData = v
+	return v, nil
+}
+
+// parseJSON parses JSON with the runtime's JSON.parse.
+func (vu *VU) parseJSON(b []byte) (sobek.Value, error) { return vu.parseJSONString(string(b)) }
+
+// parseJSONString parses JSON with the runtime's JSON.parse.
+func (vu *VU) parseJSONString(s string) (sobek.Value, error) {
+	if vu.jsonParse == nil {
+		j := vu.rt.Get("JSON").ToObject(vu.rt)
+		vu.jsonParse, _ = sobek.AssertFunction(j.Get("parse"))
+		vu.jsonStringify, _ = sobek.AssertFunction(j.Get("stringify"))
+	}
+	return vu.jsonParse(sobek.Undefined(), vu.rt.ToValue(s))
+}
+
+// stringify is JSON.stringify; undefined gives nil.
+func (vu *VU) stringify(v sobek.Value, indent ...sobek.Value) ([]byte, error) {
+	if vu.jsonStringify == nil {
+		if _, err := vu.parseJSON([]byte("null")); err != nil {
+			return nil, err
+		}
+	}
+	args := append([]sobek.Value{v}, indent...)
+	if len(indent) > 0 {
+		args = []sobek.Value{v, sobek.Null(), indent[0]}
+	}
+	s, err := vu.jsonStringify(sobek.Undefined(), args...)
+	if err != nil {
+		return nil, err
+	}
+	if s == nil || sobek.IsUndefined(s) {
+		return nil, nil
+	}
+	return []byte(s.String()), nil
+}
+
+// enterScenario refreshes __ENV when the VU moves to another scenario,
+// whose env adds to the plan's.
+func (vu *VU) enterScenario() {
+	if vu.state == nil {
+		return
+	}
+	it := vu.state.Iteration()
+	if it.Scenario == vu.scenario && vu.env != nil {
+		return
+	}
+	vu.scenario = it.Scenario
+	vu.setEnv(vu.state.Env())
+}
+
+// throwError throws err as a JavaScript exception from a Go function: a
+// JavaScript exception or an interruption as it is, anything else as an
+// Error with err's message.
+func (vu *VU) throwError(err error) {
+	var ie *sobek.InterruptedError
+	if errors.As(err, &ie) {
+		panic(ie)
+	}
+	var ex *sobek.Exception
+	if errors.As(err, &ex) {
+		panic(ex)
+	}
+	panic(vu.rt.NewGoError(err))
+}
+
+// throwf throws a new Error.
+func (vu *VU) throwf(format string, args ...any) {
+	panic(vu.rt.ToValue(vu.rt.NewGoError(fmt.Errorf(format, args...))))
+}
+
+// typeErrorf throws a TypeError.
+func (vu *VU) typeErrorf(format string, args ...any) {
+	panic(vu.rt.NewTypeError(fmt.Sprintf(format, args...)))
+}
+
+// mustInit throws unless the VU runs init code.
+func (vu *VU) mustInit(what string) {
+	if !vu.init {
+		vu.throwf("%s is only available in the init context (the script's top level)", what)
+	}
+}
+
+// mustNotInit throws when the VU runs init code.
+func (vu *VU) mustNotInit(what string) {
+	if vu.init {
+		vu.throwf("%s is not available in the init context; call it from a function such as default or setup", what)
+	}
+}
+
+// throwOption reports whether network errors and bad metric values throw.
+func (vu *VU) throwOption() bool { return vu.prog.opts.Throw || vu.prog.extra().Throw }
+
+// warnOrThrow logs a warning, or throws it with the throw option.
+func (vu *VU) warnOrThrow(format string, args ...any) {
+	if vu.throwOption() {
+		vu.throwf(format, args...)
+	}
+	vu.prog.logger.Warn(fmt.Sprintf(format, args...), "vu", vu.id)
+}
+
+// rawJSON is a helper to marshal Go values for the script.
+func rawJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// position returns "file:line:column", or "" when unknown.
+func (e *ScriptError) position() string {
+	if e.File == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d:%d", e.File, e.Line, e.Column)
+}
