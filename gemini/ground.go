@@ -109,12 +109,6 @@ type grounder struct {
 	cands map[string][]candidate // per item ID, built lazily
 }
 
-// candidate is a number a claim may quote, with where it comes from.
-type candidate struct {
-	v    float64
-	from string // item ID and value name, for notes
-}
-
 func newGrounder(ev Evidence) *grounder {
 	g := &grounder{ev: ev, byID: map[string]*Item{}, cands: map[string][]candidate{}}
 	for i := range ev.Items {
@@ -167,9 +161,9 @@ func (g *grounder) verdictContradiction(claim, text string, ids []string) (anoma
 	return anomaly.GroundingNote{}, false
 }
 
-func splitSentences(s string) []string {
-	return regexp.MustCompile(`[.;!?]\s+|\n`).Split(s, -1)
-}
+var reSentence = regexp.MustCompile(`[.;!?]\s+|\n`)
+
+func splitSentences(s string) []string { return reSentence.Split(s, -1) }
 
 // numbers flags each number of text that matches no candidate of the
 // cited items or of the context items; with no cited items, every item is
@@ -222,7 +216,7 @@ var reFindingID = regexp.MustCompile(`\b[a-z_]+-[0-9a-f]{8}\b|\b(?:thr|ep|ts|gen
 func (g *grounder) matches(n number, scope []string) bool {
 	for _, id := range scope {
 		for _, c := range g.candidates(id) {
-			if n.matches(c.v) {
+			if n.matches(c) {
 				return true
 			}
 		}
@@ -230,10 +224,48 @@ func (g *grounder) matches(n number, scope []string) bool {
 	return false
 }
 
+// dim is the dimension of a number, which decides what it may be compared
+// with; values are kept in a canonical unit per dimension.
+type dim uint8
+
+const (
+	dimNone   dim = iota // counts, loads, rates per second: as written
+	dimTime              // milliseconds
+	dimPct               // percent
+	dimBytes             // bytes
+	dimFactor            // a ratio of two values ("2.5x")
+)
+
+// candidate is a number a claim may quote: v in its dimension's canonical
+// unit, raw as the evidence wrote it.
+type candidate struct {
+	v, raw float64
+	d      dim
+}
+
+// valueDim returns the dimension of an evidence value from its name and
+// its item's unit, and the factor to its canonical unit.
+func valueDim(name, unit string) (dim, float64) {
+	switch {
+	case strings.HasSuffix(name, "_ms") || unit == "ms":
+		return dimTime, 1
+	case strings.HasSuffix(name, "_s") || name == "seconds" || unit == "s":
+		return dimTime, 1000
+	case strings.Contains(name, "bytes") || strings.HasPrefix(unit, "bytes"):
+		return dimBytes, 1
+	case strings.HasSuffix(name, "_pct") || unit == "pct":
+		return dimPct, 1
+	case (strings.Contains(name, "rate") && !strings.Contains(name, "per_s")) || strings.Contains(name, "ratio") ||
+		name == "change" || strings.HasSuffix(name, "_change") || unit == "ratio":
+		return dimPct, 100
+	}
+	return dimNone, 1
+}
+
 // candidates returns the numbers a claim citing item id may quote: its
 // values, series points and the numbers in its text, attributes, value
-// names and ID, each in the units it may be converted to, and the
-// differences, ratios and changes between its paired values.
+// names and ID, and the differences, ratios and changes between its
+// paired values.
 func (g *grounder) candidates(id string) []candidate {
 	if c, ok := g.cands[id]; ok {
 		return c
@@ -243,40 +275,27 @@ func (g *grounder) candidates(id string) []candidate {
 		return nil
 	}
 	var out []candidate
-	add := func(v float64, from string) {
+	add := func(raw, v float64, d dim) {
 		if !math.IsNaN(v) && !math.IsInf(v, 0) {
-			out = append(out, candidate{v, from})
+			out = append(out, candidate{v: math.Abs(v), raw: math.Abs(raw), d: d})
 		}
 	}
-	scaled := func(v float64, name, unit string) {
-		add(v, name)
-		add(v*100, name) // ratio → percent
-		add(v/100, name) // percent → ratio
-		add(1+v, name)   // change → factor
-		add(1+v/100, name)
+	value := func(v float64, name, unit string) {
+		d, f := valueDim(name, unit)
+		add(v, v*f, d)
 		switch {
-		case strings.HasSuffix(name, "_ms") || unit == "ms":
-			add(v/1000, name)
-			add(v/60000, name)
-		case strings.HasSuffix(name, "_s") || unit == "s":
-			add(v*1000, name)
-			add(v/60, name)
-			add(v/3600, name)
-		case strings.Contains(name, "bytes") || strings.HasPrefix(unit, "bytes"):
-			for _, d := range []float64{1e3, 1 << 10, 1e6, 1 << 20, 1e9, 1 << 30} {
-				add(v/d, name)
-			}
-		case strings.HasSuffix(name, "_per_min"):
-			add(v/(1<<20), name)
-			add(v/1e6, name)
+		case d == dimPct:
+			add(v, 1+v*f/100, dimFactor) // a change as a factor
+		case d == dimNone && math.Abs(v) <= 1:
+			add(v, v*100, dimPct) // an unnamed share, as a percentage
 		}
 	}
 	unit := it.Attrs["unit"]
 	for name, v := range it.Values {
-		scaled(v, name, unit)
+		value(v, name, unit)
 	}
 	for _, v := range it.Series {
-		scaled(v, "series", unit)
+		value(v, "series", unit)
 	}
 	for _, p := range [][2]string{{"before", "during"}, {"during", "after"}, {"before", "after"},
 		{"baseline", "current"}, {"baseline", "observed"}, {"threshold", "observed"}, {"bound", "observed"},
@@ -286,12 +305,10 @@ func (g *grounder) candidates(id string) []candidate {
 		if !okA || !okB {
 			continue
 		}
-		from := p[0] + "/" + p[1]
-		scaled(math.Abs(b-a), from, unit)
+		value(b-a, p[1], unit)
 		if a != 0 {
-			add(b/a, from)
-			add((b/a-1)*100, from)
-			add(math.Abs(b/a-1)*100, from)
+			add(b/a, b/a, dimFactor)
+			add((b/a-1)*100, (b/a-1)*100, dimPct)
 		}
 	}
 	var texts []string
@@ -304,7 +321,10 @@ func (g *grounder) candidates(id string) []candidate {
 	}
 	for _, t := range texts {
 		for _, n := range extractNumbers(t) {
-			scaled(n.v, "text", n.unit)
+			d, fs := n.canonical()
+			for _, f := range fs {
+				add(n.v, n.v*f, d)
+			}
 		}
 	}
 	g.cands[id] = out
@@ -315,17 +335,66 @@ func (g *grounder) candidates(id string) []candidate {
 type number struct {
 	text string  // as written, with its unit
 	v    float64 // in the unit written
-	unit string  // normalised: "ms", "s", "%", "x", "bytes"… or ""
+	unit string  // normalised: "ms", "s", "%", "x", "mb"… or ""
 	// half is half a unit of the last digit shown: the rounding slack.
 	half float64
 }
 
-// matches reports whether n is c within NumberTolerance or the rounding
-// n's digits show.
-func (n number) matches(c float64) bool {
-	c = math.Abs(c)
-	d := math.Abs(n.v - c)
-	return d <= NumberTolerance*c || d <= n.half
+// canonical returns n's dimension and the factors that may take it to the
+// dimension's canonical unit (two for MB, GB and KB, which may be decimal
+// or binary).
+func (n number) canonical() (dim, []float64) {
+	switch n.unit {
+	case "ms":
+		return dimTime, []float64{1}
+	case "s":
+		return dimTime, []float64{1000}
+	case "min":
+		return dimTime, []float64{60e3}
+	case "h":
+		return dimTime, []float64{3600e3}
+	case "%":
+		return dimPct, []float64{1}
+	case "x":
+		return dimFactor, []float64{1}
+	case "bytes":
+		return dimBytes, []float64{1}
+	case "kb":
+		return dimBytes, []float64{1e3, 1 << 10}
+	case "kib":
+		return dimBytes, []float64{1 << 10}
+	case "mb":
+		return dimBytes, []float64{1e6, 1 << 20}
+	case "mib":
+		return dimBytes, []float64{1 << 20}
+	case "gb":
+		return dimBytes, []float64{1e9, 1 << 30}
+	case "gib":
+		return dimBytes, []float64{1 << 30}
+	}
+	return dimNone, []float64{1}
+}
+
+// matches reports whether n quotes c: in the same dimension (any, when n
+// has no unit) within NumberTolerance or the rounding n's digits show.
+func (n number) matches(c candidate) bool {
+	near := func(x, y, half float64) bool {
+		d := math.Abs(x - y)
+		return d <= NumberTolerance*y || d <= half
+	}
+	d, fs := n.canonical()
+	if d == dimNone {
+		return near(n.v, c.raw, n.half) || near(n.v, c.v, n.half)
+	}
+	if c.d != d && (d != dimFactor || c.d != dimNone) {
+		return false
+	}
+	for _, f := range fs {
+		if near(n.v*f, c.v, n.half*f) {
+			return true
+		}
+	}
+	return false
 }
 
 var (
@@ -423,6 +492,8 @@ func normUnit(u string) string {
 		return "per_s"
 	case "vu", "vus":
 		return "vus"
+	case "kb", "kib", "mb", "mib", "gb", "gib":
+		return u
 	}
 	return "bytes"
 }
