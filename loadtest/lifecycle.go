@@ -86,6 +86,7 @@ func (r *run) finish(res *Result) {
 		r.warn("more than %d endpoints: the rest are summarised as %q", MaxEndpoints, otherEndpoint)
 	}
 	res.Generator = r.health.summary()
+	r.finishTarget(res)
 	res.SetupData = r.setupData
 	for _, sc := range r.scenarios {
 		res.Scenarios = append(res.Scenarios, sc.progress())

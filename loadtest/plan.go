@@ -34,6 +34,9 @@ type Plan struct {
 	Env map[string]string `json:"env,omitempty"`
 	// Target is a request plan: what VUs run when Program is nil.
 	Target *Target `json:"target,omitempty"`
+	// Telemetry names the target's own telemetry sources, read during the
+	// run into target.* series and Result.Target; nil reads none.
+	Telemetry *Telemetry `json:"telemetry,omitempty"`
 	// Program is the code VUs run; it takes precedence over Target.
 	Program Program `json:"-"`
 	// Logger receives the engine's logs; nil discards them.
@@ -249,6 +252,11 @@ func (p Plan) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	if p.Telemetry != nil {
+		if err := p.Telemetry.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	errs = append(errs, p.validateExecs()...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidPlan, err)
@@ -287,6 +295,7 @@ type PlanEcho struct {
 	Metrics    []metrics.Metric    `json:"metrics,omitempty"`
 	Env        map[string]string   `json:"env,omitempty"`
 	Target     *Target             `json:"target,omitempty"`
+	Telemetry  *Telemetry          `json:"telemetry,omitempty"`
 }
 
 // Echo returns the plan as plain data with secrets redacted: the target's
@@ -307,6 +316,10 @@ func (p Plan) Echo() PlanEcho {
 	if p.Target != nil {
 		t := p.Target.Redacted()
 		e.Target = &t
+	}
+	if p.Telemetry != nil {
+		t := p.Telemetry.Redacted()
+		e.Telemetry = &t
 	}
 	return e
 }

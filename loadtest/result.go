@@ -50,6 +50,9 @@ type Result struct {
 	Timeline Timeline `json:"timeline"`
 	// Generator summarises the load generator's own CPU and memory.
 	Generator GeneratorHealth `json:"generator"`
+	// Target summarises the target's own CPU and memory when the plan
+	// named telemetry sources; nil otherwise.
+	Target *TargetHealth `json:"target,omitempty"`
 	// IterationErrors counts errors returned by iterations, by message (the
 	// most frequent MaxIterationErrors messages).
 	IterationErrors []ErrorCount `json:"iteration_errors,omitempty"`

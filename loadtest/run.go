@@ -58,6 +58,7 @@ type run struct {
 	outputs  []Output
 	coll     *collector
 	health   *healthSampler
+	target   *targetWatch // nil without telemetry
 
 	scenarios []*scenarioRun
 	byName    map[string]*scenarioRun
@@ -185,6 +186,7 @@ func (r *run) execScenarios(ctx context.Context) (Result, error) {
 	var bg sync.WaitGroup
 	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	bg.Go(func() { r.health.run(bgCtx) })
+	r.watchTarget(bgCtx, &bg)
 	defer func() {
 		stopBG()
 		bg.Wait()

@@ -50,6 +50,8 @@ type TestSpec struct {
 	// Script is k6 JavaScript; running it needs package js.
 	Script string            `json:"script,omitempty"`
 	Env    map[string]string `json:"env,omitempty"`
+	// Telemetry names the target's own telemetry sources (Plan.Telemetry).
+	Telemetry *Telemetry `json:"telemetry,omitempty"`
 }
 
 // DecodeTestSpec reads a test spec strictly: unknown fields are errors that
@@ -99,6 +101,11 @@ func (s TestSpec) Validate() error {
 	}
 	if s.Target != nil {
 		if err := s.Target.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.Telemetry != nil {
+		if err := s.Telemetry.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -191,7 +198,7 @@ func (s TestSpec) Plan() (Plan, []string, error) {
 	if testType == "" {
 		testType = TestCustom
 	}
-	p := Plan{Name: s.Name, TestType: testType, Target: s.Target, Env: s.Env}
+	p := Plan{Name: s.Name, TestType: testType, Target: s.Target, Env: s.Env, Telemetry: s.Telemetry}
 	if p.Name == "" && s.Target != nil {
 		p.Name = s.Target.Name
 	}
