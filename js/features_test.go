@@ -86,15 +86,19 @@ func testServer(t testing.TB) *httptest.Server {
 }
 
 // checks returns every check of a result by path, failing the test when
-// one failed.
-func checks(t testing.TB, res loadtest.Result) map[string]loadtest.Check {
+// one failed more often than fails says (by path; default 0).
+func checks(t testing.TB, res loadtest.Result, fails ...any) map[string]loadtest.Check {
 	t.Helper()
+	want := map[string]int64{}
+	for i := 0; i+1 < len(fails); i += 2 {
+		want[fails[i].(string)] = int64(fails[i+1].(int))
+	}
 	out := map[string]loadtest.Check{}
 	var walk func(g loadtest.Group)
 	walk = func(g loadtest.Group) {
 		for _, c := range g.Checks {
 			out[c.Path] = c
-			assert.Zero(t, c.Fails, "check %q failed %d times", c.Path, c.Fails)
+			assert.Equal(t, want[c.Path], c.Fails, "check %q failed %d times", c.Path, c.Fails)
 		}
 		for _, sub := range g.Groups {
 			walk(sub)
@@ -142,3 +146,72 @@ func countChecks(t testing.TB, name string) int {
 }
 
 var checkKey = regexp.MustCompile(`'[^']+': \(`)
+
+func TestFeatures(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		script string
+		env    []string
+		fails  []any // check path, expected fails
+		checks int   // how many checks; 0: those written 'name': (...)
+		check  func(t *testing.T, o outcome)
+	}{
+		{script: "k6.js", checks: 12, fails: []any{"::falsy value", 2, "::throwing check", 2}, check: func(t *testing.T, o outcome) {
+			assert.Equal(t, 2.0, metricValue(t, o.res, "checks{custom:yes}", "passes"))
+			assert.Equal(t, 2.0, metricValue(t, o.res, "group_duration{group:::outer::inner}", "count"))
+			require.Len(t, o.res.RootGroup.Groups, 1)
+			assert.Equal(t, "::outer::inner", o.res.RootGroup.Groups[0].Groups[0].Path)
+		}},
+		{script: "metrics.js", check: func(t *testing.T, o outcome) {
+			assert.Equal(t, loadtest.StatusPassed, o.res.Status, "thresholds: %+v", o.res.Thresholds)
+			assert.Equal(t, 10.0, metricValue(t, o.res, "c_count", "count"))
+			assert.Equal(t, 40.0, metricValue(t, o.res, "t_trend", "max"))
+			assert.Equal(t, "time", o.res.Metrics["t_trend"].Contains.String())
+			assert.Equal(t, "default", o.res.Metrics["t_plain"].Contains.String())
+			var names []string
+			for _, m := range o.prog.Metrics() {
+				names = append(names, m.Name+":"+m.Type.String())
+			}
+			assert.Equal(t, []string{"c_count:counter", "g_gauge:gauge", "r_rate:rate", "t_trend:trend", "t_plain:trend"}, names)
+			assert.Len(t, o.logs.lines("level=WARN", "c_count", "must be a number"), 4)
+		}},
+		{script: "execution.js", env: []string{"GLOBAL", "g"}, check: func(t *testing.T, o outcome) {
+			assert.Equal(t, loadtest.StatusPassed, o.res.Status, "thresholds: %+v", o.res.Thresholds)
+			assert.Equal(t, 4.0, metricValue(t, o.res, "http_reqs{sc:one}", "count"))
+		}},
+		{script: "data.js", check: func(t *testing.T, o outcome) {
+			assert.Len(t, o.logs.lines("building users"), 1, "the SharedArray is built once per process")
+			assert.Equal(t, 6.0, metricValue(t, o.res, "iterations", "count"))
+		}},
+		{script: "codecs.js"},
+		{script: "timers.js", check: func(t *testing.T, o outcome) {
+			assert.Equal(t, loadtest.StatusPassed, o.res.Status, "every iteration waited for its last timer: %+v", o.res.Thresholds)
+			assert.Equal(t, 4.0, metricValue(t, o.res, "late_timers", "count"))
+		}},
+		{script: "files.js", env: []string{"MODE", "test"}, check: func(t *testing.T, o outcome) {
+			assert.Len(t, o.logs.lines("source=console", "level=INFO", `msg="init 0 {\"env\":\"test\"}"`), 1, o.logs.String())
+			assert.Len(t, o.logs.lines("source=console", `msg="init `), 3, "init runs in VU 0 and in each of 2 VUs")
+			assert.Len(t, o.logs.lines("source=console", "level=INFO", "iteration 0 of vu"), 2)
+			assert.Len(t, o.logs.lines("source=console", "level=WARN", "a warning"), 2)
+			assert.Len(t, o.logs.lines("source=console", "level=ERROR", "an error"), 2)
+			assert.Len(t, o.logs.lines("source=console", "level=DEBUG", "debug"), 2)
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.script, func(t *testing.T) {
+			t.Parallel()
+			o := feature(t, c.script).env(c.env...).exec(t)
+			require.NoError(t, o.err, o.logs.String())
+			assert.Empty(t, o.res.IterationErrors, o.logs.String())
+			cs := checks(t, o.res, c.fails...)
+			want := c.checks
+			if want == 0 {
+				want = countChecks(t, c.script)
+			}
+			assert.Len(t, cs, want, "every check ran: %v", cs)
+			if c.check != nil {
+				c.check(t, o)
+			}
+		})
+	}
+}

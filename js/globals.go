@@ -132,6 +132,9 @@ func (vu *VU) require(call sobek.FunctionCall) sobek.Value {
 	if err != nil {
 		vu.throwError(err)
 	}
+	if inst := vu.rt.GetModuleInstance(gm); inst != nil {
+		return inst.GetBindingValue("default")
+	}
 	inst, err := gm.instantiate(vu)
 	if err != nil {
 		vu.throwError(err)

@@ -48,6 +48,10 @@ func (m *goModule) Link() error { return nil }
 // the VU running on rt.
 func (m *goModule) Evaluate(rt *sobek.Runtime) *sobek.Promise {
 	p, resolve, reject := rt.NewPromise()
+	if inst := rt.GetModuleInstance(m); inst != nil { // imported twice
+		_ = resolve(inst)
+		return p
+	}
 	vu := m.l.vuFor(rt)
 	if vu == nil {
 		_ = reject(fmt.Errorf("module %q: imported outside of a VU's init code", m.name))

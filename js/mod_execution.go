@@ -42,7 +42,7 @@ func executionModule(vu *VU) (Exports, error) {
 		"idInInstance":        func() any { return vu.id },
 		"idInTest":            func() any { return vu.id },
 		"iterationInInstance": func() any { return vu.iteration().IterationInInstance },
-		"iterationInScenario": func() any { return vu.iteration().IterationInScenario },
+		"iterationInScenario": func() any { vu.iteration(); return vu.iterInScen },
 	}, "idInInstance", "idInTest", "iterationInInstance", "iterationInScenario")
 	_ = vuObj.DefineDataProperty("tags", tags, sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_TRUE)
 	_ = vuObj.DefineDataProperty("metrics", vmetrics, sobek.FLAG_FALSE, sobek.FLAG_FALSE, sobek.FLAG_TRUE)
@@ -146,7 +146,7 @@ func (vu *VU) scenarioProgress() float64 {
 		}
 	case scenarios.PerVUIterations:
 		if c.Iterations > 0 {
-			p = float64(it.IterationInScenario) / float64(c.Iterations*max(c.VUs, 1))
+			p = float64(vu.iterInScen) / float64(c.Iterations)
 		}
 	default:
 		regular := sc.End() - sc.Base().StartTime - sc.Base().GracefulStopOrDefault()

@@ -477,9 +477,9 @@ func (u *taggedURL) Get(key string) sobek.Value {
 	return nil
 }
 func (u *taggedURL) Set(string, sobek.Value) bool { return false }
-func (u *taggedURL) Has(key string) bool           { return key == "url" || key == "name" }
-func (u *taggedURL) Delete(string) bool            { return false }
-func (u *taggedURL) Keys() []string                { return []string{"url", "name"} }
+func (u *taggedURL) Has(key string) bool          { return key == "url" || key == "name" }
+func (u *taggedURL) Delete(string) bool           { return false }
+func (u *taggedURL) Keys() []string               { return []string{"url", "name"} }
 
 // taggedURL implements http.url`...${x}...`.
 func (h *httpState) taggedURL(call sobek.FunctionCall) sobek.Value {
@@ -520,9 +520,9 @@ func (f *httpFile) Get(key string) sobek.Value {
 	return nil
 }
 func (f *httpFile) Set(string, sobek.Value) bool { return false }
-func (f *httpFile) Has(key string) bool           { return slices.Contains(f.Keys(), key) }
-func (f *httpFile) Delete(string) bool            { return false }
-func (f *httpFile) Keys() []string                { return []string{"data", "filename", "content_type"} }
+func (f *httpFile) Has(key string) bool          { return slices.Contains(f.Keys(), key) }
+func (f *httpFile) Delete(string) bool           { return false }
+func (f *httpFile) Keys() []string               { return []string{"data", "filename", "content_type"} }
 
 // file implements http.file(data, filename, contentType).
 func (h *httpState) file(call sobek.FunctionCall) sobek.Value {
@@ -589,7 +589,7 @@ type cookieJarObj struct {
 	methods map[string]sobek.Value
 }
 
-func (c *cookieJarObj) Get(key string) sobek.Value { return c.methods[key] }
+func (c *cookieJarObj) Get(key string) sobek.Value   { return c.methods[key] }
 func (c *cookieJarObj) Set(string, sobek.Value) bool { return false }
 func (c *cookieJarObj) Has(key string) bool {
 	_, ok := c.methods[key]

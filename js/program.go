@@ -42,6 +42,7 @@ type Program struct {
 
 	registry *metrics.Registry // checks custom metrics declared outside a run
 	settings atomic.Pointer[runSettings]
+	zeroVUs  sync.Map // *loadtest.VU → *VU: the engine's setup and teardown VUs
 }
 
 // runSettings are what the runtime needs of the options the run uses: the
@@ -273,12 +274,36 @@ func (p *Program) parseOptions(raw []byte) error {
 
 // NewVU implements loadtest.Program: a new runtime that has run the
 // script's init code, for the engine's VU state.
+//
+// The engine's VU 0 runs setup and teardown: when the script has neither,
+// its init code is not run for it (k6 would run it and then do nothing);
+// otherwise Setup and Teardown use the runtime made here.
 func (p *Program) NewVU(ctx context.Context, state *loadtest.VU) (loadtest.VUCode, error) {
+	if state.ID() == 0 && !p.exported["setup"] && !p.exported["teardown"] {
+		return idleVU{}, nil
+	}
 	vu, err := p.newVU(ctx, state, state.ID())
 	if err != nil {
 		return nil, err
 	}
+	if state.ID() == 0 {
+		p.zeroVUs.Store(state, vu)
+	}
 	return vu, nil
+}
+
+// idleVU is the code of an engine VU 0 when there is no setup or teardown.
+type idleVU struct{}
+
+func (idleVU) Run(context.Context, string) error { return nil }
+
+// zeroVU returns the runtime NewVU made for the engine's VU 0, or makes
+// one.
+func (p *Program) zeroVU(ctx context.Context, state *loadtest.VU) (*VU, error) {
+	if v, ok := p.zeroVUs.LoadAndDelete(state); ok {
+		return v.(*VU), nil
+	}
+	return p.newVU(ctx, state, 0)
 }
 
 // Setup implements loadtest.Setupper: it runs the script's setup() in a
@@ -286,9 +311,10 @@ func (p *Program) NewVU(ctx context.Context, state *loadtest.VU) (loadtest.VUCod
 // undefined). Without setup() it does nothing.
 func (p *Program) Setup(ctx context.Context, state *loadtest.VU) (json.RawMessage, error) {
 	if !p.exported["setup"] {
+		p.zeroVUs.Delete(state)
 		return nil, nil
 	}
-	vu, err := p.newVU(ctx, state, 0)
+	vu, err := p.zeroVU(ctx, state)
 	if err != nil {
 		return nil, err
 	}
@@ -310,9 +336,10 @@ func (p *Program) Setup(ctx context.Context, state *loadtest.VU) (json.RawMessag
 // of its own. Without teardown() it does nothing.
 func (p *Program) Teardown(ctx context.Context, state *loadtest.VU, data json.RawMessage) error {
 	if !p.exported["teardown"] {
+		p.zeroVUs.Delete(state)
 		return nil
 	}
-	vu, err := p.newVU(ctx, state, 0)
+	vu, err := p.zeroVU(ctx, state)
 	if err != nil {
 		return err
 	}

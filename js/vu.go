@@ -40,7 +40,9 @@ type VU struct {
 
 	setupData   sobek.Value
 	setupParsed bool
-	scenario    string // the scenario __ENV was made for
+	scenario    string // the scenario of the last iteration; __ENV was made for it
+	iterInScen  uint64 // this VU's iterations in that scenario, before the current one
+	iterated    bool
 	env         *sobek.Object
 
 	jsonParse     sobek.Callable
@@ -286,17 +288,19 @@ func (vu *VU) stringify(v sobek.Value, indent ...sobek.Value) ([]byte, error) {
 	return []byte(s.String()), nil
 }
 
-// enterScenario refreshes __ENV when the VU moves to another scenario,
-// whose env adds to the plan's.
+// enterScenario counts the VU's iterations per scenario and refreshes
+// __ENV when the VU moves to another scenario, whose env adds to the
+// plan's.
 func (vu *VU) enterScenario() {
 	if vu.state == nil {
 		return
 	}
 	it := vu.state.Iteration()
-	if it.Scenario == vu.scenario && vu.env != nil {
+	if it.Scenario == vu.scenario && vu.iterated {
+		vu.iterInScen++
 		return
 	}
-	vu.scenario = it.Scenario
+	vu.scenario, vu.iterInScen, vu.iterated = it.Scenario, 0, true
 	vu.setEnv(vu.state.Env())
 }
 
