@@ -247,3 +247,86 @@ func TestWriteHTMLHostile(t *testing.T) {
 	assert.Contains(t, text(p.byID["findings"]), hostile[4])
 	assert.Contains(t, text(p.byID["warnings"]), hostile[3])
 }
+
+// chartBlob returns the chart data of a rendered report.
+func chartBlob(t *testing.T, b []byte) (n int, step float64, series map[string][]*float64) {
+	t.Helper()
+	var data struct {
+		N      int     `json:"n"`
+		Step   float64 `json:"step"`
+		Charts []struct {
+			ID     string `json:"id"`
+			Series []struct {
+				Label  string     `json:"label"`
+				Values []*float64 `json:"values"`
+			} `json:"series"`
+		} `json:"charts"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(text(parsePage(t, b).byID["report-data"])), &data))
+	series = map[string][]*float64{}
+	for _, c := range data.Charts {
+		for _, s := range c.Series {
+			series[c.ID+"/"+s.Label] = s.Values
+		}
+	}
+	return data.N, data.Step, series
+}
+
+// TestChartDownsampling: a run longer than the chart budget is bucketed;
+// latency keeps its spikes (max), throughput its level (mean).
+func TestChartDownsampling(t *testing.T) {
+	t.Parallel()
+	const n = 9000 // 2.5 h: buckets of 3 s
+	res := fixture(t, "long", n, 1, false)
+	for i := range res.Timeline.Series {
+		s := &res.Timeline.Series[i]
+		for j := range s.Values {
+			s.Values[j] = 10
+		}
+		if s.Name == "http_req_duration.p99" && len(s.Tags) == 0 {
+			s.Values[5001] = 900
+		}
+		if s.Name == "http_reqs" && len(s.Tags) == 0 {
+			s.Values[3000], s.Values[3001], s.Values[3002] = 0, 20, 10 // mean 10
+		}
+	}
+	got, step, series := chartBlob(t, renderHTML(t, report.Input{Result: res}))
+	assert.Equal(t, 3000, got)
+	assert.InDelta(t, 3, step, 0)
+	p99 := series["latency/p99"]
+	require.Len(t, p99, 3000)
+	assert.InDelta(t, 900, *p99[1667], 0, "bucket 1667 holds second 5001")
+	assert.InDelta(t, 10, *p99[1666], 0)
+	assert.InDelta(t, 10, *series["throughput/requests/s"][1000], 1e-9)
+}
+
+// TestRealRunReports renders a real run against a loopback server in every
+// format: all HTML sections, a JSON round trip, valid JUnit, and the auth
+// token nowhere.
+func TestRealRunReports(t *testing.T) {
+	t.Parallel()
+	in := realRun(t)
+	require.NotEmpty(t, in.Result.Endpoints)
+
+	page := renderHTML(t, in)
+	p := parsePage(t, page)
+	for _, id := range []string{"summary", "thresholds", "charts", "checks", "endpoints", "findings", "ai", "config"} {
+		assert.Contains(t, p.byID, id)
+	}
+	n, _, series := chartBlob(t, page)
+	assert.Equal(t, in.Result.Timeline.Len(), n)
+	assert.NotEmpty(t, series["throughput/requests/s"])
+
+	var js, xmlOut bytes.Buffer
+	require.NoError(t, report.WriteJSON(&js, in))
+	back, err := report.ReadJSON(bytes.NewReader(js.Bytes()))
+	require.NoError(t, err)
+	assert.Equal(t, in.Result.Metrics["http_reqs"].Values["count"], back.Result.Metrics["http_reqs"].Values["count"])
+	_, doc := junit(t, in)
+	assert.Equal(t, len(in.Result.Thresholds), doc.Suites[1].Tests)
+
+	require.NoError(t, report.WriteJUnit(&xmlOut, in))
+	for _, out := range [][]byte{page, js.Bytes(), xmlOut.Bytes()} {
+		assert.NotContains(t, string(out), "s3cret-token")
+	}
+}

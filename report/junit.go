@@ -78,8 +78,8 @@ type junitMessage struct {
 //   - "checks": one test case per check, classed by its group path; a
 //     check with failures is a <failure> with its fails and passes;
 //   - "findings": the analysis's findings of severity high or critical,
-//     each a <failure> (threshold findings are left out: the thresholds
-//     suite has them); lower findings are listed in the suite's
+//     each a <failure> (threshold and run_failed findings are left out:
+//     the thresholds and run suites have them); lower findings are listed in the suite's
 //     <system-out> only. CI shows the worst problems the analysis found,
 //     while the build's status still comes from loadlens's exit code.
 //
@@ -223,8 +223,9 @@ func findingSuite(fs []anomaly.Finding, ts string) (junitSuite, bool) {
 	s := junitSuite{Name: "findings", Time: "0", Timestamp: ts, Cases: []junitTestCase{}}
 	var minor strings.Builder
 	for _, f := range fs {
-		if f.Kind == anomaly.KindThresholdFailed || f.Kind == anomaly.KindThresholdNoData {
-			continue
+		switch f.Kind {
+		case anomaly.KindThresholdFailed, anomaly.KindThresholdNoData, anomaly.KindRunFailed:
+			continue // the thresholds and run suites have them
 		}
 		if f.Severity < anomaly.SeverityHigh {
 			fmt.Fprintf(&minor, "[%s] %s %s: %s\n", f.Severity, f.ID, f.Kind, f.Message)
