@@ -614,3 +614,18 @@ func TestLogsAreCloudLoggingJSON(t *testing.T) {
 	}
 	assert.True(t, seen["test started"] && seen["test ended"] && seen["request"], "%v", seen)
 }
+
+func TestTelemetrySourcesAreLimited(t *testing.T) {
+	t.Parallel()
+	if _, err := loadtest.DecodeTestSpec([]byte(`{"telemetry":{}}`)); err != nil && strings.Contains(err.Error(), "unknown field") {
+		t.Skip("this loadtest has no telemetry")
+	}
+	e := newEnv(t, fakeResolver("198.51.100.7"))
+	r := e.do("POST", "/load-test/start", e.keyA, e.spec(map[string]any{
+		"telemetry": map[string]any{"prometheus": "http://metrics.example.net:9100/metrics", "pid": 1}}))
+	require.Equal(t, http.StatusForbidden, r.Status, "%s", r.Body)
+	var body struct{ Errors, Limits []string }
+	r.json(t, &body)
+	assert.ElementsMatch(t, []string{"telemetry_pid", "allowed_hosts"}, body.Limits)
+	assert.True(t, containsAny(body.Errors, `telemetry.prometheus: host "metrics.example.net"`), "%q", body.Errors)
+}

@@ -67,11 +67,12 @@ type Config struct {
 }
 
 // DefaultLimits are the limits of a tenant when neither the tenant nor
-// Config.Limits set them: 50 VUs, 10 minutes, 2 tests at once, loopback
-// targets only (the demo configuration).
+// Config.Limits set them: 50 VUs, 1 hour (gracefulStop and k6's 10-minute
+// default maxDuration of iteration-based tests included), 2 tests at once,
+// loopback targets only (the demo configuration).
 var DefaultLimits = store.Limits{
 	MaxVUs:        50,
-	MaxDuration:   10 * time.Minute,
+	MaxDuration:   time.Hour,
 	MaxConcurrent: 2,
 	AllowedHosts:  []string{"127.0.0.0/8", "::1/128", "localhost"},
 }

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/loadlens/loadlens/loadtest"
@@ -96,4 +97,24 @@ func FuzzQueries(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestRedactSpec(t *testing.T) {
+	t.Parallel()
+	spec, err := loadtest.DecodeTestSpec([]byte(`{"test_type":"smoke",
+		"target":{"base_url":"http://bob:hunter2@127.0.0.1:1","endpoints":[{"path":"/","headers":{"Cookie":"c=hunter2"}}],
+			"auth_token":"hunter2","custom_headers":{"X-Auth":"hunter2","Accept":"text/plain"}},
+		"env":{"DB_PASSWORD":"hunter2","MODE":"fast","URL":"https://u:hunter2@example.com/x"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(redactSpec(spec))
+	if strings.Contains(got, "hunter2") {
+		t.Fatalf("a secret is left: %s", got)
+	}
+	for _, keep := range []string{`"MODE":"fast"`, `"Accept":"text/plain"`, "bob:REDACTED@127.0.0.1:1", "u:REDACTED@example.com/x"} {
+		if !strings.Contains(got, keep) {
+			t.Errorf("%s is missing from %s", keep, got)
+		}
+	}
 }

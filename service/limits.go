@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -28,6 +29,9 @@ func (s *Server) checkLimits(ctx context.Context, lim store.Limits, spec loadtes
 	case end > lim.MaxDuration:
 		le.add("max_duration", fmt.Sprintf("duration: the test runs up to %s (gracefulStop included); the tenant's max_duration is %s", end, lim.MaxDuration))
 	}
+	if telemetryPID(spec) {
+		le.add("telemetry_pid", "telemetry.pid: reading a process of the agent's machine is not allowed through the API; use telemetry.prometheus")
+	}
 	allow := parseAllowlist(lim.AllowedHosts)
 	for _, u := range targetURLs(spec, plan) {
 		if problem := s.checkHost(ctx, allow, u.field, u.raw); problem != "" {
@@ -41,36 +45,67 @@ type fieldURL struct{ field, raw string }
 
 var urlLiteral = regexp.MustCompile("https?://[^\\s\"'`()<>\\\\]+")
 
-// targetURLs lists the URLs a test will send load to, as far as can be
-// seen before it runs: the request plan's base URL and absolute endpoint
-// paths, and URL literals in a script and its env.
+// targetURLs lists the URLs a test will reach, as far as can be seen before
+// it runs: every URL in a string of the spec's JSON form (the target, its
+// absolute endpoints, telemetry sources, literals in a script and its env)
+// and of the plan's, each named by its JSON path.
 func targetURLs(spec loadtest.TestSpec, plan loadtest.Plan) []fieldURL {
 	var out []fieldURL
-	for _, t := range []*loadtest.Target{spec.Target, plan.Target} {
-		if t == nil {
-			continue
-		}
-		out = append(out, fieldURL{"target.base_url", t.BaseURL})
-		for i, e := range t.Endpoints {
-			if strings.Contains(e.Path, "://") {
-				out = append(out, fieldURL{fmt.Sprintf("target.endpoints[%d].path", i), e.Path})
+	seen := map[string]bool{}
+	for _, v := range []any{spec, plan.Echo()} {
+		walkJSON(jsonValue(v), "", func(path string, s string) {
+			for _, lit := range urlLiteral.FindAllString(s, -1) {
+				if !seen[lit] {
+					seen[lit] = true
+					out = append(out, fieldURL{path, lit})
+				}
 			}
+		})
+	}
+	return out
+}
+
+// jsonValue returns v's JSON form as maps, slices and scalars.
+func jsonValue(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+// walkJSON calls visit with the path of every string in v.
+func walkJSON(v any, path string, visit func(path, s string)) {
+	switch x := v.(type) {
+	case string:
+		visit(path, x)
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			walkJSON(x[k], joinPath(path, k), visit)
+		}
+	case []any:
+		for i, e := range x {
+			walkJSON(e, fmt.Sprintf("%s[%d]", path, i), visit)
 		}
 	}
-	for _, lit := range urlLiteral.FindAllString(spec.Script, -1) {
-		out = append(out, fieldURL{"script", lit})
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
 	}
-	for _, k := range slices.Sorted(maps.Keys(spec.Env)) {
-		for _, lit := range urlLiteral.FindAllString(spec.Env[k], -1) {
-			out = append(out, fieldURL{"env." + k, lit})
-		}
-	}
-	seen := map[fieldURL]bool{}
-	return slices.DeleteFunc(out, func(u fieldURL) bool {
-		dup := seen[u]
-		seen[u] = true
-		return dup
-	})
+	return path + "." + key
+}
+
+// telemetryPID reports a spec that asks to read a process of the agent's
+// own machine: tenants may not.
+func telemetryPID(spec loadtest.TestSpec) bool {
+	m, _ := jsonValue(spec).(map[string]any)
+	t, _ := m["telemetry"].(map[string]any)
+	pid, _ := t["pid"].(float64)
+	return pid != 0
 }
 
 // allowlist is a parsed Limits.AllowedHosts.

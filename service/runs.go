@@ -139,12 +139,16 @@ func (r *liveRun) Progress(snap loadtest.Snapshot) {
 }
 
 // Start, AddSamples and Stop make liveRun a loadtest.Output.
-func (r *liveRun) Start(loadtest.RunInfo) error  { return nil }
-func (r *liveRun) AddSamples([]metrics.Sample)   {}
-func (r *liveRun) Stop(*loadtest.Result) error   { return nil }
-func (r *liveRun) snapshot() loadtest.Snapshot    { r.mu.Lock(); defer r.mu.Unlock(); return r.snap }
-func (r *liveRun) setRunning(started time.Time)  { r.mu.Lock(); r.state, r.started = store.Running, started; r.mu.Unlock() }
-func (r *liveRun) isFinal() bool                 { r.mu.Lock(); defer r.mu.Unlock(); return r.final != nil }
+func (r *liveRun) Start(loadtest.RunInfo) error { return nil }
+func (r *liveRun) AddSamples([]metrics.Sample)  {}
+func (r *liveRun) Stop(*loadtest.Result) error  { return nil }
+func (r *liveRun) snapshot() loadtest.Snapshot  { r.mu.Lock(); defer r.mu.Unlock(); return r.snap }
+func (r *liveRun) setRunning(started time.Time) {
+	r.mu.Lock()
+	r.state, r.started = store.Running, started
+	r.mu.Unlock()
+}
+func (r *liveRun) isFinal() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.final != nil }
 func (r *liveRun) setExternal(name string, e *scenarios.ExternalExecutor) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -502,4 +506,3 @@ func highFindings(rep *anomaly.Report) []anomaly.Finding {
 	}
 	return out
 }
-

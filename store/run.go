@@ -32,8 +32,9 @@ const (
 // States lists every state, live ones first.
 var States = []State{Queued, Running, Completed, Failed, Cancelled, Interrupted}
 
-// Final reports whether the state is an end state.
-func (s State) Final() bool { return s != Queued && s != Running }
+// Final reports whether the state is an end state (completed, failed,
+// cancelled or interrupted).
+func (s State) Final() bool { return s.Valid() && s != Queued && s != Running }
 
 // Valid reports whether s is one of States.
 func (s State) Valid() bool {
