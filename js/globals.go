@@ -11,19 +11,19 @@ import (
 	"github.com/grafana/sobek"
 )
 
-// installGlobals defines k6's globals on a new runtime: __ENV, __VU,
-// __ITER, console, open, require, timers, TextEncoder, TextDecoder,
-// crypto.getRandomValues and, in the extended compatibility mode, global.
+// installGlobals defines k6's globals on a new runtime: __ENV, __VU and
+// __ITER on the global object, and console, open, require, the timers,
+// TextEncoder, TextDecoder, crypto and (in the extended compatibility
+// mode) global on a lazy object behind it: each is made the first time a
+// script names it, since most scripts use two or three of them and every
+// VU would pay for all.
 func (vu *VU) installGlobals() error {
 	rt := vu.rt
 	g := rt.GlobalObject()
 	vu.setEnv(vu.prog.opts.Env)
-	set := func(name string, v any) {
-		if err := g.Set(name, v); err != nil {
-			panic(err) // defining a global on a fresh runtime cannot fail
-		}
+	if err := g.Set("__VU", vu.id); err != nil {
+		return err
 	}
-	set("__VU", vu.id)
 	if err := g.DefineAccessorProperty("__ITER", rt.ToValue(func(sobek.FunctionCall) sobek.Value {
 		if vu.state == nil {
 			return rt.ToValue(0)
@@ -32,23 +32,78 @@ func (vu *VU) installGlobals() error {
 	}), nil, sobek.FLAG_TRUE, sobek.FLAG_TRUE); err != nil {
 		return err
 	}
-	set("console", vu.console())
-	set("open", vu.open)
-	set("require", vu.require)
-	for name, fn := range vu.timerFuncs() {
-		set(name, fn)
-	}
-	set("TextEncoder", vu.textEncoder)
-	set("TextDecoder", vu.textDecoder)
-	cr := rt.NewObject()
-	_ = cr.Set("getRandomValues", vu.getRandomValues)
-	_ = cr.Set("randomUUID", func(sobek.FunctionCall) sobek.Value { return rt.ToValue(randomUUID()) })
-	set("crypto", cr)
-	if vu.prog.opts.CompatibilityMode != "base" {
-		set("global", g)
-	}
-	return nil
+	lazy := rt.NewDynamicObject(&lazyGlobals{vu: vu})
+	return g.SetPrototype(lazy)
 }
+
+// lazyGlobals holds the globals a VU makes on first use; it is the global
+// object's prototype, so that names resolve through it.
+type lazyGlobals struct {
+	vu   *VU
+	vals map[string]sobek.Value
+}
+
+func (l *lazyGlobals) Get(key string) sobek.Value {
+	if v, ok := l.vals[key]; ok {
+		return v
+	}
+	vu := l.vu
+	rt := vu.rt
+	var v sobek.Value
+	switch key {
+	case "console":
+		v = vu.console()
+	case "open":
+		v = rt.ToValue(vu.open)
+	case "require":
+		v = rt.ToValue(vu.require)
+	case "setTimeout", "clearTimeout", "setInterval", "clearInterval":
+		v = rt.ToValue(vu.timerFuncs()[key])
+	case "TextEncoder":
+		v = rt.ToValue(vu.textEncoder)
+	case "TextDecoder":
+		v = rt.ToValue(vu.textDecoder)
+	case "crypto":
+		cr := rt.NewObject()
+		_ = cr.Set("getRandomValues", vu.getRandomValues)
+		_ = cr.Set("randomUUID", func(sobek.FunctionCall) sobek.Value { return rt.ToValue(randomUUID()) })
+		v = cr
+	case "global":
+		if vu.prog.opts.CompatibilityMode == "base" {
+			return nil
+		}
+		v = rt.GlobalObject()
+	default:
+		return nil
+	}
+	if l.vals == nil {
+		l.vals = make(map[string]sobek.Value, 4)
+	}
+	l.vals[key] = v
+	return v
+}
+
+// Set implements sobek.DynamicObject; assignments to these names land on
+// the global object itself, so this only happens through the prototype.
+func (l *lazyGlobals) Set(key string, v sobek.Value) bool {
+	if l.vals == nil {
+		l.vals = make(map[string]sobek.Value, 4)
+	}
+	l.vals[key] = v
+	return true
+}
+
+func (l *lazyGlobals) Has(key string) bool { return l.Get(key) != nil }
+
+func (l *lazyGlobals) Delete(key string) bool {
+	if l.vals == nil {
+		l.vals = make(map[string]sobek.Value, 4)
+	}
+	l.vals[key] = sobek.Undefined()
+	return true
+}
+
+func (l *lazyGlobals) Keys() []string { return nil }
 
 // setEnv replaces __ENV.
 func (vu *VU) setEnv(env map[string]string) {

@@ -71,14 +71,7 @@ func (m *goModule) instantiate(vu *VU) (*goInstance, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt := vu.rt
-	inst := &goInstance{rt: rt, named: make(map[string]sobek.Value, len(ex.Named))}
-	for k, v := range ex.Named {
-		inst.named[k] = rt.ToValue(v)
-	}
-	if ex.Default != nil {
-		inst.def = rt.ToValue(ex.Default)
-	}
+	inst := &goInstance{rt: vu.rt, ex: ex, vals: make(map[string]sobek.Value, 4)}
 	if !m.static {
 		m.mu.Lock()
 		if m.names == nil {
@@ -94,34 +87,94 @@ func (m *goModule) instantiate(vu *VU) (*goInstance, error) {
 	return inst, nil
 }
 
-// goInstance is one VU's instance of a Go module.
+// goInstance is one VU's instance of a Go module. Exports become
+// JavaScript values when the script first reads them: a module such as
+// k6/http has dozens, and a VU that makes a value it never reads pays
+// memory for nothing.
 type goInstance struct {
-	rt    *sobek.Runtime
-	named map[string]sobek.Value
-	def   sobek.Value // made from named on first use when nil
+	rt   *sobek.Runtime
+	ex   Exports
+	vals map[string]sobek.Value
+	def  sobek.Value
 }
 
 // GetBindingValue implements sobek.ModuleInstance.
 func (i *goInstance) GetBindingValue(name string) sobek.Value {
 	if name == "default" {
 		if i.def == nil {
-			o := i.rt.NewObject()
-			keys := make([]string, 0, len(i.named))
-			for k := range i.named {
-				keys = append(keys, k)
+			if i.ex.Default != nil {
+				i.def = i.rt.ToValue(i.ex.Default)
+			} else {
+				i.def = i.rt.NewDynamicObject(&lazyExports{i: i})
 			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				_ = o.Set(k, i.named[k])
-			}
-			i.def = o
 		}
 		return i.def
 	}
-	if v, ok := i.named[name]; ok {
+	if v := i.named(name); v != nil {
 		return v
 	}
 	return sobek.Undefined()
+}
+
+// named returns a named export, or nil.
+func (i *goInstance) named(name string) sobek.Value {
+	if v, ok := i.vals[name]; ok {
+		return v
+	}
+	x, ok := i.ex.Named[name]
+	if !ok {
+		return nil
+	}
+	v := i.rt.ToValue(x)
+	i.vals[name] = v
+	return v
+}
+
+// lazyExports is the default export of a module without one: an object
+// of its named exports, each made on first use. Scripts may add and
+// replace properties.
+type lazyExports struct {
+	i   *goInstance
+	own map[string]sobek.Value
+}
+
+func (l *lazyExports) Get(key string) sobek.Value {
+	if v, ok := l.own[key]; ok {
+		return v
+	}
+	return l.i.named(key)
+}
+
+func (l *lazyExports) Set(key string, v sobek.Value) bool {
+	if l.own == nil {
+		l.own = map[string]sobek.Value{}
+	}
+	l.own[key] = v
+	return true
+}
+
+func (l *lazyExports) Has(key string) bool { return l.Get(key) != nil }
+
+func (l *lazyExports) Delete(key string) bool {
+	if l.own == nil {
+		l.own = map[string]sobek.Value{}
+	}
+	l.own[key] = sobek.Undefined()
+	return true
+}
+
+func (l *lazyExports) Keys() []string {
+	keys := make([]string, 0, len(l.i.ex.Named)+len(l.own))
+	for k := range l.i.ex.Named {
+		keys = append(keys, k)
+	}
+	for k := range l.own {
+		if _, ok := l.i.ex.Named[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // builtin is one of k6's modules: its export names are known statically,

@@ -2,11 +2,9 @@ package js_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"slices"
 	"sort"
@@ -234,13 +232,3 @@ func jsonShape(t testing.TB, b []byte) string {
 	require.NoError(t, json.Unmarshal(b, &v), "%s", b)
 	return shape(v)
 }
-
-// readFile reads a file of an fs, failing the test when it cannot.
-func readFile(t testing.TB, fsys fs.FS, name string) []byte {
-	t.Helper()
-	b, err := fs.ReadFile(fsys, name)
-	require.NoError(t, err)
-	return b
-}
-
-var _ = context.Background
