@@ -35,15 +35,8 @@ func (vu *VU) newMetric(call sobek.ConstructorCall, typ metrics.MetricType) *sob
 	if call.Argument(1).ToBoolean() {
 		contains = metrics.Time
 	}
-	reg := vu.prog.registry
-	if vu.state != nil {
-		reg = vu.state.Registry()
-	}
-	m, err := reg.Register(name, typ, contains)
+	m, err := vu.RegisterMetric(name, typ, contains)
 	if err != nil {
-		vu.throwError(err)
-	}
-	if err := vu.prog.declareMetric(metrics.Metric{Name: name, Type: typ, Contains: contains}); err != nil {
 		vu.throwError(err)
 	}
 	cm := &customMetric{}

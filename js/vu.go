@@ -11,6 +11,7 @@ import (
 	"github.com/grafana/sobek"
 
 	"github.com/loadlens/loadlens/loadtest"
+	"github.com/loadlens/loadlens/metrics"
 )
 
 // VU is one virtual user's JavaScript runtime as Go modules see it: its
@@ -70,6 +71,25 @@ func (vu *VU) InitContext() bool { return vu.init }
 
 // ID returns __VU: 1-based for VUs running iterations, 0 for the others.
 func (vu *VU) ID() uint64 { return vu.id }
+
+// RegisterMetric declares a custom metric, as the script's new Counter()
+// etc. do: call it from Module.Instantiate, so that the plan declares the
+// metric and thresholds may name it. It returns the metric of the run
+// (of a registry of its own in VUs without a test); keep it per instance.
+func (vu *VU) RegisterMetric(name string, typ metrics.MetricType, contains metrics.ValueType) (*metrics.Metric, error) {
+	reg := vu.prog.registry
+	if vu.state != nil {
+		reg = vu.state.Registry()
+	}
+	m, err := reg.Register(name, typ, contains)
+	if err != nil {
+		return nil, err
+	}
+	if err := vu.prog.declareMetric(metrics.Metric{Name: name, Type: typ, Contains: contains}); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
 
 // Logger returns the script's logger.
 func (vu *VU) Logger() *slog.Logger { return vu.prog.logger }
