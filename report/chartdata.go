@@ -84,6 +84,9 @@ type lineDef struct {
 	scale float64 // multiply values by it (0: 1)
 	axis2 bool
 	mean  bool // downsample by mean (counts, rates) instead of max
+	// perSource draws one line per telemetry source of the series (target
+	// series are tagged with where they were scraped).
+	perSource bool
 }
 
 type chartDef struct {
@@ -91,7 +94,6 @@ type chartDef struct {
 	lines                  []lineDef
 }
 
-var targetTags = map[string]string{"source": "target"}
 
 var chartDefs = []chartDef{
 	{id: "vus", title: "Virtual users", lines: []lineDef{
@@ -110,11 +112,11 @@ var chartDefs = []chartDef{
 	{id: "generator-memory", title: "Load generator memory", unit: "bytes", lines: []lineDef{
 		{name: loadtest.SeriesGeneratorRSS, label: "generator RSS"}}},
 	{id: "target-cpu", title: "Target CPU (% of one CPU)", unit: "%", lines: []lineDef{
-		{name: loadtest.SeriesTargetCPU, tags: targetTags, label: "target CPU"}}},
+		{name: loadtest.SeriesTargetCPU, perSource: true, label: "target CPU"}}},
 	{id: "target-memory", title: "Target memory", unit: "bytes", lines: []lineDef{
-		{name: loadtest.SeriesTargetRSS, tags: targetTags, label: "target RSS"}, {name: loadtest.SeriesTargetHeap, tags: targetTags, label: "target heap in use"}}},
+		{name: loadtest.SeriesTargetRSS, perSource: true, label: "target RSS"}, {name: loadtest.SeriesTargetHeap, perSource: true, label: "target heap in use"}}},
 	{id: "target-goroutines", title: "Target goroutines", lines: []lineDef{
-		{name: loadtest.SeriesTargetGoroutines, tags: targetTags, label: "goroutines"}}},
+		{name: loadtest.SeriesTargetGoroutines, perSource: true, label: "goroutines"}}},
 }
 
 // alwaysCharts are drawn even without data (they say "no data"); the
@@ -145,13 +147,15 @@ func newChartData(r loadtest.Result, findings []anomaly.Finding) chartData {
 	}
 	for _, def := range defs {
 		spec := chartSpec{ID: def.id, Title: def.title, Unit: def.unit, Unit2: def.unit2, Series: []chartLine{}}
-		for i, l := range def.lines {
-			s := tl.Find(l.name, l.tags)
-			if s == nil {
-				continue
+		for _, l := range def.lines {
+			for _, s := range chartSeries(tl, l) {
+				label := l.label
+				if l.perSource && len(chartSeries(tl, l)) > 1 {
+					label += " (" + s.Tags["source"] + ")"
+				}
+				spec.Series = append(spec.Series, chartLine{Label: label, Color: palette[len(spec.Series)%len(palette)],
+					Axis2: l.axis2, Values: downsample(s.Values, n, bucket, l.scale, l.mean)})
 			}
-			spec.Series = append(spec.Series, chartLine{Label: l.label, Color: palette[i%len(palette)], Axis2: l.axis2,
-				Values: downsample(s.Values, n, bucket, l.scale, l.mean)})
 		}
 		if len(spec.Series) > 0 || alwaysCharts[def.id] {
 			d.Charts = append(d.Charts, spec)
@@ -216,6 +220,24 @@ func downsample(vs []float64, n, bucket int, scale float64, mean bool) chartValu
 			out = append(out, agg/float64(cnt))
 		default:
 			out = append(out, agg)
+		}
+	}
+	return out
+}
+
+// chartSeries returns the series a line draws: the one with its name and
+// tags, or, per source, every series with its name.
+func chartSeries(tl loadtest.Timeline, l lineDef) []*loadtest.Series {
+	if !l.perSource {
+		if s := tl.Find(l.name, l.tags); s != nil {
+			return []*loadtest.Series{s}
+		}
+		return nil
+	}
+	var out []*loadtest.Series
+	for i := range tl.Series {
+		if tl.Series[i].Name == l.name {
+			out = append(out, &tl.Series[i])
 		}
 	}
 	return out
