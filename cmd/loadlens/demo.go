@@ -34,9 +34,19 @@ func (a *app) demo(ctx context.Context, args []string) int {
 		"a spike test of about 25 s follows.\n", srv.URL())
 	plan := demoPlan(srv.URL())
 	plan.Logger = a.logger(f.quiet)
+	plan.Telemetry = &loadtest.Telemetry{Prometheus: srv.URL() + "/metrics"}
+	if !f.fs.Changed("report") {
+		f.reportFile = demoReport
+	}
 	_, code := a.execute(ctx, plan, f, "(built-in demo)")
+	if code != exitInvalidConfig && code != exitGenericError {
+		fmt.Fprintf(a.stdout, "The HTML report is in %s; open it in a browser.\n", f.reportFile)
+	}
 	return code
 }
+
+// demoReport is where the demo writes its HTML report unless --report says.
+const demoReport = "loadlens-demo-report.html"
 
 // demoPlan is a spike: a small steady load, a sudden jump to five times
 // as many VUs, and back.

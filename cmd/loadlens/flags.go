@@ -29,6 +29,10 @@ type runFlags struct {
 	resultFile               string
 	reportFile               string
 	noAnalysis               bool
+	ai                       bool
+	junitFile                string
+	telemetryPrometheus      string
+	telemetryPID             int
 	noColor                  bool
 
 	fs *flag.FlagSet
@@ -53,6 +57,10 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&f.resultFile, "result", "", "write the whole Result and its findings as JSON to FILE")
 	fs.StringVar(&f.reportFile, "report", "", "write a self-contained HTML report to FILE")
 	fs.BoolVar(&f.noAnalysis, "no-analysis", false, "do not analyse the run")
+	fs.BoolVar(&f.ai, "ai", false, "ask Gemini for a grounded analysis (GEMINI_API_KEY, or Vertex AI via GOOGLE_CLOUD_PROJECT)")
+	fs.StringVar(&f.junitFile, "junit", "", "write thresholds, checks and serious findings as JUnit XML to FILE")
+	fs.StringVar(&f.telemetryPrometheus, "telemetry-prometheus", "", "scrape the target's Prometheus metrics at URL during the run")
+	fs.IntVar(&f.telemetryPID, "telemetry-pid", 0, "watch the target's process (same machine) during the run")
 	fs.BoolVar(&f.noColor, "no-color", false, "no colours in the output")
 	fs.SetInterspersed(true)
 	f.fs = fs

@@ -32,6 +32,10 @@ Usage:
   loadlens run [flags] FILE        run a test file (.json) or a k6 script (.js)
   loadlens demo                    a short spike test against a built-in loopback target
   loadlens target [flags]          serve the built-in demo target on loopback
+  loadlens report RESULT.json      write an HTML report (--html), JUnit (--junit) or JSON (--json)
+  loadlens compare BASE CURRENT    compare two results (files written by run --result)
+  loadlens serve [flags]           the agent: per-tenant REST API, history, alerts
+  loadlens tenant add NAME         create a tenant of the agent and print its API key
   loadlens version                 print the version
 
 Run 'loadlens COMMAND --help' for a command's flags.
@@ -50,6 +54,14 @@ func (a *app) main(ctx context.Context, args []string) int {
 		return a.demo(ctx, rest)
 	case "target":
 		return a.target(ctx, rest)
+	case "report":
+		return a.report(rest)
+	case "compare":
+		return a.compare(rest)
+	case "serve":
+		return a.serve(ctx, rest)
+	case "tenant":
+		return a.tenant(ctx, rest)
 	case "version", "--version":
 		fmt.Fprintln(a.stdout, "loadlens", version)
 		return 0

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,8 +14,8 @@ import (
 
 	flag "github.com/spf13/pflag"
 
-	"github.com/loadlens/loadlens/anomaly"
 	"github.com/loadlens/loadlens/loadtest"
+	"github.com/loadlens/loadlens/report"
 )
 
 // run is `loadlens run [flags] FILE`.
@@ -43,6 +41,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 		return a.configError(err)
 	}
 	plan.Logger = a.logger(f.quiet)
+	f.applyTelemetry(&plan)
 	for _, w := range warnings {
 		plan.Logger.Warn(w)
 	}
@@ -164,20 +163,19 @@ func (a *app) execute(ctx context.Context, plan loadtest.Plan, f *runFlags, scri
 		return res, exitCode(res, err)
 	}
 
-	var analysis *anomaly.Report
-	if !f.noAnalysis {
-		rep := anomaly.Analyze(res, nil, anomaly.Options{})
-		analysis = &rep
-	}
+	in := a.analyse(ctx, res, f)
 	if !f.quiet {
 		if err := loadtest.WriteTextSummary(a.stdout, res, loadtest.SummaryEnv{StdoutTTY: tty, NoColor: f.noColor}); err != nil {
 			fmt.Fprintf(a.stderr, "loadlens: summary: %v\n", err)
 		}
-		if analysis != nil {
-			writeFindings(a.stdout, *analysis)
+		if !f.noAnalysis {
+			writeFindings(a.stdout, in.Analysis)
+		}
+		if in.AI != nil {
+			writeAI(a.stdout, *in.AI)
 		}
 	}
-	if err := a.writeFiles(f, res, analysis); err != nil {
+	if err := a.writeFiles(f, res, in); err != nil {
 		fmt.Fprintf(a.stderr, "loadlens: %v\n", err)
 		return res, exitGenericError
 	}
@@ -201,8 +199,8 @@ func crossed(res loadtest.Result) string {
 	return fmt.Sprintf("thresholds on metrics '%s' have been crossed", strings.Join(keys, ", "))
 }
 
-// writeFiles writes --summary-export, --result and --report.
-func (a *app) writeFiles(f *runFlags, res loadtest.Result, analysis *anomaly.Report) error {
+// writeFiles writes --summary-export, --result, --report and --junit.
+func (a *app) writeFiles(f *runFlags, res loadtest.Result, in report.Input) error {
 	if f.summaryExport != "" {
 		b, err := loadtest.SummaryExport(res)
 		if err != nil {
@@ -212,46 +210,35 @@ func (a *app) writeFiles(f *runFlags, res loadtest.Result, analysis *anomaly.Rep
 			return fmt.Errorf("--summary-export: %w", err)
 		}
 	}
-	if f.resultFile != "" {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetIndent("", "  ")
-		doc := resultDocument{Result: res}
-		if analysis != nil {
-			doc.Findings = analysis.Findings
-			doc.Analysis = analysis
+	for _, out := range []struct {
+		flag, path string
+		write      func(io.Writer, report.Input) error
+	}{
+		{"--result", f.resultFile, report.WriteJSON},
+		{"--report", f.reportFile, report.WriteHTML},
+		{"--junit", f.junitFile, report.WriteJUnit},
+	} {
+		if out.path == "" {
+			continue
 		}
-		if err := enc.Encode(doc); err != nil {
-			return fmt.Errorf("--result: %w", err)
+		if err := writeFileWith(out.path, func(w io.Writer) error { return out.write(w, in) }); err != nil {
+			return fmt.Errorf("%s: %w", out.flag, err)
 		}
-		if err := os.WriteFile(f.resultFile, buf.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("--result: %w", err)
-		}
-	}
-	if f.reportFile != "" {
-		return fmt.Errorf("--report: the HTML report is not built yet")
 	}
 	return nil
 }
 
-// resultDocument is what --result writes: the Result and its findings.
-type resultDocument struct {
-	Result   loadtest.Result   `json:"result"`
-	Findings []anomaly.Finding `json:"findings"`
-	Analysis *anomaly.Report   `json:"analysis,omitempty"`
-}
-
-// writeFindings ends the summary with the analysis.
-func writeFindings(w io.Writer, rep anomaly.Report) {
-	fmt.Fprintf(w, "\n  █ ANALYSIS \n\n")
-	if len(rep.Findings) == 0 {
-		fmt.Fprintf(w, "    ✓ nothing unusual found\n\n")
-		return
+// writeFileWith creates path and writes it with write.
+func writeFileWith(path string, write func(io.Writer) error) error {
+	file, err := os.Create(path)
+	if err != nil {
+		return err
 	}
-	for _, fd := range rep.Findings {
-		fmt.Fprintf(w, "    %-8s %s\n", strings.ToUpper(fd.Severity.String()), fd.Message)
+	if err := write(file); err != nil {
+		_ = file.Close()
+		return err
 	}
-	fmt.Fprintf(w, "\n    %s\n\n", rep.Summary)
+	return file.Close()
 }
 
 // signalContext cancels ctx at the first SIGINT or SIGTERM (a graceful

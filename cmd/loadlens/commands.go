@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	flag "github.com/spf13/pflag"
+
+	"github.com/loadlens/loadlens/anomaly"
+	"github.com/loadlens/loadlens/gemini"
+	"github.com/loadlens/loadlens/loadtest"
+	"github.com/loadlens/loadlens/report"
+	"github.com/loadlens/loadlens/service"
+	"github.com/loadlens/loadlens/store"
+)
+
+// parseFlags parses a command's flags; done is set when the command should
+// return code at once (help, or a usage error).
+func (a *app) parseFlags(fs *flag.FlagSet, usage string, args []string) (code int, done bool) {
+	fs.SetOutput(a.stderr)
+	fs.Usage = func() { fmt.Fprintf(a.stderr, "Usage: %s\n\nFlags:\n%s", usage, fs.FlagUsages()) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, true
+		}
+		return exitUsage, true
+	}
+	return 0, false
+}
+
+// report is `loadlens report RESULT.json --html FILE --junit FILE --json FILE`.
+func (a *app) report(args []string) int {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	html := fs.String("html", "", "write the self-contained HTML report to FILE")
+	junit := fs.String("junit", "", "write JUnit XML to FILE")
+	jsonOut := fs.String("json", "", "write the versioned JSON report to FILE")
+	analyse := fs.Bool("analyse", false, "analyse the result again (for a bare Result without findings)")
+	if code, done := a.parseFlags(fs, "loadlens report [flags] RESULT.json", args); done {
+		return code
+	}
+	if fs.NArg() != 1 || *html == "" && *junit == "" && *jsonOut == "" {
+		fs.Usage()
+		return exitUsage
+	}
+	in, err := readReport(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(a.stderr, "loadlens report: %v\n", err)
+		return exitGenericError
+	}
+	if *analyse {
+		in.Analysis = anomaly.Analyze(in.Result, nil, anomaly.Options{})
+	}
+	for _, out := range []struct {
+		path  string
+		write func(io.Writer, report.Input) error
+	}{{*html, report.WriteHTML}, {*junit, report.WriteJUnit}, {*jsonOut, report.WriteJSON}} {
+		if out.path == "" {
+			continue
+		}
+		if err := writeFileWith(out.path, func(w io.Writer) error { return out.write(w, in) }); err != nil {
+			fmt.Fprintf(a.stderr, "loadlens report: %s: %v\n", out.path, err)
+			return exitGenericError
+		}
+	}
+	return exitOK
+}
+
+func readReport(path string) (report.Input, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return report.Input{}, err
+	}
+	defer file.Close()
+	in, err := report.ReadJSON(file)
+	if err != nil {
+		return report.Input{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return in, nil
+}
+
+// compare is `loadlens compare BASE.json CURRENT.json [--json]`.
+func (a *app) compare(args []string) int {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "write the comparison as JSON")
+	noise := fs.Float64("noise-floor", 0, "smallest relative change that counts (default 0.05)")
+	if code, done := a.parseFlags(fs, "loadlens compare [flags] BASE.json CURRENT.json", args); done {
+		return code
+	}
+	if fs.NArg() != 2 {
+		fs.Usage()
+		return exitUsage
+	}
+	var runs [2]report.Run
+	for i := range runs {
+		in, err := readReport(fs.Arg(i))
+		if err != nil {
+			fmt.Fprintf(a.stderr, "loadlens compare: %v\n", err)
+			return exitGenericError
+		}
+		runs[i] = report.Run{Result: in.Result, Findings: in.Analysis.Findings}
+	}
+	c := report.Compare(runs[0], runs[1], report.CompareOptions{NoiseFloor: *noise})
+	var err error
+	if *asJSON {
+		err = report.WriteComparisonJSON(a.stdout, c)
+	} else {
+		err = c.WriteText(a.stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(a.stderr, "loadlens compare: %v\n", err)
+		return exitGenericError
+	}
+	return exitOK
+}
+
+// tenant is `loadlens tenant add NAME --db FILE`: it prints the new
+// tenant's API key, alone on stdout.
+func (a *app) tenant(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("tenant", flag.ContinueOnError)
+	db := fs.String("db", "loadlens.db", "the agent's SQLite database")
+	if code, done := a.parseFlags(fs, "loadlens tenant add NAME [--db FILE]", args); done {
+		return code
+	}
+	if fs.NArg() != 2 || fs.Arg(0) != "add" {
+		fs.Usage()
+		return exitUsage
+	}
+	st, err := store.Open(ctx, *db)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "loadlens tenant: %v\n", err)
+		return exitGenericError
+	}
+	defer st.Close()
+	key, err := st.AddTenant(ctx, fs.Arg(1))
+	if err != nil {
+		fmt.Fprintf(a.stderr, "loadlens tenant: %v\n", err)
+		return exitGenericError
+	}
+	fmt.Fprintln(a.stdout, key)
+	return exitOK
+}
+
+// serve is `loadlens serve --addr 127.0.0.1:8086 --db loadlens.db`: the
+// agent, until SIGINT or SIGTERM, which stops running tests and keeps their
+// partial results.
+func (a *app) serve(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8086", "address to listen on")
+	db := fs.String("db", "loadlens.db", "SQLite database (created if missing)")
+	ai := fs.Bool("ai", false, "ask Gemini about each finished run (GEMINI_API_KEY or Vertex AI)")
+	hooks := fs.String("webhooks", "", "a JSON file with a list of webhooks: [{\"url\": …, \"format\": \"json|slack\", \"events\": […]}]")
+	if code, done := a.parseFlags(fs, "loadlens serve [flags]", args); done {
+		return code
+	}
+	logger := slog.New(service.NewLogHandler(a.stderr, slog.LevelInfo))
+	st, err := store.Open(ctx, *db)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "loadlens serve: %v\n", err)
+		return exitGenericError
+	}
+	defer st.Close()
+	cfg := service.Config{Store: st, Logger: logger, BuildPlan: a.servicePlan, RenderHTML: renderHTML}
+	if *hooks != "" {
+		b, err := os.ReadFile(*hooks)
+		if err == nil {
+			err = json.Unmarshal(b, &cfg.Webhooks)
+		}
+		if err != nil {
+			fmt.Fprintf(a.stderr, "loadlens serve: --webhooks: %v\n", err)
+			return exitInvalidConfig
+		}
+	}
+	if *ai {
+		gcfg := gemini.ConfigFromEnv(a.getenv)
+		gcfg.Logger = logger
+		an, err := gemini.New(ctx, gcfg)
+		if err != nil {
+			fmt.Fprintf(a.stderr, "loadlens serve: %v\n", err)
+			return exitInvalidConfig
+		}
+		cfg.Analyze = func(ctx context.Context, res loadtest.Result, history []loadtest.Result) (anomaly.Report, *anomaly.AIAnalysis) {
+			rep := anomaly.Analyze(res, history, anomaly.Options{})
+			var base *loadtest.Result
+			if b, ok := report.Baseline(history, res); ok {
+				base = &b
+			}
+			analysis := an.Analyze(ctx, res, rep, base)
+			return rep, &analysis
+		}
+	}
+	srv, err := service.New(cfg)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "loadlens serve: %v\n", err)
+		return exitGenericError
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "loadlens serve: %v\n", err)
+		return exitGenericError
+	}
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := a.signalContextSaying(ctx, "stopping the agent (running tests keep partial results)")
+	defer stop()
+	logger.Info("loadlens agent listening", "addr", ln.Addr().String(), "db", *db)
+	served := make(chan error, 1)
+	go func() { served <- httpSrv.Serve(ln) }()
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx) // first: it ends SSE streams that would hold up the HTTP server
+		_ = httpSrv.Shutdown(shutdownCtx)
+		err = <-served
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintf(a.stderr, "loadlens serve: %v\n", err)
+		return exitGenericError
+	}
+	return exitOK
+}
+
+// servicePlan builds the plan of an API request, scripts included.
+func (a *app) servicePlan(ctx context.Context, spec loadtest.TestSpec) (loadtest.Plan, []string, error) {
+	return a.specPlan(ctx, spec, loadtest.K6Options{}, nil)
+}
+
+func renderHTML(w io.Writer, res loadtest.Result, rep anomaly.Report, ai *anomaly.AIAnalysis) error {
+	return report.WriteHTML(w, report.Input{Result: res, Analysis: rep, AI: ai})
+}

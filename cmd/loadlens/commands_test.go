@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/loadlens/loadlens/target"
+)
+
+func TestReportAndCompare(t *testing.T) {
+	t.Parallel()
+	srv := startTarget(t, target.Config{})
+	dir := t.TempDir()
+	var results [2]string
+	for i, extra := range []string{"", `, "thresholds": {"http_req_failed": ["rate<0.1"]}`} {
+		results[i] = filepath.Join(dir, fmt.Sprintf("result%d.json", i))
+		html, junit := filepath.Join(dir, fmt.Sprintf("r%d.html", i)), filepath.Join(dir, fmt.Sprintf("r%d.xml", i))
+		r := runCLI(t, "run", "-q", "--result", results[i], "--report", html, "--junit", junit,
+			writeFile(t, "t.json", testFile(srv.URL(), extra)))
+		require.Contains(t, []int{0, 99}, r.code, r.stderr)
+		page, err := os.ReadFile(html)
+		require.NoError(t, err)
+		assert.Contains(t, string(page), "<html")
+		var suites struct {
+			XMLName xml.Name `xml:"testsuites"`
+		}
+		b, err := os.ReadFile(junit)
+		require.NoError(t, err)
+		require.NoError(t, xml.Unmarshal(b, &suites))
+	}
+	out := filepath.Join(dir, "again.html")
+	r := runCLI(t, "report", results[1], "--html", out, "--junit", filepath.Join(dir, "again.xml"))
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.FileExists(t, out)
+
+	r = runCLI(t, "compare", results[0], results[1])
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "http_req_failed")
+	r = runCLI(t, "compare", "--json", results[0], results[1])
+	require.Equal(t, 0, r.code, r.stderr)
+	var c map[string]any
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &c))
+	assert.Contains(t, c, "comparison")
+
+	assert.Equal(t, 2, runCLI(t, "report", results[0]).code, "nothing to write")
+	assert.Equal(t, 255, runCLI(t, "report", filepath.Join(dir, "missing.json"), "--html", out).code)
+}
+
+// The agent end to end: a tenant's key, a test started over HTTP against
+// the built-in target, its status and result, and a clean stop at SIGTERM.
+func TestServe(t *testing.T) {
+	t.Parallel()
+	tgt := startTarget(t, target.Config{})
+	db := filepath.Join(t.TempDir(), "agent.db")
+	r := runCLI(t, "tenant", "add", "team-a", "--db", db)
+	require.Equal(t, 0, r.code, r.stderr)
+	key := strings.TrimSpace(r.stdout)
+	require.Regexp(t, `^\S+$`, key, "the key alone on stdout")
+
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "serve", "--addr", "127.0.0.1:0", "--db", db)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		re := regexp.MustCompile(`"addr":"([^"]+)"`)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	var base string
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case <-ctx.Done():
+		t.Fatal("the agent never said where it listens")
+	}
+	call := func(method, path, body string) (int, []byte) {
+		req, err := http.NewRequestWithContext(ctx, method, base+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, b
+	}
+	code, body := call("POST", "/load-test/start", `{"test_type": "smoke", "virtual_users": 2, "duration": "2s",
+		"target": {"base_url": "`+tgt.URL()+`", "endpoints": ["/"], "auth_token": "top-secret"}}`)
+	require.Equal(t, http.StatusAccepted, code, string(body))
+	var started struct {
+		ID string `json:"id"`
+	}
+	require.NoError(t, json.Unmarshal(body, &started))
+	require.NotEmpty(t, started.ID)
+
+	deadline := time.Now().Add(time.Minute)
+	for {
+		code, body = call("GET", "/load-test/"+started.ID+"/status", "")
+		require.Equal(t, http.StatusOK, code, string(body))
+		if bytes.Contains(body, []byte(`"completed"`)) {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the test never completed: %s", body)
+		time.Sleep(100 * time.Millisecond) // polling the API, as a client does
+	}
+	code, body = call("GET", "/load-test/"+started.ID+"/result", "")
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, string(body), `"findings"`)
+	assert.NotContains(t, string(body), "top-secret")
+	code, body = call("GET", "/load-test/"+started.ID+"/report.html", "")
+	require.Equal(t, http.StatusOK, code, string(body))
+	assert.Contains(t, string(body), "<html")
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait(), "SIGTERM stops the agent cleanly")
+}
