@@ -188,6 +188,14 @@ func TestFeatures(t *testing.T) {
 			assert.Equal(t, loadtest.StatusPassed, o.res.Status, "every iteration waited for its last timer: %+v", o.res.Thresholds)
 			assert.Equal(t, 4.0, metricValue(t, o.res, "late_timers", "count"))
 		}},
+		{script: "jslib.js", check: func(t *testing.T, o outcome) {
+			require.NoError(t, o.hsErr)
+			out := string(o.summary["stdout"])
+			assert.Contains(t, out, " █ THRESHOLDS", out)
+			assert.Contains(t, out, "checks", out)
+			assert.Contains(t, out, "iterations", out)
+			assert.Contains(t, string(o.summary["junit.xml"]), `<testcase name="checks - rate==1" />`)
+		}},
 		{script: "files.js", env: []string{"MODE", "test"}, check: func(t *testing.T, o outcome) {
 			assert.Len(t, o.logs.lines("source=console", "level=INFO", `msg="init 0 {\"env\":\"test\"}"`), 1, o.logs.String())
 			assert.Len(t, o.logs.lines("source=console", `msg="init `), 3, "init runs in VU 0 and in each of 2 VUs")

@@ -167,6 +167,12 @@ func (l *loader) resolve(referrer any, specifier string) (sobek.ModuleRecord, er
 	case specifier == "k6" || strings.HasPrefix(specifier, "k6/"):
 		return l.goModule(specifier)
 	case strings.HasPrefix(specifier, "http://") || strings.HasPrefix(specifier, "https://"):
+		switch name := jslibModule(specifier); name {
+		case "k6-summary":
+			return l.goModule("jslib/" + name)
+		case "k6-utils":
+			return l.jslibShim(name)
+		}
 		return nil, fmt.Errorf("%w: import %q: remote modules are not supported; download the file and import it by a relative path", ErrScript, specifier)
 	}
 	p, err := l.filePath(from, specifier)
@@ -183,6 +189,22 @@ func (l *loader) resolve(referrer any, specifier string) (sobek.ModuleRecord, er
 		return nil, fmt.Errorf("%w: import %q from %s: %w", ErrScript, specifier, from, err)
 	}
 	return l.compile(p, code)
+}
+
+// jslibShim returns loadlens's own version of a jslib module, compiled
+// once.
+func (l *loader) jslibShim(name string) (sobek.ModuleRecord, error) {
+	key := "jslib:" + name
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if rec, ok := l.records[key]; ok {
+		return rec, nil
+	}
+	code, err := jslibFiles.ReadFile("jslib/" + name + ".js")
+	if err != nil {
+		return nil, fmt.Errorf("jslib %s: %w", name, err)
+	}
+	return l.compile(key, code)
 }
 
 // filePath resolves a file specifier against the importing file.

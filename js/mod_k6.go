@@ -22,6 +22,8 @@ func builtinModules() map[string]Module {
 		"k6/encoding":  &builtin{names: []string{"b64decode", "b64encode"}, inst: encodingModule},
 		"k6/crypto":    &builtin{names: cryptoExportNames(), inst: cryptoModule},
 		"k6/timers":    &builtin{names: []string{"clearInterval", "clearTimeout", "setInterval", "setTimeout"}, inst: timersModule},
+		// jslib modules imported by URL (see jslibModule)
+		"jslib/k6-summary": &builtin{names: []string{"jUnit", "textSummary"}, inst: summaryModule},
 	}
 }
 
@@ -29,7 +31,9 @@ func builtinModules() map[string]Module {
 func builtinNames() []string {
 	var names []string
 	for k := range builtinModules() {
-		names = append(names, k)
+		if strings.HasPrefix(k, "k6") {
+			names = append(names, k)
+		}
 	}
 	slices.Sort(names)
 	return names
