@@ -39,6 +39,10 @@ type RunInfo struct {
 	// Submetrics lists the sub-metrics the run tracks (thresholds' and k6's
 	// default http_req_duration{expected_response:true}).
 	Submetrics []metrics.Submetric
+	// Executors are the scenarios' executors by scenario name, for outputs
+	// that steer a run: the agent scales an externally-controlled one
+	// (*scenarios.ExternalExecutor) through SetVUs.
+	Executors map[string]scenarios.Executor
 }
 
 // Snapshot is the state of a running test.

@@ -133,7 +133,11 @@ func (r *run) execute(ctx context.Context) (Result, error) {
 	r.start = time.Now()
 	r.coll = newCollector(r.start, r.registry, r.totals)
 	r.health = newHealthSampler(r.coll)
-	info := RunInfo{Start: r.start, Plan: r.plan.Echo(), Registry: r.registry, Thresholds: r.plan.Thresholds}
+	info := RunInfo{Start: r.start, Plan: r.plan.Echo(), Registry: r.registry, Thresholds: r.plan.Thresholds,
+		Executors: map[string]scenarios.Executor{}}
+	for _, sc := range r.scenarios {
+		info.Executors[sc.name] = sc.executor
+	}
 	for _, key := range r.totalsKeys() {
 		if sm, err := metrics.ParseMetricKey(key); err == nil && sm.Tags.Len() > 0 {
 			info.Submetrics = append(info.Submetrics, sm)

@@ -370,3 +370,17 @@ func TestRunProgressAndTimeline(t *testing.T) {
 		assert.Equal(t, 4.0, res.Metrics[metrics.VUsMax].Values["value"])
 	})
 }
+
+func TestEchoRedactsURLPasswords(t *testing.T) {
+	t.Parallel()
+	p := Plan{Target: &Target{BaseURL: "http://user:hunter2@127.0.0.1:8080", AuthToken: "tok",
+		Endpoints: []Endpoint{{Path: "http://a:b-secret@127.0.0.1:9/x"}, {Path: "/plain"}}}}
+	e := p.Echo()
+	out, err := json.Marshal(e)
+	require.NoError(t, err)
+	for _, secret := range []string{"hunter2", "b-secret", `"tok"`} {
+		assert.NotContains(t, string(out), secret)
+	}
+	assert.Equal(t, "/plain", e.Target.Endpoints[1].Path)
+	assert.Equal(t, "http://user:hunter2@127.0.0.1:8080", p.Target.BaseURL, "the plan itself keeps it")
+}

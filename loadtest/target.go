@@ -149,16 +149,18 @@ func validMethod(m string) bool {
 	return false
 }
 
-// Redacted returns a copy with the auth token and secret-looking headers
-// replaced by Redacted.
+// Redacted returns a copy with the auth token, secret-looking headers and
+// passwords in URLs replaced by Redacted.
 func (t Target) Redacted() Target {
 	if t.AuthToken != "" {
 		t.AuthToken = Redacted
 	}
+	t.BaseURL = redactURL(t.BaseURL)
 	t.CustomHeaders = redactHeaders(t.CustomHeaders)
 	eps := make([]Endpoint, len(t.Endpoints))
 	for i, e := range t.Endpoints {
 		e.Headers = redactHeaders(e.Headers)
+		e.Path = redactURL(e.Path)
 		eps[i] = e
 	}
 	t.Endpoints = eps
@@ -241,4 +243,16 @@ func (t *targetVU) Run(ctx context.Context, _ string) error {
 		t.vu.Check(check, ok)
 	}
 	return nil
+}
+
+// redactURL replaces the password of a URL with Redacted.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), Redacted)
+	}
+	return u.String()
 }

@@ -139,10 +139,17 @@ func (r *liveRun) Progress(snap loadtest.Snapshot) {
 }
 
 // Start, AddSamples and Stop make liveRun a loadtest.Output.
-func (r *liveRun) Start(loadtest.RunInfo) error { return nil }
-func (r *liveRun) AddSamples([]metrics.Sample)  {}
-func (r *liveRun) Stop(*loadtest.Result) error  { return nil }
-func (r *liveRun) snapshot() loadtest.Snapshot  { r.mu.Lock(); defer r.mu.Unlock(); return r.snap }
+func (r *liveRun) Start(info loadtest.RunInfo) error {
+	for name, e := range info.Executors {
+		if x, ok := e.(*scenarios.ExternalExecutor); ok {
+			r.setExternal(name, x)
+		}
+	}
+	return nil
+}
+func (r *liveRun) AddSamples([]metrics.Sample) {}
+func (r *liveRun) Stop(*loadtest.Result) error { return nil }
+func (r *liveRun) snapshot() loadtest.Snapshot { r.mu.Lock(); defer r.mu.Unlock(); return r.snap }
 func (r *liveRun) setRunning(started time.Time) {
 	r.mu.Lock()
 	r.state, r.started = store.Running, started
@@ -213,46 +220,6 @@ func (r *liveRun) finalFrame() []byte {
 	return r.frameLocked("done", *r.final)
 }
 
-// externalHook is an externally-controlled scenario whose executor is
-// handed to the run when the engine creates it, so that the scale endpoint
-// can reach it.
-type externalHook struct {
-	scenarios.ExternallyControlled
-	run *liveRun
-}
-
-// NewExecutor implements scenarios.Config.
-func (h externalHook) NewExecutor(name string, et *scenarios.ExecutionTuple) scenarios.Executor {
-	e := h.ExternallyControlled.NewExecutor(name, et)
-	if x, ok := e.(*scenarios.ExternalExecutor); ok {
-		h.run.setExternal(name, x)
-	}
-	return e
-}
-
-// hookExternal returns plan with its externally-controlled scenarios
-// wrapped in externalHooks, and the original scenarios.
-func hookExternal(plan loadtest.Plan, r *liveRun) (loadtest.Plan, scenarios.Scenarios) {
-	orig := plan.Scenarios
-	hooked := make(scenarios.Scenarios, len(orig))
-	for name, c := range orig {
-		switch ec := c.(type) {
-		case scenarios.ExternallyControlled:
-			hooked[name] = externalHook{ExternallyControlled: ec, run: r}
-		case *scenarios.ExternallyControlled:
-			if ec != nil {
-				hooked[name] = externalHook{ExternallyControlled: *ec, run: r}
-				continue
-			}
-			hooked[name] = c
-		default:
-			hooked[name] = c
-		}
-	}
-	plan.Scenarios = hooked
-	return plan, orig
-}
-
 // admit reserves a run slot for tenant, or fails with a max_concurrent
 // LimitError or errShuttingDown.
 func (s *Server) admit(tenant string, maxConcurrent int) error {
@@ -314,7 +281,6 @@ func (s *Server) execute(r *liveRun, plan loadtest.Plan) {
 	r.setRunning(started)
 	logger.Info("test started", "name", r.name, "test_type", r.testType)
 
-	plan, orig := hookExternal(plan, r)
 	plan.Logger = logger
 	runCtx := r.ctx
 	if end, ok := plan.Scenarios.End(); ok {
@@ -323,7 +289,6 @@ func (s *Server) execute(r *liveRun, plan loadtest.Plan) {
 		defer stop()
 	}
 	res, runErr := loadtest.Run(runCtx, plan, r)
-	res.Config.Scenarios = orig
 
 	state, msg := outcome(context.Cause(runCtx), res, runErr)
 	ended := time.Now().UTC()
