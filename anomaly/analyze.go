@@ -41,7 +41,8 @@ type Window struct {
 // latency and thresholds; k6 Cloud's performance insights; time-series
 // detectors aware of the load schedule (latency shifts and drifts inside
 // steady periods, degradation between them, error bursts, memory leaks,
-// the throughput knee, dropped iterations); and, when history holds
+// the throughput limit, the target's CPU, dropped iterations) — on short
+// runs too, with stronger evidence required; and, when history holds
 // previous runs of the same test, regressions against them.
 //
 // It is pure and deterministic: the same arguments give the same Report,
@@ -57,6 +58,7 @@ func Analyze(r loadtest.Result, history []loadtest.Result, opts Options) Report 
 	a.errorEpisodes()
 	a.leak()
 	a.knee()
+	a.targetCPU()
 	a.coordinatedOmission()
 	a.history(history)
 	return a.report()

@@ -255,3 +255,28 @@ func BenchmarkAnalyzeHour(b *testing.B) {
 		anomaly.Analyze(res, nil, anomaly.Options{})
 	}
 }
+
+// BenchmarkAnalyzeHourRamp analyses a one-hour breakpoint ramp whose
+// throughput levels off halfway: the knee and the throughput-limit
+// insight scan every point of the ramp.
+func BenchmarkAnalyzeHourRamp(b *testing.B) {
+	const n = 3600
+	vus := make([]float64, n)
+	for i := range vus {
+		vus[i] = math.Ceil(float64(i+1) / 6) // 1 → 600 VUs
+	}
+	rps := noisy(n, 1, 0.03, 9)
+	p95 := noisy(n, 40, 0.05, 10)
+	for i, v := range vus {
+		rps[i] *= min(10*v, 3000)
+		p95[i] *= max(1, v/300)
+	}
+	res := run(n, map[string][]float64{loadtest.SeriesVUs: vus, loadtest.SeriesRequests: rps, loadtest.SeriesLatencyP95: p95})
+	if rep := anomaly.Analyze(res, nil, anomaly.Options{}); len(rep.Findings) != 1 || rep.Findings[0].Kind != anomaly.KindThroughputLimit {
+		b.Fatalf("want one throughput limit, got %s", rep.Summary)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		anomaly.Analyze(res, nil, anomaly.Options{})
+	}
+}

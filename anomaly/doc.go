@@ -8,10 +8,12 @@
 //     failed threshold, and thresholds that saw no data;
 //   - k6 Cloud's performance insights: failures among the first 100
 //     requests, a failure rate that rose and stayed up, the throughput
-//     limit, more than 500 distinct URLs, a saturated load generator (CPU
-//     ≥ 85 % for ≥ 30 s: its latencies are then suspect, and latency
-//     findings of that time are folded into the generator's finding) and
-//     its memory;
+//     limit (the VUs rose 1.5× or more while req/s stayed flat), more than
+//     500 distinct URLs, a saturated load generator (CPU ≥ 85 % for ≥ 30 s,
+//     or a third of a short run: its latencies are then suspect, and
+//     latency findings of that time are folded into the generator's
+//     finding) and its memory; the target's own CPU, when its telemetry
+//     has it and Options.TargetCPUs says how many CPUs it has;
 //   - time-series detectors that know the load schedule: the plan's
 //     stages (or flat stretches of the VU series) give the steady periods;
 //     only inside them, after a settling time, is latency tested for steps
@@ -22,7 +24,9 @@
 //     Errors are tested over the whole run with a Bernoulli CUSUM confirmed
 //     by a quasi-binomial test; memory (target telemetry first, generator
 //     second) with Mann–Kendall and Sen's slope after a warm-up; the knee
-//     of a stress ramp with Kneedle and a two-segment fit; arrival-rate
+//     of a stress ramp with Kneedle and a two-segment fit, reported with
+//     the throughput-limit insight as one finding that says how latency
+//     rose past it (and whether the target's CPU was pegged); arrival-rate
 //     schedules that could not be kept with dropped iterations and
 //     lateness;
 //   - history: each key metric against previous runs of the same test (a t
@@ -30,6 +34,14 @@
 //     beyond a 5 % noise floor) and Otava-style change points over the run
 //     history ([ChangePoints], which reproduces Apache Otava's own test
 //     outputs).
+//
+// Short runs — smoke tests, CI load tests of 30 s, `loadlens demo` — are
+// analysed too: a steady stage settles for a fifth of its length (at most
+// SettleTime), steady periods of 10 s (ShortSteady) are looked at, a ramp
+// of 10 points may show a knee, and a soak of a minute a leak; what is
+// short needs stronger evidence (a latency change of 20 %, an F-test of
+// the knee, a leak of 64 MiB/min that does not slow down). The synthetic
+// suite scores long and short runs apart.
 //
 // Findings are merged to one per episode, get stable IDs, and are ranked
 // by severity; the [Report] has a short summary. Everything is pure and

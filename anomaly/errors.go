@@ -33,18 +33,50 @@ func (a *analysis) errorEpisodes() {
 	if total < float64(a.o.EarlyRequests) {
 		return
 	}
-	p0 := baselineRate(n, k, a.points(30*time.Second))
+	// Baseline blocks of 30 s, or a tenth of a short run (at least 2
+	// points), so that a burst never fills the one block of a short run.
+	bs := min(a.points(30*time.Second), max(2, a.n/10))
+	p0 := baselineRate(n, k, bs)
 	p0 = max(p0, 0.1/total, 1e-6)
+	// In a short run a burst fills more than the tenth of the blocks left
+	// out and lifts that baseline: once the CUSUM has found the episodes,
+	// the baseline is the pooled rate outside them.
+	if eps := a.cusum(n, k, p0); len(eps) > 0 && bs < a.points(30*time.Second) {
+		var sn, sk float64
+		in := 0
+		for i := range n {
+			for in < len(eps) && i >= eps[in].b {
+				in++
+			}
+			if in < len(eps) && i >= eps[in].a {
+				continue
+			}
+			sn, sk = sn+n[i], sk+k[i]
+		}
+		if sn >= float64(a.o.EarlyRequests) {
+			p0 = max(min(p0, sk/sn), 0.1/total, 1e-6)
+		}
+	}
 	a.dispersion = dispersion(n, k, p0, a.points(10*time.Second))
+	for _, ep := range a.cusum(n, k, p0) {
+		a.errorEpisode(n, k, ep.a, ep.b, p0)
+	}
+}
+
+// cusum returns the episodes of failure rate above p0 that a Bernoulli
+// CUSUM flags: from where its statistic last left zero to where it
+// peaked, for statistics that passed the decision interval.
+func (a *analysis) cusum(n, k []float64, p0 float64) []span {
 	p1 := max(2*p0, p0+a.o.MinBurst)
 	up, down := math.Log(p1/p0), math.Log((1-p1)/(1-p0))
 	const h = 10.0 // decision interval: e^10 likelihood ratio
 	var s, peak float64
 	start, peakAt := 0, 0
 	flag := false
-	flush := func(end int) {
+	var out []span
+	flush := func() {
 		if flag {
-			a.errorEpisode(n, k, start, peakAt+1, p0)
+			out = append(out, span{a: start, b: peakAt + 1})
 		}
 		flag = false
 	}
@@ -55,7 +87,7 @@ func (a *analysis) errorEpisodes() {
 		s = max(0, s+k[i]*up+(n[i]-k[i])*down)
 		switch {
 		case s == 0:
-			flush(i)
+			flush()
 			start, peak = i+1, 0
 		case s > peak:
 			peak, peakAt = s, i
@@ -64,7 +96,8 @@ func (a *analysis) errorEpisodes() {
 			}
 		}
 	}
-	flush(a.n)
+	flush()
+	return out
 }
 
 // baselineRate returns the run's typical failure rate: the pooled rate of
@@ -167,7 +200,9 @@ func (a *analysis) errorEpisode(n, k []float64, i, j int, p0 float64) {
 	case excess >= 0.03:
 		sev = SeverityMedium
 	}
-	toEnd := a.at(j) >= a.at(a.n)-a.o.MergeGap
+	// To the end: within MergeGap of it, or a tenth of a short run (at
+	// least 2 s).
+	toEnd := a.at(j) >= a.at(a.n)-min(a.o.MergeGap, max(2*time.Second, a.duration()/10))
 	if toEnd && excess >= a.o.FailureIncrease {
 		a.add(Finding{Kind: KindFailureIncrease, Severity: max(sev, SeverityHigh), Target: BlameTarget, Metric: loadtest.SeriesFailedRate,
 			Tags: tags, Method: "cusum+binomial", Evidence: ev,

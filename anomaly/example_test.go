@@ -37,3 +37,30 @@ func ExampleChangePoints() {
 	// Output:
 	// at 6: 10.48 → 9.12 (-12.9 %)
 }
+
+// The per-second timeline of `loadlens demo`: the VUs ramp from 0 to 40 in
+// 20 s against a target that serves 8 requests at a time. Throughput stops
+// growing at about 10 VUs while latency triples: one finding, the knee and
+// k6 Cloud's throughput-limit insight together.
+func ExampleAnalyze_throughputLimit() {
+	vus := []float64{0, 1, 3, 5, 8, 9, 12, 13, 16, 18, 20, 21, 24, 25, 28, 30, 31, 33, 35, 37, 39, 40, 40, 40, 40, 0}
+	rps := []float64{29, 169, 318, 453, 594, 715, 736, 740, 738, 744, 744, 736, 736, 744, 736, 733, 758, 746, 730, 762, 753, 741, 750, 753, 741, 111}
+	p95 := []float64{17.9, 16.2, 14.9, 15.5, 15.5, 16.4, 20.4, 22.3, 28.6, 32.2, 32.8, 33.5, 36.6, 43.3, 44.2, 45.9, 46.4, 54.2, 56.0, 53.3, 56.0, 56.0, 55.5, 55.5, 56.0, 55.2}
+	res := loadtest.Result{
+		Status:   loadtest.StatusPassed,
+		Duration: time.Duration(len(vus)) * time.Second,
+		Timeline: loadtest.Timeline{Step: time.Second, Series: []loadtest.Series{
+			{Name: loadtest.SeriesVUs, Values: vus},
+			{Name: loadtest.SeriesRequests, Values: rps},
+			{Name: loadtest.SeriesLatencyP95, Values: p95},
+		}},
+	}
+	rep := anomaly.Analyze(res, nil, anomaly.Options{})
+	for _, f := range rep.Findings {
+		fmt.Println(f.Kind, f.Method, f.Start)
+		fmt.Println(f.Message)
+	}
+	// Output:
+	// throughput_limit kneedle+plateau 6s
+	// Throughput stopped growing at ≈10 VUs (~740 req/s) while the VUs rose to 40 and p95 rose from 16 ms to 56 ms: the target is saturated.
+}

@@ -44,7 +44,10 @@ const (
 	KindErrorBurst Kind = "error_burst"
 	// KindThroughputLimit: completed requests per second stopped growing
 	// while VUs kept rising (k6 Cloud's "throughput limit"); the evidence
-	// holds the knee: the VU count where throughput stops growing.
+	// holds the knee (knee_vus: the VU count where throughput stops
+	// growing), the plateau's req/s, p95 before and after the knee, and the
+	// target's CPU when it was pegged. One finding per episode, whether the
+	// bend (method kneedle), the flat stretch (plateau) or both found it.
 	KindThroughputLimit Kind = "throughput_limit"
 	// KindTooManyURLs: more than Options.MaxURLs distinct URL names — URLs
 	// with ids that should be grouped with a name tag.
@@ -56,6 +59,12 @@ const (
 	// KindGeneratorMemory: the load generator's resident memory reached
 	// Options.GeneratorRSS.
 	KindGeneratorMemory Kind = "generator_memory"
+	// KindTargetCPU: the target's own CPU (target.cpu_pct telemetry) stayed
+	// at or above Options.TargetCPU % of Options.TargetCPUs for
+	// Options.GeneratorCPUFor or longer: it is CPU-bound. Reported only
+	// when TargetCPUs is known; otherwise a pegged CPU is named in the
+	// throughput limit it explains.
+	KindTargetCPU Kind = "target_cpu"
 	// KindLatencyShift: a latency percentile stepped up inside a period of
 	// steady load (CUSUM on log latency, confirmed by an E-divisive split
 	// and a t-test).

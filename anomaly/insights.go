@@ -3,6 +3,7 @@ package anomaly
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/loadlens/loadlens/loadtest"
 )
@@ -46,7 +47,7 @@ func (a *analysis) insights() {
 func (a *analysis) generator() {
 	if cpu := a.series(loadtest.SeriesGeneratorCPU); cpu != nil {
 		for _, ep := range episodesAbove(cpu, a.o.GeneratorCPU, 3) {
-			if ep.b-ep.a < a.points(a.o.GeneratorCPUFor) {
+			if ep.b-ep.a < a.points(a.cpuFor()) {
 				continue
 			}
 			m := mean(finite(cpu[ep.a:ep.b]))
@@ -82,6 +83,82 @@ func (a *analysis) generator() {
 			a.add(f, -1, -1)
 		}
 	}
+}
+
+// targetCPU reports the target's CPU saturation when Options.TargetCPUs
+// says how many CPUs it may use: its CPU at or above TargetCPU % of them
+// for cpuFor. An episode inside a throughput limit that already names the
+// target's CPU is that finding's cause, not a finding of its own.
+func (a *analysis) targetCPU() {
+	if a.o.TargetCPUs <= 0 {
+		return
+	}
+	cpu, tags := a.seriesAny(loadtest.SeriesTargetCPU)
+	if cpu == nil {
+		return
+	}
+	th := a.o.TargetCPU * a.o.TargetCPUs
+	for _, ep := range episodesAbove(cpu, th, 3) {
+		if ep.b-ep.a < a.points(a.cpuFor()) || a.explainedByLimit(ep) {
+			continue
+		}
+		m := mean(finite(cpu[ep.a:ep.b]))
+		d := a.at(ep.b) - a.at(ep.a)
+		a.add(Finding{Kind: KindTargetCPU, Severity: SeverityHigh, Target: BlameTarget, Metric: loadtest.SeriesTargetCPU, Tags: tags,
+			Method:   "rule",
+			Evidence: map[string]float64{"observed_pct": m, "threshold_pct": th, "cpus": a.o.TargetCPUs, "seconds": d.Seconds()},
+			Message: fmt.Sprintf("The target's CPU averaged %.0f %% of its %g CPUs for %s (at or above %.0f %%): it is CPU-bound; latency and throughput of that time are limited by its CPU.",
+				m/a.o.TargetCPUs, a.o.TargetCPUs, fmtDur(d), a.o.TargetCPU)}, ep.a, ep.b)
+	}
+}
+
+// explainedByLimit reports whether a throughput-limit finding that names
+// the target's CPU overlaps ep.
+func (a *analysis) explainedByLimit(ep span) bool {
+	for _, f := range a.found {
+		if _, ok := f.Evidence["target_cpu_pct"]; ok && f.Kind == KindThroughputLimit && f.Start < a.at(ep.b) && a.at(ep.a) < f.End {
+			return true
+		}
+	}
+	return false
+}
+
+// targetCPUPegged says whether the target's CPU was pegged over timeline
+// points [i, j) of a throughput limit: the median of the second half at or
+// above TargetCPU % of a whole number of CPUs — Options.TargetCPUs, or,
+// unknown, the count that level suggests (85–105 % of one CPU is one
+// CPU) — and no longer rising (the last third within 10 % of the first).
+// It returns a sentence for the finding's message, the level in percent of
+// one CPU and the CPUs, or "" when it was not.
+func (a *analysis) targetCPUPegged(i, j int) (msg string, level, cpus float64) {
+	cpu, _ := a.seriesAny(loadtest.SeriesTargetCPU)
+	if cpu == nil || j-i < 6 {
+		return "", 0, 0
+	}
+	level = median(finite(cpu[(i+j)/2 : j]))
+	third := (j - i) / 3
+	early, late := median(finite(cpu[i:i+third])), median(finite(cpu[j-third:j]))
+	if !(level > 0) || !(early > 0) || math.Abs(late/early-1) > 0.10 {
+		return "", 0, 0
+	}
+	cpus = a.o.TargetCPUs
+	if cpus <= 0 {
+		cpus = max(1, math.Ceil(level/100-0.05))
+	}
+	if level < a.o.TargetCPU*cpus {
+		return "", 0, 0
+	}
+	noun := "CPUs"
+	if cpus == 1 {
+		noun = "CPU"
+	}
+	return fmt.Sprintf(" The target's CPU held at %.0f %% of %g %s meanwhile: it ran out of CPU.", level/cpus, cpus, noun), level, cpus
+}
+
+// cpuFor returns how long a CPU must stay saturated: GeneratorCPUFor, or
+// a third of a short run (at least 10 s).
+func (a *analysis) cpuFor() time.Duration {
+	return min(a.o.GeneratorCPUFor, max(10*time.Second, a.duration()/3))
 }
 
 // episodesAbove returns the stretches of xs at or above th, joining those

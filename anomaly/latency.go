@@ -49,6 +49,31 @@ func winsorize(xs []float64, k float64) {
 	}
 }
 
+// despike replaces isolated spikes of xs (a GC pause, one slow second) by
+// the median of their window: a Hampel filter with a window of 3 points
+// a side, flagging points more than k robust standard deviations
+// (from the MAD of first differences) from that median. A step is kept: on
+// each side of it, most of the window agrees.
+func despike(xs []float64, k float64) {
+	if len(xs) < 7 {
+		return
+	}
+	d := make([]float64, len(xs)-1)
+	for i := range d {
+		d[i] = xs[i+1] - xs[i]
+	}
+	sd := mad(d) / math.Sqrt2
+	if !(sd > 0) {
+		return
+	}
+	orig := slices.Clone(xs)
+	for i := range xs {
+		if m := median(orig[max(0, i-3):min(len(xs), i+4)]); math.Abs(orig[i]-m) > k*sd {
+			xs[i] = m
+		}
+	}
+}
+
 // blockMeans returns the means of consecutive blocks of size bs of xs
 // (the last partial block is dropped when shorter than bs/2).
 func blockMeans(xs []float64, bs int) []float64 {
@@ -149,8 +174,13 @@ func (a *analysis) findSteps(x []float64, lo, hi, minSide int, out *[]step) {
 // rather than by steps: Mann–Kendall on 15-point block medians is
 // significant and a hinge (flat, then linear) fits the medians better than
 // a single step does, with a rise of MinDrift or more.
-func (a *analysis) trendier(x []float64) bool {
-	bm := blockMedians(x, 15)
+func (a *analysis) trendier(x []float64, short bool) bool {
+	bs, minRise := trendBlock(len(x), 8), a.o.MinDrift
+	if short {
+		// Blocks of 2: a short span has too few points for 15-point blocks.
+		bs, minRise = 2, max(minRise, a.o.ShortMinChange)
+	}
+	bm := blockMedians(x, bs)
 	if len(bm) < 8 {
 		return false
 	}
@@ -161,7 +191,7 @@ func (a *analysis) trendier(x []float64) bool {
 	_, sseStep := pre.bestStep(0, len(bm), 2)
 	t0, sseHinge, slope := pre.bestHinge(0, len(bm), 2)
 	// A rise smaller than a drift worth reporting is judged as steps.
-	return slope > 0 && sseHinge < sseStep && math.Exp(slope*float64(len(bm)-t0))-1 >= a.o.MinDrift
+	return slope > 0 && sseHinge < sseStep && math.Exp(slope*float64(len(bm)-t0))-1 >= minRise
 }
 
 // rising reports whether xs (log latency after a candidate step) keeps
@@ -169,7 +199,8 @@ func (a *analysis) trendier(x []float64) bool {
 // half of MinDrift according to Sen's slope. A step is flat after itself;
 // a drift is not.
 func (a *analysis) rising(xs []float64) bool {
-	bm := blockMedians(xs, 15)
+	bs := trendBlock(len(xs), 6)
+	bm := blockMedians(xs, bs)
 	if len(bm) < 6 {
 		return false
 	}
@@ -179,9 +210,18 @@ func (a *analysis) rising(xs []float64) bool {
 	}
 	t := make([]float64, len(bm))
 	for i := range t {
-		t[i] = float64(i * 15)
+		t[i] = float64(i * bs)
 	}
 	return math.Exp(senSlope(t, bm)*float64(len(xs)))-1 >= a.o.MinDrift/2
+}
+
+// trendBlock returns the block size of the trend checks for n points: 15,
+// or in a short span as much as gives it minBlocks blocks (at least 2).
+func trendBlock(n, minBlocks int) int {
+	if n >= 15*minBlocks {
+		return 15
+	}
+	return max(2, n/minBlocks)
 }
 
 func abs(i int) int {
@@ -212,16 +252,31 @@ func (a *analysis) latency() {
 		return
 	}
 	const metric = loadtest.SeriesLatencyP95
-	minSide := max(10, a.points(a.o.MinSteady)/4)
 	var levels []spanLevel
 	for _, sp := range a.steady {
 		idx, x, l95 := latencyIndex(qs, sp.a, sp.b)
+		// Each side of a step keeps a quarter of a full steady period, or
+		// of a short one (at least 5 points).
+		minSide := max(5, min(max(10, a.points(a.o.MinSteady)/4), len(x)/4))
 		if len(x) < 2*minSide {
 			continue
 		}
-		winsorize(x, 5)
+		short := a.short(sp)
+		minShift := a.o.MinShift
+		if short {
+			minShift = max(minShift, a.o.ShortMinChange)
+		}
+		// Spikes out: over a full steady period, clipped to 5 robust
+		// deviations of the period; in a short one, whose MAD a step can
+		// shrink to nothing (most points on one side, little noise), by a
+		// Hampel filter that keeps steps.
+		if short {
+			despike(x, 3)
+		} else {
+			winsorize(x, 5)
+		}
 		var steps []step
-		if !a.trendier(x) {
+		if !a.trendier(x, short) {
 			a.findSteps(x, 0, len(x), minSide, &steps)
 		}
 		slices.SortFunc(steps, func(p, q step) int { return p.tau - q.tau })
@@ -235,8 +290,14 @@ func (a *analysis) latency() {
 			left, right := x[bounds[j]:st.tau], x[st.tau:bounds[j+2]]
 			change := math.Exp(median(right)-median(left)) - 1
 			before, after := median(l95[bounds[j]:st.tau]), median(l95[st.tau:bounds[j+2]])
-			pt, _ := welchT(blockMeans(left, min(bs, max(1, len(left)/3))), blockMeans(right, min(bs, max(1, len(right)/3))))
-			if change < a.o.MinShift || pt > a.o.PValue {
+			// Welch's test on block means: three blocks a side or more, five
+			// in a short span (its sides are a dozen points).
+			nb := 3
+			if short {
+				nb = 5
+			}
+			pt, _ := welchT(blockMeans(left, min(bs, max(1, len(left)/nb))), blockMeans(right, min(bs, max(1, len(right)/nb))))
+			if change < minShift || pt > a.o.PValue {
 				continue
 			}
 			// A small rise that does not last a steady period is a blip.
@@ -254,7 +315,7 @@ func (a *analysis) latency() {
 				idx[st.tau], end)
 		}
 		for j := 0; j+1 < len(bounds); j++ {
-			a.drift(x, l95, idx, bounds[j], bounds[j+1], minSide, sp)
+			a.drift(x, l95, idx, bounds[j], bounds[j+1], minSide, sp, short)
 		}
 		first, last := x[:bounds[1]], x[bounds[len(bounds)-2]:]
 		levels = append(levels, spanLevel{s: sp, first: median(first), last: median(last),
@@ -266,13 +327,18 @@ func (a *analysis) latency() {
 }
 
 // drift looks for a rising trend in x[lo:hi): Mann–Kendall on block
-// medians, Sen's slope for the size, and a hinge fit for its onset.
-func (a *analysis) drift(x, l95 []float64, idx []int, lo, hi, minSide int, sp span) {
+// medians, Sen's slope for the size, and a hinge fit for its onset. In a
+// short span the blocks are smaller (a dozen or more, single points in a
+// span of less than 24) and the rise must reach ShortMinChange.
+func (a *analysis) drift(x, l95 []float64, idx []int, lo, hi, minSide int, sp span, short bool) {
 	n := hi - lo
-	if n < a.points(a.o.MinSteady) {
+	minRise, bs := a.o.MinDrift, max(5, n/40)
+	if short {
+		minRise, bs = max(minRise, a.o.ShortMinChange), max(1, n/12)
+	}
+	if n < a.points(a.o.ShortSteady) || (!short && n < a.points(a.o.MinSteady)) {
 		return
 	}
-	bs := max(5, n/40)
 	bm := blockMedians(x[lo:hi], bs)
 	if len(bm) < 6 {
 		return
@@ -286,7 +352,7 @@ func (a *analysis) drift(x, l95 []float64, idx []int, lo, hi, minSide int, sp sp
 		return
 	}
 	slope := senSlope(t, bm)
-	if math.Exp(slope*float64(n))-1 < a.o.MinDrift {
+	if math.Exp(slope*float64(n))-1 < minRise {
 		return
 	}
 	// The onset: a hinge fit on the latency level in ms (a drift is
@@ -302,7 +368,7 @@ func (a *analysis) drift(x, l95 []float64, idx []int, lo, hi, minSide int, sp sp
 	}
 	level := pre.meanOf(0, max(t0, 1))
 	rise := hs * float64(n-t0) / level
-	if rise < a.o.MinDrift {
+	if rise < minRise {
 		return
 	}
 	perMin := hs * float64(a.points(time.Minute)) / level
@@ -344,7 +410,11 @@ func (a *analysis) degradation(levels []spanLevel) {
 		prev := levels[base]
 		change := math.Exp(cur.first-prev.last) - 1
 		p, _ := welchT(prev.lastBlocks, cur.firstBlocks)
-		if change < a.o.MinShift || p > a.o.PValue {
+		minShift := a.o.MinShift
+		if a.short(cur.s) || a.short(prev.s) {
+			minShift = max(minShift, a.o.ShortMinChange)
+		}
+		if change < minShift || p > a.o.PValue {
 			continue
 		}
 		note := "the same load"

@@ -10,10 +10,17 @@ import (
 
 // leak looks for memory that keeps growing at steady load: the target's
 // resident memory and Go heap first (its telemetry), the generator's
-// resident memory second. A steady span must last LeakMinDuration; its
-// block medians must trend up (Mann–Kendall) over the whole span and over
-// its second half — so warm-up growth that levels off is not a leak — by
-// at least LeakMinRate (Sen's slope) and LeakMinGrowth overall.
+// resident memory second. A steady span must last LeakMinDuration after
+// MemorySettle; its block medians must trend up (Mann–Kendall) over the
+// whole span and over its second half — so warm-up growth that levels off
+// is not a leak — by at least LeakMinRate (Sen's slope) and LeakMinGrowth
+// overall. A span too short for that (a soak of a minute) is judged after
+// a shorter settle, on resident memory only, for a strong leak: see
+// ShortLeakMinRate.
+//
+// One leak finding per episode: once the target's memory shows one, the
+// generator's is not judged (with the target in the generator's process,
+// as in tests, both are the same memory).
 func (a *analysis) leak() {
 	type cand struct {
 		name  string
@@ -21,26 +28,34 @@ func (a *analysis) leak() {
 	}
 	found := false
 	for _, c := range []cand{{loadtest.SeriesTargetRSS, BlameTarget}, {loadtest.SeriesTargetHeap, BlameTarget}, {loadtest.SeriesGeneratorRSS, BlameGenerator}} {
-		if found && c.blame == BlameTarget {
-			continue // one target finding: RSS, else heap
+		if found {
+			continue // one target finding: RSS, else heap; the generator's is the same episode
 		}
 		xs, tags := a.seriesAny(c.name)
 		if xs == nil {
 			continue
 		}
 		for _, sp := range a.steady {
-			sp.a += a.points(a.o.MemorySettle)
-			if sp.b <= sp.a || a.at(sp.b)-a.at(sp.a) < a.o.LeakMinDuration {
-				continue
+			full := sp
+			full.a += a.points(a.o.MemorySettle)
+			var ok bool
+			switch {
+			case full.b > full.a && a.at(full.b)-a.at(full.a) >= a.o.LeakMinDuration:
+				ok = a.leakIn(xs, tags, c.name, c.blame, full, false)
+			case c.name != loadtest.SeriesTargetHeap:
+				sp.a += a.points(min(a.o.MemorySettle, max(5*time.Second, (a.at(sp.b)-a.at(sp.a))/4)))
+				if sp.b-sp.a >= a.points(a.o.ShortSteady) {
+					ok = a.leakIn(xs, tags, c.name, c.blame, sp, true)
+				}
 			}
-			if a.leakIn(xs, tags, c.name, c.blame, sp) && c.blame == BlameTarget {
-				found = true
-			}
+			found = found || (ok && c.blame == BlameTarget)
 		}
 	}
 }
 
-func (a *analysis) leakIn(xs []float64, tags map[string]string, name string, blame Blame, sp span) bool {
+// leakIn judges one steady span of memory xs; short asks for the strong,
+// linear leak of a short span.
+func (a *analysis) leakIn(xs []float64, tags map[string]string, name string, blame Blame, sp span, short bool) bool {
 	var idx []int
 	var x []float64
 	for i := sp.a; i < sp.b; i++ {
@@ -50,6 +65,11 @@ func (a *analysis) leakIn(xs []float64, tags map[string]string, name string, bla
 	}
 	n := len(x)
 	bs := max(5, n/60)
+	minRate, minGrowth := a.o.LeakMinRate, a.o.LeakMinGrowth
+	if short {
+		bs = max(1, n/12)
+		minRate, minGrowth = a.o.ShortLeakMinRate, a.o.ShortLeakMinGrowth
+	}
 	bm := blockMedians(x, bs)
 	if len(bm) < 10 {
 		return false
@@ -67,20 +87,28 @@ func (a *analysis) leakIn(xs []float64, tags map[string]string, name string, bla
 	perMin := float64(time.Minute) / float64(a.step)
 	slope := senSlope(t, bm) * perMin
 	slope2 := senSlope(t[h:], bm[h:]) * perMin
+	if short {
+		// Warm-up slows down; a leak keeps its pace: the last third grows
+		// at least 70 % as fast as the first.
+		th := len(bm) / 3
+		if senSlope(t[len(bm)-th:], bm[len(bm)-th:]) < 0.7*senSlope(t[:th], bm[:th]) {
+			return false
+		}
+	}
 	// Onset: a hinge fit on the per-second values.
 	pre := newPrefix(x)
-	t0, _, hs := pre.bestHinge(0, n, 10)
+	t0, _, hs := pre.bestHinge(0, n, min(10, n/4))
 	start := 0
 	if t0 > 10 && hs > 0 {
 		start = t0
 	}
 	level := bm[0]
 	growth := bm[len(bm)-1] - level
-	if slope < a.o.LeakMinRate || slope2 < a.o.LeakMinRate || growth < a.o.LeakMinGrowth*level {
+	if slope < minRate || slope2 < minRate || growth < minGrowth*level {
 		return false
 	}
 	sev := SeverityMedium
-	minutesTo := func(limit float64) float64 { return (limit - bm[len(bm)-1]) / slope }
+	minutesTo := func(limit float64) float64 { return max(0, limit-bm[len(bm)-1]) / slope }
 	if growth >= level || slope >= 10<<20 {
 		sev = SeverityHigh
 	}

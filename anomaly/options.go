@@ -33,10 +33,23 @@ type Options struct {
 	MaxURLs int `json:"max_urls,omitempty"`
 
 	// GeneratorCPU (percent) and GeneratorCPUFor: KindGeneratorCPU when the
-	// generator's CPU stays at or above GeneratorCPU for GeneratorCPUFor.
-	// Defaults 85 and 30s.
+	// generator's CPU stays at or above GeneratorCPU for GeneratorCPUFor —
+	// or, in a run shorter than three times GeneratorCPUFor, for a third
+	// of the run (at least 10 s). Defaults 85 and 30s. GeneratorCPUFor
+	// also says how long the target's CPU must stay saturated.
 	GeneratorCPU    float64       `json:"generator_cpu,omitempty"`
 	GeneratorCPUFor time.Duration `json:"generator_cpu_for,omitempty"`
+	// TargetCPUs is the number of CPUs the target may use (its GOMAXPROCS
+	// or container limit), which its telemetry does not say. Known, the
+	// target's CPU (target.cpu_pct, percent of one CPU) at or above
+	// TargetCPU % of TargetCPUs × 100 % for GeneratorCPUFor is
+	// KindTargetCPU. Default 0, unknown: the target's CPU is judged only
+	// inside a throughput limit, where CPU pegged at a whole number of
+	// CPUs while the VUs rose shows what the target ran out of.
+	TargetCPUs float64 `json:"target_cpus,omitempty"`
+	// TargetCPU is the share, in percent, of the target's CPUs at which it
+	// is saturated. Default 85.
+	TargetCPU float64 `json:"target_cpu,omitempty"`
 	// GeneratorRSS is the generator's resident memory, in bytes, at which
 	// KindGeneratorMemory is reported. Default 2 GiB.
 	GeneratorRSS float64 `json:"generator_rss,omitempty"`
@@ -52,11 +65,22 @@ type Options struct {
 	// 0.10.
 	MinDrift float64 `json:"min_drift,omitempty"`
 	// SettleTime is skipped at the start of each steady period: the system
-	// settles after a ramp. Default 15s.
+	// settles after a ramp. A steady stage shorter than five times
+	// SettleTime settles for a fifth of its length (at least 2 s), so that
+	// short runs keep most of their points. Default 15s.
 	SettleTime time.Duration `json:"settle_time,omitempty"`
-	// MinSteady is the shortest steady period, after SettleTime, that the
-	// time-series detectors look at. Default 60s.
+	// MinSteady is the steady period, after settling, from which the
+	// time-series detectors judge latency with their full sensitivity
+	// (MinShift, MinDrift). Default 60s.
 	MinSteady time.Duration `json:"min_steady,omitempty"`
+	// ShortSteady is the shortest steady period, after settling, that the
+	// time-series detectors look at at all. Periods shorter than MinSteady
+	// (smoke tests, CI runs of 30 s) need stronger evidence: a latency step
+	// or drift of ShortMinChange or more. Default 10s.
+	ShortSteady time.Duration `json:"short_steady,omitempty"`
+	// ShortMinChange is the smallest relative latency step or drift
+	// reported inside a steady period shorter than MinSteady. Default 0.20.
+	ShortMinChange float64 `json:"short_min_change,omitempty"`
 	// MergeGap joins findings of the same kind and metric whose windows are
 	// this close into one episode. Default 30s.
 	MergeGap time.Duration `json:"merge_gap,omitempty"`
@@ -74,14 +98,35 @@ type Options struct {
 	// LeakMinGrowth is the smallest total growth over the steady period,
 	// relative to its starting level. Default 0.02.
 	LeakMinGrowth float64 `json:"leak_min_growth,omitempty"`
+	// ShortLeakMinRate and ShortLeakMinGrowth judge resident memory in a
+	// steady period too short for MemorySettle + LeakMinDuration (a soak of
+	// a minute): after a shorter settle (a quarter of the period, at least
+	// 5 s) only a strong, linear leak is reported — at least
+	// ShortLeakMinRate bytes per minute and ShortLeakMinGrowth of the
+	// starting level, without slowing down (warm-up levels off; a leak
+	// does not). The Go heap saw-tooths too much with GC to be judged that
+	// quickly. Defaults 64 MiB/min and 0.25.
+	ShortLeakMinRate   float64 `json:"short_leak_min_rate,omitempty"`
+	ShortLeakMinGrowth float64 `json:"short_leak_min_growth,omitempty"`
 
 	// KneeMinSpan is how much the VU count must grow (max/min of the ramp)
-	// before the knee detector looks for a throughput limit. Default 3.
+	// before the knee detector looks for a bend in the throughput curve. The
+	// ramp needs ShortSteady worth of points (10 at 1 s) or more; a short
+	// ramp's bend must be significant (an F-test of the bent line against a
+	// straight one at PValue). Default 3.
 	KneeMinSpan float64 `json:"knee_min_span,omitempty"`
 	// KneeFlatness is the largest ratio of the throughput slope after the
 	// knee to the slope before it that counts as "stopped growing". Default
 	// 0.25.
 	KneeFlatness float64 `json:"knee_flatness,omitempty"`
+	// PlateauSpan and PlateauTolerance are k6 Cloud's throughput-limit
+	// insight: the VUs rose by PlateauSpan times or more up to their peak
+	// while requests per second grew by no more than PlateauTolerance
+	// (the upper 99 % confidence bound of a line fitted to req/s against
+	// VUs), over 6 points or more. Without a limit they would have grown
+	// about as much as the VUs. Defaults 1.5 and 0.10.
+	PlateauSpan      float64 `json:"plateau_span,omitempty"`
+	PlateauTolerance float64 `json:"plateau_tolerance,omitempty"`
 
 	// DroppedRate is the share of dropped iterations above which
 	// KindCoordinatedOmission is reported; a negative value reports any
@@ -134,18 +179,25 @@ func (o Options) withDefaults() Options {
 	def(&o.GeneratorCPU, 85)
 	defD(&o.GeneratorCPUFor, 30*time.Second)
 	def(&o.GeneratorRSS, 2<<30)
+	def(&o.TargetCPU, 85)
 	def(&o.PValue, 0.001)
 	def(&o.MinShift, 0.03)
 	def(&o.MinDrift, 0.10)
 	defD(&o.SettleTime, 15*time.Second)
 	defD(&o.MinSteady, 60*time.Second)
+	defD(&o.ShortSteady, 10*time.Second)
+	def(&o.ShortMinChange, 0.20)
 	defD(&o.MergeGap, 30*time.Second)
 	defD(&o.LeakMinDuration, 5*time.Minute)
 	defD(&o.MemorySettle, 3*time.Minute)
 	def(&o.LeakMinRate, 512<<10)
 	def(&o.LeakMinGrowth, 0.02)
+	def(&o.ShortLeakMinRate, 64<<20)
+	def(&o.ShortLeakMinGrowth, 0.25)
 	def(&o.KneeMinSpan, 3)
 	def(&o.KneeFlatness, 0.25)
+	def(&o.PlateauSpan, 1.5)
+	def(&o.PlateauTolerance, 0.10)
 	def(&o.DroppedRate, 0.001)
 	defD(&o.Lateness, 100*time.Millisecond)
 	def(&o.NoiseFloor, 0.05)

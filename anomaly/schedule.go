@@ -159,13 +159,16 @@ type steadyPlan struct {
 }
 
 // steadySpans returns the timeline's steady spans after settling, and
-// where they came from: the plan, the VU series, or an assumption.
+// where they came from: the plan, the VU series, or an assumption. Spans
+// shorter than MinSteady (down to ShortSteady) are kept: the detectors
+// judge them with stronger evidence.
 func (a *analysis) steadySpans() ([]span, string) {
-	settle, minLen := a.points(a.o.SettleTime), a.points(a.o.MinSteady)
+	minLen := a.points(a.o.ShortSteady)
+	settle := func(n int) int { return a.points(a.settleFor(time.Duration(n) * a.step)) }
 	if loads, ok := planLoads(a.r.Config.Scenarios); ok {
 		var out []span
 		for _, p := range planSteady(loads) {
-			i := a.index(p.start) + settle
+			i := a.index(p.start) + a.points(a.settleFor(p.end-p.start))
 			j := min(int(math.Floor(float64(p.end-a.base)/float64(a.step))), a.n)
 			if j-i >= minLen {
 				out = append(out, span{a: i, b: j, load: p.load, key: p.key})
@@ -176,21 +179,34 @@ func (a *analysis) steadySpans() ([]span, string) {
 	if vus := a.series("vus"); vus != nil {
 		return flatSpans(vus, settle, minLen), "vus"
 	}
-	if a.n-settle >= minLen {
-		return []span{{a: settle, b: a.n, key: "assumed"}}, "assumed"
+	if s := settle(a.n); a.n-s >= minLen {
+		return []span{{a: s, b: a.n, key: "assumed"}}, "assumed"
 	}
 	return nil, "assumed"
 }
 
+// settleFor returns the settling time of a steady stage of length d:
+// SettleTime, or a fifth of d when that is shorter (at least 2 s).
+func (a *analysis) settleFor(d time.Duration) time.Duration {
+	return min(a.o.SettleTime, max(2*time.Second, d/5))
+}
+
+// short reports whether a steady span is shorter than MinSteady: its
+// detectors then need stronger evidence.
+func (a *analysis) short(sp span) bool { return a.at(sp.b)-a.at(sp.a) < a.o.MinSteady }
+
 // flatSpans returns the stretches of vus that stay within max(0.5, 2 %)
-// of their first value, at least settle+minLen points long, trimmed by
-// settle. NaN points continue a stretch.
-func flatSpans(vus []float64, settle, minLen int) []span {
+// of their first value, trimmed by settle(length of the stretch), that
+// keep at least minLen points. NaN points continue a stretch.
+func flatSpans(vus []float64, settle func(n int) int, minLen int) []span {
 	var out []span
 	start, level := -1, 0.0
 	flush := func(end int) {
-		if start >= 0 && level >= 1 && end-start-settle >= minLen {
-			out = append(out, span{a: start + settle, b: end, load: level, key: fmt.Sprintf("vus=%g", level)})
+		if start < 0 || level < 1 {
+			return
+		}
+		if s := settle(end - start); end-start-s >= minLen {
+			out = append(out, span{a: start + s, b: end, load: level, key: fmt.Sprintf("vus=%g", level)})
 		}
 	}
 	for i, v := range vus {
