@@ -1,8 +1,8 @@
 // Package evaluation scores the anomaly detectors on labelled synthetic
-// runs from package synth: per kind precision, recall and F1 (a finding
-// hits a label when its kind is the label's and it starts within
-// ±max(30 s, 5 % of the run) of the injected time), detection delay, false
-// alarms per null run, and the knee's error in VUs.
+// runs from package synth: per kind, for long and short runs apart,
+// precision, recall and F1 (a finding hits a label when its kind is the
+// label's and it starts within [Tolerance] of the injected time),
+// detection delay, false alarms per null run, and the knee's error in VUs.
 //
 // It is pure and deterministic, like the packages it evaluates; the
 // command anomaly/cmd/anomalyeval prints its table, and its test asserts
@@ -33,16 +33,18 @@ var Expect = map[synth.Kind]anomaly.Kind{
 	synth.Leak:                anomaly.KindMemoryLeak,
 }
 
-// Row is the score of one injected kind.
+// Row is the score of one injected kind, in long or in short runs.
 type Row struct {
-	Kind      synth.Kind `json:"kind"`
-	Labels    int        `json:"labels"`
-	Hits      int        `json:"hits"`
-	Findings  int        `json:"findings"` // of the expected finding kind, in all runs
-	TruePos   int        `json:"true_positives"`
-	Precision float64    `json:"precision"`
-	Recall    float64    `json:"recall"`
-	F1        float64    `json:"f1"`
+	Kind synth.Kind `json:"kind"`
+	// Short is true for the row of short runs (synth.Spec.Short).
+	Short     bool    `json:"short,omitempty"`
+	Labels    int     `json:"labels"`
+	Hits      int     `json:"hits"`
+	Findings  int     `json:"findings"` // of the expected finding kind, in all runs
+	TruePos   int     `json:"true_positives"`
+	Precision float64 `json:"precision"`
+	Recall    float64 `json:"recall"`
+	F1        float64 `json:"f1"`
 	// DelayMedian and DelayMean are finding start − injected time over the
 	// hits, in seconds (positive: reported later than injected).
 	DelayMedian float64 `json:"delay_median_s"`
@@ -59,13 +61,21 @@ type Score struct {
 	NullRuns    int     `json:"null_runs"`
 	FalseAlarms int     `json:"false_alarms"`
 	PerNullRun  float64 `json:"false_alarms_per_null_run"`
+	// ShortNullRuns, ShortFalseAlarms and ShortPerNullRun are the same
+	// for the short runs alone.
+	ShortNullRuns    int     `json:"short_null_runs"`
+	ShortFalseAlarms int     `json:"short_false_alarms"`
+	ShortPerNullRun  float64 `json:"short_false_alarms_per_null_run"`
 	// FalseAlarmKinds counts the null runs' findings by kind.
 	FalseAlarmKinds map[anomaly.Kind]int `json:"false_alarm_kinds"`
 	// KneeErrors are |estimated − true| / true knee VUs of the detected
-	// knees.
-	KneeErrors []float64 `json:"knee_errors"`
-	KneeMean   float64   `json:"knee_error_mean"`
-	KneeMax    float64   `json:"knee_error_max"`
+	// knees of long runs; ShortKneeErrors those of short runs.
+	KneeErrors      []float64 `json:"knee_errors"`
+	KneeMean        float64   `json:"knee_error_mean"`
+	KneeMax         float64   `json:"knee_error_max"`
+	ShortKneeErrors []float64 `json:"short_knee_errors"`
+	ShortKneeMean   float64   `json:"short_knee_error_mean"`
+	ShortKneeMax    float64   `json:"short_knee_error_max"`
 	// Other counts findings in labelled runs whose kind is no expected
 	// kind (rules such as error_rate), by kind.
 	Other map[anomaly.Kind]int `json:"other"`
@@ -74,8 +84,11 @@ type Score struct {
 }
 
 // Tolerance returns the hit window around an injected time for a run of
-// duration d: max(30 s, 5 % of d).
-func Tolerance(d time.Duration) time.Duration { return max(30*time.Second, d/20) }
+// duration d: max(30 s, 5 % of d), but no more than a sixth of a short run
+// (at least 5 s) — in a 30 s run, 30 s would accept any time.
+func Tolerance(d time.Duration) time.Duration {
+	return min(max(30*time.Second, d/20), max(5*time.Second, d/6))
+}
 
 // Run generates and analyses every spec, on GOMAXPROCS goroutines, and
 // scores the findings. The score does not depend on the parallelism.
@@ -85,9 +98,15 @@ func Run(specs []synth.Spec, opts anomaly.Options) Score {
 		delays                     []float64
 		bySize                     map[float64][2]int
 	}
-	accs := map[synth.Kind]*acc{}
-	for k := range Expect {
-		accs[k] = &acc{bySize: map[float64][2]int{}}
+	type key struct {
+		kind  synth.Kind
+		short bool
+	}
+	accs := map[key]*acc{}
+	for _, short := range []bool{false, true} {
+		for k := range Expect {
+			accs[key{k, short}] = &acc{bySize: map[float64][2]int{}}
+		}
 	}
 	expectKinds := map[anomaly.Kind]synth.Kind{}
 	for sk, fk := range Expect {
@@ -117,16 +136,21 @@ func Run(specs []synth.Spec, opts anomaly.Options) Score {
 		run, rep := d.run, d.rep
 		sc.Runs++
 		tol := Tolerance(run.Result.Duration)
+		short := run.Spec.Short
 		if len(run.Labels) == 0 {
 			sc.NullRuns++
 			sc.FalseAlarms += len(rep.Findings)
+			if short {
+				sc.ShortNullRuns++
+				sc.ShortFalseAlarms += len(rep.Findings)
+			}
 			for _, f := range rep.Findings {
 				sc.FalseAlarmKinds[f.Kind]++
 			}
 		}
 		used := make([]bool, len(rep.Findings))
 		for _, l := range run.Labels {
-			a := accs[l.Kind]
+			a := accs[key{l.Kind, short}]
 			a.labels++
 			bs := a.bySize[l.Size]
 			bs[1]++
@@ -143,7 +167,12 @@ func Run(specs []synth.Spec, opts anomaly.Options) Score {
 				bs[0]++
 				a.delays = append(a.delays, d.Seconds())
 				if l.Kind == synth.Knee {
-					sc.KneeErrors = append(sc.KneeErrors, math.Abs(f.Evidence["knee_vus"]-l.Size)/l.Size)
+					e := math.Abs(f.Evidence["knee_vus"]-l.Size) / l.Size
+					if short {
+						sc.ShortKneeErrors = append(sc.ShortKneeErrors, e)
+					} else {
+						sc.KneeErrors = append(sc.KneeErrors, e)
+					}
 				}
 				break
 			}
@@ -157,17 +186,25 @@ func Run(specs []synth.Spec, opts anomaly.Options) Score {
 				}
 				continue
 			}
-			accs[sk].findings++
+			accs[key{sk, short}].findings++
 			if used[i] {
-				accs[sk].tp++
+				accs[key{sk, short}].tp++
 			}
 		}
 	}
-	keys := mapsKeys(accs)
-	slices.Sort(keys)
+	kinds := mapsKeys(Expect)
+	slices.Sort(kinds)
+	var keys []key
+	for _, short := range []bool{false, true} {
+		for _, k := range kinds {
+			if accs[key{k, short}].labels > 0 {
+				keys = append(keys, key{k, short})
+			}
+		}
+	}
 	for _, k := range keys {
 		a := accs[k]
-		r := Row{Kind: k, Labels: a.labels, Hits: a.hits, Findings: a.findings, TruePos: a.tp, BySize: a.bySize}
+		r := Row{Kind: k.kind, Short: k.short, Labels: a.labels, Hits: a.hits, Findings: a.findings, TruePos: a.tp, BySize: a.bySize}
 		r.Precision, r.Recall = ratio(a.tp, a.findings), ratio(a.hits, a.labels)
 		if r.Precision+r.Recall > 0 {
 			r.F1 = 2 * r.Precision * r.Recall / (r.Precision + r.Recall)
@@ -186,11 +223,20 @@ func Run(specs []synth.Spec, opts anomaly.Options) Score {
 	if sc.NullRuns > 0 {
 		sc.PerNullRun = float64(sc.FalseAlarms) / float64(sc.NullRuns)
 	}
-	for _, e := range sc.KneeErrors {
-		sc.KneeMean += e / float64(len(sc.KneeErrors))
-		sc.KneeMax = max(sc.KneeMax, e)
+	if sc.ShortNullRuns > 0 {
+		sc.ShortPerNullRun = float64(sc.ShortFalseAlarms) / float64(sc.ShortNullRuns)
 	}
+	sc.KneeMean, sc.KneeMax = meanMax(sc.KneeErrors)
+	sc.ShortKneeMean, sc.ShortKneeMax = meanMax(sc.ShortKneeErrors)
 	return sc
+}
+
+func meanMax(xs []float64) (m, mx float64) {
+	for _, x := range xs {
+		m += x / float64(len(xs))
+		mx = max(mx, x)
+	}
+	return m, mx
 }
 
 func mapsKeys[K ~string, V any](m map[K]V) []K {
@@ -211,22 +257,24 @@ func ratio(a, b int) float64 {
 // Table formats the score as a plain-text table.
 func (s Score) Table() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-22s %6s %6s %9s %6s %6s %6s %9s %9s\n", "kind", "labels", "hits", "findings", "prec", "recall", "F1", "delay_med", "delay_avg")
+	fmt.Fprintf(&b, "%-30s %6s %6s %9s %6s %6s %6s %9s %9s\n", "kind", "labels", "hits", "findings", "prec", "recall", "F1", "delay_med", "delay_avg")
 	for _, r := range s.Rows {
-		fmt.Fprintf(&b, "%-22s %6d %6d %9d %6.3f %6.3f %6.3f %8.1fs %8.1fs\n", r.Kind, r.Labels, r.Hits, r.Findings,
+		fmt.Fprintf(&b, "%-30s %6d %6d %9d %6.3f %6.3f %6.3f %8.1fs %8.1fs\n", r.name(), r.Labels, r.Hits, r.Findings,
 			r.Precision, r.Recall, r.F1, r.DelayMedian, r.DelayMean)
 	}
-	fmt.Fprintf(&b, "runs %d, null runs %d, false alarms %d (%.3f per null run)", s.Runs, s.NullRuns, s.FalseAlarms, s.PerNullRun)
+	fmt.Fprintf(&b, "runs %d, null runs %d, false alarms %d (%.3f per null run; short: %d of %d runs, %.3f)", s.Runs, s.NullRuns,
+		s.FalseAlarms, s.PerNullRun, s.ShortFalseAlarms, s.ShortNullRuns, s.ShortPerNullRun)
 	if len(s.FalseAlarmKinds) > 0 {
 		fmt.Fprintf(&b, " %v", s.FalseAlarmKinds)
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(&b, "knee error: mean %.1f %%, max %.1f %% over %d detected knees\n", 100*s.KneeMean, 100*s.KneeMax, len(s.KneeErrors))
+	fmt.Fprintf(&b, "knee error: mean %.1f %%, max %.1f %% over %d detected knees; short runs: mean %.1f %%, max %.1f %% over %d\n",
+		100*s.KneeMean, 100*s.KneeMax, len(s.KneeErrors), 100*s.ShortKneeMean, 100*s.ShortKneeMax, len(s.ShortKneeErrors))
 	for _, r := range s.Rows {
 		if len(r.BySize) < 2 {
 			continue
 		}
-		fmt.Fprintf(&b, "  %s recall by size:", r.Kind)
+		fmt.Fprintf(&b, "  %s recall by size:", r.name())
 		sizes := floatKeys(r.BySize)
 		slices.Sort(sizes)
 		for _, sz := range sizes {
@@ -238,6 +286,14 @@ func (s Score) Table() string {
 		fmt.Fprintf(&b, "other findings in labelled runs: %v\n", s.Other)
 	}
 	return b.String()
+}
+
+// name is the row's kind, with "(short)" for short runs.
+func (r Row) name() string {
+	if r.Short {
+		return string(r.Kind) + " (short)"
+	}
+	return string(r.Kind)
 }
 
 func floatKeys(m map[float64][2]int) []float64 {

@@ -55,6 +55,16 @@ var Sizes = map[Kind][]float64{
 	Leak:                {0, 1 << 20, 2 << 20, 5 << 20, 10 << 20},
 }
 
+// ShortSizes are the magnitudes the short runs of the standard suite cycle
+// through: a short run can only show a strong problem.
+var ShortSizes = map[Kind][]float64{
+	LatencyStep:         {0.30, 0.50, 1.00, 2.00},
+	LatencyDrift:        {0.50, 1.00, 2.00},
+	ErrorBurst:          {0.05, 0.12, 0.30},
+	GeneratorSaturation: {1},
+	Leak:                {0, 128 << 20, 256 << 20, 512 << 20},
+}
+
 // Spec says which run to generate.
 type Spec struct {
 	Kind Kind   `json:"kind"`
@@ -68,6 +78,12 @@ type Spec struct {
 	// Duration stretches the steady stage (0: the kind's default), for
 	// benchmarks of long runs.
 	Duration time.Duration `json:"duration,omitempty"`
+	// Short makes a run of 20–65 s, like a smoke test or a CI load test: a
+	// 1–5 s ramp and 20–50 s of steady load (40–60 s for leaks), three
+	// 15 s stages for NullStepped, a 20–40 s ramp to 30–80 VUs and a 5 s
+	// hold for Knee and NullRamp, with 0–150 ms of think time. Bursts last
+	// 5–10 s, generator saturation half the steady stage.
+	Short bool `json:"short,omitempty"`
 }
 
 // Label is one injected problem: what and when.
@@ -91,16 +107,23 @@ type Run struct {
 }
 
 // Suite returns the standard evaluation suite: seeds runs of every kind,
-// cycling through the kind's sizes; every fourth run has no plan.
+// cycling through the kind's sizes, then seeds short runs of every kind,
+// cycling through ShortSizes; every fourth run has no plan.
 func Suite(seeds int) []Spec {
 	var out []Spec
-	for ki, k := range Kinds {
-		for s := range seeds {
-			sp := Spec{Kind: k, Seed: uint64(1000*ki + s + 1), NoPlan: s%4 == 3}
-			if sz := Sizes[k]; len(sz) > 0 {
-				sp.Size = sz[s%len(sz)]
+	for _, short := range []bool{false, true} {
+		sizes, base := Sizes, 0
+		if short {
+			sizes, base = ShortSizes, 100_000
+		}
+		for ki, k := range Kinds {
+			for s := range seeds {
+				sp := Spec{Kind: k, Seed: uint64(base + 1000*ki + s + 1), NoPlan: s%4 == 3, Short: short}
+				if sz := sizes[k]; len(sz) > 0 {
+					sp.Size = sz[s%len(sz)]
+				}
+				out = append(out, sp)
 			}
-			out = append(out, sp)
 		}
 	}
 	return out
@@ -128,8 +151,12 @@ type model struct {
 // Generate builds the run that spec describes.
 func Generate(spec Spec) Run {
 	rng := rand.New(rand.NewPCG(spec.Seed, uint64(len(spec.Kind))*0x9e3779b97f4a7c15+7))
-	if spec.Size == 0 && len(Sizes[spec.Kind]) > 0 && spec.Kind != Leak {
-		spec.Size = Sizes[spec.Kind][0]
+	sizes := Sizes
+	if spec.Short {
+		sizes = ShortSizes
+	}
+	if spec.Size == 0 && len(sizes[spec.Kind]) > 0 && spec.Kind != Leak {
+		spec.Size = sizes[spec.Kind][0]
 	}
 	u := func(lo, hi float64) float64 { return lo + (hi-lo)*rng.Float64() }
 	dur := func(lo, hi float64) time.Duration { return time.Duration(u(lo, hi)) * time.Second }
@@ -152,12 +179,19 @@ func Generate(spec Spec) Run {
 	}
 	ramp := 30 * time.Second
 	var stages []stage
-	switch spec.Kind {
-	case NullStepped:
+	switch {
+	case spec.Short:
+		stages, ramp, steadyLen, vus = shortStages(spec, u, dur, vus)
+		if spec.Kind == Knee || spec.Kind == NullRamp {
+			// A short stress test is a fast one (a knee with no more than
+			// a dozen req/s is noise in 30 s): 0–150 ms of think time.
+			think = u(0, 0.15)
+		}
+	case spec.Kind == NullStepped:
 		step := 4 * time.Minute
 		stages = []stage{{ramp, vus / 3}, {step, vus / 3}, {20 * time.Second, 2 * vus / 3}, {step, 2 * vus / 3},
 			{20 * time.Second, vus}, {step, vus}, {10 * time.Second, 0}}
-	case Knee, NullRamp:
+	case spec.Kind == Knee || spec.Kind == NullRamp:
 		vus = math.Round(u(150, 300))
 		stages = []stage{{dur(600, 900), vus}, {time.Minute, vus}, {10 * time.Second, 0}}
 	default:
@@ -190,12 +224,18 @@ func Generate(spec Spec) Run {
 	switch spec.Kind {
 	case LatencyStep:
 		at := inSteady(0.3, 0.7)
+		if spec.Short {
+			at = inSteady(0.45, 0.65)
+		}
 		for i := sec(at); i < n; i++ {
 			m.latFactor[i] *= 1 + spec.Size
 		}
 		labels = append(labels, Label{Kind: LatencyStep, At: at, Size: spec.Size})
 	case LatencyDrift:
 		at := inSteady(0.2, 0.5)
+		if spec.Short {
+			at = inSteady(0.3, 0.45)
+		}
 		a, b := sec(at), sec(steadyEnd)
 		for i := a; i < n; i++ {
 			f := min(1, float64(i-a)/float64(b-a))
@@ -205,6 +245,9 @@ func Generate(spec Spec) Run {
 	case ErrorBurst:
 		at := inSteady(0.2, 0.8)
 		length := dur(15, 60)
+		if spec.Short {
+			at, length = inSteady(0.3, 0.6), dur(5, 10)
+		}
 		for i := sec(at); i < min(n, sec(at+length)); i++ {
 			m.errRate[i] = max(m.errRate[i], spec.Size)
 		}
@@ -212,6 +255,10 @@ func Generate(spec Spec) Run {
 	case GeneratorSaturation:
 		at := inSteady(0.3, 0.6)
 		length := dur(60, 240)
+		if spec.Short {
+			at = inSteady(0.2, 0.35)
+			length = time.Duration(float64(steadyLen)*u(0.5, 0.6)).Truncate(time.Second) + 3*time.Second
+		}
 		for i := sec(at); i < min(n, sec(at+length)); i++ {
 			m.genCPU[i] = u(90, 99)
 			m.genSlow[i] = 1.3
@@ -220,6 +267,9 @@ func Generate(spec Spec) Run {
 	case Leak:
 		if spec.Size > 0 {
 			at := inSteady(0.1, 0.4)
+			if spec.Short {
+				at = inSteady(0.3, 0.5)
+			}
 			for i := sec(at); i < n; i++ {
 				m.leak[i] = spec.Size * float64(i-sec(at)) / 60
 			}
@@ -248,6 +298,31 @@ func Generate(spec Spec) Run {
 		labels = []Label{}
 	}
 	return Run{Spec: spec, Result: res, Labels: labels}
+}
+
+// shortStages returns a short run's schedule, its ramp, steady length and
+// peak VUs.
+func shortStages(spec Spec, u func(lo, hi float64) float64, dur func(lo, hi float64) time.Duration, vus float64) ([]stage, time.Duration, time.Duration, float64) {
+	const down = 2 * time.Second
+	switch spec.Kind {
+	case NullStepped:
+		const step, ramp = 15 * time.Second, 3 * time.Second
+		return []stage{{ramp, vus / 3}, {step, vus / 3}, {ramp, 2 * vus / 3}, {step, 2 * vus / 3},
+			{ramp, vus}, {step, vus}, {down, 0}}, ramp, step, vus
+	case Knee, NullRamp:
+		vus = math.Round(u(30, 80))
+		ramp := dur(20, 41)
+		return []stage{{ramp, vus}, {5 * time.Second, vus}, {time.Second, 0}}, ramp, 5 * time.Second, vus
+	}
+	ramp := dur(1, 6)
+	steady := dur(20, 51)
+	if spec.Kind == Leak {
+		steady = dur(40, 61)
+	}
+	if spec.Duration > 0 {
+		steady = spec.Duration
+	}
+	return []stage{{ramp, vus}, {steady, vus}, {down, 0}}, ramp, steady, vus
 }
 
 func sec(d time.Duration) int { return int(d / time.Second) }

@@ -26,9 +26,18 @@ func TestGenerate(t *testing.T) {
 		{synth.Spec{Kind: synth.Knee, Seed: 5}, 1},
 		{synth.Spec{Kind: synth.Leak, Seed: 6, Size: 0}, 0},
 		{synth.Spec{Kind: synth.Leak, Seed: 7, Size: 2 << 20, NoPlan: true}, 1},
+		{synth.Spec{Kind: synth.Null, Seed: 8, Short: true}, 0},
+		{synth.Spec{Kind: synth.NullStepped, Seed: 9, Short: true}, 0},
+		{synth.Spec{Kind: synth.LatencyStep, Seed: 10, Size: 0.5, Short: true}, 1},
+		{synth.Spec{Kind: synth.Knee, Seed: 11, Short: true, NoPlan: true}, 1},
+		{synth.Spec{Kind: synth.Leak, Seed: 12, Size: 256 << 20, Short: true}, 1},
 	}
 	for _, c := range cases {
-		t.Run(string(c.spec.Kind), func(t *testing.T) {
+		name := string(c.spec.Kind)
+		if c.spec.Short {
+			name += " short"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			a, b := synth.Generate(c.spec), synth.Generate(c.spec)
 			ja, err := json.Marshal(a)
@@ -41,6 +50,12 @@ func TestGenerate(t *testing.T) {
 			assert.Equal(t, c.spec.NoPlan, len(res.Config.Scenarios) == 0)
 			n := res.Timeline.Len()
 			assert.Equal(t, int(res.Duration/time.Second), n)
+			if c.spec.Short {
+				assert.GreaterOrEqual(t, res.Duration, 20*time.Second)
+				assert.LessOrEqual(t, res.Duration, 66*time.Second)
+			} else {
+				assert.Greater(t, res.Duration, 5*time.Minute)
+			}
 			for _, l := range a.Labels {
 				assert.Less(t, l.At, res.Duration)
 				assert.Positive(t, l.At)
@@ -53,7 +68,7 @@ func TestGenerate(t *testing.T) {
 					assert.GreaterOrEqual(t, p95[i], p50[i])
 				}
 			}
-			other := synth.Generate(synth.Spec{Kind: c.spec.Kind, Seed: c.spec.Seed + 100, Size: c.spec.Size})
+			other := synth.Generate(synth.Spec{Kind: c.spec.Kind, Seed: c.spec.Seed + 100, Size: c.spec.Size, Short: c.spec.Short})
 			assert.NotEqual(t, res.Timeline.Series[2].Values, other.Result.Timeline.Series[2].Values, "another seed, another run")
 		})
 	}
@@ -62,10 +77,15 @@ func TestGenerate(t *testing.T) {
 func TestSuite(t *testing.T) {
 	t.Parallel()
 	specs := synth.Suite(4)
-	assert.Len(t, specs, 4*len(synth.Kinds))
+	assert.Len(t, specs, 2*4*len(synth.Kinds), "long and short runs of every kind")
 	seen := map[uint64]bool{}
+	short := 0
 	for _, s := range specs {
 		assert.False(t, seen[s.Seed], "seeds are distinct")
 		seen[s.Seed] = true
+		if s.Short {
+			short++
+		}
 	}
+	assert.Equal(t, 4*len(synth.Kinds), short)
 }

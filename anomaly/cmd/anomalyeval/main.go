@@ -5,6 +5,7 @@
 // Usage:
 //
 //	go run ./anomaly/cmd/anomalyeval [-seeds 20] [-json]
+//	go run ./anomaly/cmd/anomalyeval -show knee [-short]   # each run's labels and findings
 package main
 
 import (
@@ -23,10 +24,11 @@ func main() {
 	seeds := flag.Int("seeds", 20, "runs per kind")
 	asJSON := flag.Bool("json", false, "print the score as JSON")
 	show := flag.String("show", "", "print each run of this kind with its labels and findings")
+	short := flag.Bool("short", false, "with -show: the short runs (without: the long ones)")
 	flag.Parse()
 	if *show != "" {
 		for _, spec := range synth.Suite(*seeds) {
-			if string(spec.Kind) != *show {
+			if string(spec.Kind) != *show || spec.Short != *short {
 				continue
 			}
 			run := synth.Generate(spec)
