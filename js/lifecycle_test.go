@@ -201,6 +201,39 @@ export default async function () { await null; throw new Error('late'); }
 			require.Len(t, o.res.IterationErrors, 1)
 			assert.Contains(t, o.res.IterationErrors[0].Message, "late")
 		}},
+		{name: "a runaway iteration is interrupted at gracefulStop", exit: 0, run: script(`
+export const options = { scenarios: { s: { executor: 'constant-vus', vus: 1, duration: '1s', gracefulStop: '100ms' } } };
+export default function () { for (;;) {} }
+`), check: func(t *testing.T, o outcome) {
+			require.Len(t, o.res.Scenarios, 1)
+			assert.EqualValues(t, 1, o.res.Scenarios[0].Interrupted)
+			assert.Less(t, o.res.Duration, 5*time.Second)
+		}},
+		{name: "a sleeping iteration is interrupted at gracefulStop", exit: 0, run: script(`
+import { sleep } from 'k6';
+export const options = { scenarios: { s: { executor: 'constant-vus', vus: 2, duration: '1s', gracefulStop: '0s' } } };
+export default function () { sleep(30); }
+`), check: func(t *testing.T, o outcome) {
+			assert.EqualValues(t, 2, o.res.Scenarios[0].Interrupted)
+			assert.Less(t, o.res.Duration, 5*time.Second)
+		}},
+		{name: "the throw option makes network errors exceptions", exit: 0, run: script(`
+import http from 'k6/http';
+export const options = { iterations: 1, throw: true };
+export default function () { http.get('http://127.0.0.1:1/'); }
+`), check: func(t *testing.T, o outcome) {
+			require.Len(t, o.res.IterationErrors, 1)
+			assert.Contains(t, o.res.IterationErrors[0].Message, "http://127.0.0.1:1/")
+		}},
+		{name: "without throw a network error is data", exit: 0, run: script(`
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = { iterations: 1 };
+export default function () { check(http.get('http://127.0.0.1:1/'), { refused: (r) => r.status === 0 && r.error_code === 1212 }); }
+`), check: func(t *testing.T, o outcome) {
+			assert.Empty(t, o.res.IterationErrors)
+			assert.Equal(t, 1.0, metricValue(t, o.res, "checks", "passes"))
+		}},
 		{name: "requests in init are refused", exit: 107, run: script(`
 import http from 'k6/http';
 http.get('http://127.0.0.1:1/');

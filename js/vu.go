@@ -36,8 +36,10 @@ type VU struct {
 	execs map[string]sobek.Callable
 	loop  eventLoop
 
-	intMu  sync.Mutex
-	intTok uint64
+	intMu   sync.Mutex // guards the three below, shared with the watch's callback
+	watched context.Context
+	unwatch func() bool
+	running bool
 
 	setupData   sobek.Value
 	setupParsed bool
@@ -149,28 +151,40 @@ func promiseError(v sobek.Value) error {
 
 // watch interrupts the runtime when ctx ends, until the returned stop is
 // called; stop also clears an interrupt that came too late to matter.
+// Iterations of a scenario share one context, so the watch on it is kept
+// from one call to the next instead of being made again.
 func (vu *VU) watch(ctx context.Context) (stop func()) {
 	if ctx.Done() == nil {
-		return func() {}
+		return vu.noWatch
 	}
 	vu.intMu.Lock()
-	tok := vu.intTok
-	vu.intMu.Unlock()
-	stopAfter := context.AfterFunc(ctx, func() {
-		vu.intMu.Lock()
-		defer vu.intMu.Unlock()
-		if vu.intTok == tok {
-			vu.rt.Interrupt(context.Cause(ctx))
+	if ctx != vu.watched {
+		if vu.unwatch != nil {
+			vu.unwatch()
 		}
-	})
-	return func() {
-		stopAfter()
-		vu.intMu.Lock()
-		vu.intTok++
-		vu.intMu.Unlock()
-		vu.rt.ClearInterrupt()
+		vu.watched = ctx
+		vu.unwatch = context.AfterFunc(ctx, func() {
+			vu.intMu.Lock()
+			defer vu.intMu.Unlock()
+			if vu.running && vu.watched == ctx {
+				vu.rt.Interrupt(context.Cause(ctx))
+			}
+		})
 	}
+	vu.running = true
+	vu.intMu.Unlock()
+	return vu.endWatch
 }
+
+// endWatch ends what watch started.
+func (vu *VU) endWatch() {
+	vu.intMu.Lock()
+	vu.running = false
+	vu.intMu.Unlock()
+	vu.rt.ClearInterrupt()
+}
+
+func (vu *VU) noWatch() {}
 
 // classify turns what a call returned into the error the engine gets: the
 // cause of an interruption (a cancelled context, test.abort()) as it is, a
