@@ -2,7 +2,10 @@ package loadtest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"net/netip"
 	"slices"
 
 	"github.com/loadlens/loadlens/loadtest/k6http"
@@ -20,6 +23,40 @@ func (o Options) httpOptions() k6http.Options {
 	return k6http.Options{
 		UserAgent: o.UserAgent, MaxRedirects: o.MaxRedirects, DiscardResponseBodies: o.DiscardResponseBodies,
 		NoConnectionReuse: o.NoConnectionReuse, InsecureSkipTLSVerify: o.InsecureSkipTLSVerify, SystemTags: o.SystemTags,
+		AllowIP: o.allowIP(),
+	}
+}
+
+// blacklist parses BlacklistIPs.
+func (o Options) blacklist() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	var errs []error
+	for i, s := range o.BlacklistIPs {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("options.blacklistIPs[%d]: %q is not a CIDR range such as 10.0.0.0/8", i, s))
+			continue
+		}
+		out = append(out, p.Masked())
+	}
+	return out, errors.Join(errs...)
+}
+
+// allowIP combines BlacklistIPs and AllowIP into the client's dial check.
+func (o Options) allowIP() func(netip.Addr) bool {
+	blocked, _ := o.blacklist() // validated
+	if len(blocked) == 0 {
+		return o.AllowIP
+	}
+	allow := o.AllowIP
+	return func(ip netip.Addr) bool {
+		ip = ip.Unmap()
+		for _, p := range blocked {
+			if p.Contains(ip) {
+				return false
+			}
+		}
+		return allow == nil || allow(ip)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"regexp"
 	"slices"
 	"time"
@@ -79,6 +80,13 @@ type Options struct {
 	// NoSetup and NoTeardown skip setup and teardown.
 	NoSetup    bool
 	NoTeardown bool
+	// BlacklistIPs are CIDR ranges requests may not connect to (k6's
+	// blacklistIPs); such requests fail with error code 1110.
+	BlacklistIPs []string
+	// AllowIP, when set, must approve every address a request connects to
+	// (checked at dial time, after DNS); it is not serialised. The agent
+	// uses it to hold its host allowlist for URLs scripts build at run time.
+	AllowIP func(netip.Addr) bool
 }
 
 // Default durations of setup and teardown, as k6.
@@ -105,6 +113,7 @@ type optionsJSON struct {
 	NoThresholds             bool               `json:"noThresholds,omitempty"`
 	NoSetup                  bool               `json:"noSetup,omitempty"`
 	NoTeardown               bool               `json:"noTeardown,omitempty"`
+	BlacklistIPs             []string           `json:"blacklistIPs,omitempty"`
 }
 
 func optDuration(d time.Duration) *duration.Duration {
@@ -124,7 +133,7 @@ func (o Options) MarshalJSON() ([]byte, error) {
 		SetupTimeout: optDuration(o.SetupTimeout), TeardownTimeout: optDuration(o.TeardownTimeout),
 		MinIterationDuration: optDuration(o.MinIterationDuration), SystemTags: o.SystemTags,
 		ExecutionSegment: o.ExecutionSegment, ExecutionSegmentSequence: o.ExecutionSegmentSequence,
-		NoThresholds: o.NoThresholds, NoSetup: o.NoSetup, NoTeardown: o.NoTeardown,
+		NoThresholds: o.NoThresholds, NoSetup: o.NoSetup, NoTeardown: o.NoTeardown, BlacklistIPs: o.BlacklistIPs,
 	})
 }
 
@@ -147,7 +156,7 @@ func (o *Options) UnmarshalJSON(b []byte) error {
 		SetupTimeout: get(j.SetupTimeout), TeardownTimeout: get(j.TeardownTimeout),
 		MinIterationDuration: get(j.MinIterationDuration), SystemTags: j.SystemTags,
 		ExecutionSegment: j.ExecutionSegment, ExecutionSegmentSequence: j.ExecutionSegmentSequence,
-		NoThresholds: j.NoThresholds, NoSetup: j.NoSetup, NoTeardown: j.NoTeardown,
+		NoThresholds: j.NoThresholds, NoSetup: j.NoSetup, NoTeardown: j.NoTeardown, BlacklistIPs: j.BlacklistIPs,
 	}
 	return nil
 }
@@ -235,6 +244,9 @@ func (p Plan) Validate() error {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("options.%s: must be >= 0, got %s", name, d))
 		}
+	}
+	if _, err := p.Options.blacklist(); err != nil {
+		errs = append(errs, err)
 	}
 	if c, err := k6http.NewClient(metrics.NewRegistry(), nil, p.Options.httpOptions()); err != nil {
 		errs = append(errs, fmt.Errorf("options: %w", err))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -383,4 +384,31 @@ func TestEchoRedactsURLPasswords(t *testing.T) {
 	}
 	assert.Equal(t, "/plain", e.Target.Endpoints[1].Path)
 	assert.Equal(t, "http://user:hunter2@127.0.0.1:8080", p.Target.BaseURL, "the plan itself keeps it")
+}
+
+// k6's blacklistIPs and the AllowIP hook hold at dial time, for URLs the
+// plan does not show.
+func TestRunBlacklistIPs(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	opts, err := ParseK6Options([]byte(`{"iterations": 3, "blacklistIPs": ["127.0.0.0/8"]}`))
+	require.NoError(t, err)
+	plan := Plan{Target: &Target{BaseURL: srv.URL, Endpoints: []Endpoint{{Path: "/"}}}}
+	_, err = opts.Apply(&plan)
+	require.NoError(t, err)
+	res, err := Run(t.Context(), plan)
+	require.NoError(t, err)
+	assert.Zero(t, hits.Load())
+	assert.Equal(t, map[string]int64{"1110": 3}, res.Endpoints[0].Errors)
+
+	plan.Options = Options{AllowIP: func(ip netip.Addr) bool { return ip.IsLoopback() }}
+	res, err = Run(t.Context(), plan)
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), hits.Load())
+	assert.Empty(t, res.Endpoints[0].Errors)
+
+	plan.Options = Options{BlacklistIPs: []string{"nope", "10.0.0.0/8"}}
+	require.ErrorContains(t, plan.Validate(), `options.blacklistIPs[0]: "nope"`)
 }

@@ -76,6 +76,7 @@ func (s *Server) prepare(ctx context.Context, p principal, spec loadtest.TestSpe
 	if err := s.checkLimits(ctx, lim, spec, plan); err != nil {
 		return loadtest.Plan{}, nil, err
 	}
+	plan.Options.AllowIP = s.dialAllowlist(ctx, parseAllowlist(lim.AllowedHosts), targetURLs(spec, plan))
 	return plan, warnings, nil
 }
 

@@ -187,3 +187,35 @@ func (s *Server) checkHost(ctx context.Context, a allowlist, field, raw string) 
 	}
 	return ""
 }
+
+// dialAllowlist returns the address check every connection of a run must
+// pass, so that URLs a script builds at run time stay inside the tenant's
+// allowed_hosts too: the allowed prefixes, plus the addresses that the
+// allowed names seen in the spec resolved to. nil when a "*" entry allows
+// every host. A name-allowed host that appears only at run time is refused
+// (error code 1110): list it by address range to allow it.
+func (s *Server) dialAllowlist(ctx context.Context, a allowlist, urls []fieldURL) func(netip.Addr) bool {
+	if a.nameAllowed("*") {
+		return nil
+	}
+	allowed := map[netip.Addr]bool{}
+	for _, u := range urls {
+		pu, err := url.Parse(u.raw)
+		if err != nil {
+			continue
+		}
+		host := strings.TrimSuffix(strings.ToLower(pu.Hostname()), ".")
+		if _, isIP := netip.ParseAddr(host); isIP == nil || !a.nameAllowed(host) {
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		addrs, err := s.cfg.LookupHost(lctx, host)
+		cancel()
+		if err == nil {
+			for _, ip := range addrs {
+				allowed[ip.Unmap()] = true
+			}
+		}
+	}
+	return func(ip netip.Addr) bool { return a.addrAllowed(ip) || allowed[ip.Unmap()] }
+}

@@ -1,6 +1,9 @@
 package service
 
 import (
+	"context"
+	"fmt"
+	"net/netip"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -43,4 +46,24 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 	assert.False(t, ok, "no subscription to an ended run")
 	assert.NotNil(t, r.finalFrame())
 	r.unsubscribe(slow) // already dropped: no double close
+}
+
+// The dial check a run gets: allowed ranges, plus the addresses of allowed
+// names the spec shows; everything else is refused at connect time.
+func TestDialAllowlist(t *testing.T) {
+	t.Parallel()
+	s := &Server{cfg: Config{LookupHost: func(_ context.Context, host string) ([]netip.Addr, error) {
+		if host == "api.internal" {
+			return []netip.Addr{netip.MustParseAddr("10.9.8.7")}, nil
+		}
+		return nil, fmt.Errorf("no such host %q", host)
+	}}}
+	a := parseAllowlist([]string{"127.0.0.0/8", "api.internal"})
+	check := s.dialAllowlist(t.Context(), a, []fieldURL{{"target.base_url", "http://api.internal:8080"}, {"x", "http://8.8.8.8"}})
+	require.NotNil(t, check)
+	assert.True(t, check(netip.MustParseAddr("127.0.0.1")))
+	assert.True(t, check(netip.MustParseAddr("10.9.8.7")), "an allowed name's address")
+	assert.False(t, check(netip.MustParseAddr("8.8.8.8")), "seen in the spec but not allowed")
+	assert.False(t, check(netip.MustParseAddr("10.9.8.8")))
+	assert.Nil(t, s.dialAllowlist(t.Context(), parseAllowlist([]string{"*"}), nil), "* allows every host")
 }

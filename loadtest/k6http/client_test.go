@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -475,4 +477,38 @@ func TestStreamedBody(t *testing.T) {
 	r, err = c.Do(bg, &k6http.Request{Method: "POST", URL: srv.URL + "/keep-method", BodyReader: strings.NewReader("x")})
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusTemporaryRedirect, r.Status)
+}
+
+// An address AllowIP refuses is never dialled, on either path: the request
+// fails with k6's 1110 and the server sees nothing.
+func TestAllowIPRefusesBeforeDialling(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	notLoopback := func(ip netip.Addr) bool { return !ip.IsLoopback() }
+	for _, std := range []bool{false, true} {
+		var samples []metrics.Sample
+		c, err := k6http.NewClient(metrics.NewRegistry(), func(s []metrics.Sample) { samples = append(samples, s...) },
+			k6http.Options{AllowIP: notLoopback, DisableFastPath: std})
+		require.NoError(t, err)
+		for _, u := range []string{srv.URL, strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)} {
+			resp, err := c.Do(t.Context(), &k6http.Request{URL: u})
+			require.NoError(t, err)
+			assert.Equal(t, k6http.CodeBlacklistedIP, resp.ErrorCode, "std=%v %s", std, u)
+			assert.Contains(t, resp.Error, "blacklisted")
+		}
+		require.NotEmpty(t, samples)
+		code, _ := samples[0].Tags.Get("error_code")
+		assert.Equal(t, "1110", code)
+		require.NoError(t, c.Close())
+	}
+	assert.Zero(t, hits.Load())
+
+	c, err := k6http.NewClient(metrics.NewRegistry(), nil, k6http.Options{AllowIP: func(netip.Addr) bool { return true }})
+	require.NoError(t, err)
+	defer c.Close()
+	resp, err := c.Do(t.Context(), &k6http.Request{URL: srv.URL})
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.Status)
 }

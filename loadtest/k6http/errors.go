@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"syscall"
@@ -24,6 +25,7 @@ const (
 	CodeTimeout              = 1050 // the request timed out
 	CodeDNS                  = 1100 // a DNS error
 	CodeDNSNoSuchHost        = 1101 // no IP for the host
+	CodeBlacklistedIP        = 1110 // the address is refused by Options.AllowIP (k6's blacklistIPs)
 	CodeTCP                  = 1200 // a TCP error
 	CodeTCPBrokenPipe        = 1201 // broken pipe on write
 	CodeTCPUnknownErrno      = 1202 // an OS error k6 has no code for
@@ -132,4 +134,12 @@ func classifyOp(e *net.OpError) (int, string) {
 		}
 	}
 	return CodeDial, e.Error()
+}
+
+// checkIP asks Options.AllowIP about an address before it is dialled.
+func (c *Client) checkIP(ip netip.Addr) error {
+	if c.s.allowIP == nil || c.s.allowIP(ip) {
+		return nil
+	}
+	return &codedError{code: CodeBlacklistedIP, msg: fmt.Sprintf("IP (%s) is in a blacklisted range", ip)}
 }

@@ -314,6 +314,9 @@ func (c *Client) dial(ctx context.Context, h *hop, x *exchange) (*fconn, error) 
 		}
 		x.dnsDone = time.Now()
 	}
+	if err := c.checkIP(ip); err != nil {
+		return nil, err
+	}
 	addr := netip.AddrPortFrom(ip, h.t.port)
 	d := net.Dialer{Timeout: dialTimeout, Deadline: h.deadline, KeepAlive: keepAlive}
 	x.connStart = time.Now()

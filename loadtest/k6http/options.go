@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 )
@@ -55,6 +56,12 @@ type Options struct {
 	// Proxy picks a proxy per request, as [http.Transport.Proxy]; nil means
 	// none. With a proxy every request goes through net/http.
 	Proxy func(*http.Request) (*url.URL, error)
+	// AllowIP, when set, is asked before every connection with the address
+	// about to be dialled; a refused address fails the request with k6's
+	// code 1110 (blacklisted IP) and no connection is made. It is how k6's
+	// blacklistIPs and the agent's host allowlist hold for URLs a script
+	// builds at run time. It must be safe for concurrent use.
+	AllowIP func(netip.Addr) bool
 	// DisableFastPath sends every request through net/http instead of the
 	// client's own HTTP/1.1 path: slower, for comparison or as an escape
 	// hatch.
@@ -159,6 +166,7 @@ type settings struct {
 	tags         tagBits
 	tlsConfig    *tls.Config
 	proxy        func(*http.Request) (*url.URL, error)
+	allowIP      func(netip.Addr) bool
 	noFast       bool
 }
 
@@ -166,7 +174,7 @@ func (o Options) resolve() (settings, error) {
 	s := settings{
 		userAgent: o.UserAgent, timeout: o.Timeout, maxRedirects: DefaultMaxRedirects,
 		discard: o.DiscardResponseBodies, noReuse: o.NoConnectionReuse, expected: o.ExpectedStatuses,
-		proxy: o.Proxy, noFast: o.DisableFastPath || o.Proxy != nil,
+		proxy: o.Proxy, allowIP: o.AllowIP, noFast: o.DisableFastPath || o.Proxy != nil,
 	}
 	if s.userAgent == "" {
 		s.userAgent = DefaultUserAgent

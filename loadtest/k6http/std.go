@@ -44,12 +44,13 @@ func (c *Client) dialStd(ctx context.Context, d *net.Dialer, network, addr strin
 	if err != nil {
 		return nil, err
 	}
-	if _, err := netip.ParseAddr(host); err != nil {
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
 		trace := httptrace.ContextClientTrace(ctx)
 		if trace != nil && trace.DNSStart != nil {
 			trace.DNSStart(httptrace.DNSStartInfo{Host: host})
 		}
-		ip, err := c.resolve(ctx, host)
+		ip, err = c.resolve(ctx, host)
 		if trace != nil && trace.DNSDone != nil {
 			trace.DNSDone(httptrace.DNSDoneInfo{Err: err})
 		}
@@ -57,6 +58,9 @@ func (c *Client) dialStd(ctx context.Context, d *net.Dialer, network, addr strin
 			return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 		}
 		addr = net.JoinHostPort(ip.String(), port)
+	}
+	if err := c.checkIP(ip); err != nil {
+		return nil, err
 	}
 	conn, err := d.DialContext(ctx, network, addr)
 	if err != nil {
