@@ -77,9 +77,10 @@ type Risk struct {
 
 // GroundingNote records one correction of the grounding check.
 type GroundingNote struct {
-	// Kind is "dropped_claim" (it cited evidence that does not exist) or
-	// "number_mismatch" (a number differs from the evidence beyond
-	// tolerance).
+	// Kind is "dropped_claim" (it cited evidence that does not exist),
+	// "verdict_contradiction" (it was dropped for contradicting a threshold
+	// verdict of the engine) or "number_mismatch" (a number differs from the
+	// evidence beyond tolerance).
 	Kind   string `json:"kind"`
 	Claim  string `json:"claim"`
 	Detail string `json:"detail"`

@@ -20,8 +20,9 @@ const NumberTolerance = 0.05
 
 // Grounding note kinds (anomaly.GroundingNote.Kind).
 const (
-	NoteDroppedClaim   = "dropped_claim"
-	NoteNumberMismatch = "number_mismatch"
+	NoteDroppedClaim         = "dropped_claim"
+	NoteNumberMismatch       = "number_mismatch"
+	NoteVerdictContradiction = "verdict_contradiction"
 )
 
 // contextIDs are the items every claim may quote numbers from.
@@ -154,7 +155,7 @@ func (g *grounder) verdictContradiction(claim, text string, ids []string) (anoma
 			}
 			pass, fail := rePassWord.MatchString(sentence), reFailWord.MatchString(sentence)
 			if (status == "failed" && pass && !fail) || (status == "passed" && fail && !pass) {
-				return note(NoteDroppedClaim, claim, fmt.Sprintf("contradicts the engine's verdict on %s: %s", id, status)), true
+				return note(NoteVerdictContradiction, claim, fmt.Sprintf("contradicts the engine's verdict on %s: %s", id, status)), true
 			}
 		}
 	}

@@ -101,7 +101,7 @@ func TestGround(t *testing.T) {
 			notes: []string{NoteNumberMismatch}, details: []string{`"290 ms"`}},
 		{name: "threshold verdict contradicted", in: analysisFor(anomaly.Hypothesis{Title: "Fine",
 			Explanation: "The p(95)<200 threshold passed comfortably.", Supporting: []string{thr}, Confidence: "high"}), kept: 0,
-			notes: []string{NoteDroppedClaim}, details: []string{"engine's verdict"}},
+			notes: []string{NoteVerdictContradiction}, details: []string{"engine's verdict"}},
 		{name: "threshold verdict repeated", in: analysisFor(anomaly.Hypothesis{Title: "Slow",
 			Explanation: "The p(95)<200 threshold failed at 245.5 ms.", Supporting: []string{thr}, Confidence: "high"}), kept: 1},
 	} {
