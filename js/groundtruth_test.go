@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -158,14 +158,21 @@ func TestGroundTruthScripts(t *testing.T) {
 	for _, s := range scripts {
 		assert.True(t, covered[filepath.Base(s)], "ground-truth script %s has no case", filepath.Base(s))
 	}
-	for _, c := range cases {
+	// The scripts mostly sleep (api.js runs 8 s): run them all at once,
+	// whatever -parallel says, then check each.
+	outcomes := make([]outcome, len(cases))
+	var wg sync.WaitGroup
+	for i, c := range cases {
+		r := run{src: js.Source{Path: filepath.Join(groundTruth, "scripts", c.script)}, ndjson: c.script == "meta.js"}.env(c.env...)
+		if c.flags != "" {
+			r = r.flags(t, c.flags)
+		}
+		wg.Go(func() { outcomes[i] = r.exec(t) })
+	}
+	wg.Wait()
+	for i, c := range cases {
 		t.Run(c.script, func(t *testing.T) {
-			t.Parallel()
-			r := run{src: js.Source{Path: filepath.Join(groundTruth, "scripts", c.script)}, ndjson: c.script == "meta.js"}.env(c.env...)
-			if c.flags != "" {
-				r = r.flags(t, c.flags)
-			}
-			o := r.exec(t)
+			o := outcomes[i]
 			assert.Equal(t, c.exit, o.exit, "exit code; err: %v", o.err)
 			if c.check != nil {
 				c.check(t, o)
@@ -213,5 +220,3 @@ func consoleShapes(t testing.TB, logs string) []string {
 	}
 	return out
 }
-
-var _ = errors.New

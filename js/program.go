@@ -208,6 +208,7 @@ func (p *Program) inspect(ctx context.Context) error {
 	slices.Sort(p.execs)
 	ov := vu.ns.Get("options")
 	if isNullish(ov) {
+		p.setFinal(p.k6opts)
 		return nil
 	}
 	raw, err := vu.stringify(ov)
@@ -215,6 +216,7 @@ func (p *Program) inspect(ctx context.Context) error {
 		return newScriptError(err, "init")
 	}
 	if raw == nil {
+		p.setFinal(p.k6opts)
 		return nil
 	}
 	p.rawOpts = raw
