@@ -19,8 +19,9 @@
 //
 // The jslib modules most scripts import by URL have built-in stand-ins, so
 // no network is used: k6-utils (randomIntBetween, randomItem,
-// randomString, uuidv4, findBetween, the stage helpers) and k6-summary
-// (textSummary, jUnit), at any version. Other remote imports are errors.
+// randomString, uuidv4, findBetween, the stage helpers), k6-summary
+// (textSummary, jUnit) and url (URL, URLSearchParams), at any version.
+// Other remote imports are errors.
 //
 // Differences from k6: http.batch runs its requests one after the other on
 // the VU's connections; asyncRequest resolves before it returns; a

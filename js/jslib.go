@@ -24,7 +24,7 @@ var jslibFiles embed.FS
 
 // jslibURL matches the URLs of k6's jslib modules that loadlens answers
 // without the network: https://jslib.k6.io/NAME/VERSION/index.js.
-var jslibURL = regexp.MustCompile(`^https://jslib\.k6\.io/(k6-utils|k6-summary)/[0-9][0-9a-z.\-]*/index\.js$`)
+var jslibURL = regexp.MustCompile(`^https://jslib\.k6\.io/(k6-utils|k6-summary|url)/[0-9][0-9a-z.\-]*/index\.js$`)
 
 // jslibModule returns the module standing in for a jslib URL: "" when
 // there is none.

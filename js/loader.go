@@ -170,7 +170,7 @@ func (l *loader) resolve(referrer any, specifier string) (sobek.ModuleRecord, er
 		switch name := jslibModule(specifier); name {
 		case "k6-summary":
 			return l.goModule("jslib/" + name)
-		case "k6-utils":
+		case "k6-utils", "url":
 			return l.jslibShim(name)
 		}
 		return nil, fmt.Errorf("%w: import %q: remote modules are not supported; download the file and import it by a relative path", ErrScript, specifier)
