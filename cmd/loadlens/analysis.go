@@ -45,10 +45,24 @@ func writeFindings(w io.Writer, rep anomaly.Report) {
 		fmt.Fprintf(w, "    ✓ nothing unusual found\n\n")
 		return
 	}
+	counts := map[anomaly.Severity]int{}
+	generator := false
 	for _, fd := range rep.Findings {
 		fmt.Fprintf(w, "    %-8s %s\n", strings.ToUpper(fd.Severity.String()), fd.Message)
+		counts[fd.Severity]++
+		generator = generator || fd.Kind == anomaly.KindGeneratorCPU
 	}
-	fmt.Fprintf(w, "\n    %s\n\n", rep.Summary)
+	var parts []string
+	for s := anomaly.SeverityCritical; s >= anomaly.SeverityInfo; s-- {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		}
+	}
+	fmt.Fprintf(w, "\n    %d finding(s): %s.", len(rep.Findings), strings.Join(parts, ", "))
+	if generator {
+		fmt.Fprint(w, " The load generator was saturated: treat latency and throughput as suspect.")
+	}
+	fmt.Fprint(w, "\n\n")
 }
 
 // writeAI prints the AI analysis, labelled as such.

@@ -140,3 +140,22 @@ func TestServe(t *testing.T) {
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, cmd.Wait(), "SIGTERM stops the agent cleanly")
 }
+
+// The README's first command: a real test against the built-in target,
+// the summary, the analysis and an HTML report.
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("the demo runs for about 25 s")
+	}
+	report := filepath.Join(t.TempDir(), "demo.html")
+	r := runCLI(t, "demo", "--report", report)
+	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	for _, want := range []string{"scenarios: (100.00%) 1 scenario, 40 max VUs", "█ THRESHOLDS", "█ TOTAL RESULTS", "█ ANALYSIS", report} {
+		assert.Contains(t, r.stdout, want)
+	}
+	page, err := os.ReadFile(report)
+	require.NoError(t, err)
+	assert.Contains(t, string(page), "target-cpu", "the demo scrapes its target's own metrics")
+	t.Logf("analysis:\n%s", r.stdout[strings.Index(r.stdout, "█ ANALYSIS"):])
+}
