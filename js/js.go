@@ -26,7 +26,9 @@ type Source struct {
 	// Code is the script itself; when set, Path is not read.
 	Code []byte
 	// FS holds the files that relative imports and open() read. nil means
-	// the OS file system.
+	// the OS file system: give scripts from untrusted sources (the agent's
+	// tenants) an FS with only their own files, such as an empty
+	// fstest.MapFS, or open('/etc/passwd') reads the host's file.
 	FS fs.FS
 }
 
