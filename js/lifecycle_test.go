@@ -234,6 +234,12 @@ export default function () { check(http.get('http://127.0.0.1:1/'), { refused: (
 			assert.Empty(t, o.res.IterationErrors)
 			assert.Equal(t, 1.0, metricValue(t, o.res, "checks", "passes"))
 		}},
+		{name: "open() stays inside the script's file system", exit: 107, run: script(`
+const secret = open('../../../etc/hostname');
+export default function () {}
+`), check: func(t *testing.T, o outcome) {
+			assert.ErrorContains(t, o.err, "open(")
+		}},
 		{name: "requests in init are refused", exit: 107, run: script(`
 import http from 'k6/http';
 http.get('http://127.0.0.1:1/');
