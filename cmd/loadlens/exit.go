@@ -49,7 +49,3 @@ func exitCode(res loadtest.Result, err error) int {
 	}
 	return exitOK
 }
-
-// isScriptException reports whether err is an exception thrown by a k6
-// script in its init code or setup.
-func isScriptException(err error) bool { return false }

@@ -34,6 +34,8 @@ type runFlags struct {
 	telemetryPrometheus      string
 	telemetryPID             int
 	noColor                  bool
+	throw                    bool
+	includeSystemEnv         bool
 
 	fs *flag.FlagSet
 }
@@ -62,6 +64,8 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&f.telemetryPrometheus, "telemetry-prometheus", "", "scrape the target's Prometheus metrics at URL during the run")
 	fs.IntVar(&f.telemetryPID, "telemetry-pid", 0, "watch the target's process (same machine) during the run")
 	fs.BoolVar(&f.noColor, "no-color", false, "no colours in the output")
+	fs.BoolVarP(&f.throw, "throw", "w", false, "scripts: network errors and bad metric values throw")
+	fs.BoolVar(&f.includeSystemEnv, "include-system-env-vars", true, "scripts: the system environment is part of __ENV")
 	fs.SetInterspersed(true)
 	f.fs = fs
 	return f

@@ -38,6 +38,10 @@ func (a *app) run(ctx context.Context, args []string) int {
 	path := f.fs.Arg(0)
 	plan, warnings, err := a.loadPlan(ctx, path, f)
 	if err != nil {
+		if isScriptException(err) {
+			fmt.Fprintf(a.stderr, "loadlens: %v\n", err)
+			return exitScriptException
+		}
 		return a.configError(err)
 	}
 	plan.Logger = a.logger(f.quiet)
@@ -78,28 +82,30 @@ func (a *app) loadPlan(ctx context.Context, path string, f *runFlags) (loadtest.
 		if err != nil {
 			return loadtest.Plan{}, nil, err
 		}
-		return a.specPlan(ctx, spec, cli, env)
+		return a.specPlan(ctx, spec, cli, env, f)
 	case ".js", ".mjs", ".cjs":
-		return a.scriptPlan(ctx, path, src, loadtest.K6Options{}, cli, env)
+		return a.scriptPlan(ctx, path, nil, loadtest.K6Options{}, cli, env, f)
 	}
 	return loadtest.Plan{}, nil, fmt.Errorf("%w: %s: want a test file (.json) or a k6 script (.js)", loadtest.ErrInvalidPlan, path)
 }
 
 // specPlan builds the plan of a test file: the preset, the file's options,
 // then the command line's.
-func (a *app) specPlan(ctx context.Context, spec loadtest.TestSpec, cli loadtest.K6Options, env map[string]string) (loadtest.Plan, []string, error) {
+func (a *app) specPlan(ctx context.Context, spec loadtest.TestSpec, cli loadtest.K6Options, env map[string]string, f *runFlags) (loadtest.Plan, []string, error) {
 	base, top, err := spec.Layers()
 	if err != nil {
 		return loadtest.Plan{}, nil, fmt.Errorf("%w: %w", loadtest.ErrInvalidPlan, err)
 	}
 	if spec.Script != "" {
-		return a.scriptPlan(ctx, "script.js", []byte(spec.Script), base, top.Override(cli), merge(spec.Env, env))
+		plan, warnings, err := a.scriptPlan(ctx, "script.js", []byte(spec.Script), base, top.Override(cli), merge(spec.Env, env), f)
+		if err != nil {
+			return plan, warnings, err
+		}
+		plan.Name, plan.TestType, plan.Telemetry = spec.Name, orCustom(spec.TestType), spec.Telemetry
+		return plan, warnings, plan.Validate()
 	}
-	testType := spec.TestType
-	if testType == "" {
-		testType = loadtest.TestCustom
-	}
-	plan := loadtest.Plan{Name: spec.Name, TestType: testType, Target: spec.Target, Env: merge(spec.Env, env)}
+	plan := loadtest.Plan{Name: spec.Name, TestType: orCustom(spec.TestType), Target: spec.Target, Env: merge(spec.Env, env),
+		Telemetry: spec.Telemetry}
 	if plan.Name == "" && spec.Target != nil {
 		plan.Name = spec.Target.Name
 	}
@@ -108,6 +114,13 @@ func (a *app) specPlan(ctx context.Context, spec loadtest.TestSpec, cli loadtest
 		return loadtest.Plan{}, nil, err
 	}
 	return plan, warnings, plan.Validate()
+}
+
+func orCustom(testType string) string {
+	if testType == "" {
+		return loadtest.TestCustom
+	}
+	return testType
 }
 
 func merge(a, b map[string]string) map[string]string {
@@ -164,8 +177,10 @@ func (a *app) execute(ctx context.Context, plan loadtest.Plan, f *runFlags, scri
 	}
 
 	in := a.analyse(ctx, res, f)
-	if !f.quiet {
-		if err := loadtest.WriteTextSummary(a.stdout, res, loadtest.SummaryEnv{StdoutTTY: tty, NoColor: f.noColor}); err != nil {
+	senv := loadtest.SummaryEnv{StdoutTTY: tty, NoColor: f.noColor}
+	replaced := a.handleSummary(ctx, plan, res, senv)
+	if !f.quiet && !replaced {
+		if err := loadtest.WriteTextSummary(a.stdout, res, senv); err != nil {
 			fmt.Fprintf(a.stderr, "loadlens: summary: %v\n", err)
 		}
 		if !f.noAnalysis {

@@ -2,13 +2,79 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
+	"github.com/loadlens/loadlens/js"
 	"github.com/loadlens/loadlens/loadtest"
 )
 
 // scriptPlan builds the plan of a k6 script: base options below the
-// script's own, over on top.
-func (a *app) scriptPlan(_ context.Context, path string, _ []byte, _, _ loadtest.K6Options, _ map[string]string) (loadtest.Plan, []string, error) {
-	return loadtest.Plan{}, nil, fmt.Errorf("%w: %s: k6 scripts need the script runtime, which is not built yet", loadtest.ErrInvalidPlan, path)
+// script's own, top on top (k6's precedence: config < script < flags).
+// code, when set, is the script (a test file's "script"); else path is read.
+func (a *app) scriptPlan(ctx context.Context, path string, code []byte, base, top loadtest.K6Options, env map[string]string, f *runFlags) (loadtest.Plan, []string, error) {
+	src := js.Source{Path: path}
+	if code != nil {
+		src = js.Source{Filename: filepath.Base(path), Code: code}
+	}
+	plan, _, warnings, err := js.Plan(ctx, src, base, top, js.Options{
+		Env: a.scriptEnv(env, f.includeSystemEnv), Logger: a.logger(f.quiet), Throw: f.throw,
+	})
+	return plan, warnings, err
 }
+
+// scriptEnv is a script's __ENV: the system environment unless excluded
+// (k6's --include-system-env-vars), then -e values.
+func (a *app) scriptEnv(env map[string]string, system bool) map[string]string {
+	out := map[string]string{}
+	if system {
+		for _, kv := range a.environ() {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				out[k] = v
+			}
+		}
+	}
+	for k, v := range env {
+		out[k] = v
+	}
+	return out
+}
+
+// handleSummary runs the script's handleSummary, writes its files and
+// prints its stdout and stderr. It reports whether the default summary is
+// replaced (k6: when handleSummary returned something without "stdout",
+// nothing is printed to stdout).
+func (a *app) handleSummary(ctx context.Context, plan loadtest.Plan, res loadtest.Result, env loadtest.SummaryEnv) bool {
+	prog, ok := plan.Program.(*js.Program)
+	if !ok {
+		return false
+	}
+	outputs, ok, err := prog.HandleSummary(ctx, loadtest.NewSummaryData(res, env))
+	if err != nil {
+		fmt.Fprintf(a.stderr, "loadlens: handleSummary: %v\n", err)
+		return false
+	}
+	if !ok {
+		return false
+	}
+	for name, content := range outputs {
+		switch name {
+		case "stdout":
+			_, _ = a.stdout.Write(content)
+		case "stderr":
+			_, _ = a.stderr.Write(content)
+		default:
+			if err := os.WriteFile(name, content, 0o644); err != nil {
+				fmt.Fprintf(a.stderr, "loadlens: handleSummary: %v\n", err)
+			}
+		}
+	}
+	return true
+}
+
+// isScriptException reports whether err is an exception thrown by a k6
+// script in its init code or setup.
+func isScriptException(err error) bool { return errors.Is(err, js.ErrScript) }
