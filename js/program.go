@@ -321,6 +321,7 @@ func (p *Program) Setup(ctx context.Context, state *loadtest.VU) (json.RawMessag
 		return nil, err
 	}
 	ret, err := vu.call(ctx, "setup", vu.export("setup"))
+	vu.unwatch()
 	if err != nil {
 		return nil, err
 	}
@@ -352,6 +353,7 @@ func (p *Program) Teardown(ctx context.Context, state *loadtest.VU, data json.Ra
 		}
 	}
 	_, err = vu.call(ctx, "teardown", vu.export("teardown"), arg)
+	vu.unwatch()
 	return err
 }
 
@@ -382,6 +384,7 @@ func (p *Program) HandleSummary(ctx context.Context, data loadtest.SummaryData) 
 		return nil, false, fmt.Errorf("handleSummary: summary data: %w", err)
 	}
 	ret, err := vu.call(ctx, "handleSummary", vu.export("handleSummary"), arg)
+	vu.unwatch()
 	if err != nil {
 		return nil, false, err
 	}

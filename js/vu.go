@@ -37,9 +37,9 @@ type VU struct {
 	loop  eventLoop
 
 	intMu   sync.Mutex // guards the three below, shared with the watch's callback
-	watched context.Context
-	unwatch func() bool
-	running bool
+	watched   context.Context
+	stopWatch func() bool
+	running   bool
 
 	setupData   sobek.Value
 	setupParsed bool
@@ -114,6 +114,7 @@ func (p *Program) newVU(ctx context.Context, state *loadtest.VU, id uint64) (*VU
 		err = vu.loop.run(ctx, vu)
 	}
 	stop()
+	vu.unwatch()
 	if err == nil {
 		switch prom.State() {
 		case sobek.PromiseStateRejected:
@@ -159,11 +160,11 @@ func (vu *VU) watch(ctx context.Context) (stop func()) {
 	}
 	vu.intMu.Lock()
 	if ctx != vu.watched {
-		if vu.unwatch != nil {
-			vu.unwatch()
+		if vu.stopWatch != nil {
+			vu.stopWatch()
 		}
 		vu.watched = ctx
-		vu.unwatch = context.AfterFunc(ctx, func() {
+		vu.stopWatch = context.AfterFunc(ctx, func() {
 			vu.intMu.Lock()
 			defer vu.intMu.Unlock()
 			if vu.running && vu.watched == ctx {
@@ -185,6 +186,18 @@ func (vu *VU) endWatch() {
 }
 
 func (vu *VU) noWatch() {}
+
+// unwatch drops the watch on the last context, so that a long-lived
+// context (the caller's, in Load or HandleSummary) does not keep the
+// runtime alive.
+func (vu *VU) unwatch() {
+	vu.intMu.Lock()
+	defer vu.intMu.Unlock()
+	if vu.stopWatch != nil {
+		vu.stopWatch()
+	}
+	vu.stopWatch, vu.watched = nil, nil
+}
 
 // classify turns what a call returned into the error the engine gets: the
 // cause of an interruption (a cancelled context, test.abort()) as it is, a

@@ -167,3 +167,21 @@ func FuzzDurationOf(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadReleasesItsContext checks that a program loaded under a
+// long-lived context does not stay registered on it.
+func TestLoadReleasesItsContext(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	prog, err := Load(ctx, Source{Code: []byte("export default function () {}")}, Options{})
+	require.NoError(t, err)
+	vu, err := prog.newVU(ctx, nil, 1)
+	require.NoError(t, err)
+	assert.Nil(t, vu.watched, "init code's context is let go")
+	_, err = vu.call(ctx, "default", vu.export("default"))
+	require.NoError(t, err)
+	assert.NotNil(t, vu.watched, "an iteration's context is kept for the next")
+	vu.unwatch()
+	assert.Nil(t, vu.watched)
+}
