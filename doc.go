@@ -7,7 +7,10 @@
 //
 //   - metrics: samples, tags, sinks, sub-metrics, thresholds
 //   - scenarios: k6 executors, execution segments, test-type presets
-//   - loadtest: Plan → Run → Result; VUs, the HTTP client, outputs, summaries
+//   - target: the built-in demo target (a leaf: imports no loadlens package)
+//   - loadtest: Plan → Run → Result; VUs, outputs, summaries; k6http (the
+//     instrumented HTTP client), telemetry (the target's own metrics),
+//     lttest (load tests inside go test)
 //   - js: k6 scripts on grafana/sobek
 //   - anomaly: findings from a Result and its history
 //   - gemini: grounded AI analysis of a Result and its findings

@@ -12,7 +12,7 @@ import (
 )
 
 // demo is `loadlens demo`: the built-in target with a concurrency limit on
-// a free loopback port, a short spike test against it with live progress,
+// a free loopback port, a short stress test against it with live progress,
 // the summary and the analysis.
 func (a *app) demo(ctx context.Context, args []string) int {
 	f := newRunFlags()
@@ -31,7 +31,7 @@ func (a *app) demo(ctx context.Context, args []string) int {
 	}
 	defer srv.Close()
 	fmt.Fprintf(a.stdout, "loadlens demo: a built-in target on %s admits 8 requests at a time (a saturation fault);\n"+
-		"a spike test of about 25 s follows.\n", srv.URL())
+		"a stress test of about 25 s follows: 0 → 40 VUs over 20 s, then 5 s at 40.\n", srv.URL())
 	plan := demoPlan(srv.URL())
 	plan.Logger = a.logger(f.quiet)
 	plan.Telemetry = &loadtest.Telemetry{Prometheus: srv.URL() + "/metrics"}
@@ -48,8 +48,9 @@ func (a *app) demo(ctx context.Context, args []string) int {
 // demoReport is where the demo writes its HTML report unless --report says.
 const demoReport = "loadlens-demo-report.html"
 
-// demoPlan is a spike: a small steady load, a sudden jump to five times
-// as many VUs, and back.
+// demoPlan is a short stress test: VUs ramp well past the target's 8
+// slots, so throughput stops growing part way and the analysis finds the
+// knee.
 func demoPlan(url string) loadtest.Plan {
 	zero := int64(0)
 	ths, _ := metrics.ParseThresholds(map[string][]string{
@@ -58,8 +59,8 @@ func demoPlan(url string) loadtest.Plan {
 	})
 	return loadtest.Plan{
 		Name:     "demo",
-		TestType: loadtest.TestSpike,
-		Scenarios: scenarios.Scenarios{"spike": scenarios.RampingVUs{StartVUs: &zero, Stages: []scenarios.Stage{
+		TestType: loadtest.TestStress,
+		Scenarios: scenarios.Scenarios{"stress": scenarios.RampingVUs{StartVUs: &zero, Stages: []scenarios.Stage{
 			{Duration: 20 * time.Second, Target: 40}, {Duration: 5 * time.Second, Target: 40},
 		}}},
 		Thresholds: ths,

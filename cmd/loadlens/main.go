@@ -30,7 +30,7 @@ const usage = `loadlens — k6-style load tests, in process, with analysis
 
 Usage:
   loadlens run [flags] FILE        run a test file (.json) or a k6 script (.js)
-  loadlens demo                    a short spike test against a built-in loopback target
+  loadlens demo                    a short stress test against a built-in loopback target
   loadlens target [flags]          serve the built-in demo target on loopback
   loadlens report RESULT.json      write an HTML report (--html), JUnit (--junit) or JSON (--json)
   loadlens compare BASE CURRENT    compare two results (files written by run --result)
