@@ -1,55 +1,24 @@
 package js_test
 
 import (
-	"bufio"
-	"net"
 	"strconv"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/loadlens/loadlens/internal/leanserver"
 	"github.com/loadlens/loadlens/js"
 	"github.com/loadlens/loadlens/loadtest"
 )
 
-// leanServer answers every request with a fixed 2-byte response, reading
-// only request heads: the cheapest HTTP/1.1 keep-alive server, so that a
-// benchmark sees mostly the generator.
+// leanServer serves a 2-byte page from the cheapest HTTP/1.1 server, so
+// that a benchmark sees mostly the client.
 func leanServer(tb testing.TB) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	baseURL, stop, err := leanserver.Start("127.0.0.1:0")
 	require.NoError(tb, err)
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer conn.Close()
-				br := bufio.NewReader(conn)
-				for {
-					for {
-						line, err := br.ReadSlice('\n')
-						if err != nil {
-							return
-						}
-						if len(line) <= 2 {
-							break
-						}
-					}
-					if _, err := conn.Write(resp); err != nil {
-						return
-					}
-				}
-			})
-		}
-	})
-	tb.Cleanup(func() { _ = ln.Close(); wg.Wait() })
-	return "http://" + ln.Addr().String() + "/"
+	tb.Cleanup(stop)
+	return baseURL
 }
 
 // trivialScript is the benchmark script: one GET of a 2-byte page.

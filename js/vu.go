@@ -36,7 +36,7 @@ type VU struct {
 	execs map[string]sobek.Callable
 	loop  eventLoop
 
-	intMu   sync.Mutex // guards the three below, shared with the watch's callback
+	intMu     sync.Mutex // guards the three below, shared with the watch's callback
 	watched   context.Context
 	stopWatch func() bool
 	running   bool

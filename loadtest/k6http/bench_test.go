@@ -1,39 +1,26 @@
 package k6http_test
 
 import (
-	"bufio"
-	"net"
 	"net/http"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
+	"github.com/loadlens/loadlens/internal/leanserver"
 	"github.com/loadlens/loadlens/loadtest/k6http"
 	"github.com/loadlens/loadlens/metrics"
 )
 
-// leanServer answers every request on a connection with a fixed 2-byte
-// response, reading only the request head: the cheapest server that speaks
-// HTTP/1.1 keep-alive, so that a benchmark sees mostly the client.
+// leanServer serves a 2-byte page from the cheapest HTTP/1.1 server, so
+// that a benchmark sees mostly the client.
 func leanServer(tb testing.TB) string {
 	tb.Helper()
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")
-	return rawServer(tb, func(conn net.Conn, br *bufio.Reader) {
-		for {
-			for { // the head, up to the empty line; the benchmark sends no body
-				line, err := br.ReadSlice('\n')
-				if err != nil {
-					return
-				}
-				if len(line) <= 2 {
-					break
-				}
-			}
-			if _, err := conn.Write(resp); err != nil {
-				return
-			}
-		}
-	})
+	baseURL, stop, err := leanserver.Start("127.0.0.1:0")
+	require.NoError(tb, err)
+	tb.Cleanup(stop)
+	return baseURL
 }
 
 // cpuTime returns the user+system CPU time of the process so far.

@@ -19,7 +19,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -30,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/loadlens/loadlens/internal/leanserver"
 	"github.com/loadlens/loadlens/js"
 	"github.com/loadlens/loadlens/loadtest"
 )
@@ -65,8 +65,6 @@ func main() {
 	}
 }
 
-const response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
-
 // runServer answers every request with a 2-byte body, reading only heads.
 func runServer(addr string) error {
 	ln, err := net.Listen("tcp", addr)
@@ -74,30 +72,7 @@ func runServer(addr string) error {
 		return err
 	}
 	fmt.Println(ln.Addr().String())
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			return err
-		}
-		go func() {
-			defer conn.Close()
-			br := bufio.NewReader(conn)
-			for {
-				for {
-					line, err := br.ReadSlice('\n')
-					if err != nil {
-						return
-					}
-					if len(line) <= 2 {
-						break
-					}
-				}
-				if _, err := io.WriteString(conn, response); err != nil {
-					return
-				}
-			}
-		}()
-	}
+	return leanserver.Serve(ln)
 }
 
 // runClient runs one script with loadlens and prints http_reqs.

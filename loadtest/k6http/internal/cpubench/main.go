@@ -31,6 +31,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/loadlens/loadlens/internal/leanserver"
 	"github.com/loadlens/loadlens/loadtest/k6http"
 	"github.com/loadlens/loadlens/metrics"
 )
@@ -73,8 +74,6 @@ func main() {
 	}
 }
 
-const response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
-
 // runServer answers every request with a 2-byte body, reading only heads.
 func runServer(addr string) error {
 	ln, err := net.Listen("tcp", addr)
@@ -82,34 +81,7 @@ func runServer(addr string) error {
 		return err
 	}
 	fmt.Println(ln.Addr().String())
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			return err
-		}
-		go func() {
-			defer conn.Close()
-			br := bufio.NewReaderSize(conn, 4096)
-			resp := []byte(response)
-			for {
-				for {
-					line, err := br.ReadSlice('\n')
-					if err != nil {
-						return
-					}
-					if len(line) <= 2 {
-						break
-					}
-				}
-				if br.Buffered() > 0 { // pipelined: answer them all at once
-					continue
-				}
-				if _, err := conn.Write(resp); err != nil {
-					return
-				}
-			}
-		}()
-	}
+	return leanserver.Serve(ln)
 }
 
 // runClient runs conns VUs for d and prints how many requests succeeded.
