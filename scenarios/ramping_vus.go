@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -154,7 +155,7 @@ func (c RampingVUs) Requirements(et *ExecutionTuple) []VUStep {
 	lastAt := steps[len(steps)-1].At
 	// maxOver returns the highest count in effect during [a, b].
 	maxOver := func(a, b time.Duration) int64 {
-		i, _ := slices.BinarySearchFunc(steps, a, func(s vuChange, t time.Duration) int { return cmpDuration(s.At, t) })
+		i, _ := slices.BinarySearchFunc(steps, a, func(s vuChange, t time.Duration) int { return cmp.Compare(s.At, t) })
 		if i == len(steps) || steps[i].At > a {
 			i--
 		}
@@ -188,16 +189,6 @@ func (c RampingVUs) Requirements(et *ExecutionTuple) []VUStep {
 		out = append(out, VUStep{Offset: final})
 	}
 	return out
-}
-
-func cmpDuration(a, b time.Duration) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // NewExecutor implements [Config].
