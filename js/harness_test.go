@@ -57,7 +57,7 @@ func (r run) exec(t testing.TB) outcome {
 	plan, prog, warnings, err := js.Plan(ctx, r.src, loadtest.K6Options{}, r.top, r.opts)
 	o.prog, o.warnings = prog, warnings
 	if err != nil {
-		o.err, o.exit = err, exitCode(loadtest.Result{}, err)
+		o.err, o.exit = err, js.ExitCode(loadtest.Result{}, err)
 		return o
 	}
 	var buf bytes.Buffer
@@ -66,45 +66,12 @@ func (r run) exec(t testing.TB) outcome {
 		outs = append(outs, loadtest.NewJSONOutput(&buf, false))
 	}
 	res, err := loadtest.Run(ctx, plan, outs...)
-	o.res, o.err, o.exit = res, err, exitCode(res, err)
+	o.res, o.err, o.exit = res, err, js.ExitCode(res, err)
 	o.ndjson = buf.Bytes()
 	if err == nil || !errors.Is(err, js.ErrScript) {
 		o.summary, o.hsOK, o.hsErr = prog.HandleSummary(ctx, loadtest.NewSummaryData(res, loadtest.SummaryEnv{}))
 	}
 	return o
-}
-
-// exitCode is k6's exit code for a run's outcome, as cmd/loadlens maps it.
-func exitCode(res loadtest.Result, err error) int {
-	switch {
-	case errors.Is(err, loadtest.ErrTestAborted):
-		return 108
-	case errors.Is(err, loadtest.ErrInvalidPlan):
-		return 104
-	case errors.Is(err, js.ErrScript), errors.Is(err, loadtest.ErrSetup):
-		return 107
-	case err != nil:
-		return 255
-	}
-	if res.Abort != nil {
-		switch res.Abort.By {
-		case loadtest.AbortByScript:
-			return 108
-		case loadtest.AbortBySetup:
-			return 107
-		case loadtest.AbortByCaller:
-			return 105
-		}
-	}
-	switch res.Status {
-	case loadtest.StatusThresholdsFailed:
-		return 99
-	case loadtest.StatusMarkedFailed:
-		return 110
-	case loadtest.StatusErrored:
-		return 255
-	}
-	return 0
 }
 
 // script is a run of code in memory, with files beside it.

@@ -1,12 +1,6 @@
 package main
 
-import (
-	"errors"
-
-	"github.com/loadlens/loadlens/loadtest"
-)
-
-// Exit codes, as k6's.
+// Exit codes, as k6's (js.ExitCode maps a run's outcome to them).
 const (
 	exitOK              = 0
 	exitThresholds      = 99  // thresholds crossed
@@ -18,34 +12,3 @@ const (
 	exitGenericError    = 255 // anything else
 	exitUsage           = 2   // the command line itself is wrong
 )
-
-// exitCode maps a run's outcome to k6's exit code.
-func exitCode(res loadtest.Result, err error) int {
-	switch {
-	case errors.Is(err, loadtest.ErrInvalidPlan):
-		return exitInvalidConfig
-	case errors.Is(err, loadtest.ErrSetup), isScriptException(err):
-		return exitScriptException
-	case err != nil:
-		return exitGenericError
-	}
-	if res.Abort != nil {
-		switch res.Abort.By {
-		case loadtest.AbortByCaller:
-			return exitExternalAbort
-		case loadtest.AbortByScript:
-			return exitScriptAborted
-		case loadtest.AbortBySetup:
-			return exitScriptException
-		}
-	}
-	switch res.Status {
-	case loadtest.StatusThresholdsFailed:
-		return exitThresholds
-	case loadtest.StatusMarkedFailed:
-		return exitMarkedFailed
-	case loadtest.StatusErrored:
-		return exitGenericError
-	}
-	return exitOK
-}

@@ -14,6 +14,7 @@ import (
 
 	flag "github.com/spf13/pflag"
 
+	"github.com/loadlens/loadlens/js"
 	"github.com/loadlens/loadlens/loadtest"
 	"github.com/loadlens/loadlens/report"
 )
@@ -59,7 +60,7 @@ func (a *app) configError(err error) int {
 	for _, line := range strings.Split(strings.TrimPrefix(err.Error(), loadtest.ErrInvalidPlan.Error()+": "), "\n") {
 		fmt.Fprintf(a.stderr, "  - %s\n", line)
 	}
-	return exitCode(loadtest.Result{}, err)
+	return js.ExitCode(loadtest.Result{}, err)
 }
 
 // loadPlan reads a test file or script and lays the flags over it.
@@ -173,7 +174,7 @@ func (a *app) execute(ctx context.Context, plan loadtest.Plan, f *runFlags, scri
 			return res, a.configError(err)
 		}
 		fmt.Fprintf(a.stderr, "loadlens: %v\n", err)
-		return res, exitCode(res, err)
+		return res, js.ExitCode(res, err)
 	}
 
 	in := a.analyse(ctx, res, f)
@@ -194,7 +195,7 @@ func (a *app) execute(ctx context.Context, plan loadtest.Plan, f *runFlags, scri
 		fmt.Fprintf(a.stderr, "loadlens: %v\n", err)
 		return res, exitGenericError
 	}
-	code := exitCode(res, nil)
+	code := js.ExitCode(res, nil)
 	if code == exitThresholds {
 		fmt.Fprintf(a.stderr, "loadlens: %s\n", crossed(res))
 	}

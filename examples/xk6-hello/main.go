@@ -12,7 +12,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -82,14 +81,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "error:", err)
-		return exitCode(loadtest.Result{}, err)
+		return js.ExitCode(loadtest.Result{}, err)
 	}
 	res, err := loadtest.Run(ctx, plan)
 	if err != nil {
 		fmt.Fprintln(stderr, "error:", err)
 	}
 	summarise(ctx, prog, res, stdout, stderr, logger)
-	return exitCode(res, err)
+	return js.ExitCode(res, err)
 }
 
 // summarise runs handleSummary, or prints the text summary when the script
@@ -119,29 +118,4 @@ func summarise(ctx context.Context, prog *js.Program, res loadtest.Result, stdou
 			}
 		}
 	}
-}
-
-// exitCode maps an outcome to k6's exit codes.
-func exitCode(res loadtest.Result, err error) int {
-	switch {
-	case errors.Is(err, loadtest.ErrTestAborted):
-		return 108
-	case errors.Is(err, loadtest.ErrInvalidPlan):
-		return 104
-	case errors.Is(err, js.ErrScript), errors.Is(err, loadtest.ErrSetup):
-		return 107
-	case err != nil:
-		return 255
-	}
-	switch {
-	case res.Abort != nil && res.Abort.By == loadtest.AbortByScript:
-		return 108
-	case res.Abort != nil && res.Abort.By == loadtest.AbortByCaller:
-		return 105
-	case res.Status == loadtest.StatusThresholdsFailed:
-		return 99
-	case res.Status == loadtest.StatusMarkedFailed:
-		return 110
-	}
-	return 0
 }
