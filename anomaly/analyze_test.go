@@ -111,6 +111,11 @@ func TestAnalyzeRules(t *testing.T) {
 		{name: "generator CPU 95 % for 20 s only", res: run(120, map[string][]float64{
 			loadtest.SeriesGeneratorCPU: append(constant(60, 40), append(constant(20, 95), constant(40, 40)...)...)}),
 			want: []anomaly.Kind{}, severity: anomaly.SeverityNone},
+		{name: "generator memory 3 GiB from 60 s", res: run(120, map[string][]float64{
+			loadtest.SeriesGeneratorRSS: append(constant(60, 1<<30), constant(60, 3<<30)...)}),
+			want: []anomaly.Kind{anomaly.KindGeneratorMemory}, severity: anomaly.SeverityMedium},
+		{name: "generator memory 1 GiB", res: run(120, map[string][]float64{loadtest.SeriesGeneratorRSS: constant(120, 1<<30)}),
+			want: []anomaly.Kind{}, severity: anomaly.SeverityNone},
 		{name: "half the first requests fail", res: run(120, map[string][]float64{
 			loadtest.SeriesRequests: constant(120, 50), loadtest.SeriesFailedRate: append(constant(10, 0.5), constant(110, 0)...)}),
 			want: []anomaly.Kind{anomaly.KindEarlyFailures}, severity: anomaly.SeverityHigh},
@@ -154,11 +159,19 @@ func TestAnalyzeTimeSeries(t *testing.T) {
 	for i := 400; i < 430; i++ {
 		burstFail[i] = 0.08
 	}
+	// 50 → 100 → 50 VUs; latency 40 % higher in the second 50-VU stage.
+	stages := append(append(constant(200, 50), constant(200, 100)...), constant(200, 50)...)
+	degraded := noisy(n, 50, 0.05, 3)
+	for i := 400; i < n; i++ {
+		degraded[i] *= 1.4
+	}
+	riseFail := append(constant(400, 0.01), constant(200, 0.2)...)
 	cases := []struct {
 		name   string
 		series map[string][]float64
 		want   []anomaly.Kind
 		at     time.Duration // start of the first finding, when any
+		says   string        // in the first finding's message, when set
 	}{
 		{name: "latency rising with a ramp", series: map[string][]float64{loadtest.SeriesVUs: ramp, loadtest.SeriesLatencyP95: rampLat},
 			want: []anomaly.Kind{}},
@@ -167,6 +180,11 @@ func TestAnalyzeTimeSeries(t *testing.T) {
 		{name: "8 % failures for 30 s", series: map[string][]float64{loadtest.SeriesVUs: constant(n, 50),
 			loadtest.SeriesRequests: burstReqs, loadtest.SeriesFailedRate: burstFail},
 			want: []anomaly.Kind{anomaly.KindErrorBurst}, at: 400 * time.Second},
+		{name: "latency higher when the load comes back to 50 VUs", series: map[string][]float64{loadtest.SeriesVUs: stages, loadtest.SeriesLatencyP95: degraded},
+			want: []anomaly.Kind{anomaly.KindLatencyDegradation}, at: 415 * time.Second, says: "at the same load"}, // after the 15 s settle time
+		{name: "failures rise to 20 % and stay", series: map[string][]float64{loadtest.SeriesVUs: constant(n, 50),
+			loadtest.SeriesRequests: constant(n, 100), loadtest.SeriesFailedRate: riseFail},
+			want: []anomaly.Kind{anomaly.KindFailureIncrease, anomaly.KindErrorRate}, at: 400 * time.Second, says: "it was 1.0 % before"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -176,6 +194,7 @@ func TestAnalyzeTimeSeries(t *testing.T) {
 			assert.Equal(t, "vus", rep.Schedule)
 			if len(c.want) > 0 {
 				assert.InDelta(t, c.at.Seconds(), rep.Findings[0].Start.Seconds(), 5)
+				assert.Contains(t, rep.Findings[0].Message, c.says)
 			}
 		})
 	}
@@ -209,6 +228,33 @@ func TestAnalyzeHistory(t *testing.T) {
 			assert.Equal(t, c.want, kinds(rep), rep.Summary)
 		})
 	}
+
+	// Twelve runs at 100 ms, then four at 130 ms: the current run is no
+	// regression against that history, but the history itself changed
+	// three runs ago, which an Otava-style change point reports.
+	t.Run("history stepped three runs ago", func(t *testing.T) {
+		t.Parallel()
+		var steps []loadtest.Result
+		for i, v := range []float64{100, 102, 98, 101, 99, 100, 101, 99, 100, 102, 98, 100, 130, 131, 129, 130} {
+			steps = append(steps, p95(v, i))
+		}
+		rep := anomaly.Analyze(p95(130, 20), steps[:len(steps)-1], anomaly.Options{})
+		cps := []anomaly.Finding{}
+		for _, f := range rep.Findings {
+			if f.Kind == anomaly.KindHistoryChangePoint {
+				cps = append(cps, f)
+			}
+		}
+		assert.NotContains(t, kinds(rep), anomaly.KindRegression, rep.Summary)
+		var got []string
+		for _, f := range cps {
+			got = append(got, f.Metric)
+			assert.Equal(t, 3.0, f.Evidence["runs_ago"], f.Metric)
+			assert.InDelta(t, 0.30, f.Evidence["change"], 0.02, f.Metric)
+			assert.Equal(t, anomaly.SeverityHigh, f.Severity, f.Metric)
+		}
+		assert.ElementsMatch(t, []string{"http_req_duration.p95", "http_req_duration.avg"}, got, rep.Summary)
+	})
 }
 
 // TestAnalyzeDeterministic: the same Result gives the same Report, byte

@@ -204,10 +204,21 @@ func (a *analysis) errorEpisode(n, k []float64, i, j int, p0 float64) {
 	// least 2 s).
 	toEnd := a.at(j) >= a.at(a.n)-min(a.o.MergeGap, max(2*time.Second, a.duration()/10))
 	if toEnd && excess >= a.o.FailureIncrease {
+		// "Before" is the pooled rate of the points before the rise: the
+		// run's robust baseline p0 takes in part of a long final episode.
+		before := p0
+		var bn, bk float64
+		for t := range i {
+			bn, bk = bn+n[t], bk+k[t]
+		}
+		if bn > 0 {
+			before = bk / bn
+			ev["before"] = before
+		}
 		a.add(Finding{Kind: KindFailureIncrease, Severity: max(sev, SeverityHigh), Target: BlameTarget, Metric: loadtest.SeriesFailedRate,
 			Tags: tags, Method: "cusum+binomial", Evidence: ev,
 			Message: fmt.Sprintf("The HTTP failure rate rose to %s%s from %s and stayed there to the end (it was %s before): the target is probably near its limit.",
-				pct(rate), where, fmtDur(a.at(i)), pct(p0))}, i, j)
+				pct(rate), where, fmtDur(a.at(i)), pct(before))}, i, j)
 		return
 	}
 	a.add(Finding{Kind: KindErrorBurst, Severity: sev, Target: BlameTarget, Metric: loadtest.SeriesFailedRate, Tags: tags,
