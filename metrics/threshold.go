@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -111,17 +112,26 @@ type thresholdObject struct {
 }
 
 // MarshalJSON writes the expression as a string, or as k6's object form
-// {threshold, abortOnFail, delayAbortEval} when it aborts.
+// {threshold, abortOnFail, delayAbortEval} when it aborts. It leaves '<',
+// '>' and '&' as they are, so that the caller's encoder decides: k6's
+// `--out json` writes "p(95)<500", json.Marshal writes "p(95)\u003c500".
 func (t Threshold) MarshalJSON() ([]byte, error) {
-	if !t.AbortOnFail && t.DelayAbortEval == 0 {
-		return json.Marshal(t.Source)
+	var v any = t.Source
+	if t.AbortOnFail || t.DelayAbortEval != 0 {
+		obj := thresholdObject{Threshold: t.Source, AbortOnFail: t.AbortOnFail}
+		if t.DelayAbortEval != 0 {
+			d := duration.Duration(t.DelayAbortEval)
+			obj.DelayAbortEval = &d
+		}
+		v = obj
 	}
-	obj := thresholdObject{Threshold: t.Source, AbortOnFail: t.AbortOnFail}
-	if t.DelayAbortEval != 0 {
-		d := duration.Duration(t.DelayAbortEval)
-		obj.DelayAbortEval = &d
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
 	}
-	return json.Marshal(obj)
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // UnmarshalJSON reads either form written by MarshalJSON.

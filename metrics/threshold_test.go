@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"testing"
@@ -107,6 +108,16 @@ func TestThresholdsJSON(t *testing.T) {
 		"http_req_duration{scenario:car}": [{"threshold": "p(99)<0.0001", "abortOnFail": true, "delayAbortEval": "10s"}],
 		"checks": ["rate>0.9"]
 	}`, string(out))
+
+	// An encoder that does not escape HTML, as k6's `--out json`, writes the
+	// operators as they are, in both forms.
+	var raw bytes.Buffer
+	enc := json.NewEncoder(&raw)
+	enc.SetEscapeHTML(false)
+	require.NoError(t, enc.Encode(ths))
+	assert.Contains(t, raw.String(), `["p(95)<500","avg<300"]`)
+	assert.Contains(t, raw.String(), `{"threshold":"p(99)<0.0001","abortOnFail":true,"delayAbortEval":"10s"}`)
+	assert.NotContains(t, raw.String(), `\u003c`)
 }
 
 func TestThresholdsJSONReportsEveryProblem(t *testing.T) {
