@@ -22,6 +22,7 @@ func TestRunScriptExitCodes(t *testing.T) {
 		{"noop.js", `export default function () {}`, 0, ""},
 		{"initerr.js", "throw new Error('boom');\nexport default function () {}", 107, "boom"},
 		{"abort.js", "import exec from 'k6/execution';\nexport default function () { exec.test.abort('bye'); }", 108, ""},
+		{"abort in init", "import exec from 'k6/execution';\nexec.test.abort('not ready');\nexport default function () {}", 108, "not ready"},
 		{"fail.js", "import exec from 'k6/execution';\nexport default function () { exec.test.fail('marked'); }", 110, ""},
 		{"setup throws", "export function setup() { throw new Error('no token'); }\nexport default function () {}", 107, "no token"},
 		{"badthr.js", "export const options = { thresholds: { nonexistent_metric: ['count>1'] } };\nexport default function () {}", 104, "nonexistent_metric"},
