@@ -125,6 +125,7 @@ func TestRunLifecycle(t *testing.T) {
 	require.ErrorIs(t, st.SetRunning(ctx, "b", r.ID, time.Now()), store.ErrNotFound)
 	require.ErrorIs(t, st.Finish(ctx, "b", r.ID, store.Finish{State: store.Completed}), store.ErrNotFound)
 	require.ErrorIs(t, st.SetBaseline(ctx, "b", r.ID), store.ErrNotFound)
+	require.ErrorIs(t, st.SetAnalysis(ctx, "b", r.ID, &anomaly.Report{Summary: "b's"}, nil), store.ErrNotFound)
 	_, err = st.Baseline(ctx, "b", r.ID)
 	require.ErrorIs(t, err, store.ErrNotFound)
 
