@@ -6,6 +6,8 @@ package leanserver
 import (
 	"bufio"
 	"bytes"
+	"fmt"
+	"io"
 	"net"
 	"sync"
 )
@@ -80,6 +82,20 @@ func skipHead(br *bufio.Reader) error {
 			return nil
 		}
 	}
+}
+
+// ListenAndServe listens on addr, writes the address it got and a newline
+// to announce (a parent process reads it there), and serves.
+func ListenAndServe(addr string, announce io.Writer) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(announce, ln.Addr().String()); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	return Serve(ln)
 }
 
 // Start serves on a new listener on addr in the background. It returns

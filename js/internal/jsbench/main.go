@@ -19,7 +19,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,7 +52,7 @@ func main() {
 	var err error
 	switch {
 	case *serve != "":
-		err = runServer(*serve)
+		err = leanserver.ListenAndServe(*serve, os.Stdout)
 	case *client != "":
 		err = runClient(*client, *script, *vus, *dur)
 	default:
@@ -63,16 +62,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "jsbench:", err)
 		os.Exit(1)
 	}
-}
-
-// runServer answers every request with a 2-byte body, reading only heads.
-func runServer(addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	fmt.Println(ln.Addr().String())
-	return leanserver.Serve(ln)
 }
 
 // runClient runs one script with loadlens and prints http_reqs.

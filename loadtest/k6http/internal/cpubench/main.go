@@ -18,7 +18,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -61,7 +60,7 @@ func main() {
 	var err error
 	switch {
 	case *serve != "":
-		err = runServer(*serve)
+		err = leanserver.ListenAndServe(*serve, os.Stdout)
 	case *client != "":
 		err = runClient(*client, *mode, *conns, *dur)
 	default:
@@ -72,16 +71,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "cpubench:", err)
 		os.Exit(1)
 	}
-}
-
-// runServer answers every request with a 2-byte body, reading only heads.
-func runServer(addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	fmt.Println(ln.Addr().String())
-	return leanserver.Serve(ln)
 }
 
 // runClient runs conns VUs for d and prints how many requests succeeded.
