@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -244,8 +245,11 @@ func TestPlanValidateReportsEveryProblem(t *testing.T) {
 func TestRunTargetEndToEnd(t *testing.T) {
 	t.Parallel()
 	var auth sync.Map
+	var headers sync.Map // path + " " + the custom headers seen → true
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth.Store(r.Header.Get("Authorization"), true)
+		headers.Store(r.URL.Path+" team="+r.Header.Get("X-Team")+" key="+r.Header.Get("X-Api-Key")+
+			" endpoint="+r.Header.Get("X-Endpoint"), true)
 		switch r.URL.Path {
 		case "/ok":
 			_, _ = w.Write([]byte("ok"))
@@ -256,17 +260,28 @@ func TestRunTargetEndToEnd(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	var ndjson bytes.Buffer
+	var ndjson, logs bytes.Buffer
 	plan := Plan{
 		Scenarios: shared(2, 10),
-		Target: &Target{BaseURL: srv.URL, AuthToken: "s3cret-token", Endpoints: []Endpoint{
-			{Path: "/ok", Name: "ok"}, {Path: "/missing", ExpectStatus: 404}, {Method: "post", Path: "/broken", Body: `{"a":1}`}}},
+		Target: &Target{BaseURL: srv.URL, AuthToken: "s3cret-token",
+			CustomHeaders: map[string]string{"X-Team": "blue", "X-Api-Key": "k3y-s3cret"},
+			Endpoints: []Endpoint{
+				{Path: "/ok", Name: "ok", Headers: map[string]string{"X-Endpoint": "ok", "X-Team": "green"}},
+				{Path: "/missing", ExpectStatus: 404}, {Method: "post", Path: "/broken", Body: `{"a":1}`}}},
 		Thresholds: mustThresholds(t, `{"http_req_failed": ["rate<0.5"], "http_reqs{name:ok}": ["count==10"]}`),
+		Logger:     slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	res, err := Run(t.Context(), plan, NewJSONOutput(&ndjson, false))
 	require.NoError(t, err)
 	_, sent := auth.Load("Bearer s3cret-token")
 	assert.True(t, sent)
+	var seen []string
+	headers.Range(func(k, _ any) bool { seen = append(seen, k.(string)); return true })
+	assert.ElementsMatch(t, []string{
+		"/ok team=green key=k3y-s3cret endpoint=ok", // an endpoint's headers win over the target's
+		"/missing team=blue key=k3y-s3cret endpoint=",
+		"/broken team=blue key=k3y-s3cret endpoint=",
+	}, seen, "custom headers on every request, endpoint headers on their endpoint only")
 	assert.Equal(t, 30.0, res.Metrics[metrics.HTTPReqs].Values["count"])
 	assert.Equal(t, 20.0, res.Metrics[metrics.HTTPReqFailed].Values["passes"], "404 and 500 are failures by default")
 	byName := map[string]EndpointStats{}
@@ -287,9 +302,12 @@ func TestRunTargetEndToEnd(t *testing.T) {
 
 	out, err := json.Marshal(res)
 	require.NoError(t, err)
-	assert.NotContains(t, string(out), "s3cret-token")
-	assert.NotContains(t, ndjson.String(), "s3cret-token")
+	for where, text := range map[string]string{"result": string(out), "samples": ndjson.String(), "logs": logs.String()} {
+		assert.NotContains(t, text, "s3cret-token", where)
+		assert.NotContains(t, text, "k3y-s3cret", where)
+	}
 	assert.Contains(t, string(out), Redacted)
+	assert.Contains(t, string(out), `"X-Team":"blue"`, "headers that are not secret stay in the echo")
 
 	lines := strings.Split(strings.TrimSpace(ndjson.String()), "\n")
 	var points, metricLines int

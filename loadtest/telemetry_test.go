@@ -2,11 +2,14 @@ package loadtest
 
 import (
 	"context"
+	"crypto/sha256"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -208,4 +211,53 @@ func TestTargetSeriesName(t *testing.T) {
 	} {
 		assert.Equal(t, want, TargetSeriesName(metric), metric)
 	}
+}
+
+// TestRunSamplesGeneratorHealth: the engine measures its own process once a
+// second, into the timeline and the Result, so that a saturated generator
+// can be told apart from a slow target. Each iteration burns real CPU while
+// the synctest clock stands still, so the CPU the sampler sees is not zero.
+func TestRunSamplesGeneratorHealth(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		buf := make([]byte, 1<<20)
+		var sink atomic.Uint64
+		plan := Plan{
+			Scenarios: scenarios.Scenarios{"default": scenarios.ConstantVUs{VUs: 1, Duration: 5 * time.Second}},
+			Program: Funcs{"default": func(ctx context.Context, vu *VU) error {
+				for range 5 {
+					sum := sha256.Sum256(buf)
+					sink.Add(uint64(sum[0]))
+				}
+				return vu.Sleep(ctx, 100*time.Millisecond)
+			}},
+		}
+		res, err := Run(t.Context(), plan)
+		require.NoError(t, err)
+		g := res.Generator
+		t.Logf("generator health: %+v", g)
+		assert.Equal(t, runtime.GOMAXPROCS(0), g.CPUs)
+		assert.Positive(t, g.RSSMaxBytes)
+		rss := res.Timeline.Find(SeriesGeneratorRSS, nil)
+		require.NotNil(t, rss)
+		assert.Equal(t, "bytes", rss.Unit)
+		assert.GreaterOrEqual(t, len(finite(rss)), 4, "one value a second: %v", rss.Values)
+		for _, v := range finite(rss) {
+			assert.LessOrEqual(t, v, g.RSSMaxBytes)
+		}
+		if runtime.GOOS != "linux" {
+			return // process CPU time is measured on Linux only
+		}
+		cpu := res.Timeline.Find(SeriesGeneratorCPU, nil)
+		require.NotNil(t, cpu)
+		assert.Equal(t, "%", cpu.Unit)
+		assert.GreaterOrEqual(t, len(finite(cpu)), 4, "one value a second: %v", cpu.Values)
+		assert.Positive(t, g.CPUMax, "iterations burnt CPU")
+		assert.LessOrEqual(t, g.CPUMax, 100.0)
+		assert.LessOrEqual(t, g.CPUAvg, g.CPUMax)
+		assert.Positive(t, g.CPUAvg)
+		for _, v := range finite(cpu) {
+			assert.LessOrEqual(t, v, g.CPUMax)
+		}
+	})
 }
