@@ -1,6 +1,7 @@
 package anomaly
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -116,7 +117,7 @@ func baselineRate(n, k []float64, bs int) float64 {
 			blocks = append(blocks, b)
 		}
 	}
-	slices.SortStableFunc(blocks, func(x, y block) int { return cmpFloat(x.k/x.n, y.k/y.n) })
+	slices.SortStableFunc(blocks, func(x, y block) int { return cmp.Compare(x.k/x.n, y.k/y.n) })
 	keep := blocks[:len(blocks)-len(blocks)/10]
 	var sn, sk float64
 	for _, b := range keep {
@@ -151,16 +152,6 @@ func dispersion(n, k []float64, p0 float64, bs int) float64 {
 	// The kept values are the smaller 90 % of χ²₁ draws, whose mean is
 	// about 0.70 rather than 1.
 	return max(1, mean(keep)/0.70)
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // minBurstFailures is the fewest failed requests an episode needs: two or

@@ -1,6 +1,7 @@
 package anomaly
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
@@ -222,7 +223,7 @@ func mergeEpisodes(fs []Finding, gap time.Duration) []Finding {
 		if c := compareKey(a, b); c != 0 {
 			return c
 		}
-		return cmpDur(a.Start, b.Start)
+		return cmp.Compare(a.Start, b.Start)
 	})
 	var out []Finding
 	for _, f := range fs {
@@ -248,12 +249,12 @@ func mergeEpisodes(fs []Finding, gap time.Duration) []Finding {
 
 func compareKey(a, b Finding) int {
 	if a.Kind != b.Kind {
-		return cmpStr(string(a.Kind), string(b.Kind))
+		return cmp.Compare(string(a.Kind), string(b.Kind))
 	}
 	if a.Metric != b.Metric {
-		return cmpStr(a.Metric, b.Metric)
+		return cmp.Compare(a.Metric, b.Metric)
 	}
-	return cmpStr(tagKey(a.Tags), tagKey(b.Tags))
+	return cmp.Compare(tagKey(a.Tags), tagKey(b.Tags))
 }
 
 func tagKey(tags map[string]string) string {
@@ -264,26 +265,6 @@ func tagKey(tags map[string]string) string {
 	return s
 }
 
-func cmpStr(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpDur(a, b time.Duration) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // rank orders findings by severity (highest first), then by start, kind
 // and metric.
 func rank(fs []Finding) {
@@ -291,7 +272,7 @@ func rank(fs []Finding) {
 		if a.Severity != b.Severity {
 			return int(b.Severity - a.Severity)
 		}
-		if c := cmpDur(a.Start, b.Start); c != 0 {
+		if c := cmp.Compare(a.Start, b.Start); c != 0 {
 			return c
 		}
 		return compareKey(a, b)
