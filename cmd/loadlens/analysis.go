@@ -19,7 +19,7 @@ func (a *app) analyse(ctx context.Context, res loadtest.Result, f *runFlags) rep
 	if f.noAnalysis {
 		return in
 	}
-	in.Analysis = anomaly.Analyze(res, nil, anomaly.Options{})
+	in.Analysis = anomaly.Analyze(res, nil, anomaly.Options{TargetCPUs: f.targetCPUs})
 	if f.ai {
 		ai := a.aiAnalysis(ctx, res, in.Analysis)
 		in.AI = &ai

@@ -230,7 +230,7 @@ func (a *app) serve(ctx context.Context, args []string) int {
 
 // servicePlan builds the plan of an API request, scripts included.
 func (a *app) servicePlan(ctx context.Context, spec loadtest.TestSpec) (loadtest.Plan, []string, error) {
-	return a.specPlan(ctx, spec, loadtest.K6Options{}, nil, &runFlags{quiet: true})
+	return a.specPlan(ctx, spec, loadtest.K6Options{}, nil, &runFlags{quiet: true, quietLogs: true})
 }
 
 func renderHTML(w io.Writer, res loadtest.Result, rep anomaly.Report, ai *anomaly.AIAnalysis) error {

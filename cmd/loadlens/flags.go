@@ -26,6 +26,8 @@ type runFlags struct {
 	executionSegment         string
 	executionSegmentSequence string
 	quiet                    bool
+	summaryMode              string
+	quietLogs                bool // not a flag: the agent's scripts log warnings only
 	resultFile               string
 	reportFile               string
 	noAnalysis               bool
@@ -36,6 +38,8 @@ type runFlags struct {
 	noColor                  bool
 	throw                    bool
 	includeSystemEnv         bool
+	noSetup, noTeardown      bool
+	targetCPUs               float64
 
 	fs *flag.FlagSet
 }
@@ -55,7 +59,11 @@ func newRunFlags() *runFlags {
 	fs.BoolVar(&f.noThresholds, "no-thresholds", false, "do not evaluate thresholds")
 	fs.StringVar(&f.executionSegment, "execution-segment", "", "this instance's share of the test, e.g. 1/3:2/3")
 	fs.StringVar(&f.executionSegmentSequence, "execution-segment-sequence", "", "all instances' segments, e.g. 0,1/3,2/3,1")
-	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress output")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no banner and no progress bar; the summary and the script's logs are still printed, as in k6")
+	fs.StringVar(&f.summaryMode, "summary-mode", summaryCompact, "the end-of-test summary: compact, full (printed as compact) or disabled (no summary, no handleSummary)")
+	fs.BoolVar(&f.noSetup, "no-setup", false, "scripts: do not run setup()")
+	fs.BoolVar(&f.noTeardown, "no-teardown", false, "scripts: do not run teardown()")
+	fs.Float64Var(&f.targetCPUs, "target-cpus", 0, "CPUs the target may use; with target telemetry, a target pegged near them is a finding (0: unknown)")
 	fs.StringVar(&f.resultFile, "result", "", "write the whole Result and its findings as JSON to FILE")
 	fs.StringVar(&f.reportFile, "report", "", "write a self-contained HTML report to FILE")
 	fs.BoolVar(&f.noAnalysis, "no-analysis", false, "do not analyse the run")
@@ -70,6 +78,13 @@ func newRunFlags() *runFlags {
 	f.fs = fs
 	return f
 }
+
+// The values of --summary-mode, k6's.
+const (
+	summaryCompact  = "compact"
+	summaryFull     = "full"
+	summaryDisabled = "disabled"
+)
 
 // overrides returns the flags that were given as a k6 options layer, the
 // one with the highest precedence.
@@ -116,6 +131,20 @@ func (f *runFlags) overrides() (loadtest.K6Options, error) {
 	}
 	if changed("execution-segment-sequence") {
 		m["executionSegmentSequence"] = f.executionSegmentSequence
+	}
+	if changed("no-setup") {
+		m["noSetup"] = f.noSetup
+	}
+	if changed("no-teardown") {
+		m["noTeardown"] = f.noTeardown
+	}
+	switch f.summaryMode {
+	case summaryCompact, summaryFull, summaryDisabled:
+	default:
+		errs = append(errs, fmt.Sprintf("--summary-mode %q: want compact, full or disabled", f.summaryMode))
+	}
+	if !(f.targetCPUs >= 0) {
+		errs = append(errs, fmt.Sprintf("--target-cpus: must be >= 0, got %v", f.targetCPUs))
 	}
 	b, err := json.Marshal(m)
 	if err != nil {

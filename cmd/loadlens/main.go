@@ -76,6 +76,8 @@ func (a *app) main(ctx context.Context, args []string) int {
 // version is the CLI's version, set at build time with -ldflags.
 var version = "0.1.0-dev"
 
+// logger logs to stderr at info and above, as k6 does whatever -q says;
+// quiet (the agent's scripts) keeps warnings and errors only.
 func (a *app) logger(quiet bool) *slog.Logger {
 	level := slog.LevelInfo
 	if quiet {

@@ -91,12 +91,14 @@ func TestRunExitCodes(t *testing.T) {
 	t.Parallel()
 	srv := startTarget(t, target.Config{})
 	tests := []struct {
-		name   string
-		file   string
-		args   []string
-		code   int
-		stdout []string
-		stderr []string
+		name      string
+		file      string
+		fileName  string // default test.json
+		args      []string
+		code      int
+		stdout    []string
+		notStdout []string
+		stderr    []string
 	}{
 		{name: "passes", file: testFile(srv.URL(), `, "thresholds": {"checks": ["rate==1"]}`), code: 0,
 			stdout: []string{"█ THRESHOLDS", "✓ 'rate==1'", "http_reqs......", ": 20 "}},
@@ -110,17 +112,34 @@ func TestRunExitCodes(t *testing.T) {
 			stderr: []string{"test_type", "virtual_users", "target.base_url", "target.endpoints[0].path"}},
 		{name: "unknown threshold metric", file: testFile(srv.URL(), `, "thresholds": {"nonexistent_metric": ["count>1"]}`), code: 104,
 			stderr: []string{`metric "nonexistent_metric" does not exist`}},
-		{name: "bad flag values", file: testFile(srv.URL(), ``), args: []string{"-s", "x:y", "--tag", "novalue"}, code: 104,
-			stderr: []string{`--stage "x:y"`, `--tag "novalue"`}},
+		{name: "bad flag values", file: testFile(srv.URL(), ``), args: []string{"-s", "x:y", "--tag", "novalue", "--summary-mode", "loud", "--target-cpus", "-1"},
+			code: 104, stderr: []string{`--stage "x:y"`, `--tag "novalue"`, `--summary-mode "loud"`, "--target-cpus: must be >= 0"}},
+		{name: "quiet keeps the summary and the script's logs, as k6", fileName: "log.js", args: []string{"-q", "-e", "URL=" + srv.URL()},
+			file: "import http from 'k6/http';\nexport const options = { iterations: 2 };\nexport default function () { console.log('hello from', __ITER); http.get(__ENV.URL); }",
+			code: 0, stdout: []string{"█ TOTAL RESULTS", "http_reqs......"}, notStdout: []string{"execution: local", "scenarios:"},
+			stderr: []string{`msg="hello from 0" source=console`, `msg="hello from 1" source=console`}},
+		{name: "summary disabled skips handleSummary", fileName: "hs.js", args: []string{"--summary-mode=disabled"}, code: 0,
+			file:      "export default function () {}\nexport function handleSummary() { return { stdout: 'from handleSummary' }; }",
+			stdout:    []string{"execution: local"},
+			notStdout: []string{"█ TOTAL RESULTS", "█ ANALYSIS", "from handleSummary"}},
+		{name: "no setup, no teardown", fileName: "setup.js", args: []string{"--no-setup", "--no-teardown", "-q"}, code: 0,
+			file: "export function setup() { throw new Error('setup ran'); }\nexport default function () {}\nexport function teardown() { throw new Error('teardown ran'); }"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			path := writeFile(t, "test.json", tt.file)
+			name := tt.fileName
+			if name == "" {
+				name = "test.json"
+			}
+			path := writeFile(t, name, tt.file)
 			r := runCLI(t, append(append([]string{"run"}, tt.args...), path)...)
 			assert.Equal(t, tt.code, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 			for _, s := range tt.stdout {
 				assert.Contains(t, r.stdout, s)
+			}
+			for _, s := range tt.notStdout {
+				assert.NotContains(t, r.stdout, s)
 			}
 			for _, s := range tt.stderr {
 				assert.Contains(t, r.stderr, s)
@@ -137,7 +156,8 @@ func TestRunWritesFiles(t *testing.T) {
 	path := writeFile(t, "test.json", testFile(srv.URL(), `, "thresholds": {"http_req_duration": ["p(95)<5000"]}`))
 	r := runCLI(t, "run", "-q", "--summary-export", export, "--out", "json="+ndjson, "--result", result, path)
 	require.Equal(t, 0, r.code, r.stderr)
-	assert.Empty(t, r.stdout, "-q prints nothing")
+	assert.NotContains(t, r.stdout, "execution: local", "-q drops the banner")
+	assert.Contains(t, r.stdout, "█ TOTAL RESULTS", "-q keeps the summary, as k6")
 
 	var summary struct {
 		Metrics   map[string]map[string]any `json:"metrics"`

@@ -45,8 +45,11 @@ func (a *app) run(ctx context.Context, args []string) int {
 		}
 		return a.configError(err)
 	}
-	plan.Logger = a.logger(f.quiet)
+	plan.Logger = a.logger(f.quietLogs)
 	f.applyTelemetry(&plan)
+	if f.summaryMode == summaryFull {
+		warnings = append(warnings, "--summary-mode=full: loadlens prints the compact summary")
+	}
 	for _, w := range warnings {
 		plan.Logger.Warn(w)
 	}
@@ -179,8 +182,11 @@ func (a *app) execute(ctx context.Context, plan loadtest.Plan, f *runFlags, scri
 
 	in := a.analyse(ctx, res, f)
 	senv := loadtest.SummaryEnv{StdoutTTY: tty, NoColor: f.noColor}
-	replaced := a.handleSummary(ctx, plan, res, senv)
-	if !f.quiet && !replaced {
+	// -q hides the banner and the progress bar only: k6 still prints the
+	// summary; --summary-mode=disabled drops it and handleSummary.
+	summary := f.summaryMode != summaryDisabled
+	replaced := summary && a.handleSummary(ctx, plan, res, senv)
+	if summary && !replaced {
 		if err := loadtest.WriteTextSummary(a.stdout, res, senv); err != nil {
 			fmt.Fprintf(a.stderr, "loadlens: summary: %v\n", err)
 		}

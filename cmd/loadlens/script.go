@@ -21,7 +21,7 @@ func (a *app) scriptPlan(ctx context.Context, path string, code []byte, base, to
 		src = js.Source{Filename: filepath.Base(path), Code: code}
 	}
 	plan, _, warnings, err := js.Plan(ctx, src, base, top, js.Options{
-		Env: a.scriptEnv(env, f.includeSystemEnv), Logger: a.logger(f.quiet), Throw: f.throw,
+		Env: a.scriptEnv(env, f.includeSystemEnv), Logger: a.logger(f.quietLogs), Throw: f.throw,
 	})
 	return plan, warnings, err
 }

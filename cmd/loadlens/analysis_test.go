@@ -1,0 +1,52 @@
+package main
+
+import (
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/loadlens/loadlens/anomaly"
+	"github.com/loadlens/loadlens/loadtest"
+)
+
+// --target-cpus lets the analysis judge the target's own CPU: two CPUs
+// 93 % busy for 30 s is a finding only when the count is known.
+func TestAnalyseTargetCPUs(t *testing.T) {
+	t.Parallel()
+	const n = 60
+	cpu := make([]float64, n)
+	for i := range cpu {
+		cpu[i] = 30
+		if i >= 20 && i < 50 {
+			cpu[i] = 186 // % of one CPU, of 200 % on two
+		}
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	res := loadtest.Result{Name: "t", Start: t0, End: t0.Add(n * time.Second), Duration: n * time.Second, Status: loadtest.StatusPassed,
+		Timeline: loadtest.Timeline{Start: t0, Step: time.Second, Series: []loadtest.Series{{Name: loadtest.SeriesTargetCPU, Values: cpu}}}}
+	a := &app{stdout: io.Discard, stderr: io.Discard}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want bool
+	}{
+		{"unknown CPUs", nil, false},
+		{"two CPUs", []string{"--target-cpus", "2"}, true},
+		{"four CPUs: half of them", []string{"--target-cpus=4"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newRunFlags()
+			require.NoError(t, f.fs.Parse(tc.args))
+			in := a.analyse(t.Context(), res, f)
+			found := false
+			for _, fd := range in.Analysis.Findings {
+				found = found || fd.Kind == anomaly.KindTargetCPU
+			}
+			assert.Equal(t, tc.want, found, "%+v", in.Analysis.Findings)
+		})
+	}
+}
