@@ -173,7 +173,10 @@ func TestSummaryDataSetupData(t *testing.T) {
 
 func TestFormatters(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[float64]string{0.30268: "302.68µs", 1.1197: "1.12ms", 102.62464: "102.62ms",
+	// k6 cuts to two decimals (k6-run-basic.txt: avg 1.11973 is 1.11ms, med
+	// 102.479278 is 102.47ms, min 0.187208 is 187.2µs).
+	for in, want := range map[float64]string{0.30268: "302.68µs", 1.1197: "1.11ms", 102.62464: "102.62ms",
+		102.479278: "102.47ms", 0.187208: "187.2µs", 2.96817: "2.96ms", -2.96817: "-2.96ms",
 		2.0123: "2.01ms", 1.9005: "1.9ms", 0.00743: "7.43µs", 1500: "1.5s", 0: "0s", 125_000: "2m5s"} {
 		assert.Equal(t, want, formatMillis(in, ""), "%v ms", in)
 	}

@@ -123,10 +123,13 @@ func formatPlain(v float64) string {
 }
 
 // formatMillis formats a time value in ms as k6 does: 302.68µs, 1.11ms,
-// 102.62ms, 1.2s, 1m3s; unit "s", "ms" or "us" fixes the unit.
+// 102.62ms, 1.2s, 1m3s; unit "s", "ms" or "us" fixes the unit. Like k6 it
+// cuts, not rounds, to two decimals: 1.11973 ms is 1.11ms (ground truth
+// k6-run-basic.txt with k6-summary.json).
 func formatMillis(ms float64, unit string) string {
 	trim := func(v float64, suffix string) string {
-		s := strconv.FormatFloat(v, 'f', 2, 64)
+		// The relative nudge keeps 302.68 (302.67999… in binary) whole.
+		s := strconv.FormatFloat(math.Trunc(v*100*(1+1e-12))/100, 'f', 2, 64)
 		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
 		return s + suffix
 	}
@@ -171,9 +174,9 @@ func formatBytes(v float64) string {
 }
 
 type summaryRow struct {
-	name  string
-	cells []string
-	trend bool
+	name         string
+	cells        []string
+	trend, gauge bool
 }
 
 func (f *summaryFormatter) totals(b *strings.Builder) {
@@ -196,7 +199,7 @@ func (f *summaryFormatter) totals(b *strings.Builder) {
 			continue
 		}
 		m := f.res.Metrics[name]
-		row := summaryRow{name: name, cells: f.cells(m, stats), trend: m.Type == metrics.Trend}
+		row := summaryRow{name: name, cells: f.cells(m, stats), trend: m.Type == metrics.Trend, gauge: m.Type == metrics.Gauge}
 		if isSub {
 			row.name = "  { " + suffix + " }"
 		}
@@ -219,8 +222,16 @@ func (f *summaryFormatter) totals(b *strings.Builder) {
 				widths = trendWidths
 			}
 			b.WriteString("    " + r.name + strings.Repeat(".", nameWidth-len([]rune(r.name))) + ": ")
+			// Cells are padded to their column and parted by a space, as
+			// k6 does; a counter's or rate's last cell is not padded.
 			for i, c := range r.cells {
-				b.WriteString(c + strings.Repeat(" ", widths[i]-len([]rune(c))+1))
+				if i > 0 {
+					b.WriteString(" ")
+				}
+				b.WriteString(c)
+				if r.trend || r.gauge || i < len(r.cells)-1 {
+					b.WriteString(strings.Repeat(" ", widths[i]-len([]rune(c))))
+				}
 			}
 			b.WriteString("\n")
 		}
