@@ -38,6 +38,58 @@ func Example() {
 	// http_req_failed rate<0.01 passed
 }
 
+// statusCounter is a user's own Output: it counts requests by status as
+// the samples arrive. AddSamples is called from one goroutine at a time, so
+// it needs no lock; it copies nothing it keeps.
+type statusCounter struct {
+	byStatus map[string]int
+	summary  string
+}
+
+var _ loadtest.Output = (*statusCounter)(nil)
+
+func (c *statusCounter) Start(loadtest.RunInfo) error {
+	c.byStatus = map[string]int{}
+	return nil
+}
+
+func (c *statusCounter) AddSamples(batch []metrics.Sample) {
+	for _, s := range batch {
+		if s.Metric.Name == metrics.HTTPReqs {
+			status, _ := s.Tags.Get("status")
+			c.byStatus[status]++
+		}
+	}
+}
+
+func (c *statusCounter) Stop(res *loadtest.Result) error {
+	c.summary = fmt.Sprintf("%s: %d ok, %d not found", res.Status, c.byStatus["200"], c.byStatus["404"])
+	return nil
+}
+
+// Plugging in an Output of one's own: it sees every sample of the run.
+func ExampleOutput() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+
+	counter := &statusCounter{}
+	_, err := loadtest.Run(context.Background(), loadtest.Plan{
+		Scenarios: scenarios.Scenarios{"default": scenarios.SharedIterations{VUs: 2, Iterations: 5}},
+		Target: &loadtest.Target{BaseURL: srv.URL, Endpoints: []loadtest.Endpoint{
+			{Path: "/"}, {Path: "/gone", ExpectStatus: http.StatusNotFound}}},
+	}, counter)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(counter.summary)
+	// Output:
+	// passed: 5 ok, 5 not found
+}
+
 // VUs written in Go: checks, groups and a custom metric.
 func ExampleFuncs() {
 	res, err := loadtest.Run(context.Background(), loadtest.Plan{
