@@ -26,8 +26,7 @@
 // Differences from k6: http.batch runs its requests one after the other on
 // the VU's connections; asyncRequest resolves before it returns; a
 // params.jar other than the VU's adds its cookies to the VU's instead of
-// replacing them; the VU's cookie jar is not emptied between iterations;
-// k6/html, k6/ws, k6/net/grpc, k6/browser, WebCrypto's crypto.subtle and
+// replacing them; k6/html, k6/ws, k6/net/grpc, k6/browser, WebCrypto's crypto.subtle and
 // CommonJS script files are not available; response.html() throws.
 //
 // Errors in the script wrap [ErrScript] and are *[ScriptError] values with

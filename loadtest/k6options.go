@@ -36,7 +36,7 @@ type K6Options struct {
 
 // engineOptionKeys are the k6 option names that map to Options.
 var engineOptionKeys = []string{"tags", "summaryTrendStats", "discardResponseBodies", "noConnectionReuse",
-	"noVUConnectionReuse", "userAgent", "insecureSkipTLSVerify", "maxRedirects", "setupTimeout", "teardownTimeout",
+	"noVUConnectionReuse", "noCookiesReset", "userAgent", "insecureSkipTLSVerify", "maxRedirects", "setupTimeout", "teardownTimeout",
 	"minIterationDuration", "systemTags", "executionSegment", "executionSegmentSequence", "noThresholds",
 	"noSetup", "noTeardown", "blacklistIPs"}
 

@@ -57,6 +57,9 @@ type Options struct {
 	NoConnectionReuse bool
 	// NoVUConnectionReuse closes a VU's connections after each iteration.
 	NoVUConnectionReuse bool
+	// NoCookiesReset keeps a VU's cookies from one iteration to the next;
+	// by default, as in k6, every iteration starts with an empty jar.
+	NoCookiesReset bool
 	// UserAgent is sent with every request; default "loadlens/0.1 (k6-compatible)".
 	UserAgent string
 	// InsecureSkipTLSVerify accepts any server certificate.
@@ -101,6 +104,7 @@ type optionsJSON struct {
 	DiscardResponseBodies    bool               `json:"discardResponseBodies,omitempty"`
 	NoConnectionReuse        bool               `json:"noConnectionReuse,omitempty"`
 	NoVUConnectionReuse      bool               `json:"noVUConnectionReuse,omitempty"`
+	NoCookiesReset           bool               `json:"noCookiesReset,omitempty"`
 	UserAgent                string             `json:"userAgent,omitempty"`
 	InsecureSkipTLSVerify    bool               `json:"insecureSkipTLSVerify,omitempty"`
 	MaxRedirects             *int               `json:"maxRedirects,omitempty"`
@@ -128,7 +132,8 @@ func optDuration(d time.Duration) *duration.Duration {
 func (o Options) MarshalJSON() ([]byte, error) {
 	return json.Marshal(optionsJSON{
 		Tags: o.Tags, SummaryTrendStats: o.SummaryTrendStats, DiscardResponseBodies: o.DiscardResponseBodies,
-		NoConnectionReuse: o.NoConnectionReuse, NoVUConnectionReuse: o.NoVUConnectionReuse, UserAgent: o.UserAgent,
+		NoConnectionReuse: o.NoConnectionReuse, NoVUConnectionReuse: o.NoVUConnectionReuse,
+		NoCookiesReset: o.NoCookiesReset, UserAgent: o.UserAgent,
 		InsecureSkipTLSVerify: o.InsecureSkipTLSVerify, MaxRedirects: o.MaxRedirects,
 		SetupTimeout: optDuration(o.SetupTimeout), TeardownTimeout: optDuration(o.TeardownTimeout),
 		MinIterationDuration: optDuration(o.MinIterationDuration), SystemTags: o.SystemTags,
@@ -151,7 +156,8 @@ func (o *Options) UnmarshalJSON(b []byte) error {
 	}
 	*o = Options{
 		Tags: j.Tags, SummaryTrendStats: j.SummaryTrendStats, DiscardResponseBodies: j.DiscardResponseBodies,
-		NoConnectionReuse: j.NoConnectionReuse, NoVUConnectionReuse: j.NoVUConnectionReuse, UserAgent: j.UserAgent,
+		NoConnectionReuse: j.NoConnectionReuse, NoVUConnectionReuse: j.NoVUConnectionReuse,
+		NoCookiesReset: j.NoCookiesReset, UserAgent: j.UserAgent,
 		InsecureSkipTLSVerify: j.InsecureSkipTLSVerify, MaxRedirects: j.MaxRedirects,
 		SetupTimeout: get(j.SetupTimeout), TeardownTimeout: get(j.TeardownTimeout),
 		MinIterationDuration: get(j.MinIterationDuration), SystemTags: j.SystemTags,

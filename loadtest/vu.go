@@ -349,6 +349,9 @@ func (vu *VU) enter(it scenarios.Iteration) {
 		vu.regroup()
 	}
 	vu.setSystemMetadata()
+	if !vu.run.plan.Options.NoCookiesReset {
+		vu.http.ResetCookies()
+	}
 }
 
 // setSystemMetadata sets k6's non-indexable system tags vu and iter, when

@@ -73,7 +73,7 @@ type Client struct {
 	// net/http path, made on first use
 	tr *http.Transport
 
-	jar     *cookiejar.Jar
+	jar     vuJar
 	jarUsed bool
 
 	dnsMu sync.Mutex
@@ -121,7 +121,7 @@ func NewClient(reg *metrics.Registry, emit Emitter, opts Options) (*Client, erro
 			return nil, fmt.Errorf("k6http: registry lacks the built-in metric %q", name)
 		}
 	}
-	if c.jar, err = cookiejar.New(nil); err != nil {
+	if c.jar.Jar, err = cookiejar.New(nil); err != nil {
 		return nil, fmt.Errorf("k6http: cookie jar: %w", err)
 	}
 	return c, nil
@@ -131,8 +131,24 @@ func NewClient(reg *metrics.Registry, emit Emitter, opts Options) (*Client, erro
 // through it are sent with later requests.
 func (c *Client) Jar() http.CookieJar {
 	c.jarUsed = true
-	return c.jar
+	return &c.jar
 }
+
+// ResetCookies empties the client's cookie jar, as k6 does before every
+// iteration unless noCookiesReset is set. The jar Jar returned stays the
+// client's jar.
+func (c *Client) ResetCookies() {
+	if !c.jarUsed {
+		return // nothing was ever stored
+	}
+	if jar, err := cookiejar.New(nil); err == nil {
+		c.jar.Jar = jar
+	}
+}
+
+// vuJar is the client's cookie jar: a handle that stays the same while
+// ResetCookies replaces what it holds.
+type vuJar struct{ *cookiejar.Jar }
 
 // TakeIO returns the bytes written to and read from the network since the
 // last call (TLS records and headers included), for the engine's data_sent

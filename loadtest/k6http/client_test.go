@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -373,6 +374,28 @@ func TestCookies(t *testing.T) {
 			assert.Equal(t, "abc", r.Cookies()[0].Value)
 		})
 	}
+}
+
+func TestResetCookies(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, nil)
+	c := newClient(t, nil, k6http.Options{})
+	cookies := func() string {
+		t.Helper()
+		r, err := c.Do(bg, &k6http.Request{URL: srv.URL + "/cookies"})
+		require.NoError(t, err)
+		return string(r.Body)
+	}
+	jar := c.Jar()
+	_, err := c.Do(bg, &k6http.Request{URL: srv.URL + "/setcookie"})
+	require.NoError(t, err)
+	require.Equal(t, "sid=abc", cookies())
+	c.ResetCookies()
+	assert.Empty(t, cookies(), "the jar is empty")
+	u, err := url.Parse(srv.URL)
+	require.NoError(t, err)
+	jar.SetCookies(u, []*http.Cookie{{Name: "later", Value: "1"}})
+	assert.Equal(t, "later=1", cookies(), "a jar taken before the reset is still the client's")
 }
 
 func TestTakeIO(t *testing.T) {
