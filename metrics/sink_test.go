@@ -42,7 +42,7 @@ func TestSinkValues(t *testing.T) {
 			want: map[string]float64{"rate": 3.0 / 8, "passes": 3, "fails": 5}, missing: []string{"count"}},
 		{name: "empty rate has no data", typ: Rate, missing: []string{"rate", "passes", "fails"}},
 		{name: "trend", typ: Trend, values: []float64{4, 1, 3, 2},
-			want: map[string]float64{"avg": 2.5, "min": 1, "max": 4, "count": 4, "p(0)": 1, "p(100)": 4},
+			want:    map[string]float64{"avg": 2.5, "min": 1, "max": 4, "count": 4, "p(0)": 1, "p(100)": 4},
 			missing: []string{"rate", "value"}},
 		{name: "trend of one", typ: Trend, values: []float64{7.25},
 			want: map[string]float64{"avg": 7.25, "min": 7.25, "med": 7.25, "max": 7.25, "p(95)": 7.25}},

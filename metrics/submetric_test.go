@@ -7,32 +7,35 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// parseMetricKeyCases is TestParseMetricKey's table; it seeds
+// FuzzParseMetricKey too.
+var parseMetricKeyCases = []struct {
+	in     string
+	parent string
+	tags   map[string]string
+	err    string
+}{
+	{in: "http_req_duration", parent: "http_req_duration", tags: map[string]string{}},
+	{in: "http_req_duration{status:200}", parent: "http_req_duration", tags: map[string]string{"status": "200"}},
+	{in: "http_req_duration{ status : 200 }", parent: "http_req_duration", tags: map[string]string{"status": "200"}},
+	{in: `http_req_duration{status:"200",method:'GET'}`, parent: "http_req_duration", tags: map[string]string{"status": "200", "method": "GET"}},
+	{in: "checks{check:a:b}", parent: "checks", tags: map[string]string{"check": "a:b"}},
+	{in: "iterations{group:}", parent: "iterations", tags: map[string]string{"group": ""}},
+	{in: "http_req_duration{scenario:car}", parent: "http_req_duration", tags: map[string]string{"scenario": "car"}},
+	{in: "x{a:1,a:2}", parent: "x", tags: map[string]string{"a": "2"}},
+	{in: "", err: "empty metric name"},
+	{in: "{a:1}", err: "empty metric name"},
+	{in: "x{a:1", err: "must end with '}'"},
+	{in: "x}", err: "without '{'"},
+	{in: "x{a}", err: "not key:value"},
+	{in: "x{}", err: "not key:value"},
+	{in: "x{:1}", err: "empty key"},
+	{in: "x{a:1,}", err: "not key:value"},
+}
+
 func TestParseMetricKey(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		in     string
-		parent string
-		tags   map[string]string
-		err    string
-	}{
-		{in: "http_req_duration", parent: "http_req_duration", tags: map[string]string{}},
-		{in: "http_req_duration{status:200}", parent: "http_req_duration", tags: map[string]string{"status": "200"}},
-		{in: "http_req_duration{ status : 200 }", parent: "http_req_duration", tags: map[string]string{"status": "200"}},
-		{in: `http_req_duration{status:"200",method:'GET'}`, parent: "http_req_duration", tags: map[string]string{"status": "200", "method": "GET"}},
-		{in: "checks{check:a:b}", parent: "checks", tags: map[string]string{"check": "a:b"}},
-		{in: "iterations{group:}", parent: "iterations", tags: map[string]string{"group": ""}},
-		{in: "http_req_duration{scenario:car}", parent: "http_req_duration", tags: map[string]string{"scenario": "car"}},
-		{in: "x{a:1,a:2}", parent: "x", tags: map[string]string{"a": "2"}},
-		{in: "", err: "empty metric name"},
-		{in: "{a:1}", err: "empty metric name"},
-		{in: "x{a:1", err: "must end with '}'"},
-		{in: "x}", err: "without '{'"},
-		{in: "x{a}", err: "not key:value"},
-		{in: "x{}", err: "not key:value"},
-		{in: "x{:1}", err: "empty key"},
-		{in: "x{a:1,}", err: "not key:value"},
-	}
-	for _, tt := range tests {
+	for _, tt := range parseMetricKeyCases {
 		t.Run(tt.in, func(t *testing.T) {
 			t.Parallel()
 			sm, err := ParseMetricKey(tt.in)
@@ -61,8 +64,10 @@ func TestSubmetricMatches(t *testing.T) {
 }
 
 func FuzzParseMetricKey(f *testing.F) {
-	for _, s := range []string{"http_req_duration", "http_req_duration{status:200}", `a{ "k" : 'v' ,b:c}`,
-		"x{a:1", "x{}", "checks{check:a:b}", "{", "}", "a{b:}"} {
+	for _, tt := range parseMetricKeyCases {
+		f.Add(tt.in)
+	}
+	for _, s := range []string{`a{ "k" : 'v' ,b:c}`, "{", "}", "a{b:}", `a{"k:v"}`, "a{k:'v,w'}"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

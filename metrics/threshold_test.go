@@ -11,39 +11,42 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// parseThresholdCases is TestParseThreshold's table; it seeds
+// FuzzParseThreshold too.
+var parseThresholdCases = []struct {
+	in    string
+	agg   string
+	op    Operator
+	bound float64
+	err   string
+}{
+	{in: "p(95)<500", agg: "p(95)", op: Less, bound: 500},
+	{in: " p(99.9) <= 1.5 ", agg: "p(99.9)", op: LessEqual, bound: 1.5},
+	{in: "avg>=3", agg: "avg", op: GreaterEqual, bound: 3},
+	{in: "rate>0.9", agg: "rate", op: Greater, bound: 0.9},
+	{in: "count===10", agg: "count", op: StrictEqual, bound: 10},
+	{in: "count==10", agg: "count", op: Equal, bound: 10},
+	{in: "value!=0", agg: "value", op: NotEqual, bound: 0},
+	{in: "med<1e3", agg: "med", op: Less, bound: 1000},
+	{in: "max<-1", agg: "max", op: Less, bound: -1},
+	{in: "p(0)>0", agg: "p(0)", op: Greater, bound: 0},
+	{in: "p(100)<9", agg: "p(100)", op: Less, bound: 9},
+	{in: "p(95)", err: "no operator"},
+	{in: "p(95)<", err: "no operator"},
+	{in: "p(95)<=", err: `"=" after "<" is not a number`},
+	{in: "p(95)<abc", err: "not a number"},
+	{in: "p(95)<NaN", err: "not a number"},
+	{in: "p(101)<5", err: "percentile must be a number in [0, 100]"},
+	{in: "p(-1)<5", err: "percentile must be a number in [0, 100]"},
+	{in: "p(NaN)<5", err: "percentile"},
+	{in: "p(95<5", err: "p(N)"},
+	{in: "mean<5", err: "unknown"},
+	{in: "", err: "no operator"},
+}
+
 func TestParseThreshold(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		in    string
-		agg   string
-		op    Operator
-		bound float64
-		err   string
-	}{
-		{in: "p(95)<500", agg: "p(95)", op: Less, bound: 500},
-		{in: " p(99.9) <= 1.5 ", agg: "p(99.9)", op: LessEqual, bound: 1.5},
-		{in: "avg>=3", agg: "avg", op: GreaterEqual, bound: 3},
-		{in: "rate>0.9", agg: "rate", op: Greater, bound: 0.9},
-		{in: "count===10", agg: "count", op: StrictEqual, bound: 10},
-		{in: "count==10", agg: "count", op: Equal, bound: 10},
-		{in: "value!=0", agg: "value", op: NotEqual, bound: 0},
-		{in: "med<1e3", agg: "med", op: Less, bound: 1000},
-		{in: "max<-1", agg: "max", op: Less, bound: -1},
-		{in: "p(0)>0", agg: "p(0)", op: Greater, bound: 0},
-		{in: "p(100)<9", agg: "p(100)", op: Less, bound: 9},
-		{in: "p(95)", err: "no operator"},
-		{in: "p(95)<", err: "no operator"},
-		{in: "p(95)<=", err: `"=" after "<" is not a number`},
-		{in: "p(95)<abc", err: "not a number"},
-		{in: "p(95)<NaN", err: "not a number"},
-		{in: "p(101)<5", err: "percentile must be a number in [0, 100]"},
-		{in: "p(-1)<5", err: "percentile must be a number in [0, 100]"},
-		{in: "p(NaN)<5", err: "percentile"},
-		{in: "p(95<5", err: "p(N)"},
-		{in: "mean<5", err: "unknown"},
-		{in: "", err: "no operator"},
-	}
-	for _, tt := range tests {
+	for _, tt := range parseThresholdCases {
 		t.Run(tt.in, func(t *testing.T) {
 			t.Parallel()
 			th, err := ParseThreshold(tt.in)
@@ -150,8 +153,10 @@ func TestParseThresholds(t *testing.T) {
 }
 
 func FuzzParseThreshold(f *testing.F) {
-	for _, s := range []string{"p(95)<500", " p(99.9) <= 1.5 ", "avg>=3", "rate>0.9", "count===10", "value!=0",
-		"med<1e3", "p(95)<=", "mean<5", "p(1e2)<1", "count<0x10", "max>-Inf"} {
+	for _, tt := range parseThresholdCases {
+		f.Add(tt.in)
+	}
+	for _, s := range []string{"p(1e2)<1", "count<0x10", "max>-Inf", "p(95)<+Inf", "p(99.99999)<1_0"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
