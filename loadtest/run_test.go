@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -299,6 +300,43 @@ func TestRunTargetEndToEnd(t *testing.T) {
 	assert.Equal(t, int64(10), checks["GET /missing status is 404"].Passes)
 	assert.Equal(t, int64(10), checks["POST /broken status is 2xx/3xx"].Fails)
 	assert.Equal(t, StatusThresholdsFailed, res.Status, "2/3 of requests failed")
+
+	// The per-second series: requests add up, overall and per endpoint, the
+	// failed share is 2/3, and each second's percentiles are in order.
+	sum := func(s *Series) (total float64) {
+		for _, v := range finite(s) {
+			total += v
+		}
+		return total
+	}
+	reqs := res.Timeline.Find(SeriesRequests, nil)
+	require.NotNil(t, reqs)
+	assert.Equal(t, 30.0, sum(reqs))
+	okReqs := res.Timeline.Find(SeriesRequests, map[string]string{"name": "ok"})
+	require.NotNil(t, okReqs, "per-endpoint series")
+	assert.Equal(t, 10.0, sum(okReqs))
+	failed := res.Timeline.Find(SeriesFailedRate, nil)
+	require.NotNil(t, failed)
+	var failedReqs float64
+	for i, v := range failed.Values {
+		if !math.IsNaN(v) {
+			failedReqs += v * reqs.Values[i]
+		}
+	}
+	assert.InDelta(t, 20, failedReqs, 1e-9)
+	p50, p95, p99, pmax := res.Timeline.Find(SeriesLatencyP50, nil), res.Timeline.Find(SeriesLatencyP95, nil),
+		res.Timeline.Find(SeriesLatencyP99, nil), res.Timeline.Find(SeriesLatencyMax, nil)
+	require.True(t, p50 != nil && p95 != nil && p99 != nil && pmax != nil, "latency percentile series")
+	require.NotEmpty(t, finite(p99))
+	for i := range p50.Values {
+		if math.IsNaN(p50.Values[i]) {
+			continue
+		}
+		assert.Positive(t, p50.Values[i])
+		assert.LessOrEqual(t, p50.Values[i], p95.Values[i]*(1+metrics.TrendAccuracy))
+		assert.LessOrEqual(t, p95.Values[i], p99.Values[i]*(1+metrics.TrendAccuracy))
+		assert.LessOrEqual(t, p99.Values[i], pmax.Values[i]*(1+metrics.TrendAccuracy))
+	}
 
 	out, err := json.Marshal(res)
 	require.NoError(t, err)
