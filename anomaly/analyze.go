@@ -89,6 +89,9 @@ type span struct {
 }
 
 func newAnalysis(r loadtest.Result, o Options) *analysis {
+	if o.TargetCPUs == 0 && r.Config.Telemetry != nil {
+		o.TargetCPUs = r.Config.Telemetry.CPUs
+	}
 	a := &analysis{r: r, o: o.withDefaults(), step: r.Timeline.Step, n: r.Timeline.Len()}
 	if a.step <= 0 {
 		a.step = time.Second

@@ -45,7 +45,8 @@ type Options struct {
 	// TargetCPU % of TargetCPUs × 100 % for GeneratorCPUFor is
 	// KindTargetCPU. Default 0, unknown: the target's CPU is judged only
 	// inside a throughput limit, where CPU pegged at a whole number of
-	// CPUs while the VUs rose shows what the target ran out of.
+	// CPUs while the VUs rose shows what the target ran out of. Zero takes
+	// the run's telemetry.cpus, when its plan gave it.
 	TargetCPUs float64 `json:"target_cpus,omitempty"`
 	// TargetCPU is the share, in percent, of the target's CPUs at which it
 	// is saturated. Default 85.

@@ -206,6 +206,10 @@ func TestTargetCPU(t *testing.T) {
 			opts: anomaly.Options{TargetCPUs: 2}, want: []anomaly.Kind{anomaly.KindTargetCPU}, msg: "93 % of its 2 CPUs for 30s"},
 		{name: "four CPUs: 186 % is half of them", res: run(n, map[string][]float64{loadtest.SeriesTargetCPU: busy}),
 			opts: anomaly.Options{TargetCPUs: 4}, want: []anomaly.Kind{}},
+		{name: "two CPUs from the plan's telemetry", res: withTelemetryCPUs(run(n, map[string][]float64{loadtest.SeriesTargetCPU: busy}), 2),
+			want: []anomaly.Kind{anomaly.KindTargetCPU}, msg: "93 % of its 2 CPUs for 30s"},
+		{name: "the options over the plan's telemetry", res: withTelemetryCPUs(run(n, map[string][]float64{loadtest.SeriesTargetCPU: busy}), 2),
+			opts: anomaly.Options{TargetCPUs: 4}, want: []anomaly.Kind{}},
 		{name: "unknown CPUs: not judged alone", res: run(n, map[string][]float64{loadtest.SeriesTargetCPU: busy}),
 			want: []anomaly.Kind{}},
 		{name: "pegged at one CPU in a throughput limit", res: run(len(demoVUs), map[string][]float64{loadtest.SeriesVUs: demoVUs,
@@ -225,4 +229,10 @@ func TestTargetCPU(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withTelemetryCPUs records in res's plan that the target has cpus CPUs.
+func withTelemetryCPUs(res loadtest.Result, cpus float64) loadtest.Result {
+	res.Config.Telemetry = &loadtest.Telemetry{Prometheus: "http://127.0.0.1:9100/metrics", CPUs: cpus}
+	return res
 }

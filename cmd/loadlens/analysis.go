@@ -19,7 +19,7 @@ func (a *app) analyse(ctx context.Context, res loadtest.Result, f *runFlags) rep
 	if f.noAnalysis {
 		return in
 	}
-	in.Analysis = anomaly.Analyze(res, nil, anomaly.Options{TargetCPUs: f.targetCPUs})
+	in.Analysis = anomaly.Analyze(res, nil, anomaly.Options{})
 	if f.ai {
 		ai := a.aiAnalysis(ctx, res, in.Analysis)
 		in.AI = &ai
@@ -92,10 +92,17 @@ func orDash(s string) string {
 	return s
 }
 
-// applyTelemetry adds the --telemetry-* sources to the plan.
-func (f *runFlags) applyTelemetry(p *loadtest.Plan) {
+// applyTelemetry adds the --telemetry-* sources and --target-cpus to the
+// plan, where the Result keeps them for every later analysis.
+func (f *runFlags) applyTelemetry(p *loadtest.Plan) error {
 	if f.telemetryPrometheus == "" && f.telemetryPID == 0 {
-		return
+		if f.targetCPUs == 0 {
+			return nil
+		}
+		if p.Telemetry == nil {
+			return fmt.Errorf("%w: --target-cpus: the target's CPU is only known with a telemetry source "+
+				"(--telemetry-prometheus, --telemetry-pid or the test file's telemetry)", loadtest.ErrInvalidPlan)
+		}
 	}
 	t := &loadtest.Telemetry{}
 	if p.Telemetry != nil {
@@ -107,5 +114,9 @@ func (f *runFlags) applyTelemetry(p *loadtest.Plan) {
 	if f.telemetryPID != 0 {
 		t.PID = f.telemetryPID
 	}
+	if f.targetCPUs != 0 {
+		t.CPUs = f.targetCPUs
+	}
 	p.Telemetry = t
+	return nil
 }

@@ -12,8 +12,9 @@ import (
 	"github.com/loadlens/loadlens/loadtest"
 )
 
-// --target-cpus lets the analysis judge the target's own CPU: two CPUs
-// 93 % busy for 30 s is a finding only when the count is known.
+// --target-cpus goes into the plan's telemetry, where the analysis finds
+// it: two CPUs 93 % busy for 30 s is a finding only when the count is
+// known.
 func TestAnalyseTargetCPUs(t *testing.T) {
 	t.Parallel()
 	const n = 60
@@ -41,6 +42,10 @@ func TestAnalyseTargetCPUs(t *testing.T) {
 			t.Parallel()
 			f := newRunFlags()
 			require.NoError(t, f.fs.Parse(tc.args))
+			plan := loadtest.Plan{Telemetry: &loadtest.Telemetry{Prometheus: "http://127.0.0.1:9100/metrics"}}
+			require.NoError(t, f.applyTelemetry(&plan))
+			res := res
+			res.Config = plan.Echo()
 			in := a.analyse(t.Context(), res, f)
 			found := false
 			for _, fd := range in.Analysis.Findings {
@@ -49,4 +54,17 @@ func TestAnalyseTargetCPUs(t *testing.T) {
 			assert.Equal(t, tc.want, found, "%+v", in.Analysis.Findings)
 		})
 	}
+}
+
+func TestTargetCPUsNeedsATelemetrySource(t *testing.T) {
+	t.Parallel()
+	f := newRunFlags()
+	require.NoError(t, f.fs.Parse([]string{"--target-cpus", "2"}))
+	var plan loadtest.Plan
+	err := f.applyTelemetry(&plan)
+	require.ErrorIs(t, err, loadtest.ErrInvalidPlan)
+	assert.Contains(t, err.Error(), "--target-cpus: the target's CPU is only known with a telemetry source")
+	require.NoError(t, f.fs.Parse([]string{"--telemetry-pid", "42"}))
+	require.NoError(t, f.applyTelemetry(&plan))
+	assert.Equal(t, loadtest.Telemetry{PID: 42, CPUs: 2}, *plan.Telemetry)
 }

@@ -45,8 +45,10 @@ func (a *app) run(ctx context.Context, args []string) int {
 		}
 		return a.configError(err)
 	}
+	if err := f.applyTelemetry(&plan); err != nil {
+		return a.configError(err)
+	}
 	plan.Logger = a.logger(f.quietLogs)
-	f.applyTelemetry(&plan)
 	if f.summaryMode == summaryFull {
 		warnings = append(warnings, "--summary-mode=full: loadlens prints the compact summary")
 	}

@@ -55,6 +55,10 @@ type Config struct {
 	// observation of each interval, every one summed over its label sets.
 	// "x_count" and "x_sum" name a histogram's or summary's counters.
 	Metrics []string
+	// CPUs is how many CPUs the target may use (its GOMAXPROCS or container
+	// limit), which its telemetry does not say; 0 means unknown. Known, the
+	// analysis reports a target whose CPU stays near it.
+	CPUs float64
 }
 
 type configJSON struct {
@@ -63,11 +67,12 @@ type configJSON struct {
 	Interval   *duration.Duration `json:"interval,omitempty"`
 	Timeout    *duration.Duration `json:"timeout,omitempty"`
 	Metrics    []string           `json:"metrics,omitempty"`
+	CPUs       float64            `json:"cpus,omitempty"`
 }
 
 // MarshalJSON writes the config with durations as strings ("1s").
 func (c Config) MarshalJSON() ([]byte, error) {
-	j := configJSON{Prometheus: c.Prometheus, PID: c.PID, Metrics: c.Metrics}
+	j := configJSON{Prometheus: c.Prometheus, PID: c.PID, Metrics: c.Metrics, CPUs: c.CPUs}
 	if c.Interval != 0 {
 		d := duration.Duration(c.Interval)
 		j.Interval = &d
@@ -86,7 +91,7 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*c = Config{Prometheus: j.Prometheus, PID: j.PID, Metrics: j.Metrics}
+	*c = Config{Prometheus: j.Prometheus, PID: j.PID, Metrics: j.Metrics, CPUs: j.CPUs}
 	if j.Interval != nil {
 		c.Interval = time.Duration(*j.Interval)
 	}
@@ -147,6 +152,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("telemetry.timeout: must be > 0, got %s", c.Timeout))
 	case c.Timeout > 0 && c.Timeout >= c.interval():
 		errs = append(errs, fmt.Errorf("telemetry.timeout: must be shorter than the interval (%s), got %s", c.interval(), c.Timeout))
+	}
+	if !(c.CPUs >= 0) {
+		errs = append(errs, fmt.Errorf("telemetry.cpus: must be >= 0, got %v", c.CPUs))
 	}
 	if len(c.Metrics) > 0 && c.Prometheus == "" {
 		errs = append(errs, errors.New("telemetry.metrics: extra metrics are read from a prometheus source; none is given"))
