@@ -24,10 +24,9 @@
 // Other remote imports are errors.
 //
 // Differences from k6: http.batch runs its requests one after the other on
-// the VU's connections; asyncRequest resolves before it returns; a
-// params.jar other than the VU's adds its cookies to the VU's instead of
-// replacing them; k6/html, k6/ws, k6/net/grpc, k6/browser, WebCrypto's crypto.subtle and
-// CommonJS script files are not available; response.html() throws.
+// the VU's connections; asyncRequest resolves before it returns; k6/html,
+// k6/ws, k6/net/grpc, k6/browser, WebCrypto's crypto.subtle and CommonJS
+// script files are not available; response.html() throws.
 //
 // Errors in the script wrap [ErrScript] and are *[ScriptError] values with
 // the file, line and column; the CLI maps them to k6's exit code 107.

@@ -112,7 +112,6 @@ func (h *httpState) try(fn func() sobek.Value) (v, thrown sobek.Value) {
 type reqParams struct {
 	responseType k6http.ResponseType
 	throw        bool
-	jar          http.CookieJar // params.jar, when not the VU's
 	compression  []string
 }
 
@@ -130,11 +129,6 @@ func (h *httpState) request(method string, urlV, bodyV, paramsV sobek.Value) sob
 	resp, err := st.HTTP().Do(vu.ctx, req)
 	if err != nil {
 		vu.throwError(err)
-	}
-	if rp.jar != nil {
-		if u, err := url.Parse(resp.URL); err == nil {
-			rp.jar.SetCookies(u, resp.Cookies())
-		}
 	}
 	if resp.Error != "" && rp.throw {
 		vu.throwf("%s %s: %s", method, req.URL, resp.Error)
@@ -231,7 +225,7 @@ func (h *httpState) readParams(req *k6http.Request, rp *reqParams, p *sobek.Obje
 				}
 			}
 		case "jar":
-			h.useJar(req, rp, v)
+			h.useJar(req, v)
 		case "responseType":
 			switch s := v.String(); s {
 			case "text":
@@ -261,22 +255,18 @@ func (h *httpState) readParams(req *k6http.Request, rp *reqParams, p *sobek.Obje
 	}
 }
 
-// useJar applies params.jar: the VU's jar (the default) or another.
-func (h *httpState) useJar(req *k6http.Request, rp *reqParams, v sobek.Value) {
+// useJar applies params.jar: the VU's jar (the default) or another, which
+// the request then uses instead of the VU's, as in k6.
+func (h *httpState) useJar(req *k6http.Request, v sobek.Value) {
 	o, ok := v.(*sobek.Object)
 	if !ok {
 		return
 	}
 	cj, ok := o.Export().(*cookieJarObj)
 	if !ok || cj.vuJar {
-		return // the client sends the VU's jar by itself
+		return // the client uses the VU's jar by itself
 	}
-	rp.jar = cj.jar
-	if u, err := url.Parse(req.URL); err == nil {
-		for _, c := range cj.jar.Cookies(u) {
-			req.Cookies = append(req.Cookies, k6http.Cookie{Name: c.Name, Value: c.Value})
-		}
-	}
+	req.Jar = cj.jar
 }
 
 // setBody encodes k6's body argument: a string, an ArrayBuffer or typed

@@ -45,6 +45,10 @@ type Request struct {
 	// Cookies are sent with the jar's cookies for the URL (k6's
 	// params.cookies).
 	Cookies []Cookie
+	// Jar, when not nil, replaces the client's cookie jar for this request
+	// and its redirects (k6's params.jar): its cookies are sent and the
+	// cookies the responses set are stored in it, not in the client's.
+	Jar http.CookieJar
 	// Timeout replaces Options.Timeout when > 0.
 	Timeout time.Duration
 	// Redirects replaces Options.MaxRedirects when not nil.

@@ -73,7 +73,13 @@ export default async function () {
   check(http.get(`${B}/echo`), { 'jar.delete': (r) => r.json('cookies.j') === null });
   const own = new http.CookieJar();
   own.set(B, 'mine', 'm');
-  check(http.get(`${B}/echo`, { jar: own }), { 'own jar sent': (r) => r.json('cookies.mine') === 'm' });
+  check(http.get(`${B}/echo`, { jar: own }), {
+    'own jar sent': (r) => r.json('cookies.mine') === 'm',
+    'own jar replaces the VU jar': (r) => r.json('cookies.s') === null,
+  });
+  http.get(`${B}/setcookie?name=o&value=3`, { jar: own });
+  check(own.cookiesForURL(B), { 'own jar stores set-cookie': (c) => c.o[0] === '3' });
+  check(http.cookieJar().cookiesForURL(B), { 'VU jar untouched by own jar': (c) => c.o === undefined && c.s[0] === '1' });
   check(http.get(`${B}/setcookie?name=s2&value=2`), { 'response cookies': (r) => r.cookies.s2[0].value === '2' });
 
   const auth = B.replace('http://', 'http://user:pass@');
