@@ -171,7 +171,8 @@ func (r *response) cookieValues() sobek.Value {
 	return o
 }
 
-// requestValue is res.request: {method, url, headers, body, cookies}.
+// requestValue is res.request: {method, url, headers, body, cookies}; the
+// headers are those sent, User-Agent and Cookie included, as in k6.
 func (r *response) requestValue() sobek.Value {
 	rt := r.h.vu.rt
 	req := r.r.Request
@@ -186,7 +187,7 @@ func (r *response) requestValue() sobek.Value {
 	_ = o.Set("method", method)
 	_ = o.Set("url", req.URL)
 	hdr := rt.NewObject()
-	for k, vs := range req.Header {
+	for k, vs := range r.r.RequestHeader() {
 		_ = hdr.Set(k, vs)
 	}
 	_ = o.Set("headers", hdr)

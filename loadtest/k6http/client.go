@@ -354,6 +354,7 @@ type exchange struct {
 	port       int
 	tlsVersion string
 	cipher     string
+	cookie     string // the Cookie header sent
 	err        error
 }
 
@@ -433,7 +434,8 @@ func (c *Client) roundTrip(ctx context.Context, h *hop) (*Response, error) {
 
 // finish turns an exchange into a Response and emits the hop's samples.
 func (c *Client) finish(h *hop, x *exchange) *Response {
-	r := &Response{URL: h.t.str, Request: h.req, Timings: x.timings(), RemoteIP: x.ip, RemotePort: x.port}
+	r := &Response{URL: h.t.str, Request: h.req, Timings: x.timings(), RemoteIP: x.ip, RemotePort: x.port,
+		userAgent: c.s.userAgent, cookie: x.cookie}
 	if x.err != nil {
 		r.ErrorCode, r.Error = classify(x.err)
 	} else {

@@ -101,6 +101,7 @@ func replayable(method string, hi *headerInfo) bool {
 // fast makes one hop on the client's own HTTP/1.1 path.
 func (c *Client) fast(ctx context.Context, h *hop, hi *headerInfo, x *exchange) {
 	cookie := c.cookieHeader(h, hi.cookie)
+	x.cookie = cookie
 	for attempt := 0; ; attempt++ {
 		fc, reused, checked, err := c.getConn(ctx, h, x)
 		if err != nil {

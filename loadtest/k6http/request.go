@@ -140,6 +140,33 @@ type Response struct {
 
 	header    http.Header // from net/http, or built by Headers
 	rawHeader []byte      // fast path: header lines as received, each ending in "\n"
+	userAgent string      // the client's User-Agent, sent when the request has none
+	cookie    string      // the Cookie header sent: the request's, the jar's and Request.Cookies
+}
+
+// RequestHeader returns the headers of the last hop's request as k6 shows
+// them in res.request.headers: the request's headers with canonical keys,
+// the client's User-Agent when the request set none, and Cookie as sent
+// (the request's own Cookie header merged with the jar's cookies and
+// Request.Cookies). Host, Content-Length and the like that the transport
+// writes are not included, as in k6. It makes a new map on every call.
+func (r *Response) RequestHeader() http.Header {
+	var src http.Header
+	if r.Request != nil {
+		src = r.Request.Header
+	}
+	h := make(http.Header, len(src)+2)
+	for k, vs := range src {
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		h[ck] = append(h[ck], vs...)
+	}
+	if _, ok := h["User-Agent"]; !ok && r.userAgent != "" {
+		h["User-Agent"] = []string{r.userAgent}
+	}
+	if r.cookie != "" {
+		h["Cookie"] = []string{r.cookie}
+	}
+	return h
 }
 
 // Header returns the first value of the header key (case-insensitive), or

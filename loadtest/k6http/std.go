@@ -167,6 +167,7 @@ func (c *Client) std(ctx context.Context, h *hop, x *exchange) {
 	}
 	if cookie := c.cookieHeader(h, hi.cookie); cookie != "" {
 		hreq.Header["Cookie"] = []string{cookie}
+		x.cookie = cookie
 	}
 	switch {
 	case h.req.Body != nil:

@@ -65,6 +65,14 @@ export default async function () {
   });
   http.get(`${B}/setcookie?name=s&value=1`);
   check(http.get(`${B}/echo`), { 'jar keeps set-cookie': (r) => r.json('cookies.s') === '1' });
+  check(http.get(`${B}/echo`, { headers: { 'x-mine': 'yes' }, cookies: { pc: 'p' } }), {
+    'request headers: user agent as sent': (r) => r.request.headers['User-Agent'][0] === r.json('headers.User-Agent') && r.json('headers.User-Agent') !== '',
+    'request headers: cookie as sent': (r) => r.request.headers.Cookie[0] === r.json('headers.Cookie') && r.json('cookies.s') === '1' && r.json('cookies.pc') === 'p',
+    'request headers: the script\'s, canonical': (r) => r.request.headers['X-Mine'][0] === 'yes' && r.request.headers.Host === undefined,
+  });
+  check(http.get(`${B}/echo`, { headers: { 'User-Agent': 'mine/1' } }), {
+    'request headers: own user agent': (r) => r.request.headers['User-Agent'].length === 1 && r.request.headers['User-Agent'][0] === 'mine/1' && r.json('headers.User-Agent') === 'mine/1',
+  });
   const jar = http.cookieJar();
   jar.set(B, 'j', 'jv');
   check(jar.cookiesForURL(B), { 'jar cookiesForURL': (c) => c.j[0] === 'jv' && c.s[0] === '1' });
