@@ -53,7 +53,7 @@ func newRunFlags() *runFlags {
 	fs.StringArrayVarP(&f.stages, "stage", "s", nil, "a ramping stage DURATION:TARGET, e.g. 30s:10 (repeatable)")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "an environment variable K=V for the test (repeatable)")
 	fs.StringArrayVar(&f.tags, "tag", nil, "a tag K=V added to every sample (repeatable)")
-	fs.StringArrayVarP(&f.out, "out", "o", nil, "an output: json=FILE (FILE.gz compresses, - is stdout)")
+	fs.StringArrayVarP(&f.out, "out", "o", nil, "an output: json=FILE or csv=FILE (FILE.gz compresses, - is stdout)")
 	fs.StringVar(&f.summaryExport, "summary-export", "", "write k6's end-of-test summary JSON to FILE")
 	fs.StringVar(&f.summaryTrendStats, "summary-trend-stats", "", "trend stats in the summary, e.g. avg,p(95),p(99.9)")
 	fs.BoolVar(&f.noThresholds, "no-thresholds", false, "do not evaluate thresholds")

@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"os"
@@ -153,8 +155,9 @@ func TestRunWritesFiles(t *testing.T) {
 	srv := startTarget(t, target.Config{})
 	dir := t.TempDir()
 	export, ndjson, result := filepath.Join(dir, "summary.json"), filepath.Join(dir, "out.ndjson"), filepath.Join(dir, "result.json")
+	csvGz := filepath.Join(dir, "out.csv.gz")
 	path := writeFile(t, "test.json", testFile(srv.URL(), `, "thresholds": {"http_req_duration": ["p(95)<5000"]}`))
-	r := runCLI(t, "run", "-q", "--summary-export", export, "--out", "json="+ndjson, "--result", result, path)
+	r := runCLI(t, "run", "-q", "--summary-export", export, "--out", "json="+ndjson, "--out", "csv="+csvGz, "--result", result, path)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.NotContains(t, r.stdout, "execution: local", "-q drops the banner")
 	assert.Contains(t, r.stdout, "█ TOTAL RESULTS", "-q keeps the summary, as k6")
@@ -187,6 +190,23 @@ func TestRunWritesFiles(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 20, points)
+
+	gz, err := os.Open(csvGz)
+	require.NoError(t, err)
+	defer gz.Close()
+	zr, err := gzip.NewReader(gz)
+	require.NoError(t, err)
+	rows, err := csv.NewReader(zr).ReadAll()
+	require.NoError(t, err)
+	require.NotEmpty(t, rows)
+	assert.Equal(t, []string{"metric_name", "timestamp", "metric_value"}, rows[0][:3])
+	csvReqs := 0
+	for _, row := range rows[1:] {
+		if row[0] == "http_reqs" {
+			csvReqs++
+		}
+	}
+	assert.Equal(t, 20, csvReqs, "the CSV has the same requests as the NDJSON")
 
 	var doc struct {
 		Result struct {

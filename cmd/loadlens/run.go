@@ -304,18 +304,23 @@ func (a *app) signalContextSaying(ctx context.Context, first string) (context.Co
 // openOutput opens one --out value.
 func (a *app) openOutput(spec string) (loadtest.Output, io.Closer, error) {
 	kind, arg, _ := strings.Cut(spec, "=")
+	var open func(w io.Writer, compress bool) loadtest.Output
 	switch kind {
 	case "json":
-		if arg == "" || arg == "-" {
-			return loadtest.NewJSONOutput(a.stdout, false), nil, nil
-		}
-		file, err := os.Create(arg)
-		if err != nil {
-			return nil, nil, err
-		}
-		return loadtest.NewJSONOutput(file, strings.HasSuffix(arg, ".gz")), file, nil
+		open = func(w io.Writer, compress bool) loadtest.Output { return loadtest.NewJSONOutput(w, compress) }
+	case "csv":
+		open = func(w io.Writer, compress bool) loadtest.Output { return loadtest.NewCSVOutput(w, compress) }
+	default:
+		return nil, nil, fmt.Errorf("unknown output %q; loadlens writes json=FILE and csv=FILE", kind)
 	}
-	return nil, nil, fmt.Errorf("unknown output %q; loadlens writes json=FILE", kind)
+	if arg == "" || arg == "-" {
+		return open(a.stdout, false), nil, nil
+	}
+	file, err := os.Create(arg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return open(file, strings.HasSuffix(arg, ".gz")), file, nil
 }
 
 func describeOutput(spec string) string {
