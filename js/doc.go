@@ -23,8 +23,12 @@
 // (textSummary, jUnit) and url (URL, URLSearchParams), at any version.
 // Other remote imports are errors.
 //
-// Differences from k6: http.batch runs its requests one after the other on
-// the VU's connections; asyncRequest resolves before it returns; k6/html,
+// http.batch runs its requests in parallel as k6 does (options batch and
+// batchPerHost, 20 and 6 by default; 0 means no limit), on HTTP clients
+// of the VU's own that share its cookie jar; their samples are recorded
+// when the whole batch has completed.
+//
+// Differences from k6: asyncRequest resolves before it returns; k6/html,
 // k6/ws, k6/net/grpc, k6/browser, WebCrypto's crypto.subtle and CommonJS
 // script files are not available; response.html() throws.
 //

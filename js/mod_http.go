@@ -130,10 +130,21 @@ func (h *httpState) request(method string, urlV, bodyV, paramsV sobek.Value) sob
 	if err != nil {
 		vu.throwError(err)
 	}
+	h.throwFailed(req, rp, resp)
+	return h.responseValue(rp, resp)
+}
+
+// throwFailed throws the network error of resp when params.throw (or the
+// throw option) asks for it.
+func (h *httpState) throwFailed(req *k6http.Request, rp reqParams, resp *k6http.Response) {
 	if resp.Error != "" && rp.throw {
-		vu.throwf("%s %s: %s", method, req.URL, resp.Error)
+		h.vu.throwf("%s %s: %s", req.Method, req.URL, resp.Error)
 	}
-	return vu.rt.NewDynamicObject(&response{h: h, r: resp, rtype: rp.responseType})
+}
+
+// responseValue is the script's view of resp.
+func (h *httpState) responseValue(rp reqParams, resp *k6http.Response) sobek.Value {
+	return h.vu.rt.NewDynamicObject(&response{h: h, r: resp, rtype: rp.responseType})
 }
 
 // build turns k6's arguments into a k6http request.
@@ -403,37 +414,60 @@ func (vu *VU) requestMetadata() map[string]string {
 	return md
 }
 
-// batch implements http.batch(requests): the requests run one after the
-// other on the VU's connections (k6 runs them in parallel); the result
-// has the shape of the argument (an array or an object).
+// batch implements http.batch(requests): the requests run in parallel,
+// at most options.batch (20) at once and options.batchPerHost (6) at once
+// to one host, as in k6. Every request is read before any is sent; the
+// result has the shape of the argument (an array or an object) and the
+// order of its keys. With params.throw (or the throw option), the first
+// request, in that order, that failed on the network throws once all have
+// completed.
 func (h *httpState) batch(call sobek.FunctionCall) sobek.Value {
 	vu := h.vu
-	reqs, ok := call.Argument(0).(*sobek.Object)
+	if vu.init {
+		vu.throwf("making HTTP requests in the init context is not supported; move http.batch into a function")
+	}
+	st := vu.state
+	if st == nil {
+		vu.throwf("HTTP requests need a running test (not available in handleSummary)")
+	}
+	arg, ok := call.Argument(0).(*sobek.Object)
 	if !ok {
 		vu.typeErrorf("http.batch: want an array or an object of requests")
 	}
-	isArray := reqs.ClassName() == "Array"
+	keys := arg.Keys()
+	reqs := make([]*k6http.Request, len(keys))
+	rps := make([]reqParams, len(keys))
+	for i, k := range keys {
+		reqs[i], rps[i] = h.build(h.batchArgs(arg.Get(k)))
+	}
+	resps, err := st.HTTP().Batch(vu.ctx, reqs, vu.prog.extra().batchLimits())
+	if err != nil {
+		vu.throwError(err)
+	}
+	for i, resp := range resps {
+		h.throwFailed(reqs[i], rps[i], resp)
+	}
 	var out *sobek.Object
-	if isArray {
+	if arg.ClassName() == "Array" {
 		out = vu.rt.NewArray()
 	} else {
 		out = vu.rt.NewObject()
 	}
-	for _, k := range reqs.Keys() {
-		_ = out.Set(k, h.batchOne(reqs.Get(k)))
+	for i, k := range keys {
+		_ = out.Set(k, h.responseValue(rps[i], resps[i]))
 	}
 	return out
 }
 
-// batchOne makes one request of a batch: a URL, an array [method, url,
+// batchArgs reads one request of a batch: a URL, an array [method, url,
 // body, params] or an object {method, url, body, params}.
-func (h *httpState) batchOne(v sobek.Value) sobek.Value {
+func (h *httpState) batchArgs(v sobek.Value) (method string, urlV, bodyV, paramsV sobek.Value) {
 	o, ok := v.(*sobek.Object)
 	if !ok {
-		return h.request(http.MethodGet, v, nil, nil)
+		return http.MethodGet, v, nil, nil
 	}
 	if _, isURL := o.Export().(*taggedURL); isURL {
-		return h.request(http.MethodGet, v, nil, nil)
+		return http.MethodGet, v, nil, nil
 	}
 	arg := func(i int, key string) sobek.Value {
 		if o.ClassName() == "Array" {
@@ -441,11 +475,11 @@ func (h *httpState) batchOne(v sobek.Value) sobek.Value {
 		}
 		return o.Get(key)
 	}
-	method := http.MethodGet
+	method = http.MethodGet
 	if m := arg(0, "method"); !isNullish(m) {
 		method = strings.ToUpper(m.String())
 	}
-	return h.request(method, arg(1, "url"), arg(2, "body"), arg(3, "params"))
+	return method, arg(1, "url"), arg(2, "body"), arg(3, "params")
 }
 
 // taggedURL is what the http.url template tag returns: the URL, and the

@@ -59,12 +59,43 @@ type runSettings struct {
 type extraOptions struct {
 	HandleSummaryTimeout time.Duration
 	Throw                bool
-	Batch, BatchPerHost  int64
+	Batch, BatchPerHost  *int64 // nil: k6's defaults (20, 6); 0: no limit
 }
 
 // extraKeys are the option keys of extraOptions: the runtime takes them
 // out before the engine reads the rest.
 var extraKeys = []string{"handleSummaryTimeout", "throw", "batch", "batchPerHost"}
+
+// batchLimit reads the batch or batchPerHost option: a count >= 0.
+func batchLimit(v json.RawMessage) (*int64, error) {
+	var n int64
+	if err := json.Unmarshal(v, &n); err != nil {
+		return nil, err
+	}
+	if n < 0 {
+		return nil, fmt.Errorf("must be >= 0, got %d", n)
+	}
+	return &n, nil
+}
+
+// batchLimits are the limits of http.batch: k6's batch and batchPerHost,
+// where 0 means no limit.
+func (o extraOptions) batchLimits() k6http.BatchLimits {
+	var l k6http.BatchLimits
+	for _, x := range []struct {
+		opt *int64
+		lim *int
+	}{{o.Batch, &l.Parallel}, {o.BatchPerHost, &l.PerHost}} {
+		switch {
+		case x.opt == nil:
+		case *x.opt == 0:
+			*x.lim = -1
+		default:
+			*x.lim = int(*x.opt)
+		}
+	}
+	return l
+}
 
 // Options returns the script's `export const options`, as the engine reads
 // them; the zero value when the script has none.
@@ -255,9 +286,9 @@ func (p *Program) parseOptions(raw []byte) error {
 		case "throw":
 			err = json.Unmarshal(v, &p.extraOps.Throw)
 		case "batch":
-			err = json.Unmarshal(v, &p.extraOps.Batch)
+			p.extraOps.Batch, err = batchLimit(v)
 		case "batchPerHost":
-			err = json.Unmarshal(v, &p.extraOps.BatchPerHost)
+			p.extraOps.BatchPerHost, err = batchLimit(v)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("options.%s: %w", k, err))

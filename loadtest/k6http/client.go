@@ -44,6 +44,7 @@ type Emitter func(samples []metrics.Sample)
 //
 // A Client is not safe for concurrent use: call its methods from the VU's
 // goroutine, except [Client.TakeIO], which is safe from any goroutine.
+// [Client.Batch] runs requests in parallel on clients of its own.
 type Client struct {
 	s    settings
 	m    [9]*metrics.Metric // in k6's order; m[8] is http_req_failed
@@ -87,6 +88,8 @@ type Client struct {
 	watchDone <-chan struct{}
 	stopWatch func() bool
 
+	slots []*batchSlot // Batch's clients, made on first use
+
 	closed bool
 }
 
@@ -101,7 +104,24 @@ func NewClient(reg *metrics.Registry, emit Emitter, opts Options) (*Client, erro
 	if err != nil {
 		return nil, fmt.Errorf("k6http options: %w", err)
 	}
-	c := &Client{
+	c := newClient(s, emit)
+	for i, name := range []string{metrics.HTTPReqs, metrics.HTTPReqDuration, metrics.HTTPReqBlocked,
+		metrics.HTTPReqConnecting, metrics.HTTPReqTLSHandshaking, metrics.HTTPReqSending,
+		metrics.HTTPReqWaiting, metrics.HTTPReqReceiving, metrics.HTTPReqFailed} {
+		if c.m[i] = reg.Get(name); c.m[i] == nil {
+			return nil, fmt.Errorf("k6http: registry lacks the built-in metric %q", name)
+		}
+	}
+	if c.jar.Jar, err = cookiejar.New(nil); err != nil {
+		return nil, fmt.Errorf("k6http: cookie jar: %w", err)
+	}
+	return c, nil
+}
+
+// newClient returns a client without metrics and jar: NewClient's, or a
+// batch slot's.
+func newClient(s settings, emit Emitter) *Client {
+	return &Client{
 		s: s, emit: emit,
 		batch:     make([]metrics.Sample, 0, 9),
 		tags:      make(map[tagKey]tagEntry),
@@ -114,17 +134,6 @@ func NewClient(reg *metrics.Registry, emit Emitter, opts Options) (*Client, erro
 		checkIdle: checkIdle,
 		dns:       make(map[string]dnsEntry),
 	}
-	for i, name := range []string{metrics.HTTPReqs, metrics.HTTPReqDuration, metrics.HTTPReqBlocked,
-		metrics.HTTPReqConnecting, metrics.HTTPReqTLSHandshaking, metrics.HTTPReqSending,
-		metrics.HTTPReqWaiting, metrics.HTTPReqReceiving, metrics.HTTPReqFailed} {
-		if c.m[i] = reg.Get(name); c.m[i] == nil {
-			return nil, fmt.Errorf("k6http: registry lacks the built-in metric %q", name)
-		}
-	}
-	if c.jar.Jar, err = cookiejar.New(nil); err != nil {
-		return nil, fmt.Errorf("k6http: cookie jar: %w", err)
-	}
-	return c, nil
 }
 
 // Jar returns the client's cookie jar (k6's http.cookieJar()). Cookies set
@@ -169,6 +178,9 @@ func (c *Client) CloseIdleConnections() {
 	if c.tr != nil {
 		c.tr.CloseIdleConnections()
 	}
+	for _, s := range c.slots {
+		s.c.CloseIdleConnections()
+	}
 }
 
 // Close closes the client's connections; later calls of Do fail with
@@ -178,6 +190,9 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.closed = true
+	for _, s := range c.slots {
+		_ = s.c.Close()
+	}
 	c.CloseIdleConnections()
 	if c.stopWatch != nil {
 		c.stopWatch()

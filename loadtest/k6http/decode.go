@@ -3,6 +3,8 @@ package k6http
 import (
 	"bytes"
 	"io"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
@@ -16,4 +18,22 @@ func zlibOrRaw(b []byte) io.Reader {
 		return bytes.NewReader(b[2:]) // the trailing Adler-32 is left unread
 	}
 	return bytes.NewReader(b)
+}
+
+// unzstd decodes a zstd body with the client's decoder, made on first use.
+// The decoder runs on the caller's goroutine (concurrency 1, DecodeAll
+// only), so it starts no goroutines; Close releases it.
+func (c *Client) unzstd(body []byte) ([]byte, error) {
+	if c.zstd == nil {
+		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, decompressionError(err)
+		}
+		c.zstd = d
+	}
+	out, err := c.zstd.DecodeAll(body, nil)
+	if err != nil {
+		return nil, decompressionError(err)
+	}
+	return out, nil
 }

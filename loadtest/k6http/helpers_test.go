@@ -2,6 +2,7 @@ package k6http_test
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"compress/zlib"
 	"context"
@@ -16,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/require"
 
 	"github.com/loadlens/loadlens/loadtest/k6http"
@@ -66,6 +69,28 @@ func newClient(t testing.TB, rec *recorder, opts k6http.Options) *k6http.Client 
 	return c
 }
 
+// encode compresses s with the br or zstd library directly, not with the
+// package's own Compress.
+func encode(t testing.TB, enc, s string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	var w io.WriteCloser
+	switch enc {
+	case "br":
+		w = brotli.NewWriter(&buf)
+	case "zstd":
+		zw, err := zstd.NewWriter(&buf)
+		require.NoError(t, err)
+		w = zw
+	default:
+		t.Fatalf("encode: unknown encoding %q", enc)
+	}
+	_, err := io.WriteString(w, s)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	return buf.Bytes()
+}
+
 // newServer starts the loopback HTTP server the tests request. conns
 // counts the connections it accepted.
 func newServer(t testing.TB, conns *atomic.Int64) *httptest.Server {
@@ -112,6 +137,21 @@ func newServer(t testing.TB, conns *atomic.Int64) *httptest.Server {
 		w.Header().Set("Content-Encoding", "gzip")
 		_, _ = io.WriteString(w, "not gzip at all")
 	})
+	for _, enc := range []string{"br", "zstd"} {
+		body := encode(t, enc, "hello "+enc)
+		mux.HandleFunc("/"+enc, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Encoding", enc)
+			_, _ = w.Write(body)
+		})
+		mux.HandleFunc("/bad"+enc, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Encoding", enc)
+			_, _ = io.WriteString(w, "not "+enc+" at all")
+		})
+		mux.HandleFunc("/cut"+enc, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Encoding", enc)
+			_, _ = w.Write(body[:len(body)-3])
+		})
+	}
 	mux.HandleFunc("/setcookie", func(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: "sid", Value: "abc", Path: "/"})
 		_, _ = io.WriteString(w, "set")

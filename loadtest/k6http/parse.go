@@ -47,6 +47,8 @@ const (
 	encIdentity encoding = iota
 	encGzip
 	encDeflate
+	encBrotli
+	encZstd
 	encOther // left as is
 )
 
@@ -289,6 +291,10 @@ func (p *parser) interpret(method string, h *head) error {
 					h.encoding = encGzip
 				case asciiEqualFold(v, "deflate"):
 					h.encoding = encDeflate
+				case asciiEqualFold(v, "br"):
+					h.encoding = encBrotli
+				case asciiEqualFold(v, "zstd"):
+					h.encoding = encZstd
 				case len(v) == 0, asciiEqualFold(v, "identity"):
 				default:
 					h.encoding = encOther

@@ -124,8 +124,8 @@ type Response struct {
 	StatusText string // "200 OK", as the server sent it
 	Proto      string // "HTTP/1.1", "HTTP/1.0" or "HTTP/2.0"
 	URL        string // the URL of the last hop, after redirects
-	// Body is the decoded (gzip, deflate) body, nil for ResponseNone or when
-	// empty.
+	// Body is the decoded (gzip, deflate, br, zstd) body, nil for
+	// ResponseNone or when empty.
 	Body           []byte
 	RemoteIP       string
 	RemotePort     int
