@@ -17,6 +17,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/loadlens/loadlens/metrics"
 )
 
@@ -70,6 +73,8 @@ type Client struct {
 	tlsConf   map[string]*tls.Config // per server name
 	h2        map[string]bool        // pool keys whose servers chose HTTP/2
 	gz        *gzip.Reader
+	brotli    *brotli.Reader // made on first use, as gz and zstd
+	zstd      *zstd.Decoder
 
 	// net/http path, made on first use
 	tr *http.Transport
@@ -194,6 +199,10 @@ func (c *Client) Close() error {
 		_ = s.c.Close()
 	}
 	c.CloseIdleConnections()
+	if c.zstd != nil {
+		c.zstd.Close()
+		c.zstd = nil
+	}
 	if c.stopWatch != nil {
 		c.stopWatch()
 		c.stopWatch = nil
@@ -626,8 +635,9 @@ func (c *Client) setActive(fc *fconn) {
 	c.activeMu.Unlock()
 }
 
-// decode undoes the Content-Encodings the client knows (gzip, deflate),
-// as k6 does.
+// decode undoes the Content-Encodings the client knows (gzip, deflate,
+// br, zstd), as k6 does. Its decoders are the client's, reused from one
+// response to the next.
 func (c *Client) decode(enc encoding, body []byte) ([]byte, error) {
 	if len(body) == 0 {
 		return body, nil
@@ -649,6 +659,15 @@ func (c *Client) decode(enc encoding, body []byte) ([]byte, error) {
 		fr := flate.NewReader(zlibOrRaw(body))
 		defer fr.Close()
 		r = fr
+	case encBrotli:
+		if c.brotli == nil {
+			c.brotli = brotli.NewReader(bytesReader(body))
+		} else {
+			_ = c.brotli.Reset(bytesReader(body)) // never fails
+		}
+		r = c.brotli
+	case encZstd:
+		return c.unzstd(body)
 	default:
 		return body, nil
 	}
@@ -671,6 +690,10 @@ func encodingOf(v string) encoding {
 		return encGzip
 	case "deflate":
 		return encDeflate
+	case "br":
+		return encBrotli
+	case "zstd":
+		return encZstd
 	}
 	return encOther
 }
