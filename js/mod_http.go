@@ -2,8 +2,6 @@ package js
 
 import (
 	"bytes"
-	"compress/flate"
-	"compress/gzip"
 	"encoding/base64"
 	"fmt"
 	"mime/multipart"
@@ -367,25 +365,12 @@ func (h *httpState) setBody(req *k6http.Request, v sobek.Value) {
 	}
 }
 
-// compress encodes the body with params.compression (gzip, deflate, in
-// order) and sets Content-Encoding.
+// compress encodes the body with params.compression (gzip, deflate, br,
+// zstd, in order) and sets Content-Encoding.
 func (h *httpState) compress(req *k6http.Request, algos []string) {
-	body := req.Body
-	for _, a := range algos {
-		var buf bytes.Buffer
-		switch a {
-		case "gzip":
-			w := gzip.NewWriter(&buf)
-			_, _ = w.Write(body)
-			_ = w.Close()
-		case "deflate":
-			w, _ := flate.NewWriter(&buf, flate.DefaultCompression)
-			_, _ = w.Write(body)
-			_ = w.Close()
-		default:
-			h.vu.throwf("params.compression %q is not supported (want gzip or deflate)", a)
-		}
-		body = buf.Bytes()
+	body, err := k6http.Compress(req.Body, algos...)
+	if err != nil {
+		h.vu.throwf("params.compression: %v", err)
 	}
 	req.Body = body
 	if req.Header == nil {
