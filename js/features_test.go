@@ -1,6 +1,8 @@
 package js_test
 
 import (
+	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
@@ -15,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -30,12 +34,7 @@ func testServer(t testing.TB) *httptest.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		plain := body
-		if r.Header.Get("Content-Encoding") == "gzip" {
-			if zr, err := gzip.NewReader(strings.NewReader(string(body))); err == nil {
-				plain, _ = io.ReadAll(zr)
-			}
-		}
+		plain := decodeBody(body, r.Header.Get("Content-Encoding"))
 		hdr := map[string]string{}
 		for k, v := range r.Header {
 			hdr[k] = v[0]
@@ -106,6 +105,38 @@ func checks(t testing.TB, res loadtest.Result, fails ...any) map[string]loadtest
 	}
 	walk(res.RootGroup)
 	return out
+}
+
+// decodeBody undoes the Content-Encodings of a request body, last first,
+// with each library's own reader; "" when one of them fails.
+func decodeBody(body []byte, ce string) []byte {
+	var rd io.Reader = bytes.NewReader(body)
+	encs := strings.Split(ce, ",")
+	for i := len(encs) - 1; i >= 0 && ce != ""; i-- {
+		var err error
+		switch strings.TrimSpace(encs[i]) {
+		case "gzip":
+			rd, err = gzip.NewReader(rd)
+		case "deflate":
+			rd = flate.NewReader(rd)
+		case "br":
+			rd = brotli.NewReader(rd)
+		case "zstd":
+			var d *zstd.Decoder
+			if d, err = zstd.NewReader(rd, zstd.WithDecoderConcurrency(1)); err == nil {
+				defer d.Close()
+				rd = d
+			}
+		}
+		if err != nil {
+			return nil
+		}
+	}
+	plain, err := io.ReadAll(rd)
+	if err != nil {
+		return nil
+	}
+	return plain
 }
 
 // feature runs a script of testdata/features against the test server.

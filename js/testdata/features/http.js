@@ -45,6 +45,17 @@ export default async function () {
   check(http.post(`${B}/echo`, 'hello hello hello', { compression: 'gzip' }), {
     'gzip body': (r) => r.json('headers.Content-Encoding') === 'gzip' && r.json('plain') === 'hello hello hello',
   });
+  const compressed = (c) => http.post(`${B}/echo`, 'hello hello hello', { compression: c });
+  const sent = (r, ce) => r.json('plain') === 'hello hello hello' && r.json('body') !== 'hello hello hello' &&
+    r.json('headers.Content-Encoding') === ce && r.json('headers.Content-Length') === String(r.json('length'));
+  check(compressed('deflate'), { 'deflate body': (r) => sent(r, 'deflate') });
+  check(compressed('br'), { 'br body': (r) => sent(r, 'br') });
+  check(compressed('zstd'), { 'zstd body': (r) => sent(r, 'zstd') });
+  check(compressed('gzip, br'), { 'gzip then br body': (r) => sent(r, 'gzip, br') });
+  check(compressed('zstd,deflate'), { 'zstd then deflate body': (r) => sent(r, 'zstd, deflate') });
+  let badCompression = '';
+  try { http.post(`${B}/echo`, 'x', { compression: 'lz4' }); } catch (e) { badCompression = String(e); }
+  check(badCompression, { 'unknown compression throws': (e) => e.includes('params.compression') && e.includes('"lz4"') });
 
   r = http.get(`${B}/bytes`, { responseType: 'binary' });
   check(r, { 'binary body': (r) => { const a = new Uint8Array(r.body); return a.length === 4 && a[3] === 255; } });
