@@ -97,6 +97,9 @@ func TestGroundTruthScripts(t *testing.T) {
 			assert.Equal(t, n, metricValue(t, o.res, "my_counter", "count"))
 			assert.Equal(t, n, metricValue(t, o.res, "my_rate", "passes"))
 			assert.Equal(t, 2*n, metricValue(t, o.res, "checks", "passes"))
+			for _, agg := range []string{"value", "min", "max"} {
+				assert.Equal(t, 2.0, metricValue(t, o.res, "vus", agg), "k6: vus 2 min=2 max=2, sampled each second while the VUs run")
+			}
 		}},
 		{script: "fail.js", exit: 110, check: func(t *testing.T, o outcome) {
 			assert.Equal(t, "marked", o.res.FailedBy)
@@ -147,6 +150,7 @@ func TestGroundTruthScripts(t *testing.T) {
 			export, err := loadtest.SummaryExport(o.res)
 			require.NoError(t, err)
 			assert.Equal(t, jsonShape(t, rootAndSetup(t, gtFile("k6-summary-setupdata.json"))), jsonShape(t, rootAndSetup(t, export)))
+			assert.NotContains(t, o.res.Metrics, "vus", "k6 samples vus each second: a shorter run has none")
 		}},
 	}
 	scripts, err := filepath.Glob(filepath.Join(groundTruth, "scripts", "*.js"))

@@ -194,7 +194,6 @@ func (r *run) execScenarios(ctx context.Context) (Result, error) {
 	defer func() {
 		stopBG()
 		bg.Wait()
-		r.emitVUs(time.Now())
 		r.flushExecutorSamples()
 	}()
 
@@ -203,7 +202,10 @@ func (r *run) execScenarios(ctx context.Context) (Result, error) {
 		res.Status = StatusErrored
 		return res, fmt.Errorf("initialising VUs: %w", err)
 	}
-	// vus and vus_max are sampled once the planned VUs exist, as in k6.
+	// vus and vus_max are sampled every second once the planned VUs exist,
+	// and only then, as in k6: a run shorter than a second has none, and
+	// the last value is the VUs of the last whole second, not the zero
+	// left when the scenarios are over.
 	bg.Go(func() { r.tick(bgCtx) })
 	if err := r.setup(ctx); err != nil {
 		r.pool.close()
@@ -227,7 +229,6 @@ func (r *run) tick(ctx context.Context) {
 	defer vus.Stop()
 	thr := time.NewTicker(thresholdInterval)
 	defer thr.Stop()
-	r.emitVUs(time.Now())
 	for {
 		select {
 		case <-ctx.Done():
