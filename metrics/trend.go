@@ -20,7 +20,7 @@ const trendMaxBins = 4096
 
 // TrendSink keeps a distribution in a mergeable log-bucketed histogram
 // (DDSketch): memory is bounded by the range of values, not their number.
-// Min, max and count are exact; avg comes from a compensated sum; med and
+// Min, max, count and the sum behind avg are exact; med and
 // p(N) are within [TrendAccuracy] of the exact percentile. Unlike an integer
 // HDR histogram it takes any float, including zero and negative values, as
 // k6 custom trends do. Use [NewTrendSink]; the zero value is not usable.
@@ -28,7 +28,7 @@ type TrendSink struct {
 	sketch   *ddsketch.DDSketch
 	min, max float64
 	count    int64
-	sum, c   float64 // Neumaier compensated sum: sum + c
+	sum      exactSum
 }
 
 // NewTrendSink returns an empty trend sink.
@@ -55,22 +55,12 @@ func (t *TrendSink) Add(v float64) {
 		t.max = v
 	}
 	t.count++
-	t.addSum(v)
+	t.sum.add(v)
 }
 
-func (t *TrendSink) addSum(v float64) {
-	s := t.sum + v
-	if math.Abs(t.sum) >= math.Abs(v) {
-		t.c += (t.sum - s) + v
-	} else {
-		t.c += (v - s) + t.sum
-	}
-	t.sum = s
-}
-
-// Merge implements Sink. Histogram bins, count, min and max merge exactly:
-// merging per-shard sinks gives the same percentiles as one sink of all
-// values, bit for bit.
+// Merge implements Sink. Histogram bins, count, min, max and sum merge
+// exactly: merging per-shard sinks gives the same percentiles and avg as
+// one sink of all values, bit for bit.
 func (t *TrendSink) Merge(o Sink) error {
 	ot, ok := o.(*TrendSink)
 	if !ok {
@@ -89,8 +79,7 @@ func (t *TrendSink) Merge(o Sink) error {
 		t.max = ot.max
 	}
 	t.count += ot.count
-	t.addSum(ot.sum)
-	t.addSum(ot.c)
+	t.sum.merge(&ot.sum)
 	return nil
 }
 
@@ -151,7 +140,7 @@ func (t *TrendSink) Value(a Aggregation, _ time.Duration) (float64, bool) {
 	}
 	switch a.Name {
 	case "avg":
-		return (t.sum + t.c) / float64(t.count), true
+		return t.sum.float64() / float64(t.count), true
 	case "min":
 		return t.min, true
 	case "max":
