@@ -215,8 +215,8 @@ func (s *Store) Tenants(ctx context.Context) ([]Tenant, error) {
 	return out, nil
 }
 
-// SetLimits replaces a tenant's limits. Negative numbers are errors.
-func (s *Store) SetLimits(ctx context.Context, tenant string, l Limits) error {
+// ValidateLimits reports every problem of l at once: negative numbers.
+func ValidateLimits(l Limits) error {
 	var errs []error
 	if l.MaxVUs < 0 {
 		errs = append(errs, fmt.Errorf("max_vus: must be >= 0, got %d", l.MaxVUs))
@@ -228,7 +228,15 @@ func (s *Store) SetLimits(ctx context.Context, tenant string, l Limits) error {
 		errs = append(errs, fmt.Errorf("max_concurrent: must be >= 0, got %d", l.MaxConcurrent))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("store: limits: %w", err)
+		return fmt.Errorf("limits: %w", err)
+	}
+	return nil
+}
+
+// SetLimits replaces a tenant's limits; see [ValidateLimits].
+func (s *Store) SetLimits(ctx context.Context, tenant string, l Limits) error {
+	if err := ValidateLimits(l); err != nil {
+		return fmt.Errorf("store: %w", err)
 	}
 	hosts, err := json.Marshal(l.AllowedHosts)
 	if err != nil {

@@ -121,33 +121,6 @@ func (a *app) compare(args []string) int {
 	return exitOK
 }
 
-// tenant is `loadlens tenant add NAME --db FILE`: it prints the new
-// tenant's API key, alone on stdout.
-func (a *app) tenant(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("tenant", flag.ContinueOnError)
-	db := fs.String("db", "loadlens.db", "the agent's SQLite database")
-	if code, done := a.parseFlags(fs, "loadlens tenant add NAME [--db FILE]", args); done {
-		return code
-	}
-	if fs.NArg() != 2 || fs.Arg(0) != "add" {
-		fs.Usage()
-		return exitUsage
-	}
-	st, err := store.Open(ctx, *db)
-	if err != nil {
-		fmt.Fprintf(a.stderr, "loadlens tenant: %v\n", err)
-		return exitGenericError
-	}
-	defer st.Close()
-	key, err := st.AddTenant(ctx, fs.Arg(1))
-	if err != nil {
-		fmt.Fprintf(a.stderr, "loadlens tenant: %v\n", err)
-		return exitGenericError
-	}
-	fmt.Fprintln(a.stdout, key)
-	return exitOK
-}
-
 // serve is `loadlens serve --addr 127.0.0.1:8086 --db loadlens.db`: the
 // agent, until SIGINT or SIGTERM, which stops running tests and keeps their
 // partial results.

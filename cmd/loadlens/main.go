@@ -35,7 +35,7 @@ Usage:
   loadlens report RESULT.json      write an HTML report (--html), JUnit (--junit) or JSON (--json)
   loadlens compare BASE CURRENT    compare two results (files written by run --result)
   loadlens serve [flags]           the agent: per-tenant REST API, history, alerts
-  loadlens tenant add NAME         create a tenant of the agent and print its API key
+  loadlens tenant VERB NAME        the agent's tenants: add, limits, key, list
   loadlens version                 print the version
 
 Run 'loadlens COMMAND --help' for a command's flags.
