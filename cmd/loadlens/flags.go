@@ -146,11 +146,7 @@ func (f *runFlags) overrides() (loadtest.K6Options, error) {
 	if !(f.targetCPUs >= 0) {
 		errs = append(errs, fmt.Sprintf("--target-cpus: must be >= 0, got %v", f.targetCPUs))
 	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return loadtest.K6Options{}, err
-	}
-	o, err := loadtest.ParseK6Options(b)
+	o, err := optionsLayer(m)
 	if err != nil {
 		errs = append(errs, err.Error())
 	}
@@ -158,6 +154,16 @@ func (f *runFlags) overrides() (loadtest.K6Options, error) {
 		return o, fmt.Errorf("%w: %s", loadtest.ErrInvalidPlan, strings.Join(errs, "\n"))
 	}
 	return o, nil
+}
+
+// optionsLayer reads k6 options given by name, as ParseK6Options does a
+// script's.
+func optionsLayer(m map[string]any) (loadtest.K6Options, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return loadtest.K6Options{}, err
+	}
+	return loadtest.ParseK6Options(b)
 }
 
 // keyValues parses repeated K=V flags.

@@ -62,19 +62,22 @@ func (a *app) run(ctx context.Context, args []string) int {
 // configError prints every problem of an invalid configuration.
 func (a *app) configError(err error) int {
 	fmt.Fprintf(a.stderr, "loadlens: invalid configuration:\n")
-	for _, line := range strings.Split(strings.TrimPrefix(err.Error(), loadtest.ErrInvalidPlan.Error()+": "), "\n") {
-		fmt.Fprintf(a.stderr, "  - %s\n", line)
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(a.stderr, "  - %s\n", strings.TrimPrefix(line, loadtest.ErrInvalidPlan.Error()+": "))
 	}
 	return js.ExitCode(loadtest.Result{}, err)
 }
 
-// loadPlan reads a test file or script and lays the flags over it.
+// loadPlan reads a test file or script and lays the K6_* environment and
+// then the flags over it.
 func (a *app) loadPlan(ctx context.Context, path string, f *runFlags) (loadtest.Plan, []string, error) {
-	cli, err := f.overrides()
-	if err != nil {
+	env, envErr := envLayer(a.getenv)
+	flags, flagsErr := f.overrides()
+	if err := errors.Join(envErr, flagsErr); err != nil {
 		return loadtest.Plan{}, nil, err
 	}
-	env, err := keyValues("--env", f.env)
+	cli := env.Override(flags)
+	vars, err := keyValues("--env", f.env)
 	if err != nil {
 		return loadtest.Plan{}, nil, fmt.Errorf("%w: %w", loadtest.ErrInvalidPlan, err)
 	}
@@ -88,9 +91,9 @@ func (a *app) loadPlan(ctx context.Context, path string, f *runFlags) (loadtest.
 		if err != nil {
 			return loadtest.Plan{}, nil, err
 		}
-		return a.specPlan(ctx, spec, cli, env, f)
+		return a.specPlan(ctx, spec, cli, vars, f)
 	case ".js", ".mjs", ".cjs":
-		return a.scriptPlan(ctx, path, nil, loadtest.K6Options{}, cli, env, f)
+		return a.scriptPlan(ctx, path, nil, loadtest.K6Options{}, cli, vars, f)
 	}
 	return loadtest.Plan{}, nil, fmt.Errorf("%w: %s: want a test file (.json) or a k6 script (.js)", loadtest.ErrInvalidPlan, path)
 }
