@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/loadlens/loadlens/loadtest"
-	"github.com/loadlens/loadlens/scenarios"
 )
 
 // envOption is a k6 option read from a K6_* environment variable.
@@ -91,24 +90,9 @@ func envLayer(getenv func(string) string) (loadtest.K6Options, error) {
 			}
 			m[o.option] = tags
 		case envStages:
-			var stages []scenarios.Stage
-			for _, s := range strings.Split(v, ",") {
-				st, err := scenarios.ParseStage(s)
-				if err != nil {
-					errs = append(errs, fmt.Sprintf("%s: stage %q: %v", o.env, s, err))
-					continue
-				}
-				stages = append(stages, st)
-			}
-			m[o.option] = stages
+			stages, bad := parseStages(o.env+": stage", strings.Split(v, ","))
+			m[o.option], errs = stages, append(errs, bad...)
 		}
 	}
-	o, err := optionsLayer(m)
-	if err != nil {
-		errs = append(errs, err.Error())
-	}
-	if len(errs) > 0 {
-		return o, fmt.Errorf("%w: %s", loadtest.ErrInvalidPlan, strings.Join(errs, "\n"))
-	}
-	return o, nil
+	return optionsLayer(m, errs)
 }

@@ -102,16 +102,8 @@ func (f *runFlags) overrides() (loadtest.K6Options, error) {
 	}
 	var errs []string
 	if changed("stage") {
-		var stages []scenarios.Stage
-		for _, s := range f.stages {
-			st, err := scenarios.ParseStage(s)
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("--stage %q: %v", s, err))
-				continue
-			}
-			stages = append(stages, st)
-		}
-		m["stages"] = stages
+		stages, bad := parseStages("--stage", f.stages)
+		m["stages"], errs = stages, append(errs, bad...)
 	}
 	if changed("tag") {
 		tags, err := keyValues("--tag", f.tags)
@@ -146,7 +138,17 @@ func (f *runFlags) overrides() (loadtest.K6Options, error) {
 	if !(f.targetCPUs >= 0) {
 		errs = append(errs, fmt.Sprintf("--target-cpus: must be >= 0, got %v", f.targetCPUs))
 	}
-	o, err := optionsLayer(m)
+	return optionsLayer(m, errs)
+}
+
+// optionsLayer reads k6 options given by name, as ParseK6Options does a
+// script's, and reports its problems with the ones already found.
+func optionsLayer(m map[string]any, errs []string) (loadtest.K6Options, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return loadtest.K6Options{}, err
+	}
+	o, err := loadtest.ParseK6Options(b)
 	if err != nil {
 		errs = append(errs, err.Error())
 	}
@@ -156,14 +158,20 @@ func (f *runFlags) overrides() (loadtest.K6Options, error) {
 	return o, nil
 }
 
-// optionsLayer reads k6 options given by name, as ParseK6Options does a
-// script's.
-func optionsLayer(m map[string]any) (loadtest.K6Options, error) {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return loadtest.K6Options{}, err
+// parseStages reads DURATION:TARGET stages; each bad one is a problem
+// named after where it came from.
+func parseStages(from string, specs []string) ([]scenarios.Stage, []string) {
+	var stages []scenarios.Stage
+	var errs []string
+	for _, s := range specs {
+		st, err := scenarios.ParseStage(s)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s %q: %v", from, s, err))
+			continue
+		}
+		stages = append(stages, st)
 	}
-	return loadtest.ParseK6Options(b)
+	return stages, errs
 }
 
 // keyValues parses repeated K=V flags.
