@@ -3,10 +3,12 @@ package k6http_test
 import (
 	"compress/flate"
 	"compress/gzip"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -142,5 +144,41 @@ func TestDecodedBodyIsTheCallers(t *testing.T) {
 			}
 			assert.Equal(t, [][]byte{[]byte("hello zstd"), []byte("hello br"), []byte("hello zstd"), []byte("hello br")}, bodies)
 		})
+	}
+}
+
+// zstdFrame is a zstd frame header with the given window descriptor and an
+// 8-byte content size, then one raw block holding "x".
+func zstdFrame(window byte, contentSize uint64) []byte {
+	f := []byte{0x28, 0xb5, 0x2f, 0xfd, 0xc0, window}
+	f = binary.LittleEndian.AppendUint64(f, contentSize)
+	return append(f, 0x09, 0x00, 0x00, 'x')
+}
+
+// A target's zstd body cannot make the client allocate what its frame
+// header claims (DecodeAll would take 4 GiB for these 18 bytes), nor a
+// window past HTTP's 8 MiB; both are decompression errors. Not parallel:
+// it measures the process's allocations.
+func TestZstdClaimsAreNotTrusted(t *testing.T) {
+	bodies := map[string][]byte{
+		"/size":   zstdFrame(0x00, 4<<30), // 4 GiB of content claimed, 1 byte given
+		"/window": zstdFrame(0xf0, 1),     // a 1 TiB window
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Encoding", "zstd")
+		_, _ = w.Write(bodies[r.URL.Path])
+	}))
+	defer srv.Close()
+	for _, p := range paths {
+		c := newClient(t, nil, k6http.Options{DisableFastPath: p.std})
+		for path := range bodies {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			r, err := c.Do(bg, &k6http.Request{URL: srv.URL + path})
+			runtime.ReadMemStats(&after)
+			require.NoError(t, err)
+			assert.Equal(t, 1701, r.ErrorCode, "%s %s: %s", p.name, path, r.Error)
+			assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<20), "%s %s: bytes allocated", p.name, path)
+		}
 	}
 }

@@ -20,18 +20,28 @@ func zlibOrRaw(b []byte) io.Reader {
 	return bytes.NewReader(b)
 }
 
+// zstdMaxWindow is the largest window a zstd body may ask for: HTTP's zstd
+// content coding limits it to 8 MiB (RFC 9659), and the decoder allocates
+// the window a frame claims before it decodes anything.
+const zstdMaxWindow = 8 << 20
+
 // unzstd decodes a zstd body with the client's decoder, made on first use.
-// The decoder runs on the caller's goroutine (concurrency 1, DecodeAll
-// only), so it starts no goroutines; Close releases it.
+// It streams rather than calling DecodeAll, which allocates whatever
+// content size a frame header claims: 18 bytes from the target could ask
+// for gigabytes. The decoder runs on the caller's goroutine (concurrency
+// 1), so it starts no goroutines; Close releases it.
 func (c *Client) unzstd(body []byte) ([]byte, error) {
 	if c.zstd == nil {
-		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(zstdMaxWindow))
 		if err != nil {
 			return nil, decompressionError(err)
 		}
 		c.zstd = d
 	}
-	out, err := c.zstd.DecodeAll(body, nil)
+	if err := c.zstd.Reset(bytes.NewReader(body)); err != nil {
+		return nil, decompressionError(err)
+	}
+	out, err := io.ReadAll(c.zstd)
 	if err != nil {
 		return nil, decompressionError(err)
 	}
