@@ -6,39 +6,48 @@ import (
 	"github.com/loadlens/loadlens/loadtest"
 )
 
+// k6's exit codes.
+const (
+	ExitPassed          = 0   // the run passed
+	ExitThresholds      = 99  // thresholds crossed
+	ExitInvalidConfig   = 104 // bad options, thresholds, scenarios or test file
+	ExitExternalAbort   = 105 // stopped from outside (Ctrl-C, SIGTERM, the caller's context)
+	ExitScriptException = 107 // an exception in the script's init code or setup
+	ExitScriptAborted   = 108 // exec.test.abort()
+	ExitMarkedFailed    = 110 // exec.test.fail()
+	ExitGenericError    = 255 // anything else
+)
+
 // ExitCode is the code `k6 run` exits with for a run's outcome, where res
-// and err are what loading the script or [loadtest.Run] returned: 0 passed,
-// 99 thresholds crossed, 104 invalid options, 105 stopped from outside,
-// 107 an exception in the script's init code or setup, 108 test.abort(),
-// 110 test.fail(), 255 anything else.
+// and err are what loading the script or [loadtest.Run] returned.
 func ExitCode(res loadtest.Result, err error) int {
 	switch {
 	case errors.Is(err, loadtest.ErrTestAborted):
-		return 108
+		return ExitScriptAborted
 	case errors.Is(err, loadtest.ErrInvalidPlan):
-		return 104
+		return ExitInvalidConfig
 	case errors.Is(err, ErrScript), errors.Is(err, loadtest.ErrSetup):
-		return 107
+		return ExitScriptException
 	case err != nil:
-		return 255
+		return ExitGenericError
 	}
 	if res.Abort != nil {
 		switch res.Abort.By {
 		case loadtest.AbortByCaller:
-			return 105
+			return ExitExternalAbort
 		case loadtest.AbortBySetup:
-			return 107
+			return ExitScriptException
 		case loadtest.AbortByScript:
-			return 108
+			return ExitScriptAborted
 		}
 	}
 	switch res.Status {
 	case loadtest.StatusThresholdsFailed:
-		return 99
+		return ExitThresholds
 	case loadtest.StatusMarkedFailed:
-		return 110
+		return ExitMarkedFailed
 	case loadtest.StatusErrored:
-		return 255
+		return ExitGenericError
 	}
-	return 0
+	return ExitPassed
 }
