@@ -54,45 +54,61 @@ var envOptions = []envOption{
 
 // envLayer reads the K6_* environment as a k6 options layer: above the
 // script's and the test file's options, below the command line's, as in
-// k6. It reports every bad variable at once.
+// k6. It reports every bad variable at once, by name.
 func envLayer(getenv func(string) string) (loadtest.K6Options, error) {
 	m := map[string]any{}
 	var errs []string
 	for _, o := range envOptions {
-		v := getenv(o.env)
+		v := strings.TrimSpace(getenv(o.env))
 		if v == "" {
 			continue
 		}
-		switch o.kind {
-		case envString:
-			m[o.option] = v
-		case envInt:
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("%s=%q: want an integer", o.env, v))
-				continue
+		val, problems := o.value(v)
+		if len(problems) == 0 {
+			// Each variable alone first, so that a problem names it.
+			if _, err := optionsLayer(map[string]any{o.option: val}, nil); err != nil {
+				problems = []string{fmt.Sprintf("%s=%q: %s", o.env, v,
+					strings.TrimPrefix(err.Error(), loadtest.ErrInvalidPlan.Error()+": "))}
 			}
-			m[o.option] = n
-		case envBool:
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("%s=%q: want true or false", o.env, v))
-				continue
-			}
-			m[o.option] = b
-		case envList:
-			m[o.option] = strings.Split(v, ",")
-		case envTags:
-			tags, err := keyValues(o.env, strings.Split(v, ","))
-			if err != nil {
-				errs = append(errs, err.Error())
-				continue
-			}
-			m[o.option] = tags
-		case envStages:
-			stages, bad := parseStages(o.env+": stage", strings.Split(v, ","))
-			m[o.option], errs = stages, append(errs, bad...)
 		}
+		if len(problems) > 0 {
+			errs = append(errs, problems...)
+			continue
+		}
+		m[o.option] = val
 	}
 	return optionsLayer(m, errs)
+}
+
+// value converts a variable's text to the option's JSON value.
+func (o envOption) value(v string) (any, []string) {
+	items := strings.Split(v, ",")
+	for i := range items {
+		items[i] = strings.TrimSpace(items[i])
+	}
+	switch o.kind {
+	case envInt:
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, []string{fmt.Sprintf("%s=%q: want an integer", o.env, v)}
+		}
+		return n, nil
+	case envBool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, []string{fmt.Sprintf("%s=%q: want true or false", o.env, v)}
+		}
+		return b, nil
+	case envList:
+		return items, nil
+	case envTags:
+		tags, err := keyValues(o.env, items)
+		if err != nil {
+			return nil, []string{err.Error()}
+		}
+		return tags, nil
+	case envStages:
+		return parseStages(o.env+": stage", items)
+	}
+	return v, nil
 }

@@ -51,7 +51,7 @@ func TestEnvLayerPrecedence(t *testing.T) {
 func TestEnvLayerOptions(t *testing.T) {
 	t.Parallel()
 	o, err := envLayer(fakeEnv(map[string]string{
-		"K6_TAGS": "env=ci,team=a", "K6_SUMMARY_TREND_STATS": "avg,p(99)", "K6_NO_COOKIES_RESET": "true",
+		"K6_TAGS": "env=ci, team=a", "K6_SUMMARY_TREND_STATS": "avg, p(99)", "K6_NO_COOKIES_RESET": "true",
 		"K6_USER_AGENT": "ci-bot", "K6_SETUP_TIMEOUT": "5s", "K6_MAX_REDIRECTS": "0",
 	}))
 	require.NoError(t, err)
@@ -67,7 +67,7 @@ func TestEnvLayerErrors(t *testing.T) {
 	}))
 	require.ErrorIs(t, err, loadtest.ErrInvalidPlan)
 	for _, want := range []string{`K6_VUS="many": want an integer`, `K6_NO_SETUP="maybe": want true or false`,
-		`K6_STAGES: stage "soon"`, `K6_TAGS "novalue": want KEY=VALUE`, "options.duration"} {
+		`K6_STAGES: stage "soon"`, `K6_TAGS "novalue": want KEY=VALUE`, `K6_DURATION="later": options.duration`} {
 		assert.ErrorContains(t, err, want)
 	}
 }
