@@ -377,3 +377,17 @@ func readFile(t *testing.T, path string) string {
 	}
 	return b.String()
 }
+
+func TestValidateLimits(t *testing.T) {
+	t.Parallel()
+	require.NoError(t, store.ValidateLimits(store.Limits{AllowedHosts: []string{
+		"127.0.0.1", "::1", "[::1]", "10.0.0.0/8", "fd00::/8", "api.internal", "*.example.com", "*", "Shop-1.Example.COM."}}))
+	err := store.ValidateLimits(store.Limits{MaxVUs: -1, MaxDuration: -time.Second, MaxConcurrent: -1,
+		AllowedHosts: []string{"ok.example", "bad/99", "http://x.example", "a..b", "-lead.example"}})
+	require.Error(t, err)
+	for _, want := range []string{"max_vus: must be >= 0", "max_duration: must be >= 0", "max_concurrent: must be >= 0",
+		`allowed_hosts[1]: "bad/99"`, `allowed_hosts[2]: "http://x.example"`, `allowed_hosts[3]: "a..b"`, `allowed_hosts[4]: "-lead.example"`} {
+		assert.ErrorContains(t, err, want)
+	}
+	assert.NotContains(t, err.Error(), "allowed_hosts[0]")
+}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"strings"
 	"time"
@@ -215,9 +216,24 @@ func (s *Store) Tenants(ctx context.Context) ([]Tenant, error) {
 	return out, nil
 }
 
-// ValidateLimits reports every problem of l at once: negative numbers.
+// allowedHost is a host name of an allowlist, "*" or "*.domain".
+var allowedHost = regexp.MustCompile(`^(\*|(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?)$`)
+
+// ValidateLimits reports every problem of l at once: negative numbers, and
+// allowed hosts that are neither a host name, an IP address nor a CIDR
+// prefix.
 func ValidateLimits(l Limits) error {
 	var errs []error
+	for i, h := range l.AllowedHosts {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if _, err := netip.ParsePrefix(h); err == nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil || allowedHost.MatchString(h) {
+			continue
+		}
+		errs = append(errs, fmt.Errorf("allowed_hosts[%d]: %q is not a host name, IP address or CIDR prefix", i, l.AllowedHosts[i]))
+	}
 	if l.MaxVUs < 0 {
 		errs = append(errs, fmt.Errorf("max_vus: must be >= 0, got %d", l.MaxVUs))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
 	flag "github.com/spf13/pflag"
@@ -38,6 +39,12 @@ func (a *app) tenant(ctx context.Context, args []string) int {
 	if limitsGiven && verb != "add" && verb != "limits" {
 		fmt.Fprintf(a.stderr, "loadlens tenant %s: limit flags go with add or limits\n", verb)
 		return exitUsage
+	}
+	if verb != "add" { // only add may create the database: a typo must not answer "no tenants"
+		if _, err := os.Stat(*db); err != nil {
+			fmt.Fprintf(a.stderr, "loadlens tenant: %v\n", err)
+			return exitGenericError
+		}
 	}
 	st, err := store.Open(ctx, *db)
 	if err != nil {

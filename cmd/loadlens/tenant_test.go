@@ -67,6 +67,12 @@ func TestTenantCommands(t *testing.T) {
 	assert.Len(t, tenantLines(t, runCLI(t, "tenant", "list", "--db", db).stdout), 2, "a bad limit creates no tenant")
 
 	assert.Equal(t, 255, runCLI(t, "tenant", "limits", "nobody", "--db", db).code)
+	r = runCLI(t, "tenant", "list", "--db", db+".typo")
+	assert.Equal(t, 255, r.code)
+	assert.Contains(t, r.stderr, "no such file")
+	r = runCLI(t, "tenant", "limits", "team-a", "--db", db, "--allow-host", "bad/99")
+	assert.Equal(t, 255, r.code)
+	assert.Contains(t, r.stderr, `allowed_hosts[0]: "bad/99" is not a host name, IP address or CIDR prefix`)
 	assert.Equal(t, 2, runCLI(t, "tenant", "key", "team-a", "--max-vus", "3", "--db", db).code, "limits go with add or limits")
 	assert.Equal(t, 2, runCLI(t, "tenant", "remove", "team-a", "--db", db).code)
 }
