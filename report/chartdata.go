@@ -94,7 +94,6 @@ type chartDef struct {
 	lines                  []lineDef
 }
 
-
 var chartDefs = []chartDef{
 	{id: "vus", title: "Virtual users", lines: []lineDef{
 		{name: loadtest.SeriesVUs, label: "VUs", mean: true}, {name: loadtest.SeriesVUsMax, label: "VUs initialised", mean: true}}},
