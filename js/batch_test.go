@@ -3,64 +3,25 @@ package js_test
 import (
 	"fmt"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/loadlens/loadlens/internal/inflight"
 )
 
-// inFlight is a server that counts the requests it serves at once. Each
-// request waits until want are in flight together (or a while passed,
-// should the client never get there), then lingers a little so that a
-// client breaking its limit shows it; it answers its own path.
-type inFlight struct {
-	want int
-
-	mu    sync.Mutex
-	now   int
-	most  int
-	ready chan struct{}
-}
-
-func newInFlight(t *testing.T, want int) (*inFlight, string) {
-	s := &inFlight{want: want, ready: make(chan struct{})}
-	srv := httptest.NewServer(s)
+// newGate serves an in-flight counter that holds requests until want are
+// in flight, then 20 ms more, so that a client over its limit shows it.
+func newGate(t *testing.T, want int) (*inflight.Gate, string) {
+	g := inflight.New(want)
+	g.Linger = 20 * time.Millisecond
+	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)
-	return s, srv.URL
-}
-
-func (s *inFlight) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.now++
-	s.most = max(s.most, s.now)
-	if s.now == s.want {
-		select {
-		case <-s.ready:
-		default:
-			time.AfterFunc(20*time.Millisecond, func() { close(s.ready) })
-		}
-	}
-	s.mu.Unlock()
-	select {
-	case <-s.ready:
-	case <-r.Context().Done():
-	case <-time.After(3 * time.Second): // the client never reached want: the test fails on max
-	}
-	s.mu.Lock()
-	s.now--
-	s.mu.Unlock()
-	_, _ = fmt.Fprint(w, r.URL.Path)
-}
-
-func (s *inFlight) max() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.most
+	return g, srv.URL
 }
 
 const batchScript = `
@@ -104,7 +65,7 @@ func TestBatchParallel(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			s, base := newInFlight(t, want)
+			s, base := newGate(t, want)
 			r := script(batchScript).env("BASE", base, "REFUSED", refused(t))
 			if perHost > 0 {
 				r = r.env("PER_HOST", strconv.Itoa(perHost))
@@ -113,7 +74,7 @@ func TestBatchParallel(t *testing.T) {
 			require.NoError(t, o.err, o.logs.String())
 			assert.Empty(t, o.res.IterationErrors)
 			checks(t, o.res)
-			assert.Equal(t, want, s.max(), "the most requests in flight at once")
+			assert.Equal(t, want, s.Max(), "the most requests in flight at once")
 			assert.Equal(t, 12.0, metricValue(t, o.res, "http_reqs", "count"))
 			assert.Positive(t, metricValue(t, o.res, "data_sent", "count"), "the batch's bytes are counted")
 			assert.Positive(t, metricValue(t, o.res, "data_received", "count"))

@@ -7,75 +7,16 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/loadlens/loadlens/internal/inflight"
 	"github.com/loadlens/loadlens/loadtest/k6http"
 	"github.com/loadlens/loadlens/metrics"
 )
-
-// gate counts the requests in flight at once. It holds each request until
-// want are in flight together (or the request's context ends; or, should
-// the client never get there, a while has passed), so that the most seen
-// at once reaches the client's real limit without timing. With hold, it
-// holds them until their contexts end.
-//
-// With linger, it keeps the want requests for that long once they are
-// all in flight: not to wait for anything, but to give a client that
-// breaks its limit the time to show it.
-type gate struct {
-	want   int
-	hold   bool
-	linger time.Duration
-
-	mu       sync.Mutex
-	inFlight int
-	most     int
-	full     chan struct{} // closed when want requests were in flight
-}
-
-func newGate(want int) *gate { return &gate{want: want, full: make(chan struct{})} }
-
-func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	g.inFlight++
-	g.most = max(g.most, g.inFlight)
-	if g.inFlight == g.want {
-		select {
-		case <-g.full:
-		default:
-			if g.linger > 0 {
-				time.AfterFunc(g.linger, func() { close(g.full) })
-			} else {
-				close(g.full)
-			}
-		}
-	}
-	g.mu.Unlock()
-	full := g.full
-	if g.hold {
-		full = nil
-	}
-	select {
-	case <-full:
-	case <-r.Context().Done():
-	case <-time.After(3 * time.Second): // the client never reached want: the test fails on most
-	}
-	g.mu.Lock()
-	g.inFlight--
-	g.mu.Unlock()
-	_, _ = fmt.Fprint(w, r.URL.Path)
-}
-
-func (g *gate) max() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.most
-}
 
 func gets(urls ...string) []*k6http.Request {
 	reqs := make([]*k6http.Request, len(urls))
@@ -103,13 +44,13 @@ func TestBatchLimits(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			g := newGate(tc.want)
+			g := inflight.New(tc.want)
 			total := 0
 			for _, n := range tc.perHost {
 				total += n
 			}
 			if tc.want < total {
-				g.linger = 20 * time.Millisecond
+				g.Linger = 20 * time.Millisecond
 			}
 			var urls, paths []string
 			for s, n := range tc.perHost {
@@ -124,7 +65,7 @@ func TestBatchLimits(t *testing.T) {
 			c := newClient(t, rec, k6http.Options{})
 			resps, err := c.Batch(t.Context(), gets(urls...), tc.lim)
 			require.NoError(t, err)
-			assert.Equal(t, tc.want, g.max(), "most requests in flight at once")
+			assert.Equal(t, tc.want, g.Max(), "most requests in flight at once")
 			require.Len(t, resps, len(urls))
 			for i, r := range resps {
 				assert.Equal(t, 200, r.Status)
@@ -144,8 +85,8 @@ func TestBatchLimits(t *testing.T) {
 
 func TestBatchInterrupted(t *testing.T) {
 	t.Parallel()
-	g := newGate(4)
-	g.hold = true // every request waits for its context
+	g := inflight.New(4)
+	g.Hold = true // every request waits for its context
 	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancelCause(t.Context())
@@ -153,7 +94,7 @@ func TestBatchInterrupted(t *testing.T) {
 	stop := errors.New("hard stop")
 	go func() {
 		select {
-		case <-g.full: // 4 requests in flight
+		case <-g.Full(): // 4 requests in flight
 			cancel(stop)
 		case <-ctx.Done():
 		}
@@ -163,7 +104,7 @@ func TestBatchInterrupted(t *testing.T) {
 		k6http.BatchLimits{Parallel: 4})
 	require.ErrorIs(t, err, stop, "the context's end interrupts every request of the batch")
 	assert.Nil(t, resps)
-	assert.Equal(t, 4, g.max())
+	assert.Equal(t, 4, g.Max())
 }
 
 func TestBatchCookies(t *testing.T) {
@@ -204,7 +145,7 @@ func TestBatchCookies(t *testing.T) {
 
 func TestBatchNetworkError(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(newGate(1))
+	srv := httptest.NewServer(inflight.New(1))
 	t.Cleanup(srv.Close)
 	rec := &recorder{}
 	c := newClient(t, rec, k6http.Options{})
