@@ -67,7 +67,11 @@ func (a *app) handleSummary(ctx context.Context, plan loadtest.Plan, res loadtes
 		case "stderr":
 			_, _ = a.stderr.Write(content)
 		default:
-			if err := os.WriteFile(name, content, 0o644); err != nil {
+			err := os.MkdirAll(filepath.Dir(name), 0o755)
+			if err == nil {
+				err = os.WriteFile(name, content, 0o644)
+			}
+			if err != nil {
 				fmt.Fprintf(a.stderr, "loadlens: handleSummary: %v\n", err)
 			}
 		}

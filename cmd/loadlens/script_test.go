@@ -42,7 +42,7 @@ func TestRunScriptHandleSummaryAndEnv(t *testing.T) {
 	t.Parallel()
 	srv := startTarget(t, target.Config{})
 	dir := t.TempDir()
-	out := filepath.Join(dir, "hs.json")
+	out := filepath.Join(dir, "reports", "hs.json") // a folder that does not exist yet
 	script := `import http from 'k6/http';
 import { check } from 'k6';
 export const options = { vus: 2, iterations: 6, thresholds: { checks: ['rate==1'] } };
