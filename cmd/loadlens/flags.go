@@ -36,6 +36,7 @@ type runFlags struct {
 	telemetryPrometheus      string
 	telemetryPID             int
 	noColor                  bool
+	summaryTimeUnit          string
 	throw                    bool
 	includeSystemEnv         bool
 	noSetup, noTeardown      bool
@@ -72,6 +73,7 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&f.telemetryPrometheus, "telemetry-prometheus", "", "scrape the target's Prometheus metrics at URL during the run")
 	fs.IntVar(&f.telemetryPID, "telemetry-pid", 0, "watch the target's process (same machine) during the run")
 	fs.BoolVar(&f.noColor, "no-color", false, "no colours in the output")
+	fs.StringVar(&f.summaryTimeUnit, "summary-time-unit", "", "time values in the summary in s, ms or us (default: each in its own)")
 	fs.BoolVarP(&f.throw, "throw", "w", false, "scripts: network errors and bad metric values throw")
 	fs.BoolVar(&f.includeSystemEnv, "include-system-env-vars", true, "scripts: the system environment is part of __ENV")
 	fs.SetInterspersed(true)
@@ -129,6 +131,11 @@ func (f *runFlags) overrides() (loadtest.K6Options, error) {
 	}
 	if changed("no-teardown") {
 		m["noTeardown"] = f.noTeardown
+	}
+	switch f.summaryTimeUnit {
+	case "", "s", "ms", "us":
+	default:
+		errs = append(errs, fmt.Sprintf("--summary-time-unit %q: want s, ms or us", f.summaryTimeUnit))
 	}
 	switch f.summaryMode {
 	case summaryCompact, summaryFull, summaryDisabled:

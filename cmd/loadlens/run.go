@@ -186,7 +186,7 @@ func (a *app) execute(ctx context.Context, plan loadtest.Plan, f *runFlags, scri
 	}
 
 	in := a.analyse(ctx, res, f)
-	senv := loadtest.SummaryEnv{StdoutTTY: tty, NoColor: f.noColor}
+	senv := loadtest.SummaryEnv{StdoutTTY: tty, NoColor: f.noColor, TimeUnit: f.summaryTimeUnit}
 	// -q hides the banner and the progress bar only: k6 still prints the
 	// summary; --summary-mode=disabled drops it and handleSummary.
 	summary := f.summaryMode != summaryDisabled
