@@ -27,6 +27,13 @@ type CSVOutput struct {
 	columns   []string // the system tags with a column of their own
 	row       []string
 	lastFlush time.Time
+	tagCells  map[uint64][]csvTagCells // each distinct tag set's cells, by hash
+}
+
+// csvTagCells are a tag set's column cells and extra_tags cell.
+type csvTagCells struct {
+	tags  metrics.Tags
+	cells []string // one per column, then extra_tags
 }
 
 var _ Output = (*CSVOutput)(nil)
@@ -38,7 +45,7 @@ const csvFlushPeriod = time.Second
 // compress is set (k6 does so for file names ending in ".gz"). The caller
 // closes w after the run.
 func NewCSVOutput(w io.Writer, compress bool) *CSVOutput {
-	o := &CSVOutput{}
+	o := &CSVOutput{tagCells: map[uint64][]csvTagCells{}}
 	if compress {
 		o.gz = gzip.NewWriter(w)
 		w = o.gz
@@ -72,27 +79,45 @@ func (o *CSVOutput) AddSamples(batch []metrics.Sample) {
 		row[0] = s.Metric.Name
 		row[1] = strconv.FormatInt(s.Time.Unix(), 10)
 		row[2] = strconv.FormatFloat(s.Value, 'f', 6, 64)
-		for j, c := range o.columns {
-			row[3+j], _ = s.Tags.Get(c)
-		}
-		var extra strings.Builder
-		for k, v := range s.Tags.All() {
-			if !slices.Contains(o.columns, k) {
-				appendPair(&extra, k, v)
+		copy(row[3:], o.cellsOf(s.Tags))
+		row[len(row)-1] = ""
+		if len(s.Metadata) > 0 {
+			var meta strings.Builder
+			for _, k := range slices.Sorted(maps.Keys(s.Metadata)) {
+				appendPair(&meta, k, s.Metadata[k])
 			}
+			row[len(row)-1] = meta.String()
 		}
-		row[len(row)-2] = extra.String()
-		var meta strings.Builder
-		for _, k := range slices.Sorted(maps.Keys(s.Metadata)) {
-			appendPair(&meta, k, s.Metadata[k])
-		}
-		row[len(row)-1] = meta.String()
 		_ = o.w.Write(row)
 	}
 	if now := time.Now(); now.Sub(o.lastFlush) >= csvFlushPeriod {
 		o.lastFlush = now
 		o.flush()
 	}
+}
+
+// cellsOf returns the column cells and the extra_tags cell of a tag set,
+// made once per distinct set: samples mostly repeat a few.
+func (o *CSVOutput) cellsOf(t metrics.Tags) []string {
+	h := t.Hash()
+	for _, e := range o.tagCells[h] {
+		if e.tags.Equal(t) {
+			return e.cells
+		}
+	}
+	cells := make([]string, len(o.columns)+1)
+	for j, c := range o.columns {
+		cells[j], _ = t.Get(c)
+	}
+	var extra strings.Builder
+	for k, v := range t.All() {
+		if !slices.Contains(o.columns, k) {
+			appendPair(&extra, k, v)
+		}
+	}
+	cells[len(cells)-1] = extra.String()
+	o.tagCells[h] = append(o.tagCells[h], csvTagCells{t, cells})
+	return cells
 }
 
 func appendPair(b *strings.Builder, k, v string) {
