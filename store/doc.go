@@ -1,5 +1,5 @@
 // Package store keeps the agent's state in SQLite: tenants and their hashed
-// API keys and limits, every run of every tenant (state, timestamps, the
+// API keys, limits and webhooks, every run of every tenant (state, timestamps, the
 // redacted test spec, the Result, the anomaly Report and the AI analysis),
 // and an audit log of who did what.
 //
@@ -21,6 +21,7 @@
 //	…
 //	defer st.Close()
 //	key, err := st.AddTenant(ctx, "acme")     // give key to the tenant
+//	err = st.AddWebhook(ctx, "acme", store.Webhook{URL: "https://hooks.example/acme", Format: store.FormatSlack})
 //	ten, keyID, err := st.Authenticate(ctx, key)
 //	run, err := st.CreateRun(ctx, ten.ID, store.Run{Name: "checkout", TestType: "load", Spec: spec})
 //	…

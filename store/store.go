@@ -174,6 +174,18 @@ var migrations = []string{
 		detail TEXT NOT NULL DEFAULT ''
 	);
 	CREATE INDEX audit_tenant_seq ON audit(tenant, seq);`,
+	// 2: a tenant's own webhooks, which go with the tenant.
+	`CREATE TABLE webhooks (
+		seq INTEGER PRIMARY KEY AUTOINCREMENT,
+		tenant TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+		url TEXT NOT NULL,
+		format TEXT NOT NULL,
+		events TEXT NOT NULL DEFAULT '[]',
+		retries INTEGER NOT NULL DEFAULT 0,
+		backoff_ns INTEGER NOT NULL DEFAULT 0,
+		created_ns INTEGER NOT NULL,
+		UNIQUE (tenant, url)
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -390,4 +391,120 @@ func TestValidateLimits(t *testing.T) {
 		assert.ErrorContains(t, err, want)
 	}
 	assert.NotContains(t, err.Error(), "allowed_hosts[0]")
+}
+
+func TestTenantWebhooks(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, path := open(t)
+	for _, name := range []string{"a", "b"} {
+		_, err := st.AddTenant(ctx, name)
+		require.NoError(t, err)
+	}
+	hooks, err := st.Webhooks(ctx, "a")
+	require.NoError(t, err)
+	assert.Empty(t, hooks)
+
+	slack := store.Webhook{URL: "https://hooks.slack.example/T0/B0/secret", Format: store.FormatSlack, Events: []string{store.EventFailed, store.EventHighFindings}}
+	plain := store.Webhook{URL: "http://127.0.0.1:9/alerts", Retries: -1, Backoff: 5 * time.Millisecond}
+	require.NoError(t, st.AddWebhook(ctx, "a", slack))
+	require.NoError(t, st.AddWebhook(ctx, "a", plain))
+	require.NoError(t, st.AddWebhook(ctx, "b", plain), "the same URL for another tenant")
+	require.ErrorIs(t, st.AddWebhook(ctx, "a", store.Webhook{URL: plain.URL, Format: store.FormatSlack}), store.ErrExists)
+	require.ErrorIs(t, st.AddWebhook(ctx, "nobody", plain), store.ErrNotFound)
+
+	hooks, err = st.Webhooks(ctx, "a")
+	require.NoError(t, err)
+	plain.Format = store.FormatJSON // the default, stored
+	assert.Equal(t, []store.Webhook{slack, plain}, hooks, "in the order added")
+	_, err = st.Webhooks(ctx, "nobody")
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	require.NoError(t, st.RemoveWebhook(ctx, "a", slack.URL))
+	require.ErrorIs(t, st.RemoveWebhook(ctx, "a", slack.URL), store.ErrNotFound)
+	require.ErrorIs(t, st.RemoveWebhook(ctx, "b", slack.URL), store.ErrNotFound, "another tenant's webhook")
+	hooks, err = st.Webhooks(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, []store.Webhook{plain}, hooks)
+	hooks, err = st.Webhooks(ctx, "b")
+	require.NoError(t, err)
+	assert.Equal(t, []store.Webhook{plain}, hooks, "removing a's webhook leaves b's")
+
+	// They outlive a reopening of the file.
+	require.NoError(t, st.Close())
+	st2, err := store.Open(ctx, path)
+	require.NoError(t, err)
+	defer st2.Close()
+	hooks, err = st2.Webhooks(ctx, "b")
+	require.NoError(t, err)
+	assert.Equal(t, []store.Webhook{plain}, hooks)
+}
+
+func TestWebhookValidation(t *testing.T) {
+	t.Parallel()
+	st, _ := open(t)
+	_, err := st.AddTenant(t.Context(), "a")
+	require.NoError(t, err)
+	cases := []struct {
+		name string
+		hook store.Webhook
+		want []string // empty: valid
+	}{
+		{"minimal", store.Webhook{URL: "http://127.0.0.1:8080/x"}, nil},
+		{"full", store.Webhook{URL: "https://h.example", Format: store.FormatSlack, Events: []string{
+			store.EventCompleted, store.EventFailed, store.EventThresholdsFailed, store.EventHighFindings}}, nil},
+		{"everything wrong", store.Webhook{URL: "ftp://x", Format: "xml", Events: []string{store.EventFailed, "bogus"},
+			Tenants: []string{"b"}, Headers: map[string]string{"X-Token": "t"}},
+			[]string{`url: want an http:// or https:// URL, got "ftp://x"`, `format: want json or slack, got "xml"`,
+				`events[1]: unknown "bogus"`, "tenants: must be empty", "headers: must be empty"}},
+		{"no URL", store.Webhook{}, []string{`url: want an http:// or https:// URL, got ""`}},
+		{"no host", store.Webhook{URL: "http:///path"}, []string{"url: "}},
+		{"relative", store.Webhook{URL: "/alerts"}, []string{"url: "}},
+	}
+	t.Run("cases", func(t *testing.T) { // returns when every case has
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				err := st.AddWebhook(t.Context(), "a", tc.hook)
+				if len(tc.want) == 0 {
+					require.NoError(t, err)
+					return
+				}
+				require.Error(t, err)
+				for _, w := range tc.want {
+					assert.ErrorContains(t, err, w)
+				}
+				assert.NotContains(t, err.Error(), "events[0]", "a known event is no problem")
+			})
+		}
+	})
+	hooks, err := st.Webhooks(t.Context(), "a")
+	require.NoError(t, err)
+	assert.Len(t, hooks, 2, "only the valid ones are stored")
+}
+
+func TestMigrationAddsWebhooks(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "v1.db")
+	st, err := store.Open(ctx, path)
+	require.NoError(t, err)
+	_, err = st.AddTenant(ctx, "a")
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+
+	// Take the file back to schema version 1, before webhooks.
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, "DROP TABLE webhooks; PRAGMA user_version = 1")
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	st, err = store.Open(ctx, path)
+	require.NoError(t, err)
+	defer st.Close()
+	require.NoError(t, st.AddWebhook(ctx, "a", store.Webhook{URL: "http://127.0.0.1:9/"}))
+	hooks, err := st.Webhooks(ctx, "a")
+	require.NoError(t, err)
+	assert.Len(t, hooks, 1)
 }
