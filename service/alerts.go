@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -19,57 +20,38 @@ import (
 	"github.com/loadlens/loadlens/store"
 )
 
-// Alert events.
+// Alert events; see store.EventCompleted….
 const (
-	EventCompleted        = "completed"         // the test ran to its end
-	EventFailed           = "failed"            // the test could not run or errored
-	EventThresholdsFailed = "thresholds_failed" // at least one threshold failed
-	EventHighFindings     = "high_findings"     // the analysis found high or critical problems
+	EventCompleted        = store.EventCompleted        // the test ran to its end
+	EventFailed           = store.EventFailed           // the test could not run or errored
+	EventThresholdsFailed = store.EventThresholdsFailed // at least one threshold failed
+	EventHighFindings     = store.EventHighFindings     // the analysis found high or critical problems
 )
 
 // Webhook formats.
 const (
-	FormatJSON  = "json"  // the Alert as JSON
-	FormatSlack = "slack" // a Slack incoming-webhook message: {"text": …}
+	FormatJSON  = store.FormatJSON  // the Alert as JSON
+	FormatSlack = store.FormatSlack // a Slack incoming-webhook message: {"text": …}
 )
 
-// Webhook is where alerts go. URL is required.
-type Webhook struct {
-	URL string `json:"url"`
-	// Format is FormatJSON (default) or FormatSlack.
-	Format string `json:"format,omitempty"`
-	// Events selects the alerts sent; empty means every event.
-	Events []string `json:"events,omitempty"`
-	// Tenants selects whose runs alert; empty means every tenant.
-	Tenants []string `json:"tenants,omitempty"`
-	// Headers are added to each request (a receiver's own token). They are
-	// never logged.
-	Headers map[string]string `json:"-"`
-	// Retries is how many times a failed delivery (network error, 429 or
-	// 5xx) is retried; default 3, negative for none.
-	Retries int `json:"retries,omitempty"`
-	// Backoff is the wait before the first retry, doubled after each, at
-	// most 30s; default 1s.
-	Backoff time.Duration `json:"backoff,omitempty"`
-}
+// Webhook is where alerts go: the agent's own in Config.Webhooks, and each
+// tenant's own, which the operator keeps in the store
+// ([store.Store.AddWebhook]). It is store.Webhook, so that there is one
+// definition of both.
+type Webhook = store.Webhook
 
-func (w Webhook) withDefaults(i int) (Webhook, error) {
-	var errs []string
-	u, err := url.Parse(w.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Sprintf("webhooks[%d].url: want an http:// or https:// URL, got %q", i, w.URL))
-	}
-	switch w.Format {
-	case "":
-		w.Format = FormatJSON
-	case FormatJSON, FormatSlack:
-	default:
-		errs = append(errs, fmt.Sprintf("webhooks[%d].format: want json or slack, got %q", i, w.Format))
-	}
-	for _, e := range w.Events {
-		if !slices.Contains([]string{EventCompleted, EventFailed, EventThresholdsFailed, EventHighFindings}, e) {
-			errs = append(errs, fmt.Sprintf("webhooks[%d].events: unknown %q; want completed, failed, thresholds_failed or high_findings", i, e))
+// withDefaults validates w and fills in its defaults; field names its JSON
+// path in errors ("webhooks[0]").
+func withDefaults(w Webhook, field string) (Webhook, error) {
+	if err := w.Validate(); err != nil {
+		var errs []error
+		for _, e := range splitJoined(err) {
+			errs = append(errs, fmt.Errorf("%s.%w", field, e))
 		}
+		return w, fmt.Errorf("service: %w", errors.Join(errs...))
+	}
+	if w.Format == "" {
+		w.Format = FormatJSON
 	}
 	switch {
 	case w.Retries == 0:
@@ -80,10 +62,15 @@ func (w Webhook) withDefaults(i int) (Webhook, error) {
 	if w.Backoff <= 0 {
 		w.Backoff = time.Second
 	}
-	if len(errs) > 0 {
-		return w, fmt.Errorf("service: %s", strings.Join(errs, "; "))
-	}
 	return w, nil
+}
+
+// splitJoined returns the errors an errors.Join joined, or err alone.
+func splitJoined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // Alert is the JSON body of a webhook in FormatJSON.
@@ -115,12 +102,10 @@ type AlertFinding struct {
 	Message  string           `json:"message"`
 }
 
-// alert sends a run's alert to every webhook that wants one of its events,
-// and waits for the deliveries.
+// alert sends a run's alert to every webhook that wants one of its events:
+// the agent's own (Config.Webhooks) for the run's tenant, and that tenant's
+// own in the store, never another tenant's. It waits for the deliveries.
 func (s *Server) alert(logger *slog.Logger, r *liveRun, state store.State, msg string, res *loadtest.Result, rep *anomaly.Report) {
-	if len(s.cfg.Webhooks) == 0 {
-		return
-	}
 	a := Alert{Tenant: r.tenant, RunID: r.id, Name: r.name, TestType: r.testType, State: state, Error: msg, Time: time.Now().UTC()}
 	switch state {
 	case store.Completed:
@@ -151,22 +136,46 @@ func (s *Server) alert(logger *slog.Logger, r *liveRun, state store.State, msg s
 	if len(a.Events) == 0 {
 		return
 	}
-	var wg sync.WaitGroup
+	// A hook is named in logs by its place, never by its URL (a secret).
+	type target struct {
+		hook Webhook
+		key  string // "webhook" (the agent's) or "tenant_webhook"
+		i    int
+	}
+	var targets []target
 	for i, hook := range s.cfg.Webhooks {
-		if len(hook.Tenants) > 0 && !slices.Contains(hook.Tenants, r.tenant) {
+		if len(hook.Tenants) == 0 || slices.Contains(hook.Tenants, r.tenant) {
+			targets = append(targets, target{hook, "webhook", i})
+		}
+	}
+	// The tenant's own are read now, so that the operator's changes apply
+	// to the next run's end without a restart.
+	own, err := s.st.Webhooks(s.bgCtx, r.tenant)
+	if err != nil {
+		logger.Error("reading the tenant's webhooks", "error", err)
+	}
+	for i, hook := range own {
+		hook.Tenants = nil // a tenant's webhook is for its own runs only
+		hook, err := withDefaults(hook, fmt.Sprintf("tenant_webhooks[%d]", i))
+		if err != nil {
+			logger.Error("skipping an invalid tenant webhook", "tenant_webhook", i, "error", err)
 			continue
 		}
-		if len(hook.Events) > 0 && !slices.ContainsFunc(a.Events, func(e string) bool { return slices.Contains(hook.Events, e) }) {
+		targets = append(targets, target{hook, "tenant_webhook", i})
+	}
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		if len(t.hook.Events) > 0 && !slices.ContainsFunc(a.Events, func(e string) bool { return slices.Contains(t.hook.Events, e) }) {
 			continue
 		}
 		wg.Go(func() {
-			err := s.deliver(s.bgCtx, hook, a)
+			err := s.deliver(s.bgCtx, t.hook, a)
 			result := "delivered"
 			if err != nil {
 				result = "failed"
-				logger.Error("alert not delivered", "webhook", i, "events", a.Events, "error", err)
+				logger.Error("alert not delivered", t.key, t.i, "events", a.Events, "error", err)
 			} else {
-				logger.Info("alert delivered", "webhook", i, "events", a.Events)
+				logger.Info("alert delivered", t.key, t.i, "events", a.Events)
 			}
 			s.metrics.alerts.WithLabelValues(result).Inc()
 		})

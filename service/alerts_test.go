@@ -97,6 +97,59 @@ func TestWebhookAlertsWithRetry(t *testing.T) {
 	assert.Empty(t, otherTenant.received())
 }
 
+// runIDs returns the run_id of each JSON alert.
+func runIDs(t *testing.T, bodies [][]byte) []string {
+	t.Helper()
+	var ids []string
+	for _, b := range bodies {
+		var a service.Alert
+		require.NoError(t, json.Unmarshal(b, &a), "%s", b)
+		ids = append(ids, a.RunID)
+	}
+	return ids
+}
+
+func TestTenantWebhooks(t *testing.T) {
+	t.Parallel()
+	agent := newReceiver(t, 0)
+	ownA := newReceiver(t, 2) // fails twice: retried
+	ownB := newReceiver(t, 0)
+	e := newEnv(t, func(c *service.Config) { c.Webhooks = []service.Webhook{{URL: agent.srv.URL}} })
+	// Added once the agent runs: they are read when a run ends.
+	require.NoError(t, e.st.AddWebhook(t.Context(), "tenant-a", service.Webhook{URL: ownA.srv.URL, Backoff: 5 * time.Millisecond}))
+	require.NoError(t, e.st.AddWebhook(t.Context(), "tenant-b", service.Webhook{URL: ownB.srv.URL, Format: service.FormatSlack}))
+
+	spec := e.spec(map[string]any{"options": map[string]any{"vus": 1, "duration": "1s"}})
+	idA, idB := e.start(e.keyA, spec), e.start(e.keyB, spec)
+	require.Equal(t, store.Completed, e.waitFinal(e.keyA, idA).State)
+	require.Equal(t, store.Completed, e.waitFinal(e.keyB, idB).State)
+	require.Eventually(t, func() bool {
+		return len(agent.received()) == 2 && len(ownA.received()) == 3 && len(ownB.received()) == 1
+	}, 20*time.Second, 10*time.Millisecond)
+
+	// Removed, tenant-a's webhook gets no more alerts; the agent's still does.
+	require.NoError(t, e.st.RemoveWebhook(t.Context(), "tenant-a", ownA.srv.URL))
+	idA2 := e.start(e.keyA, spec)
+	require.Equal(t, store.Completed, e.waitFinal(e.keyA, idA2).State)
+	require.Eventually(t, func() bool { return len(agent.received()) == 3 }, 20*time.Second, 10*time.Millisecond)
+
+	// Shutdown waits for every run, alerts included: nothing is in flight
+	// when the counts are checked.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, e.srv.Shutdown(ctx))
+
+	assert.ElementsMatch(t, []string{idA, idB, idA2}, runIDs(t, agent.received()), "the agent's webhook gets every tenant's alerts")
+	assert.Equal(t, []string{idA, idA, idA}, runIDs(t, ownA.received()), "tenant-a's: its first run only, retried twice")
+	require.Len(t, ownB.received(), 1, "tenant-b's: its own run only")
+	var msg map[string]string
+	require.NoError(t, json.Unmarshal(ownB.received()[0], &msg))
+	assert.Contains(t, msg["text"], idB, "in its Slack format")
+	assert.NotContains(t, msg["text"], idA)
+	assert.Contains(t, e.logs.String(), `"tenant_webhook":0`)
+	assert.NotContains(t, e.logs.String(), ownA.srv.URL, "URLs are secrets")
+}
+
 // brokenProgram cannot initialise a VU: the run fails.
 type brokenProgram struct{}
 

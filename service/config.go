@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -46,7 +47,9 @@ type Config struct {
 	// configured".
 	RenderHTML func(w io.Writer, res loadtest.Result, rep anomaly.Report, ai *anomaly.AIAnalysis) error
 
-	// Webhooks receive alerts when runs end.
+	// Webhooks receive alerts when runs end: every tenant's, or those of
+	// their Tenants. A tenant's own webhooks, kept in the Store, receive its
+	// alerts besides; they are read when each run ends.
 	Webhooks []Webhook
 	// HTTPClient sends webhooks; nil means a client with a 10s timeout.
 	HTTPClient *http.Client
@@ -131,7 +134,7 @@ func (c *Config) withDefaults() (Config, error) {
 	var errs []error
 	o.Webhooks = slices.Clone(c.Webhooks)
 	for i := range o.Webhooks {
-		w, err := o.Webhooks[i].withDefaults(i)
+		w, err := withDefaults(o.Webhooks[i], fmt.Sprintf("webhooks[%d]", i))
 		errs = append(errs, err)
 		o.Webhooks[i] = w
 	}
