@@ -129,7 +129,7 @@ func (a *app) serve(ctx context.Context, args []string) int {
 	addr := fs.String("addr", "127.0.0.1:8086", "address to listen on")
 	db := fs.String("db", "loadlens.db", "SQLite database (created if missing)")
 	ai := fs.Bool("ai", false, "ask Gemini about each finished run (GEMINI_API_KEY or Vertex AI)")
-	hooks := fs.String("webhooks", "", "a JSON file with a list of webhooks: [{\"url\": …, \"format\": \"json|slack\", \"events\": […]}]")
+	hooks := fs.String("webhooks", "", "a JSON file with the agent's own webhooks: [{\"url\": …, \"format\": \"json|slack\", \"events\": […]}] (a tenant's own: loadlens tenant webhook add)")
 	if code, done := a.parseFlags(fs, "loadlens serve [flags]", args); done {
 		return code
 	}

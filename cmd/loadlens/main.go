@@ -35,7 +35,7 @@ Usage:
   loadlens report RESULT.json      write an HTML report (--html), JUnit (--junit) or JSON (--json)
   loadlens compare BASE CURRENT    compare two results (files written by run --result)
   loadlens serve [flags]           the agent: per-tenant REST API, history, alerts
-  loadlens tenant VERB NAME        the agent's tenants: add, limits, key, list
+  loadlens tenant VERB NAME        the agent's tenants: add, limits, key, list, webhook add|list|remove
   loadlens version                 print the version
 
 Run 'loadlens COMMAND --help' for a command's flags.

@@ -15,10 +15,21 @@ import (
 const tenantUsage = `loadlens tenant add NAME [limits] [--db FILE]     create a tenant; print its API key
        loadlens tenant limits NAME [limits] [--db FILE]  change a tenant's limits; print them
        loadlens tenant key NAME [--db FILE]              print another API key for a tenant
-       loadlens tenant list [--db FILE]                  print every tenant and its limits`
+       loadlens tenant list [--db FILE]                  print every tenant and its limits
+       loadlens tenant webhook add NAME URL [--format json|slack] [--event E ...] [--db FILE]
+                                                         give a tenant a webhook of its own; print it
+       loadlens tenant webhook list NAME [--db FILE]     print a tenant's webhooks
+       loadlens tenant webhook remove NAME URL [--db FILE]
+                                                         remove a tenant's webhook
 
-// tenant manages the agent's tenants in its database. Keys are printed
-// alone on stdout, so that a script can take them.
+A tenant's webhooks get its runs' alerts (besides the agent's --webhooks);
+only the operator sets them, here, so that a tenant cannot make the agent
+post to an address of its choosing. Events: completed, failed,
+thresholds_failed, high_findings (none: every event).`
+
+// tenant manages the agent's tenants in its database: their keys, limits
+// and webhooks. Keys are printed alone on stdout, so that a script can take
+// them; tenants and webhooks as JSON lines.
 func (a *app) tenant(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("tenant", flag.ContinueOnError)
 	db := fs.String("db", "loadlens.db", "the agent's SQLite database")
@@ -26,19 +37,43 @@ func (a *app) tenant(ctx context.Context, args []string) int {
 	maxDuration := fs.Duration("max-duration", 0, "limit: the longest a test may run, e.g. 30m (0: the agent's default)")
 	maxConcurrent := fs.Int("max-concurrent", 0, "limit: the most tests running or queued at once (0: the agent's default)")
 	allowHosts := fs.StringArray("allow-host", nil, "limit: a target host, IP or CIDR tests may load (repeatable; none: loopback only)")
+	format := fs.String("format", store.FormatJSON, "webhook add: the alerts' format, json or slack")
+	events := fs.StringArray("event", nil, "webhook add: an event that alerts (repeatable; none: every event)")
 	if code, done := a.parseFlags(fs, tenantUsage, args); done {
 		return code
 	}
-	verb, name := fs.Arg(0), fs.Arg(1)
-	want := map[string]int{"add": 2, "limits": 2, "key": 2, "list": 1}[verb]
-	if want == 0 || fs.NArg() != want {
+	// pos are the verb's arguments; "webhook add" and the like are verbs.
+	verb, pos := fs.Arg(0), fs.Args()
+	if verb == "webhook" {
+		verb += " " + fs.Arg(1)
+		pos = pos[1:]
+	}
+	want := map[string]int{"add": 2, "limits": 2, "key": 2, "list": 1, "webhook add": 3, "webhook list": 2, "webhook remove": 3}[verb]
+	if want == 0 || len(pos) != want {
 		fs.Usage()
 		return exitUsage
+	}
+	var name string // none for list
+	if len(pos) > 1 {
+		name = pos[1]
 	}
 	limitsGiven := fs.Changed("max-vus") || fs.Changed("max-duration") || fs.Changed("max-concurrent") || fs.Changed("allow-host")
 	if limitsGiven && verb != "add" && verb != "limits" {
 		fmt.Fprintf(a.stderr, "loadlens tenant %s: limit flags go with add or limits\n", verb)
 		return exitUsage
+	}
+	if (fs.Changed("format") || fs.Changed("event")) && verb != "webhook add" {
+		fmt.Fprintf(a.stderr, "loadlens tenant %s: --format and --event go with webhook add\n", verb)
+		return exitUsage
+	}
+	var hook store.Webhook
+	if verb == "webhook add" {
+		// Checked before the database is touched, like add's limits.
+		hook = store.Webhook{URL: pos[2], Format: *format, Events: *events}
+		if err := hook.Validate(); err != nil {
+			fmt.Fprintf(a.stderr, "loadlens tenant: webhook: %v\n", err)
+			return exitUsage
+		}
 	}
 	if verb != "add" { // only add may create the database: a typo must not answer "no tenants"
 		if _, err := os.Stat(*db); err != nil {
@@ -116,8 +151,40 @@ func (a *app) tenant(ctx context.Context, args []string) int {
 		for _, t := range ts {
 			a.printTenant(t)
 		}
+	case "webhook add":
+		if err := st.AddWebhook(ctx, name, hook); err != nil {
+			fmt.Fprintf(a.stderr, "loadlens tenant: %v\n", err)
+			return exitGenericError
+		}
+		a.printWebhook(name, hook)
+	case "webhook list":
+		hooks, err := st.Webhooks(ctx, name)
+		if err != nil {
+			fmt.Fprintf(a.stderr, "loadlens tenant: %v\n", err)
+			return exitGenericError
+		}
+		for _, h := range hooks {
+			a.printWebhook(name, h)
+		}
+	case "webhook remove":
+		if err := st.RemoveWebhook(ctx, name, pos[2]); err != nil {
+			fmt.Fprintf(a.stderr, "loadlens tenant: %v\n", err)
+			return exitGenericError
+		}
 	}
 	return exitOK
+}
+
+// printWebhook writes a tenant's webhook as one JSON line; no events means
+// every event.
+func (a *app) printWebhook(tenant string, w store.Webhook) {
+	b, _ := json.Marshal(struct {
+		Tenant string   `json:"tenant"`
+		URL    string   `json:"url"`
+		Format string   `json:"format"`
+		Events []string `json:"events,omitempty"`
+	}{tenant, w.URL, w.Format, w.Events})
+	fmt.Fprintln(a.stdout, string(b))
 }
 
 // printTenant writes a tenant as one JSON line, its limits with readable

@@ -76,3 +76,85 @@ func TestTenantCommands(t *testing.T) {
 	assert.Equal(t, 2, runCLI(t, "tenant", "key", "team-a", "--max-vus", "3", "--db", db).code, "limits go with add or limits")
 	assert.Equal(t, 2, runCLI(t, "tenant", "remove", "team-a", "--db", db).code)
 }
+
+type webhookLine struct {
+	Tenant string   `json:"tenant"`
+	URL    string   `json:"url"`
+	Format string   `json:"format"`
+	Events []string `json:"events"`
+}
+
+func webhookLines(t *testing.T, stdout string) []webhookLine {
+	t.Helper()
+	var out []webhookLine
+	for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		if l == "" {
+			continue
+		}
+		var wl webhookLine
+		require.NoError(t, json.Unmarshal([]byte(l), &wl), l)
+		out = append(out, wl)
+	}
+	return out
+}
+
+func TestTenantWebhookCommands(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "agent.db")
+	require.Equal(t, 0, runCLI(t, "tenant", "add", "team-a", "--db", db).code)
+	require.Equal(t, 0, runCLI(t, "tenant", "add", "team-b", "--db", db).code)
+	const slackURL, plainURL = "https://hooks.slack.example/T0/B0/x", "http://127.0.0.1:9999/alerts"
+
+	r := runCLI(t, "tenant", "webhook", "add", "team-a", slackURL, "--format", "slack", "--event", "failed", "--event", "high_findings", "--db", db)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, []webhookLine{{"team-a", slackURL, "slack", []string{"failed", "high_findings"}}}, webhookLines(t, r.stdout), "add prints what it stored")
+	r = runCLI(t, "tenant", "--db", db, "webhook", "add", "team-a", plainURL)
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Equal(t, 0, runCLI(t, "tenant", "webhook", "add", "team-b", plainURL, "--db", db).code)
+
+	r = runCLI(t, "tenant", "webhook", "list", "team-a", "--db", db)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, []webhookLine{
+		{"team-a", slackURL, "slack", []string{"failed", "high_findings"}},
+		{"team-a", plainURL, "json", nil},
+	}, webhookLines(t, r.stdout), "in the order added; no events: every event")
+
+	r = runCLI(t, "tenant", "webhook", "remove", "team-a", slackURL, "--db", db)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Empty(t, r.stdout)
+	assert.Equal(t, []webhookLine{{"team-a", plainURL, "json", nil}}, webhookLines(t, runCLI(t, "tenant", "webhook", "list", "team-a", "--db", db).stdout))
+	assert.Equal(t, []webhookLine{{"team-b", plainURL, "json", nil}}, webhookLines(t, runCLI(t, "tenant", "webhook", "list", "team-b", "--db", db).stdout),
+		"another tenant's are its own")
+	require.Equal(t, 0, runCLI(t, "tenant", "webhook", "remove", "team-a", plainURL, "--db", db).code)
+	r = runCLI(t, "tenant", "webhook", "list", "team-a", "--db", db)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Empty(t, r.stdout)
+
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr []string
+	}{
+		{"invalid", []string{"webhook", "add", "team-a", "ftp://x", "--format", "xml", "--event", "bogus"}, 2,
+			[]string{`url: want an http:// or https:// URL, got "ftp://x"`, `format: want json or slack, got "xml"`, `events[0]: unknown "bogus"`}},
+		{"twice", []string{"webhook", "add", "team-b", plainURL}, 255, []string{"already exists"}},
+		{"no such tenant", []string{"webhook", "add", "nobody", plainURL}, 255, []string{`tenant "nobody": not found`}},
+		{"list no such tenant", []string{"webhook", "list", "nobody"}, 255, []string{"not found"}},
+		{"remove missing", []string{"webhook", "remove", "team-b", slackURL}, 255, []string{"not found"}},
+		{"no URL", []string{"webhook", "add", "team-a"}, 2, []string{"Usage"}},
+		{"no subcommand", []string{"webhook", "team-a"}, 2, []string{"Usage"}},
+		{"format without webhook add", []string{"webhook", "list", "team-a", "--format", "slack"}, 2, []string{"go with webhook add"}},
+		{"event with limits", []string{"limits", "team-a", "--event", "failed"}, 2, []string{"go with webhook add"}},
+		{"limits with webhook add", []string{"webhook", "add", "team-a", plainURL, "--max-vus", "3"}, 2, []string{"go with add or limits"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := runCLI(t, append(append([]string{"tenant"}, tc.args...), "--db", db)...)
+			assert.Equal(t, tc.code, r.code, r.stderr)
+			for _, s := range tc.stderr {
+				assert.Contains(t, r.stderr, s)
+			}
+		})
+	}
+}
