@@ -64,21 +64,49 @@ type batchResult struct {
 // settings and metrics; its samples go to the slot's current result.
 func (c *Client) slot(i int) *batchSlot {
 	for len(c.slots) <= i {
-		s := &batchSlot{}
-		var emit Emitter
-		if c.emit != nil {
-			emit = func(samples []metrics.Sample) {
-				r := s.cur
-				r.samples = append(r.samples, samples...)
-				r.hops = append(r.hops, len(r.samples))
-			}
-		}
-		s.c = newClient(c.s, emit)
-		s.c.m = c.m
-		s.c.checkIdle = c.checkIdle
-		c.slots = append(c.slots, s)
+		c.slots = append(c.slots, c.newSlot())
 	}
 	return c.slots[i]
+}
+
+// newSlot returns a client with c's settings and metrics whose samples go
+// to the slot's current result.
+func (c *Client) newSlot() *batchSlot {
+	s := &batchSlot{}
+	var emit Emitter
+	if c.emit != nil {
+		emit = func(samples []metrics.Sample) {
+			r := s.cur
+			r.samples = append(r.samples, samples...)
+			r.hops = append(r.hops, len(r.samples))
+		}
+	}
+	s.c = newClient(c.s, emit)
+	s.c.m = c.m
+	s.c.checkIdle = c.checkIdle
+	return s
+}
+
+// lend prepares s for a request of c: c's current jar.
+func (c *Client) lend(s *batchSlot) {
+	s.c.jar, s.c.jarUsed = c.jar, c.jarUsed // the jar ResetCookies made last
+}
+
+// takeBack adds what s did for c to c: its bytes, its use of the jar.
+func (c *Client) takeBack(s *batchSlot) {
+	c.jarUsed = c.jarUsed || s.c.jarUsed
+	sent, received := s.c.TakeIO()
+	c.sent.Add(sent)
+	c.received.Add(received)
+}
+
+// emitResult emits the samples of r, hop by hop, to c's emitter.
+func (c *Client) emitResult(r *batchResult) {
+	start := 0
+	for _, end := range r.hops {
+		c.emit(r.samples[start:end])
+		start = end
+	}
 }
 
 // Batch makes the requests in parallel, as k6's http.batch does, at most
@@ -117,7 +145,7 @@ func (c *Client) Batch(ctx context.Context, reqs []*Request, lim BatchLimits) ([
 	var wg sync.WaitGroup
 	for w := range workers {
 		s := c.slot(w)
-		s.c.jar, s.c.jarUsed = c.jar, c.jarUsed // the jar ResetCookies made last
+		c.lend(s)
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)
@@ -132,20 +160,13 @@ func (c *Client) Batch(ctx context.Context, reqs []*Request, lim BatchLimits) ([
 	}
 	wg.Wait()
 	for _, s := range c.slots[:workers] {
-		c.jarUsed = c.jarUsed || s.c.jarUsed
-		sent, received := s.c.TakeIO()
-		c.sent.Add(sent)
-		c.received.Add(received)
+		c.takeBack(s)
 	}
 	out := make([]*Response, n)
 	var err error
 	for i := range res {
 		r := &res[i]
-		start := 0
-		for _, end := range r.hops {
-			c.emit(r.samples[start:end])
-			start = end
-		}
+		c.emitResult(r)
 		out[i] = r.resp
 		if r.err != nil && err == nil {
 			err = r.err

@@ -47,7 +47,8 @@ type Emitter func(samples []metrics.Sample)
 //
 // A Client is not safe for concurrent use: call its methods from the VU's
 // goroutine, except [Client.TakeIO], which is safe from any goroutine.
-// [Client.Batch] runs requests in parallel on clients of its own.
+// [Client.Batch] and [Client.Start] run requests in parallel on clients
+// of their own.
 type Client struct {
 	s    settings
 	m    [9]*metrics.Metric // in k6's order; m[8] is http_req_failed
@@ -94,6 +95,7 @@ type Client struct {
 	stopWatch func() bool
 
 	slots []*batchSlot // Batch's clients, made on first use
+	spare []*batchSlot // Start's clients not in use, made on first use
 
 	closed bool
 }
@@ -186,6 +188,9 @@ func (c *Client) CloseIdleConnections() {
 	for _, s := range c.slots {
 		s.c.CloseIdleConnections()
 	}
+	for _, s := range c.spare {
+		s.c.CloseIdleConnections()
+	}
 }
 
 // Close closes the client's connections; later calls of Do fail with
@@ -196,6 +201,9 @@ func (c *Client) Close() error {
 	}
 	c.closed = true
 	for _, s := range c.slots {
+		_ = s.c.Close()
+	}
+	for _, s := range c.spare {
 		_ = s.c.Close()
 	}
 	c.CloseIdleConnections()

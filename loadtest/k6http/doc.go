@@ -26,7 +26,9 @@
 // httptrace. Both paths produce the same samples and tags.
 //
 // A Client belongs to one VU and is not safe for concurrent use (but
-// TakeIO). Before its first connection it costs about 11 KB; on the fast
+// TakeIO). [Client.Batch] and [Client.Start] run requests in parallel on
+// further clients of the VU's, whose samples are emitted on the VU's
+// goroutine ([Pending.Finish] for Start). Before its first connection it costs about 11 KB; on the fast
 // path a request makes two allocations (the Response and one buffer for
 // its headers and body).
 //
