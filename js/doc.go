@@ -28,9 +28,18 @@
 // of the VU's own that share its cookie jar; their samples are recorded
 // when the whole batch has completed.
 //
-// Differences from k6: asyncRequest resolves before it returns; k6/html,
-// k6/ws, k6/net/grpc, k6/browser, WebCrypto's crypto.subtle and CommonJS
-// script files are not available; response.html() throws.
+// http.asyncRequest returns its Promise at once and makes the request in
+// the background, as k6 does, on another HTTP client of the VU's (one per
+// request in flight, sharing its cookie jar); the VU's event loop resolves
+// the Promise and records the request's samples on the VU's goroutine when
+// it completes, so the requests of one VU run concurrently with each other
+// and with its other JavaScript. An iteration ends only once its async
+// requests are settled; when it ends otherwise, the requests still in
+// flight are interrupted (the iteration is interrupted or throws).
+//
+// Differences from k6: k6/html, k6/ws, k6/net/grpc, k6/browser, WebCrypto's
+// crypto.subtle and CommonJS script files are not available;
+// response.html() throws.
 //
 // Errors in the script wrap [ErrScript] and are *[ScriptError] values with
 // the file, line and column; the CLI maps them to k6's exit code 107.

@@ -2,6 +2,7 @@ package js
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"mime/multipart"
@@ -41,7 +42,6 @@ func httpExportNames() []string {
 func httpModule(vu *VU) (Exports, error) {
 	h := &httpState{vu: vu}
 	vu.http = h
-	rt := vu.rt
 	noBody := func(method string) func(sobek.FunctionCall) sobek.Value {
 		return func(call sobek.FunctionCall) sobek.Value {
 			return h.request(method, call.Argument(0), nil, call.Argument(1))
@@ -60,16 +60,7 @@ func httpModule(vu *VU) (Exports, error) {
 			return h.request(strings.ToUpper(call.Argument(0).String()), call.Argument(1), call.Argument(2), call.Argument(3))
 		},
 		"asyncRequest": func(call sobek.FunctionCall) sobek.Value {
-			p, resolve, reject := rt.NewPromise()
-			res, thrown := h.try(func() sobek.Value {
-				return h.request(strings.ToUpper(call.Argument(0).String()), call.Argument(1), call.Argument(2), call.Argument(3))
-			})
-			if thrown != nil {
-				_ = reject(thrown)
-			} else {
-				_ = resolve(res)
-			}
-			return rt.ToValue(p)
+			return h.asyncRequest(strings.ToUpper(call.Argument(0).String()), call.Argument(1), call.Argument(2), call.Argument(3))
 		},
 		"batch":               h.batch,
 		"url":                 h.taggedURL,
@@ -130,6 +121,83 @@ func (h *httpState) request(method string, urlV, bodyV, paramsV sobek.Value) sob
 	}
 	h.throwFailed(req, rp, resp)
 	return h.responseValue(rp, resp)
+}
+
+// asyncRequest implements http.asyncRequest(method, url, body, params):
+// it returns a promise at once and makes the request in the background
+// (see asyncCall). What request would throw before sending (invalid
+// arguments, the init context) rejects the promise.
+func (h *httpState) asyncRequest(method string, urlV, bodyV, paramsV sobek.Value) sobek.Value {
+	vu := h.vu
+	p, resolve, reject := vu.rt.NewPromise()
+	a := &asyncCall{h: h, resolve: resolve, reject: reject}
+	_, thrown := h.try(func() sobek.Value {
+		if vu.init {
+			vu.throwf("making HTTP requests in the init context is not supported; move %s %s into a function", method, urlV)
+		}
+		if vu.state == nil {
+			vu.throwf("HTTP requests need a running test (not available in handleSummary)")
+		}
+		a.req, a.rp = h.build(method, urlV, bodyV, paramsV)
+		return nil
+	})
+	if thrown != nil {
+		_ = reject(thrown)
+		return vu.rt.ToValue(p)
+	}
+	ctx, cancel := context.WithCancelCause(vu.ctx)
+	pend, err := vu.state.HTTP().Start(ctx, a.req, func() { vu.loop.complete(a) })
+	if err != nil {
+		cancel(nil)
+		_ = reject(vu.rt.NewGoError(err))
+		return vu.rt.ToValue(p)
+	}
+	a.pending, a.cancel = pend, cancel
+	vu.loop.start(a)
+	return vu.rt.ToValue(p)
+}
+
+// asyncCall is a request of http.asyncRequest: it runs on a client of the
+// VU's pool (k6http's Client.Start) on a goroutine of its own, while the
+// script goes on; once it has completed, the VU's event loop emits its
+// samples and settles its promise with the Response, on the VU's
+// goroutine. As in k6, a network error resolves with a Response that
+// carries error and error_code, and rejects only with params.throw (or the
+// throw option).
+type asyncCall struct {
+	h               *httpState
+	req             *k6http.Request
+	rp              reqParams
+	pending         *k6http.Pending
+	cancel          context.CancelCauseFunc
+	resolve, reject func(any) error
+}
+
+var _ task = (*asyncCall)(nil)
+
+// settle implements task.
+func (a *asyncCall) settle() error {
+	resp, err := a.pending.Finish()
+	a.cancel(nil)
+	if err != nil {
+		return err // the VU's context ended: the loop ends with it
+	}
+	h := a.h
+	v, thrown := h.try(func() sobek.Value {
+		h.throwFailed(a.req, a.rp, resp)
+		return h.responseValue(a.rp, resp)
+	})
+	if thrown != nil {
+		return a.reject(thrown)
+	}
+	return a.resolve(v)
+}
+
+// abandon implements task: the request is interrupted; the samples of
+// what completed are emitted and its bytes counted.
+func (a *asyncCall) abandon(cause error) {
+	a.cancel(cause)
+	_, _ = a.pending.Finish()
 }
 
 // throwFailed throws the network error of resp when params.throw (or the

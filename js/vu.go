@@ -100,7 +100,7 @@ func (vu *VU) Logger() *slog.Logger { return vu.prog.logger }
 func (p *Program) newVU(ctx context.Context, state *loadtest.VU, id uint64) (*VU, error) {
 	rt := sobek.New()
 	rt.SetFieldNameMapper(sobek.UncapFieldNameMapper())
-	vu := &VU{prog: p, rt: rt, state: state, id: id, ctx: ctx, init: true, phase: "init"}
+	vu := &VU{prog: p, rt: rt, state: state, id: id, ctx: ctx, init: true, phase: "init", loop: newEventLoop()}
 	if err := vu.installGlobals(); err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func (p *Program) newVU(ctx context.Context, state *loadtest.VU, id uint64) (*VU
 	prom := p.main.Evaluate(rt)
 	var err error
 	if prom.State() == sobek.PromiseStatePending { // top-level await
-		err = vu.loop.run(ctx, vu)
+		err = vu.loop.run(ctx)
 	}
 	stop()
 	vu.unwatch()
@@ -227,10 +227,10 @@ func (vu *VU) call(ctx context.Context, phase string, fn sobek.Callable, args ..
 	defer stop()
 	ret, err := fn(sobek.Undefined(), args...)
 	if err == nil && vu.loop.pending() {
-		err = vu.loop.run(ctx, vu)
+		err = vu.loop.run(ctx)
 	}
 	if err != nil {
-		vu.loop.clear()
+		vu.loop.clear(err)
 		return nil, vu.classify(err, phase)
 	}
 	if p, ok := ret.Export().(*sobek.Promise); ok {
