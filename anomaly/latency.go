@@ -76,27 +76,21 @@ func despike(xs []float64, k float64) {
 
 // blockMeans returns the means of consecutive blocks of size bs of xs
 // (the last partial block is dropped when shorter than bs/2).
-func blockMeans(xs []float64, bs int) []float64 {
-	var out []float64
-	for i := 0; i < len(xs); i += bs {
-		j := min(i+bs, len(xs))
-		if j-i < max(1, bs/2) {
-			break
-		}
-		out = append(out, mean(xs[i:j]))
-	}
-	return out
-}
+func blockMeans(xs []float64, bs int) []float64 { return blockStats(xs, bs, mean) }
 
 // blockMedians is blockMeans with medians.
-func blockMedians(xs []float64, bs int) []float64 {
+func blockMedians(xs []float64, bs int) []float64 { return blockStats(xs, bs, median) }
+
+// blockStats returns stat of each consecutive block of size bs of xs, the
+// last partial block dropped when shorter than bs/2.
+func blockStats(xs []float64, bs int, stat func([]float64) float64) []float64 {
 	var out []float64
 	for i := 0; i < len(xs); i += bs {
 		j := min(i+bs, len(xs))
 		if j-i < max(1, bs/2) {
 			break
 		}
-		out = append(out, median(xs[i:j]))
+		out = append(out, stat(xs[i:j]))
 	}
 	return out
 }
