@@ -11,8 +11,7 @@
 //
 // Modules: k6 (check, group, sleep, fail, randomSeed), k6/http, k6/metrics,
 // k6/execution, k6/data (SharedArray), k6/encoding, k6/crypto, k6/timers;
-// globals __ENV, __VU, __ITER, console, open, require (k6 modules only),
-// setTimeout/setInterval, TextEncoder/TextDecoder and
+// globals __ENV, __VU, __ITER, console, open, require, setTimeout/setInterval, TextEncoder/TextDecoder and
 // crypto.getRandomValues. Extensions are Go [Module] values passed in
 // [Options.Modules] under "k6/x/NAME": nothing registers itself globally,
 // a custom binary passes its own (examples/xk6-hello).
@@ -37,9 +36,17 @@
 // requests are settled; when it ends otherwise, the requests still in
 // flight are interrupted (the iteration is interrupted or throws).
 //
-// Differences from k6: k6/html, k6/ws, k6/net/grpc, k6/browser, WebCrypto's
-// crypto.subtle and CommonJS script files are not available;
-// response.html() throws.
+// Script files are ES modules when they have import or export statements
+// and CommonJS otherwise, as in k6: a CommonJS file runs once per VU in
+// strict mode as a function of (exports, require, module), may return at
+// its top level, and when imported gives module.exports (or its own
+// "default" property) as the default export and module.exports' keys as
+// named exports. require() takes k6's modules, CommonJS files and ES
+// modules (their namespace), relative to the file that calls it; a
+// CommonJS entry script exports options and default through exports.
+//
+// Differences from k6: k6/html, k6/ws, k6/net/grpc, k6/browser and
+// WebCrypto's crypto.subtle are not available; response.html() throws.
 //
 // Errors in the script wrap [ErrScript] and are *[ScriptError] values with
 // the file, line and column; the CLI maps them to k6's exit code 107.

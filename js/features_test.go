@@ -227,6 +227,10 @@ func TestFeatures(t *testing.T) {
 			assert.Contains(t, out, "iterations", out)
 			assert.Contains(t, string(o.summary["junit.xml"]), `<testcase name="checks - rate==1" />`)
 		}},
+		{script: "commonjs.js"},
+		{script: "commonjs-main.js", check: func(t *testing.T, o outcome) {
+			assert.Equal(t, 3.0, metricValue(t, o.res, "iterations", "count"), "exports.options was read")
+		}},
 		{script: "files.js", env: []string{"MODE", "test"}, check: func(t *testing.T, o outcome) {
 			assert.Len(t, o.logs.lines("source=console", "level=INFO", `msg="init 0 {\"env\":\"test\"}"`), 1, o.logs.String())
 			assert.Len(t, o.logs.lines("source=console", `msg="init `), 3, "init runs in VU 0 and in each of 2 VUs")

@@ -175,28 +175,6 @@ func (vu *VU) open(call sobek.FunctionCall) sobek.Value {
 	return vu.rt.ToValue(f.text())
 }
 
-// require implements CommonJS require() for k6's and the extensions'
-// modules: it returns the module's default export.
-func (vu *VU) require(call sobek.FunctionCall) sobek.Value {
-	vu.mustInit("require()")
-	name := call.Argument(0).String()
-	if name != "k6" && !strings.HasPrefix(name, "k6/") {
-		vu.throwf("require(%q): only k6 modules can be required; import script files with `import`", name)
-	}
-	gm, err := vu.prog.loader.goModule(name)
-	if err != nil {
-		vu.throwError(err)
-	}
-	if inst := vu.rt.GetModuleInstance(gm); inst != nil {
-		return inst.GetBindingValue("default")
-	}
-	inst, err := gm.instantiate(vu)
-	if err != nil {
-		vu.throwError(err)
-	}
-	return inst.GetBindingValue("default")
-}
-
 // textEncoder is the TextEncoder constructor (UTF-8 only, as the standard).
 func (vu *VU) textEncoder(call sobek.ConstructorCall) *sobek.Object {
 	o := call.This

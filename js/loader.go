@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -18,14 +19,17 @@ import (
 // the same module records to every VU. After Load it is read-mostly: the
 // caches only grow (open() of a file not seen yet, a SharedArray created
 // by a later VU), under mu.
+//
+// A module's id is its rooted slash path in fsys ("/dir/lib.js") or, for
+// a remote module, its URL.
 type loader struct {
 	fsys     fs.FS
-	mainPath string // slash path of the entry script, rooted: "/dir/script.js"
+	mainID   string // the entry script's id
 	builtins map[string]Module
 
 	mu      sync.RWMutex
-	records map[string]*sobek.SourceTextModuleRecord // by rooted path
-	paths   map[sobek.ModuleRecord]string
+	records map[string]sobek.ModuleRecord // script files by id: ES modules and CommonJS
+	ids     map[sobek.ModuleRecord]string
 	gomods  map[string]*goModule
 	files   map[string]*fileData
 	shared  map[string]*sharedArray
@@ -47,10 +51,10 @@ func (f *fileData) text() string {
 
 // newLoader reads the entry script and compiles it with every file it
 // imports.
-func newLoader(src Source, opts Options) (*loader, *sobek.SourceTextModuleRecord, error) {
+func newLoader(src Source, opts Options) (*loader, sobek.ModuleRecord, error) {
 	l := &loader{
-		builtins: builtinModules(), records: map[string]*sobek.SourceTextModuleRecord{},
-		paths: map[sobek.ModuleRecord]string{}, gomods: map[string]*goModule{},
+		builtins: builtinModules(), records: map[string]sobek.ModuleRecord{},
+		ids: map[sobek.ModuleRecord]string{}, gomods: map[string]*goModule{},
 		files: map[string]*fileData{}, shared: map[string]*sharedArray{},
 	}
 	for name, m := range opts.Modules {
@@ -67,13 +71,13 @@ func newLoader(src Source, opts Options) (*loader, *sobek.SourceTextModuleRecord
 		if err != nil {
 			return nil, nil, err
 		}
-		l.mainPath, code = p, src.Code
+		l.mainID, code = p, src.Code
 	case src.Path != "":
 		p, err := l.root(src.FS, src.Path)
 		if err != nil {
 			return nil, nil, err
 		}
-		l.mainPath = p
+		l.mainID = p
 		if code, err = fs.ReadFile(l.fsys, fsPath(p)); err != nil {
 			return nil, nil, fmt.Errorf("%w: reading the script: %w", ErrScript, err)
 		}
@@ -81,7 +85,7 @@ func newLoader(src Source, opts Options) (*loader, *sobek.SourceTextModuleRecord
 		return nil, nil, fmt.Errorf("%w: no script: set Source.Path or Source.Code", ErrScript)
 	}
 	l.mu.Lock()
-	main, err := l.compile(l.mainPath, code)
+	main, err := l.compile(l.mainID, code)
 	l.mu.Unlock()
 	if err != nil {
 		return nil, nil, err
@@ -94,7 +98,7 @@ func newLoader(src Source, opts Options) (*loader, *sobek.SourceTextModuleRecord
 
 // linkModule links (and so compiles) a module graph; resolution errors
 // surface as panics inside sobek, which it turns into errors here.
-func linkModule(m *sobek.SourceTextModuleRecord) (err error) {
+func linkModule(m sobek.ModuleRecord) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			if e, ok := r.(error); ok {
@@ -131,43 +135,75 @@ func fsPath(p string) string {
 	return p
 }
 
-// compile parses one file as an ES module; l.mu is held.
-func (l *loader) compile(p string, code []byte) (*sobek.SourceTextModuleRecord, error) {
-	ast, err := parser.ParseFile(nil, p, string(code), 0, parser.IsModule, parser.WithDisableSourceMaps)
-	if err != nil {
-		return nil, newScriptError(err, "init")
+// compile parses one file, l.mu held: an ES module when it has import or
+// export statements (or top-level await), else a CommonJS file. k6 tells
+// them apart the same way.
+func (l *loader) compile(id string, code []byte) (sobek.ModuleRecord, error) {
+	src := string(code)
+	ast, esmErr := parser.ParseFile(nil, id, src, 0, parser.IsModule, parser.WithDisableSourceMaps)
+	var rec sobek.ModuleRecord
+	if esmErr == nil && (len(ast.ImportEntries) > 0 || len(ast.ExportEntries) > 0 || ast.HasTLA) {
+		m, err := sobek.ModuleFromAST(ast, l.resolve)
+		if err != nil {
+			return nil, newScriptError(err, "init")
+		}
+		rec = m
+	} else {
+		prog, err := sobek.Compile(id, cjsPrefix+src+cjsSuffix, true)
+		if err != nil {
+			if esmErr != nil {
+				err = esmErr
+			}
+			return nil, newScriptError(err, "init")
+		}
+		rec = &cjsModule{id: id, prog: prog, l: l}
 	}
-	rec, err := sobek.ModuleFromAST(ast, l.resolve)
-	if err != nil {
-		return nil, newScriptError(err, "init")
-	}
-	l.records[p] = rec
-	l.paths[rec] = p
+	l.records[id] = rec
+	l.ids[rec] = id
 	return rec, nil
+}
+
+// known reports whether id is a script file the loader compiled.
+func (l *loader) known(id string) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	_, ok := l.records[id]
+	return ok
 }
 
 // resolve implements sobek.HostResolveImportedModuleFunc: k6's and the
 // extensions' modules by name, script files by path relative to the
 // importing file.
 func (l *loader) resolve(referrer any, specifier string) (sobek.ModuleRecord, error) {
-	l.mu.RLock()
-	if gm, ok := l.gomods[specifier]; ok {
-		l.mu.RUnlock()
-		return gm, nil
-	}
-	from := l.mainPath
+	from := l.mainID
 	if rec, ok := referrer.(sobek.ModuleRecord); ok {
-		if p, ok := l.paths[rec]; ok {
-			from = p
+		l.mu.RLock()
+		if id, ok := l.ids[rec]; ok {
+			from = id
 		}
+		l.mu.RUnlock()
 	}
-	l.mu.RUnlock()
+	return l.resolveFrom(from, specifier)
+}
 
-	switch {
-	case specifier == "k6" || strings.HasPrefix(specifier, "k6/"):
+// resolveFrom returns the module that specifier names in the module from,
+// reading and compiling a script file the first time.
+func (l *loader) resolveFrom(from, specifier string) (sobek.ModuleRecord, error) {
+	if specifier == "k6" || strings.HasPrefix(specifier, "k6/") {
 		return l.goModule(specifier)
-	case strings.HasPrefix(specifier, "http://") || strings.HasPrefix(specifier, "https://"):
-		switch name := jslibModule(specifier); name {
+	}
+	id, err := moduleID(from, specifier)
+	if err != nil {
+		return nil, fmt.Errorf("%w: import %q: %w", ErrScript, specifier, err)
+	}
+	l.mu.RLock()
+	rec, ok := l.records[id]
+	l.mu.RUnlock()
+	if ok {
+		return rec, nil
+	}
+	if isRemote(id) {
+		switch name := jslibModule(id); name {
 		case "k6-summary":
 			return l.goModule("jslib/" + name)
 		case "k6-utils", "url":
@@ -175,20 +211,16 @@ func (l *loader) resolve(referrer any, specifier string) (sobek.ModuleRecord, er
 		}
 		return nil, fmt.Errorf("%w: import %q: remote modules are not supported; download the file and import it by a relative path", ErrScript, specifier)
 	}
-	p, err := l.filePath(from, specifier)
-	if err != nil {
-		return nil, fmt.Errorf("%w: import %q: %w", ErrScript, specifier, err)
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if rec, ok := l.records[p]; ok {
-		return rec, nil
-	}
-	code, err := fs.ReadFile(l.fsys, fsPath(p))
+	code, err := fs.ReadFile(l.fsys, fsPath(id))
 	if err != nil {
 		return nil, fmt.Errorf("%w: import %q from %s: %w", ErrScript, specifier, from, err)
 	}
-	return l.compile(p, code)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if rec, ok := l.records[id]; ok {
+		return rec, nil
+	}
+	return l.compile(id, code)
 }
 
 // jslibShim returns loadlens's own version of a jslib module, compiled
@@ -207,17 +239,40 @@ func (l *loader) jslibShim(name string) (sobek.ModuleRecord, error) {
 	return l.compile(key, code)
 }
 
-// filePath resolves a file specifier against the importing file.
-func (l *loader) filePath(from, specifier string) (string, error) {
+// isRemote reports whether a module id is a URL.
+func isRemote(id string) bool {
+	return strings.HasPrefix(id, "https://") || strings.HasPrefix(id, "http://")
+}
+
+// moduleID resolves a file specifier against the id of the module that
+// names it: a path in the script's file system, or a URL for remote
+// modules and for relative paths inside them.
+func moduleID(from, specifier string) (string, error) {
 	switch {
+	case isRemote(specifier):
+		u, err := url.Parse(specifier)
+		if err != nil {
+			return "", err
+		}
+		return u.String(), nil
 	case strings.HasPrefix(specifier, "file://"):
 		return path.Clean("/" + strings.TrimPrefix(strings.TrimPrefix(specifier, "file://"), "/")), nil
+	case !strings.HasPrefix(specifier, "/") && !strings.HasPrefix(specifier, "./") && !strings.HasPrefix(specifier, "../"):
+		return "", errors.New("not a k6 module, and not a file path (start it with ./ or ../) or URL")
+	case isRemote(from):
+		base, err := url.Parse(from)
+		if err != nil {
+			return "", err
+		}
+		ref, err := url.Parse(specifier)
+		if err != nil {
+			return "", err
+		}
+		return base.ResolveReference(ref).String(), nil
 	case strings.HasPrefix(specifier, "/"):
 		return path.Clean(specifier), nil
-	case strings.HasPrefix(specifier, "./") || strings.HasPrefix(specifier, "../"):
-		return path.Join(path.Dir(from), specifier), nil
 	}
-	return "", errors.New("not a k6 module, and not a file path (start it with ./ or ../)")
+	return path.Join(path.Dir(from), specifier), nil
 }
 
 // goModule returns the shared record of a Go module.
@@ -247,7 +302,7 @@ func (l *loader) goModule(name string) (*goModule, error) {
 func (l *loader) open(name string) (*fileData, error) {
 	p := name
 	if !strings.HasPrefix(p, "/") {
-		p = path.Join(path.Dir(l.mainPath), filepath.ToSlash(name))
+		p = path.Join(path.Dir(l.mainID), filepath.ToSlash(name))
 	}
 	p = path.Clean(p)
 	l.mu.RLock()

@@ -28,7 +28,7 @@ import (
 type Program struct {
 	opts   Options
 	loader *loader
-	main   *sobek.SourceTextModuleRecord
+	main   sobek.ModuleRecord
 	logger *slog.Logger
 
 	k6opts   loadtest.K6Options

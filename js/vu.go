@@ -52,6 +52,7 @@ type VU struct {
 	jsonStringify sobek.Callable
 	metadata      map[string]string // the engine VU's metadata, mirrored for HTTP requests
 	http          *httpState
+	cjs           map[*cjsModule]*cjsInstance // the CommonJS files this VU ran
 }
 
 // Runtime returns the VU's JavaScript runtime.
@@ -126,7 +127,11 @@ func (p *Program) newVU(ctx context.Context, state *loadtest.VU, id uint64) (*VU
 	if err != nil {
 		return nil, vu.classify(err, "init")
 	}
-	vu.ns = rt.NamespaceObjectFor(p.main)
+	if m, ok := p.main.(*cjsModule); ok { // a CommonJS script: its exports are its functions and options
+		vu.ns = vu.cjs[m].exports().ToObject(rt)
+	} else {
+		vu.ns = rt.NamespaceObjectFor(p.main)
+	}
 	vu.init = false
 	return vu, nil
 }

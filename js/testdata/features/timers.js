@@ -14,8 +14,9 @@ export default async function () {
   await new Promise((resolve) => setTimeout(resolve, 30));
   check(order.join(), { 'timers in order': (s) => s === 't1,t2' });
   let n = 0;
-  const id = setInterval(() => { n++; if (n === 3) clearInterval(id); }, 5);
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await new Promise((resolve) => {
+    const id = setInterval(() => { n++; if (n === 3) { clearInterval(id); setTimeout(resolve, 20); } }, 5);
+  });
   check(n, { 'setInterval and clearInterval': (v) => v === 3 });
   const cancelled = setTimeout(() => { throw new Error('a cleared timer ran'); }, 5);
   clearTimeout(cancelled);

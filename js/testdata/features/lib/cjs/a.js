@@ -1,0 +1,3 @@
+exports.fromA = 'a';
+const b = require('./b.js');
+exports.bSawA = b.sawA;

@@ -1,0 +1,2 @@
+const a = require('./a.js'); // a cycle: a's exports so far
+exports.sawA = a.fromA;
