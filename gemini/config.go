@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/loadlens/loadlens/internal/redact"
 )
 
 // DefaultModel is the model used when Config.Model is empty.
@@ -126,7 +128,7 @@ func (c Config) Validate() error {
 	}
 	if c.BaseURL != "" {
 		if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("base_url: must be an absolute http(s) URL, got %q", redactURL(c.BaseURL)))
+			errs = append(errs, fmt.Errorf("base_url: must be an absolute http(s) URL, got %q", redact.URL(c.BaseURL)))
 		}
 	}
 	if strings.ContainsAny(c.Model, "/?# ") && !strings.HasPrefix(c.Model, "models/") {
@@ -186,14 +188,4 @@ func (c Config) withDefaults() Config {
 		c.Cache = NewMemoryCache(DefaultCacheSize)
 	}
 	return c
-}
-
-// redactURL drops user info, query and fragment from a URL for messages.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	u.User, u.RawQuery, u.Fragment = nil, "", ""
-	return u.String()
 }

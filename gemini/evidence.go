@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/loadlens/loadlens/anomaly"
+	"github.com/loadlens/loadlens/internal/redact"
 	"github.com/loadlens/loadlens/loadtest"
 	"github.com/loadlens/loadlens/metrics"
 )
@@ -278,7 +279,7 @@ func compactScenario(sc any) string {
 	if err != nil {
 		return ""
 	}
-	return truncate(redactText(string(out)), 400)
+	return truncate(redact.Text(string(out)), 400)
 }
 
 func (b *builder) run() {
@@ -286,11 +287,11 @@ func (b *builder) run() {
 	it := Item{ID: "run", Kind: ItemRun, Attrs: map[string]string{"status": string(r.Status)}, Values: map[string]float64{}, rank: math.Inf(1)}
 	if r.Abort != nil {
 		it.Attrs["aborted_by"] = string(r.Abort.By)
-		it.Attrs["abort_reason"] = truncate(redactText(r.Abort.Reason), 160)
+		it.Attrs["abort_reason"] = truncate(redact.Text(r.Abort.Reason), 160)
 		it.Values["aborted_after_s"] = secs(r.Abort.After)
 	}
 	if r.FailedBy != "" {
-		it.Attrs["failed_by"] = truncate(redactText(r.FailedBy), 160)
+		it.Attrs["failed_by"] = truncate(redact.Text(r.FailedBy), 160)
 	}
 	it.Values["duration_s"] = secs(r.Duration)
 	pick := func(metric, agg, name string) {
@@ -354,7 +355,7 @@ func (b *builder) thresholds() {
 
 func (b *builder) findings(fs []anomaly.Finding) {
 	for _, f := range fs {
-		it := Item{ID: f.ID, Kind: ItemFinding, Text: redactText(f.Message),
+		it := Item{ID: f.ID, Kind: ItemFinding, Text: redact.Text(f.Message),
 			Attrs: map[string]string{"kind": string(f.Kind), "severity": f.Severity.String(), "blame": string(f.Target),
 				"metric": f.Metric, "method": f.Method},
 			Values: maps.Clone(f.Evidence), rank: 80 + 3*float64(f.Severity)}
@@ -681,7 +682,7 @@ func (b *builder) baseline(base loadtest.Result) {
 
 func (b *builder) warnings() {
 	for i, w := range b.res.Warnings {
-		b.add(Item{ID: "warn:" + strconv.Itoa(i+1), Kind: ItemWarning, Text: truncate(redactText(w), 200), rank: 30 - 0.1*float64(i)})
+		b.add(Item{ID: "warn:" + strconv.Itoa(i+1), Kind: ItemWarning, Text: truncate(redact.Text(w), 200), rank: 30 - 0.1*float64(i)})
 	}
 }
 

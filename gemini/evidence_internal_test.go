@@ -234,18 +234,3 @@ func TestBuildEvidenceBudget(t *testing.T) {
 	_, ok = ev.Find("ep:POST https://shop.example.test/api/cart?session=[REDACTED]")
 	assert.True(t, ok)
 }
-
-func TestRedactText(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]string{
-		"Authorization: Bearer abcdefgh12345678":      "Authorization: [REDACTED] [REDACTED]",
-		"https://u:p@host/x?api_key=abc123&page=2":    "https://[REDACTED]@host/x?api_key=[REDACTED]&page=2",
-		`{"password": "hunter2"}`:                     `{"password": "[REDACTED]"}`,
-		"key AIzaSyA1234567890abcdefghij used":        "key [REDACTED] used",
-		"jwt eyJhbGciOi.eyJzdWIiOiIx.sig-nature here": "jwt [REDACTED] here",
-		"GET /api/products/42 took 120 ms":            "GET /api/products/42 took 120 ms",
-		"session_id=3f2a9c&sort=asc":                  "session_id=[REDACTED]&sort=asc",
-	} {
-		assert.Equal(t, want, redactText(in), in)
-	}
-}

@@ -4,42 +4,17 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/loadlens/loadlens/loadtest"
+	"github.com/loadlens/loadlens/internal/redact"
 )
-
-// Patterns of secrets in free text. They over-redact rather than leak.
-var (
-	reBearer   = regexp.MustCompile(`(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}`)
-	reKeyValue = regexp.MustCompile(`(?i)([A-Za-z0-9_-]*(?:api[_-]?key|token|secret|passw(?:or)?d|pwd|auth[a-z_-]*|cookie|session|credential|private[_-]?key|signature|sig)[A-Za-z0-9_-]*)(["']?\s*[:=]\s*["']?)([^\s"'&,;<>]+)`)
-	reGoogle   = regexp.MustCompile(`AIza[0-9A-Za-z_\-]{10,}`)
-	reJWT      = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*`)
-	reUserinfo = regexp.MustCompile(`(://)[^/@\s]+@`)
-	reLongTok  = regexp.MustCompile(`\b[A-Za-z0-9+/_-]{40,}={0,2}`)
-)
-
-// redactText replaces secret-looking parts of s with [REDACTED]: bearer
-// tokens, key=value pairs with secret-looking keys, Google API keys, JWTs,
-// URL credentials and long opaque tokens.
-func redactText(s string) string {
-	const r = loadtest.Redacted
-	s = reUserinfo.ReplaceAllString(s, "${1}"+r+"@")
-	s = reJWT.ReplaceAllString(s, r)
-	s = reGoogle.ReplaceAllString(s, r)
-	s = reBearer.ReplaceAllString(s, "${1} "+r)
-	s = reKeyValue.ReplaceAllString(s, "${1}${2}"+r)
-	s = reLongTok.ReplaceAllString(s, r)
-	return s
-}
 
 // redactName redacts an endpoint name, which is often a URL: its user
 // info and the values of secret-looking query parameters.
 func redactName(name string) string {
-	return truncate(redactText(name), 120)
+	return truncate(redact.Text(name), 120)
 }
 
 // originOf returns scheme://host of a base URL, or "" when it does not
@@ -71,7 +46,7 @@ func cleanUntrusted(s, marker string, n int) string {
 		}
 		return r
 	}, s)
-	s = redactText(s)
+	s = redact.Text(s)
 	if marker != "" {
 		s = strings.ReplaceAll(s, marker, "[marker]")
 	}
@@ -99,9 +74,9 @@ func scrubSecret(s, secret string) string {
 	if secret == "" {
 		return s
 	}
-	s = strings.ReplaceAll(s, secret, loadtest.Redacted)
+	s = strings.ReplaceAll(s, secret, redact.Placeholder)
 	if esc := url.QueryEscape(secret); esc != secret {
-		s = strings.ReplaceAll(s, esc, loadtest.Redacted)
+		s = strings.ReplaceAll(s, esc, redact.Placeholder)
 	}
 	return s
 }

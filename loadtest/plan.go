@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"regexp"
 	"slices"
 	"time"
 
 	"github.com/loadlens/loadlens/internal/duration"
+	"github.com/loadlens/loadlens/internal/redact"
 	"github.com/loadlens/loadlens/loadtest/k6http"
 	"github.com/loadlens/loadlens/metrics"
 	"github.com/loadlens/loadlens/scenarios"
@@ -215,10 +215,9 @@ func (p Plan) registry() (*metrics.Registry, error) {
 	return reg, errors.Join(errs...)
 }
 
-var secretKey = regexp.MustCompile(`(?i)token|secret|passw|api[_-]?key|auth|cookie|credential|private`)
-
-// Redacted replaces secret values.
-const Redacted = "[REDACTED]"
+// Redacted replaces secret values (internal/redact's placeholder, for
+// users of this package).
+const Redacted = redact.Placeholder
 
 // Validate reports every problem of the plan at once, each naming its
 // field, wrapped in ErrInvalidPlan.
@@ -323,13 +322,7 @@ func (p Plan) Echo() PlanEcho {
 	e := PlanEcho{Name: p.Name, TestType: p.TestType, Scenarios: p.Scenarios, Thresholds: p.Thresholds,
 		Options: p.Options, Metrics: p.Metrics}
 	if len(p.Env) > 0 {
-		e.Env = make(map[string]string, len(p.Env))
-		for k, v := range p.Env {
-			if secretKey.MatchString(k) {
-				v = Redacted
-			}
-			e.Env[k] = v
-		}
+		e.Env = redact.Map(p.Env)
 	}
 	if p.Target != nil {
 		t := p.Target.Redacted()

@@ -9,8 +9,12 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/loadlens/loadlens/internal/redact"
 	"github.com/loadlens/loadlens/metrics"
 )
 
@@ -104,11 +108,13 @@ func (e Endpoint) method() string {
 	return strings.ToUpper(e.Method)
 }
 
+// name is the endpoint's name tag, with secrets in its URL hidden: names
+// reach check names, results, reports and the agent's database.
 func (e Endpoint) name() string {
 	if e.Name != "" {
-		return e.Name
+		return redact.URL(e.Name)
 	}
-	return e.method() + " " + e.Path
+	return e.method() + " " + redact.URL(e.Path)
 }
 
 // Validate reports every problem of the target at once.
@@ -121,8 +127,9 @@ func (t *Target) Validate() error {
 	case err != nil:
 		errs = append(errs, fmt.Errorf("target.base_url: %v", err))
 	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
-		errs = append(errs, fmt.Errorf("target.base_url: want an http:// or https:// URL with a host, got %q", t.BaseURL))
+		errs = append(errs, fmt.Errorf("target.base_url: want an http:// or https:// URL with a host, got %q", redact.URL(t.BaseURL)))
 	}
+	errs = append(errs, headerProblems("target.custom_headers", t.CustomHeaders)...)
 	if len(t.Endpoints) == 0 {
 		errs = append(errs, errors.New("target.endpoints: at least one endpoint is required"))
 	}
@@ -136,8 +143,24 @@ func (t *Target) Validate() error {
 		if e.ExpectStatus != 0 && (e.ExpectStatus < 100 || e.ExpectStatus > 599) {
 			errs = append(errs, fmt.Errorf("target.endpoints[%d].expect_status: must be 100 … 599, got %d", i, e.ExpectStatus))
 		}
+		errs = append(errs, headerProblems(fmt.Sprintf("target.endpoints[%d].headers", i), e.Headers)...)
 	}
 	return errors.Join(errs...)
+}
+
+// headerProblems reports header names and values that HTTP cannot carry
+// (a CR or LF would split the request), each named by its JSON path.
+func headerProblems(field string, h map[string]string) []error {
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		switch {
+		case !httpguts.ValidHeaderFieldName(k):
+			errs = append(errs, fmt.Errorf("%s: %q is not a valid header name", field, k))
+		case !httpguts.ValidHeaderFieldValue(h[k]):
+			errs = append(errs, fmt.Errorf("%s.%s: the value has a control character (CR, LF or NUL), which HTTP headers cannot carry", field, k))
+		}
+	}
+	return errs
 }
 
 func validMethod(m string) bool {
@@ -155,30 +178,18 @@ func (t Target) Redacted() Target {
 	if t.AuthToken != "" {
 		t.AuthToken = Redacted
 	}
-	t.BaseURL = redactURL(t.BaseURL)
-	t.CustomHeaders = redactHeaders(t.CustomHeaders)
+	t.BaseURL = redact.URL(t.BaseURL)
+	t.CustomHeaders = redact.Map(t.CustomHeaders)
 	eps := make([]Endpoint, len(t.Endpoints))
 	for i, e := range t.Endpoints {
-		e.Headers = redactHeaders(e.Headers)
-		e.Path = redactURL(e.Path)
+		e.Headers = redact.Map(e.Headers)
+		e.Path = redact.URL(e.Path)
+		e.Name = redact.URL(e.Name)
+		e.Body = redact.Body(e.Body)
 		eps[i] = e
 	}
 	t.Endpoints = eps
 	return t
-}
-
-func redactHeaders(h map[string]string) map[string]string {
-	if len(h) == 0 {
-		return h
-	}
-	out := make(map[string]string, len(h))
-	for k, v := range h {
-		if secretKey.MatchString(k) {
-			v = Redacted
-		}
-		out[k] = v
-	}
-	return out
 }
 
 // Execs implements ExecLister: a target runs as the default function.
@@ -243,16 +254,4 @@ func (t *targetVU) Run(ctx context.Context, _ string) error {
 		t.vu.Check(check, ok)
 	}
 	return nil
-}
-
-// redactURL replaces the password of a URL with Redacted.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), Redacted)
-	}
-	return u.String()
 }

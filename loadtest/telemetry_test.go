@@ -185,7 +185,7 @@ func TestPlanTelemetry(t *testing.T) {
 	require.NoError(t, secret.Validate())
 	echo := secret.Echo()
 	require.NotNil(t, echo.Telemetry)
-	assert.Equal(t, "http://admin:xxxxx@127.0.0.1/metrics", echo.Telemetry.Prometheus)
+	assert.Equal(t, "http://admin:%5BREDACTED%5D@127.0.0.1/metrics", echo.Telemetry.Prometheus)
 	assert.Equal(t, "http://admin:s3cret@127.0.0.1/metrics", secret.Telemetry.Prometheus)
 
 	spec, err := DecodeTestSpec([]byte(`{"test_type": "smoke", "target": {"base_url": "http://127.0.0.1:1", "endpoints": [{"path": "/"}]},

@@ -6,10 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
-	"strings"
 
 	"github.com/loadlens/loadlens/anomaly"
+	"github.com/loadlens/loadlens/internal/redact"
 	"github.com/loadlens/loadlens/loadtest"
 )
 
@@ -167,24 +166,12 @@ func Redact(r loadtest.Result) loadtest.Result {
 	cfg.Env = echo.Env
 	if echo.Target != nil {
 		t := *echo.Target
-		t.BaseURL = redactURL(t.BaseURL)
+		t.BaseURL = redact.URL(t.BaseURL)
 		for i := range t.Endpoints {
-			t.Endpoints[i].Path = redactURL(t.Endpoints[i].Path)
+			t.Endpoints[i].Path = redact.URL(t.Endpoints[i].Path)
 		}
 		cfg.Target = &t
 	}
 	r.Config = cfg
 	return r
-}
-
-// redactURL replaces the password of a URL with userinfo by "xxxxx".
-func redactURL(s string) string {
-	if !strings.Contains(s, "@") {
-		return s
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	return u.Redacted()
 }

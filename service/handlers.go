@@ -9,12 +9,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/loadlens/loadlens/anomaly"
+	"github.com/loadlens/loadlens/internal/redact"
 	"github.com/loadlens/loadlens/loadtest"
 	"github.com/loadlens/loadlens/store"
 )
@@ -80,46 +80,12 @@ func (s *Server) prepare(ctx context.Context, p principal, spec loadtest.TestSpe
 	return plan, warnings, nil
 }
 
-// redactSpec returns the spec as stored: the target's auth token,
-// secret-looking headers and env values redacted, and, anywhere in the
-// spec, string values under secret-looking keys and URL passwords.
+// redactSpec returns the spec as stored: secrets hidden by name and by
+// shape anywhere in it (the target's auth token, headers, env values,
+// fields of request bodies, URL passwords and secret query parameters).
 func redactSpec(spec loadtest.TestSpec) json.RawMessage {
-	if spec.Target != nil {
-		t := spec.Target.Redacted()
-		spec.Target = &t
-	}
-	spec.Env = loadtest.Plan{Env: spec.Env}.Echo().Env
-	b, _ := json.Marshal(redactJSON(jsonValue(spec), "")) // plain data: cannot fail
+	b, _ := json.Marshal(redact.JSON(jsonValue(spec))) // plain data: cannot fail
 	return b
-}
-
-var secretKey = regexp.MustCompile(`(?i)token|secret|passw|api[_-]?key|auth|cookie|credential|private`)
-
-func redactJSON(v any, key string) any {
-	switch x := v.(type) {
-	case string:
-		if key != "" && secretKey.MatchString(key) && x != "" {
-			return loadtest.Redacted
-		}
-		return urlLiteral.ReplaceAllStringFunc(x, func(raw string) string {
-			if u, err := url.Parse(raw); err == nil && u.User != nil {
-				if _, has := u.User.Password(); has {
-					u.User = url.UserPassword(u.User.Username(), "REDACTED")
-					return u.String()
-				}
-			}
-			return raw
-		})
-	case map[string]any:
-		for k, e := range x {
-			x[k] = redactJSON(e, k)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = redactJSON(e, key)
-		}
-	}
-	return v
 }
 
 func (s *Server) start(w http.ResponseWriter, r *http.Request, p principal, spec loadtest.TestSpec) {

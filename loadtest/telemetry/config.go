@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/prometheus/common/model"
 
 	"github.com/loadlens/loadlens/internal/duration"
+	"github.com/loadlens/loadlens/internal/redact"
 )
 
 // Bounds and defaults of a Config.
@@ -138,7 +138,7 @@ func (c Config) Validate() error {
 			}
 			errs = append(errs, fmt.Errorf("telemetry.prometheus: not a valid URL: %v", err))
 		case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
-			errs = append(errs, fmt.Errorf("telemetry.prometheus: want an http:// or https:// URL with a host, got %q", redactURL(c.Prometheus)))
+			errs = append(errs, fmt.Errorf("telemetry.prometheus: want an http:// or https:// URL with a host, got %q", redact.URL(c.Prometheus)))
 		}
 	}
 	if c.PID < 0 {
@@ -175,22 +175,11 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Redacted returns the config with the password of the Prometheus URL, if
-// any, replaced by "xxxxx".
+// Redacted returns the config with the secrets of the Prometheus URL (its
+// password, secret-looking query parameters) hidden.
 func (c Config) Redacted() Config {
-	c.Prometheus = redactURL(c.Prometheus)
+	c.Prometheus = redact.URL(c.Prometheus)
 	return c
-}
-
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	switch {
-	case err != nil && strings.Contains(s, "@"):
-		return "(invalid URL)" // it may hold a password
-	case err != nil || u.User == nil:
-		return s
-	}
-	return u.Redacted()
 }
 
 // Scraper returns a Scraper for the config's sources, or the config's

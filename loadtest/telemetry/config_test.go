@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/loadlens/loadlens/internal/redact"
 	"github.com/loadlens/loadlens/loadtest/telemetry"
 )
 
@@ -107,7 +108,7 @@ func TestConfigRedacted(t *testing.T) {
 	t.Parallel()
 	c := telemetry.Config{Prometheus: "http://admin:s3cret@127.0.0.1:9100/metrics", PID: 3}
 	r := c.Redacted()
-	assert.Equal(t, "http://admin:xxxxx@127.0.0.1:9100/metrics", r.Prometheus)
+	assert.Equal(t, "http://admin:%5BREDACTED%5D@127.0.0.1:9100/metrics", r.Prometheus)
 	assert.Equal(t, 3, r.PID)
 	assert.Equal(t, "http://admin:s3cret@127.0.0.1:9100/metrics", c.Prometheus, "the original is untouched")
 }
@@ -137,7 +138,7 @@ func FuzzConfigJSON(f *testing.F) {
 				r, err := url.Parse(c.Redacted().Prometheus)
 				require.NoError(t, err)
 				pw, _ := r.User.Password()
-				assert.Equal(t, "xxxxx", pw)
+				assert.Equal(t, redact.Placeholder, pw)
 			}
 		}
 	})

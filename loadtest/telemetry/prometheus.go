@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/loadlens/loadlens/internal/redact"
 )
 
 // Bounds of the exposition a Prometheus scrape reads.
@@ -42,7 +44,7 @@ type Prometheus struct {
 var _ Source = (*Prometheus)(nil)
 
 // Name returns the URL without its password.
-func (p *Prometheus) Name() string { return redactURL(p.URL) }
+func (p *Prometheus) Name() string { return redact.URL(p.URL) }
 
 // Read scrapes the endpoint once. A status other than 200, a body larger
 // than MaxBodyBytes and a body that does not parse are errors; ctx bounds

@@ -140,7 +140,7 @@ func TestPrometheusRefused(t *testing.T) {
 	_, err = src.Read(t.Context())
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "hunter2")
-	assert.Equal(t, "http://user:xxxxx@"+addr+"/metrics", src.Name())
+	assert.Equal(t, "http://user:%5BREDACTED%5D@"+addr+"/metrics", src.Name())
 }
 
 // TestScraperAgainstClientGolang scrapes a real client_golang endpoint on
