@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"strconv"
@@ -14,7 +15,8 @@ import (
 // Profile names a fault profile: how the target misbehaves over time. The
 // zero value is [Healthy]. Every profile except Healthy is active in the
 // window [Config.FaultAfter, Config.FaultAfter+Config.FaultFor) measured from
-// the moment [New] returns.
+// the moment [New] returns. A profile is shorthand for one [Fault] (Degrade
+// is FaultStep, ErrorBurst FaultBurst), placed before Config.Faults.
 type Profile string
 
 // The fault profiles. Their strength is set by the Config fields named after
@@ -144,8 +146,19 @@ type Config struct {
 	// phase φ ∈ [0, 1) drawn from Seed, so any N consecutive requests hold
 	// ⌊N·r⌋ or ⌈N·r⌉ errors, exactly N·r when that is a whole number.
 	ErrorRate float64 `json:"errorRate"`
-	// Seed drives jitter, the error phase and the 500-or-503 choice (default
-	// 0, itself a valid seed). The same Seed gives the same sequence.
+	// RandomErrors draws each load request's failure at random (from Seed
+	// and its arrival number) at ErrorRate, instead of spreading failures
+	// evenly: counts then vary as a binomial's, as real errors do.
+	RandomErrors bool `json:"randomErrors"`
+	// Spread makes latency log-normal: each load request's Latency (× its
+	// weight) is multiplied by exp(Spread·Z − Spread²/2), Z standard
+	// normal drawn from Seed and the request's arrival number, which keeps
+	// the mean and gives a right tail as real services have (default 0:
+	// fixed latency; 0.5 is a typical service). At most 3.
+	Spread float64 `json:"spread"`
+	// Seed drives jitter, spread, the error phase and the 500-or-503
+	// choice (default 0, itself a valid seed). The same Seed gives the same
+	// sequence.
 	Seed uint64 `json:"seed"`
 
 	// Profile is the fault profile (default Healthy).
@@ -186,6 +199,14 @@ type Config struct {
 	// BurstErrorRate is the error rate during an ErrorBurst fault, in
 	// [0, 1] (default 0.12). ErrorRate applies outside the burst.
 	BurstErrorRate float64 `json:"burstErrorRate"`
+
+	// Faults are injected faults, each with its kind, endpoint and window
+	// (see [Fault]); they apply together, after Profile's.
+	Faults []Fault `json:"faults"`
+	// Events receives the events log while Serve runs: one JSON object a
+	// line ([Event]) when each fault starts and ends, at the time it does
+	// (default: none; [Server.Events] keeps them too).
+	Events io.Writer `json:"-"`
 
 	// ShutdownGrace bounds the graceful shutdown of Serve once its context
 	// ends; requests still running after it are cancelled (default 5 s).
@@ -246,6 +267,12 @@ func (c Config) Validate() error {
 	}
 	dur("hold", c.Hold, MaxLatency)
 	rate("burstErrorRate", c.BurstErrorRate)
+	if !(c.Spread >= 0 && c.Spread <= 3) {
+		bad("spread", "must be in [0, 3], got %v", c.Spread)
+	}
+	for i, f := range c.Faults {
+		f.validate(fmt.Sprintf("faults[%d]", i), leakMax, &errs)
+	}
 	dur("shutdownGrace", c.ShutdownGrace, 10*time.Minute)
 	return errors.Join(errs...)
 }
@@ -274,6 +301,14 @@ func (c Config) withDefaults() Config {
 	if c.Profile == ErrorBurst {
 		c.FaultFor = cmp0(c.FaultFor, DefaultBurstFor)
 	}
+	faults := make([]Fault, 0, len(c.Faults)+1)
+	if f, ok := c.profileFault(); ok {
+		faults = append(faults, f)
+	}
+	for _, f := range c.Faults {
+		faults = append(faults, f.withDefaults())
+	}
+	c.Faults = faults
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -283,12 +318,33 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// profileFault returns the Fault that Profile stands for, with the
+// profile's fields (defaults filled in).
+func (c Config) profileFault() (Fault, bool) {
+	f := Fault{At: c.FaultAfter, For: c.FaultFor}
+	switch c.Profile {
+	case Degrade:
+		f.Kind, f.Factor, f.Delay = FaultStep, c.DegradeFactor, c.DegradeAdd
+	case Leak:
+		f.Kind, f.Bytes = FaultLeak, c.LeakPerRequest
+	case Saturate:
+		f.Kind, f.Slots, f.Hold = FaultSaturate, c.Slots, c.Hold
+	case ErrorBurst:
+		f.Kind, f.Rate = FaultBurst, c.BurstErrorRate
+	default:
+		return Fault{}, false
+	}
+	return f, true
+}
+
 // configJSON is Config's wire form: durations are k6 strings ("30s").
 type configJSON struct {
 	Latency        jsonDuration `json:"latency,omitzero"`
 	Jitter         jsonDuration `json:"jitter,omitzero"`
 	CPUWork        jsonDuration `json:"cpuWork,omitzero"`
 	ErrorRate      float64      `json:"errorRate,omitzero"`
+	RandomErrors   bool         `json:"randomErrors,omitzero"`
+	Spread         float64      `json:"spread,omitzero"`
 	Seed           uint64       `json:"seed,omitzero"`
 	Profile        Profile      `json:"profile,omitzero"`
 	FaultAfter     jsonDuration `json:"faultAfter,omitzero"`
@@ -301,32 +357,34 @@ type configJSON struct {
 	Hold           jsonDuration `json:"hold,omitzero"`
 	BurstErrorRate float64      `json:"burstErrorRate,omitzero"`
 	ShutdownGrace  jsonDuration `json:"shutdownGrace,omitzero"`
+	Faults         []Fault      `json:"faults,omitzero"`
 }
 
 // MarshalJSON encodes c with durations as k6 strings ("1m30s") and zero
-// fields left out. Now and Logger are not encoded.
+// fields left out. Now, Logger and Events are not encoded.
 func (c Config) MarshalJSON() ([]byte, error) {
-	return json.Marshal(configJSON{
-		jsonDuration(c.Latency), jsonDuration(c.Jitter), jsonDuration(c.CPUWork), c.ErrorRate, c.Seed, c.Profile,
-		jsonDuration(c.FaultAfter), jsonDuration(c.FaultFor), c.DegradeFactor, jsonDuration(c.DegradeAdd),
-		c.LeakPerRequest, c.LeakMax, c.Slots, jsonDuration(c.Hold), c.BurstErrorRate, jsonDuration(c.ShutdownGrace),
-	})
+	return json.Marshal(c.wire())
+}
+
+func (c Config) wire() configJSON {
+	return configJSON{
+		jsonDuration(c.Latency), jsonDuration(c.Jitter), jsonDuration(c.CPUWork), c.ErrorRate, c.RandomErrors, c.Spread,
+		c.Seed, c.Profile, jsonDuration(c.FaultAfter), jsonDuration(c.FaultFor), c.DegradeFactor, jsonDuration(c.DegradeAdd),
+		c.LeakPerRequest, c.LeakMax, c.Slots, jsonDuration(c.Hold), c.BurstErrorRate, jsonDuration(c.ShutdownGrace), c.Faults,
+	}
 }
 
 // UnmarshalJSON decodes c from JSON where durations are k6 strings ("30s")
 // or numbers of milliseconds. Fields absent from the JSON keep their value;
-// Now and Logger are untouched.
+// Now, Logger and Events are untouched.
 func (c *Config) UnmarshalJSON(b []byte) error {
-	w := configJSON{
-		jsonDuration(c.Latency), jsonDuration(c.Jitter), jsonDuration(c.CPUWork), c.ErrorRate, c.Seed, c.Profile,
-		jsonDuration(c.FaultAfter), jsonDuration(c.FaultFor), c.DegradeFactor, jsonDuration(c.DegradeAdd),
-		c.LeakPerRequest, c.LeakMax, c.Slots, jsonDuration(c.Hold), c.BurstErrorRate, jsonDuration(c.ShutdownGrace),
-	}
+	w := c.wire()
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
 	c.Latency, c.Jitter, c.CPUWork = time.Duration(w.Latency), time.Duration(w.Jitter), time.Duration(w.CPUWork)
-	c.ErrorRate, c.Seed, c.Profile = w.ErrorRate, w.Seed, w.Profile
+	c.ErrorRate, c.RandomErrors, c.Spread = w.ErrorRate, w.RandomErrors, w.Spread
+	c.Seed, c.Profile, c.Faults = w.Seed, w.Profile, w.Faults
 	c.FaultAfter, c.FaultFor = time.Duration(w.FaultAfter), time.Duration(w.FaultFor)
 	c.DegradeFactor, c.DegradeAdd = w.DegradeFactor, time.Duration(w.DegradeAdd)
 	c.LeakPerRequest, c.LeakMax = w.LeakPerRequest, w.LeakMax

@@ -22,14 +22,25 @@
 //	GET  /healthz             "ok", never faulted, not counted
 //	GET  /metrics             Prometheus text from the Server's own registry
 //
-// Other paths and methods answer 404. Latency (× the route's weight),
-// Jitter, CPUWork, ErrorRate and the fault [Profile] apply to load routes
-// only. A load request waits its latency, then (Saturate) queues for a slot
-// and holds it, burns its CPU work, retains memory (Leak), and is answered
-// with an injected 500/503 or its page. A request whose context ends while
-// it waits frees its handler at once and is recorded as 499.
+// Other paths and methods answer 404. Latency (× the route's weight,
+// log-normally spread by Spread), Jitter, CPUWork, ErrorRate and the
+// faults apply to load routes only. A load request waits out a stall, then
+// its latency (stepped or drifting), then queues for a saturate slot and
+// holds it, burns its CPU work, retains memory (leak), and is reset,
+// answered with an injected 500/503, with an HTML page where JSON was
+// promised (exception), or with its page. A request whose context ends
+// while it waits frees its handler at once and is recorded as 499.
 //
-// Profiles, active from FaultAfter for FaultFor (0: until Close):
+// Faults ([Fault], Config.Faults, the CLI's repeatable --fault
+// KIND,key=value…) each have a kind — step, drift, burst, stall, leak,
+// saturate, exception, reset, refuse —, an endpoint (one request path, or
+// every load route), an onset At and a length For from the moment New
+// returns, and their size. While Serve runs, the events log (Config.Events,
+// [Server.Events]) records each fault's true start and end. Every choice is
+// deterministic given Seed and the requests' arrival order.
+//
+// Profiles are shorthand for one fault, active from FaultAfter for
+// FaultFor (0: until Close):
 //
 //   - Degrade: latency × DegradeFactor (3) + DegradeAdd (20 ms) — a step.
 //   - Leak: LeakPerRequest (1 KiB) retained per request up to LeakMax

@@ -33,6 +33,23 @@ func failsAt(n, p, phi uint64) bool {
 	return (n*p+phi)/ppm != ((n+1)*p+phi)/ppm
 }
 
+// Salts that keep the per-request draws of one seed independent.
+const (
+	saltErrors uint64 = 0x6a09e667f3bcc908
+	saltSpread uint64 = 0xbb67ae8584caa73b
+)
+
+// logNormalAt returns request n's log-normal latency factor
+// exp(σZ − σ²/2), mean 1, with Z standard normal by Box–Muller from two
+// uniforms drawn from seed and n.
+func logNormalAt(seed, n uint64, sigma float64) float64 {
+	h := splitmix64(seed ^ splitmix64(n^saltSpread))
+	u1 := (float64(h>>11) + 0.5) / (1 << 53)
+	u2 := float64(splitmix64(h)>>11) / (1 << 53)
+	z := math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2)
+	return math.Exp(sigma*z - sigma*sigma/2)
+}
+
 // jitterAt returns request n's jitter in [0, j).
 func jitterAt(seed, n uint64, j time.Duration) time.Duration {
 	if j <= 0 {
@@ -119,7 +136,7 @@ func (l *leakStore) release() {
 	l.bytes.Store(0)
 }
 
-// slots is the Saturate profile's semaphore with its gauges.
+// slots is a saturate fault's semaphore with its gauges.
 type slots struct {
 	sem     chan struct{}
 	inUse   atomic.Int64

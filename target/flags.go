@@ -34,6 +34,34 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&c.Slots, prefix+"slots", c.Slots, "saturate: concurrent load requests admitted (0: 8)")
 	durVar(&c.Hold, "hold", "saturate: time a request holds its slot (0: 10ms)")
 	fs.Float64Var(&c.BurstErrorRate, prefix+"burst-errors", c.BurstErrorRate, "errors: error rate during the burst (0: 0.12)")
+	fs.BoolVar(&c.RandomErrors, prefix+"random-errors", c.RandomErrors, "draw failures at random at --errors, instead of evenly spread")
+	fs.Float64Var(&c.Spread, prefix+"spread", c.Spread, "log-normal latency spread σ (0: fixed latency; 0.5 is typical)")
+	fs.Var((*faultsFlag)(&c.Faults), prefix+"fault",
+		"a fault, repeatable: KIND[,key=value...], KIND one of step, drift, burst, stall, leak, saturate, exception, reset, refuse; "+
+			"keys endpoint, at, for, factor, delay, slope, rate, period, length, bytes, slots, hold (e.g. step,at=10s,endpoint=/api/products,factor=10)")
+}
+
+// faultsFlag appends a ParseFault spelling to a fault list.
+type faultsFlag []Fault
+
+func (f *faultsFlag) String() string {
+	if f == nil {
+		return ""
+	}
+	parts := make([]string, len(*f))
+	for i, x := range *f {
+		parts[i] = x.String()
+	}
+	return strings.Join(parts, " ")
+}
+
+func (f *faultsFlag) Set(s string) error {
+	x, err := ParseFault(s)
+	if err != nil {
+		return err
+	}
+	*f = append(*f, x)
+	return nil
 }
 
 type durationFlag time.Duration

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -35,7 +36,9 @@ const maxBody = 64 << 10
 // content is the pre-rendered payloads, immutable after newContent.
 type content struct {
 	text, json, octet []string // header values
+	html              []string
 	ok                []byte
+	maintenance       []byte   // the exception fault's page
 	list              []byte   // /api/products
 	items             [][]byte // /api/products/{id}, index id-1
 	prices            []int64  // cents, index id-1
@@ -52,11 +55,13 @@ type product struct {
 
 func newContent() content {
 	c := content{
-		text:  []string{"text/plain; charset=utf-8"},
-		json:  []string{"application/json"},
-		octet: []string{"application/octet-stream"},
-		ok:    []byte("ok"),
-		block: make([]byte, 32<<10),
+		text:        []string{"text/plain; charset=utf-8"},
+		json:        []string{"application/json"},
+		octet:       []string{"application/octet-stream"},
+		html:        []string{"text/html; charset=utf-8"},
+		ok:          []byte("ok"),
+		maintenance: []byte("<html><body><h1>Down for maintenance</h1></body></html>"),
+		block:       make([]byte, 32<<10),
 	}
 	all := make([]product, Products)
 	for i := range all {
@@ -131,56 +136,132 @@ func (s *Server) handle(pattern string, counted bool, h handlerFunc) {
 	})
 }
 
-// faulty wraps a load route's handler with latency, jitter, the profile's
-// fault, CPU work and injected errors. weight multiplies Latency.
+// faulty wraps a load route's handler with latency (spread, jitter), the
+// faults active for its path, CPU work and injected errors. weight
+// multiplies Latency.
 func (s *Server) faulty(weight time.Duration, h handlerFunc) handlerFunc {
 	cfg := &s.cfg
 	return func(w http.ResponseWriter, r *http.Request) int {
 		n := s.seq.Add(1) - 1
-		active := s.faultActive()
 		ctx := r.Context()
-		d := cfg.Latency*weight + jitterAt(cfg.Seed, n, cfg.Jitter)
-		if active && cfg.Profile == Degrade {
-			d = time.Duration(float64(d)*cfg.DegradeFactor) + cfg.DegradeAdd
+		el := cfg.Now().Sub(s.start)
+		var buf [4]*activeFault
+		active := buf[:0]
+		for _, f := range s.faults {
+			if f.appliesTo(r.URL.Path, el) {
+				active = append(active, f)
+			}
 		}
-		if err := wait(ctx, d); err != nil {
+		// A stall holds the request until it passes; steps and drifts
+		// change its latency.
+		var stall time.Duration
+		d := s.latency(weight, n)
+		for _, f := range active {
+			switch f.Kind {
+			case FaultStall:
+				stall = max(stall, f.stallLeft(el))
+			case FaultStep:
+				d = time.Duration(float64(d)*f.Factor) + f.Delay
+			case FaultDrift:
+				d += time.Duration(float64(f.Slope) * (el - f.At).Seconds())
+			}
+			if !f.rated() {
+				f.hits.Add(1)
+			}
+		}
+		if err := wait(ctx, stall+d); err != nil {
 			return s.gone(w)
 		}
-		switch {
-		case active && cfg.Profile == Saturate:
-			if err := s.slots.acquire(ctx); err != nil {
+		saturated := false
+		for _, f := range active {
+			if f.Kind != FaultSaturate {
+				continue
+			}
+			saturated = true
+			if err := f.slots.acquire(ctx); err != nil {
 				return s.gone(w)
 			}
-			err := wait(ctx, cfg.Hold)
+			err := wait(ctx, f.Hold)
 			if err == nil {
 				burn(ctx, cfg.CPUWork)
 			}
-			s.slots.release()
+			f.slots.release()
 			if err != nil {
 				return s.gone(w)
 			}
-		case cfg.CPUWork > 0:
+		}
+		if !saturated && cfg.CPUWork > 0 {
 			burn(ctx, cfg.CPUWork)
 		}
-		if active && cfg.Profile == Leak {
-			if _, reached := s.leak.retain(cfg.LeakPerRequest); reached {
-				s.log.Warn("demo target leak reached its cap", "bytes", cfg.LeakMax)
+		// A burst's rate replaces ErrorRate while it lasts.
+		fail, burst, reset, malformed := false, false, false, false
+		for _, f := range active {
+			switch f.Kind {
+			case FaultLeak:
+				if _, reached := s.leak.retain(f.Bytes); reached {
+					s.log.Warn("demo target leak reached its cap", "bytes", cfg.LeakMax)
+				}
+			case FaultBurst:
+				fail, burst = f.hit() || fail, true
+			case FaultReset:
+				reset = f.hit() || reset
+			case FaultException:
+				malformed = f.hit() || malformed
 			}
 		}
-		rate := s.errPPM
-		if active && cfg.Profile == ErrorBurst {
-			rate = s.burstPPM
+		if !burst {
+			fail = s.failsAt(n)
 		}
-		if failsAt(n, rate, s.phase) {
+		switch {
+		case reset:
+			return s.reset(w)
+		case fail:
 			s.errors.Add(1)
 			code := http.StatusInternalServerError
 			if splitmix64(cfg.Seed^n)&1 == 1 {
 				code = http.StatusServiceUnavailable
 			}
 			return s.writeJSONError(w, code, "injected fault")
+		case malformed:
+			w.Header()["Content-Type"] = s.content.html
+			_, _ = w.Write(s.content.maintenance)
+			return http.StatusOK
 		}
 		return h(w, r)
 	}
+}
+
+// latency returns load request n's wait before its fault: Latency × weight,
+// log-normally spread, plus jitter.
+func (s *Server) latency(weight time.Duration, n uint64) time.Duration {
+	d := s.cfg.Latency * weight
+	if s.cfg.Spread > 0 && d > 0 {
+		d = time.Duration(float64(d) * logNormalAt(s.cfg.Seed, n, s.cfg.Spread))
+	}
+	return d + jitterAt(s.cfg.Seed, n, s.cfg.Jitter)
+}
+
+// failsAt reports whether load request n fails at ErrorRate: evenly
+// spread, or at random with RandomErrors.
+func (s *Server) failsAt(n uint64) bool {
+	if s.cfg.RandomErrors {
+		return s.errPPM > 0 && splitmix64(s.cfg.Seed^splitmix64(n^saltErrors))%ppm < s.errPPM
+	}
+	return failsAt(n, s.errPPM, s.phase)
+}
+
+// reset closes the request's connection with a TCP RST and no answer. A
+// writer that cannot be hijacked (HTTP/2) is aborted instead.
+func (s *Server) reset(w http.ResponseWriter) int {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+	return 0
 }
 
 // gone records a request whose context ended while it waited.

@@ -68,15 +68,15 @@ func newPromMetrics(s *Server) *promMetrics {
 		gauge(MetricRetainedBytes, "Bytes retained by the leak profile.",
 			func() float64 { return float64(s.leak.bytes.Load()) }),
 		gauge(MetricSlotsInUse, "Saturate profile slots held.",
-			func() float64 { return float64(s.slots.inUse.Load()) }),
+			func() float64 { return float64(s.Stats().SlotsInUse) }),
 		gauge(MetricSlotWaiting, "Requests waiting for a saturate profile slot.",
-			func() float64 { return float64(s.slots.waiting.Load()) }),
+			func() float64 { return float64(s.Stats().Waiting) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        MetricFaultActive,
-			Help:        "1 while the configured fault profile is active, else 0.",
+			Help:        "1 while the configured fault profile or another fault is active, else 0.",
 			ConstLabels: prometheus.Labels{"profile": s.cfg.Profile.String()},
 		}, func() float64 {
-			if s.faultActive() {
+			if s.Stats().FaultActive {
 				return 1
 			}
 			return 0

@@ -26,28 +26,28 @@ var ErrClosed = errors.New("target server closed")
 // registry, and optionally the loopback listener that serves it. Create it
 // with [New]. Its methods are safe for concurrent use.
 type Server struct {
-	cfg      Config
-	start    time.Time
-	log      *slog.Logger
-	mux      *http.ServeMux
-	metrics  *promMetrics
-	leak     leakStore
-	slots    slots
-	errPPM   uint64
-	burstPPM uint64
-	phase    uint64
-	content  content
+	cfg     Config
+	start   time.Time
+	log     *slog.Logger
+	mux     *http.ServeMux
+	metrics *promMetrics
+	leak    leakStore
+	faults  []*activeFault
+	errPPM  uint64
+	phase   uint64
+	content content
+	conns   connSet
 
-	seq        atomic.Uint64 // load requests' arrival numbers
-	requests   atomic.Uint64
-	errors     atomic.Uint64
-	cancelled  atomic.Uint64
-	inFlight   atomic.Int64
-	orders     atomic.Uint64
-	faultState atomic.Int32 // 0 before the fault, 1 during, 2 after; for logging
+	seq       atomic.Uint64 // load requests' arrival numbers
+	requests  atomic.Uint64
+	errors    atomic.Uint64
+	cancelled atomic.Uint64
+	inFlight  atomic.Int64
+	orders    atomic.Uint64
 
 	mu        sync.Mutex // guards the fields below
-	ln        net.Listener
+	ln        *switchListener
+	events    []Event
 	srv       *http.Server
 	served    bool
 	closed    bool
@@ -66,17 +66,22 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{
-		cfg:      cfg,
-		start:    cfg.Now(),
-		log:      cfg.Logger,
-		mux:      http.NewServeMux(),
-		errPPM:   toPPM(cfg.ErrorRate),
-		burstPPM: toPPM(cfg.BurstErrorRate),
-		phase:    splitmix64(cfg.Seed) % ppm,
-		content:  newContent(),
+		cfg:     cfg,
+		start:   cfg.Now(),
+		log:     cfg.Logger,
+		mux:     http.NewServeMux(),
+		errPPM:  toPPM(cfg.ErrorRate),
+		phase:   splitmix64(cfg.Seed) % ppm,
+		content: newContent(),
 	}
 	s.leak.max = cfg.LeakMax
-	s.slots.sem = make(chan struct{}, cfg.Slots)
+	for i, f := range cfg.Faults {
+		af := &activeFault{Fault: f, index: i, ratePPM: toPPM(f.Rate), phase: splitmix64(cfg.Seed^uint64(i+1)) % ppm}
+		if f.Kind == FaultSaturate {
+			af.slots = &slots{sem: make(chan struct{}, f.Slots)}
+		}
+		s.faults = append(s.faults, af)
+	}
 	s.baseCtx, s.cancelReq = context.WithCancel(context.Background())
 	s.metrics = newPromMetrics(s)
 	s.routes()
@@ -124,13 +129,14 @@ func (s *Server) Listen(ctx context.Context, addr string) error {
 		_ = ln.Close()
 		return fmt.Errorf("listen address %q: bound %s: %w", addr, ln.Addr(), ErrNotLoopback)
 	}
-	s.ln = ln
-	s.log.Info("demo target listening", "addr", ln.Addr().String(), "profile", s.cfg.Profile.String())
+	s.ln = newSwitchListener(ln)
+	s.log.Info("demo target listening", "addr", ln.Addr().String(), "profile", s.cfg.Profile.String(), "faults", len(s.cfg.Faults))
 	return nil
 }
 
 // Serve serves the listener opened by Listen until ctx ends or Close is
-// called. When ctx ends it shuts down gracefully: it stops accepting, lets
+// called, and meanwhile writes the events log and closes and reopens the
+// listener for refuse faults. When ctx ends it shuts down gracefully: it stops accepting, lets
 // running requests finish for up to ShutdownGrace, then cancels them. It
 // returns nil once stopped by ctx or Close, and the listener's error if
 // serving fails. It fails with ErrClosed without a listener, after Close,
@@ -145,6 +151,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		Handler:           s.mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return s.baseCtx },
+		ConnState:         s.conns.track,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.srv, s.served = srv, true
@@ -154,6 +161,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	schedCtx, stopSchedule := context.WithCancel(ctx)
+	defer stopSchedule()
+	wg.Go(func() { s.schedule(schedCtx, ln) })
 	wg.Go(func() { errc <- srv.Serve(ln) })
 	select {
 	case err := <-errc:
@@ -262,51 +272,47 @@ type Stats struct {
 	InFlight int64
 	// SlotsInUse is the number of Saturate slots held now; Waiting the
 	// number of requests queued for one; PeakSlotsInUse the most ever held at
-	// once (at most Config.Slots).
+	// once (at most Config.Slots); summed over saturate faults.
 	SlotsInUse, Waiting, PeakSlotsInUse int64
 	// RetainedBytes is the memory the Leak profile holds (0 after Close).
 	RetainedBytes int64
-	// FaultActive reports whether the fault window is open now.
+	// FaultActive reports whether a fault's window is open now.
 	FaultActive bool
+	// Faults has one entry per fault of Config().Faults.
+	Faults []FaultStats
+}
+
+// FaultStats is one fault's state.
+type FaultStats struct {
+	Kind FaultKind
+	// Active reports whether its window is open now.
+	Active bool
+	// Requests counts the requests it applied to (all of them for step,
+	// drift, stall, leak and saturate; for burst, exception and reset the
+	// ones it drew from, of which Rate were hit).
+	Requests uint64
 }
 
 // Stats returns a snapshot of the counters. Each field is read atomically;
 // the snapshot as a whole is not, while requests are running.
 func (s *Server) Stats() Stats {
-	return Stats{
-		Requests:       s.requests.Load(),
-		Errors:         s.errors.Load(),
-		Cancelled:      s.cancelled.Load(),
-		InFlight:       s.inFlight.Load(),
-		SlotsInUse:     s.slots.inUse.Load(),
-		Waiting:        s.slots.waiting.Load(),
-		PeakSlotsInUse: s.slots.peak.Load(),
-		RetainedBytes:  s.leak.bytes.Load(),
-		FaultActive:    s.faultActive(),
-	}
-}
-
-// faultActive reports whether the fault window is open at the configured
-// clock's now, and logs the window's transitions once.
-func (s *Server) faultActive() bool {
-	if s.cfg.Profile == Healthy {
-		return false
+	st := Stats{
+		Requests:      s.requests.Load(),
+		Errors:        s.errors.Load(),
+		Cancelled:     s.cancelled.Load(),
+		InFlight:      s.inFlight.Load(),
+		RetainedBytes: s.leak.bytes.Load(),
 	}
 	el := s.cfg.Now().Sub(s.start)
-	state := int32(0)
-	if el >= s.cfg.FaultAfter {
-		state = 1
-		if s.cfg.FaultFor > 0 && el >= s.cfg.FaultAfter+s.cfg.FaultFor {
-			state = 2
+	for _, f := range s.faults {
+		active := f.window(el)
+		st.FaultActive = st.FaultActive || active
+		st.Faults = append(st.Faults, FaultStats{Kind: f.Kind, Active: active, Requests: f.hits.Load()})
+		if f.slots != nil {
+			st.SlotsInUse += f.slots.inUse.Load()
+			st.Waiting += f.slots.waiting.Load()
+			st.PeakSlotsInUse += f.slots.peak.Load()
 		}
 	}
-	if old := s.faultState.Load(); state > old && s.faultState.CompareAndSwap(old, state) {
-		if old == 0 {
-			s.log.Info("demo target fault started", "profile", s.cfg.Profile.String(), "after", el)
-		}
-		if state == 2 {
-			s.log.Info("demo target fault ended", "profile", s.cfg.Profile.String(), "after", el)
-		}
-	}
-	return state == 1
+	return st
 }

@@ -6,6 +6,7 @@ import (
 	goflag "flag"
 	"fmt"
 	"io"
+	"os"
 
 	flag "github.com/spf13/pflag"
 
@@ -18,6 +19,7 @@ func (a *app) target(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("target", flag.ContinueOnError)
 	fs.SetOutput(a.stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "loopback address to listen on (127.0.0.0/8 or ::1)")
+	events := fs.String("events", "", "append the faults' events log (JSON lines: each fault's start and end) to this file")
 	var cfg target.Config
 	gofs := goflag.NewFlagSet("target", goflag.ContinueOnError)
 	gofs.SetOutput(io.Discard)
@@ -31,6 +33,15 @@ func (a *app) target(ctx context.Context, args []string) int {
 			return exitOK
 		}
 		return exitUsage
+	}
+	if *events != "" {
+		f, err := os.OpenFile(*events, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			fmt.Fprintf(a.stderr, "loadlens target: --events: %v\n", err)
+			return exitGenericError
+		}
+		defer f.Close()
+		cfg.Events = f
 	}
 	srv, err := target.New(cfg)
 	if err != nil {
