@@ -31,7 +31,8 @@ var layers = map[string][]string{
 	"distributed":  {"loadtest", "scenarios", "metrics"},
 	"store":        {"anomaly", "loadtest", "scenarios", "metrics"},
 	"service":      {"store", "report", "gemini", "anomaly", "js", "loadtest", "scenarios", "metrics", "target"},
-	"cmd/loadlens": {"*"},
+	"cli":          {"*"},
+	"cmd/loadlens": {"cli"},
 	"examples":     {"*"},
 	"bench":        {"*"},
 }
@@ -89,7 +90,7 @@ func TestDependenciesPointDown(t *testing.T) {
 
 func TestLayerOf(t *testing.T) {
 	t.Parallel()
-	for rel, want := range map[string]string{"loadtest": "loadtest", "loadtest/lttest": "loadtest", "cmd/loadlens": "cmd/loadlens", "metrics": "metrics"} {
+	for rel, want := range map[string]string{"loadtest": "loadtest", "loadtest/lttest": "loadtest", "cmd/loadlens": "cmd/loadlens", "cli": "cli", "metrics": "metrics"} {
 		got, ok := layerOf(rel)
 		require.True(t, ok, rel)
 		require.Equal(t, want, got, rel)

@@ -16,5 +16,7 @@
 //   - gemini: grounded AI analysis of a Result and its findings
 //   - report: JSON, HTML, JUnit and comparisons
 //   - store, service: the per-tenant agent and its history
-//   - cmd/loadlens: the CLI
+//   - cli: the command line as a library (custom binaries with k6/x/
+//     modules import it)
+//   - cmd/loadlens: the loadlens binary, a few lines over cli
 package loadlens

@@ -32,7 +32,7 @@ type Config struct {
 
 	// BuildPlan turns a test spec into a plan, with warnings. nil means
 	// spec.Plan(), which rejects specs with a script ("running a script
-	// needs the k6 script runtime"); cmd/loadlens passes one that runs k6
+	// needs the k6 script runtime"); package cli passes one that runs k6
 	// scripts. Errors wrapping loadtest.ErrInvalidPlan answer 400 with each
 	// problem; others answer 500.
 	BuildPlan func(ctx context.Context, spec loadtest.TestSpec) (loadtest.Plan, []string, error)

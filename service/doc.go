@@ -30,7 +30,7 @@
 //
 // The capabilities of packages still being written elsewhere (k6 scripts,
 // the AI analysis, the HTML report) come in as plain functions in
-// [Config], wired by cmd/loadlens.
+// [Config], wired by package cli.
 //
 // It may import store, report, gemini, anomaly, js, loadtest, scenarios,
 // metrics and target. It never reads the environment or prints; it logs

@@ -1,87 +1,15 @@
 // Command loadlens runs k6-style load tests in process, analyses them, and
-// serves the loadlens agent. It is the only part of loadlens that reads
-// os.Args, the environment and signals, and picks exit codes.
+// serves the loadlens agent. Everything but os.Args and the exit is in
+// package cli, which custom binaries import too.
 package main
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"log/slog"
 	"os"
+
+	"github.com/loadlens/loadlens/cli"
 )
 
 func main() {
-	a := &app{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, environ: os.Environ, hardExit: os.Exit}
-	os.Exit(a.main(context.Background(), os.Args[1:]))
-}
-
-// app holds what a command may touch of the process, so tests can run
-// commands in process.
-type app struct {
-	stdout, stderr io.Writer
-	getenv         func(string) string
-	environ        func() []string
-	// hardExit ends the process at a second Ctrl-C (k6 exit code 105).
-	hardExit func(int)
-}
-
-const usage = `loadlens — k6-style load tests, in process, with analysis
-
-Usage:
-  loadlens run [flags] FILE        run a test file (.json) or a k6 script (.js)
-  loadlens demo                    a short stress test against a built-in loopback target
-  loadlens target [flags]          serve the built-in demo target on loopback
-  loadlens report RESULT.json      write an HTML report (--html), JUnit (--junit) or JSON (--json)
-  loadlens compare BASE CURRENT    compare two results (files written by run --result)
-  loadlens serve [flags]           the agent: per-tenant REST API, history, alerts
-  loadlens tenant VERB NAME        the agent's tenants: add, limits, key, list, webhook add|list|remove
-  loadlens version                 print the version
-
-Run 'loadlens COMMAND --help' for a command's flags.
-`
-
-func (a *app) main(ctx context.Context, args []string) int {
-	if len(args) == 0 {
-		fmt.Fprint(a.stderr, usage)
-		return exitUsage
-	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "run":
-		return a.run(ctx, rest)
-	case "demo":
-		return a.demo(ctx, rest)
-	case "target":
-		return a.target(ctx, rest)
-	case "report":
-		return a.report(rest)
-	case "compare":
-		return a.compare(rest)
-	case "serve":
-		return a.serve(ctx, rest)
-	case "tenant":
-		return a.tenant(ctx, rest)
-	case "version", "--version":
-		fmt.Fprintln(a.stdout, "loadlens", version)
-		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(a.stdout, usage)
-		return 0
-	}
-	fmt.Fprintf(a.stderr, "loadlens: unknown command %q\n\n%s", cmd, usage)
-	return exitUsage
-}
-
-// version is the CLI's version, set at build time with -ldflags.
-var version = "0.1.0-dev"
-
-// logger logs to stderr at info and above, as k6 does whatever -q says;
-// quiet (the agent's scripts) keeps warnings and errors only.
-func (a *app) logger(quiet bool) *slog.Logger {
-	level := slog.LevelInfo
-	if quiet {
-		level = slog.LevelWarn
-	}
-	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	os.Exit(cli.Main(context.Background(), os.Args[1:]))
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -21,7 +21,7 @@ func (a *app) scriptPlan(ctx context.Context, path string, code []byte, base, to
 		src = js.Source{Filename: filepath.Base(path), Code: code}
 	}
 	plan, _, warnings, err := js.Plan(ctx, src, base, top, js.Options{
-		Env: a.scriptEnv(env, f.includeSystemEnv), Logger: a.logger(f.quietLogs), Throw: f.throw,
+		Env: a.scriptEnv(env, f.includeSystemEnv), Logger: a.logger(f.quietLogs), Throw: f.throw, Modules: a.modules,
 	})
 	return plan, warnings, err
 }
