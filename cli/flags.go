@@ -41,6 +41,9 @@ type runFlags struct {
 	includeSystemEnv         bool
 	noSetup, noTeardown      bool
 	targetCPUs               float64
+	moduleCache              string
+	offline                  bool
+	remoteModules            bool // not a flag: only `run` fetches remote modules, the agent does not
 
 	fs *flag.FlagSet
 }
@@ -76,6 +79,8 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&f.summaryTimeUnit, "summary-time-unit", "", "time values in the summary in s, ms or us (default: each in its own)")
 	fs.BoolVarP(&f.throw, "throw", "w", false, "scripts: network errors and bad metric values throw")
 	fs.BoolVar(&f.includeSystemEnv, "include-system-env-vars", true, "scripts: the system environment is part of __ENV")
+	fs.StringVar(&f.moduleCache, "module-cache", "", "scripts: keep fetched remote modules in DIR (default: the user's cache folder, loadlens/modules)")
+	fs.BoolVar(&f.offline, "offline", false, "scripts: take remote modules from the module cache only, never from the network")
 	fs.SetInterspersed(true)
 	f.fs = fs
 	return f

@@ -37,6 +37,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	path := f.fs.Arg(0)
+	f.remoteModules = true
 	plan, warnings, err := a.loadPlan(ctx, path, f)
 	if err != nil {
 		if isScriptException(err) {

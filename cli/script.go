@@ -22,8 +22,26 @@ func (a *app) scriptPlan(ctx context.Context, path string, code []byte, base, to
 	}
 	plan, _, warnings, err := js.Plan(ctx, src, base, top, js.Options{
 		Env: a.scriptEnv(env, f.includeSystemEnv), Logger: a.logger(f.quietLogs), Throw: f.throw, Modules: a.modules,
+		Remote: a.remoteModules(f),
 	})
 	return plan, warnings, err
+}
+
+// remoteModules fetches the remote modules of `run`'s scripts, through an
+// on-disk cache; nil (refused) for the agent's.
+func (a *app) remoteModules(f *runFlags) js.ModuleFetcher {
+	if !f.remoteModules {
+		return nil
+	}
+	dir := f.moduleCache
+	if dir == "" {
+		if home := a.getenv("XDG_CACHE_HOME"); home != "" {
+			dir = filepath.Join(home, "loadlens", "modules")
+		} else if home := a.getenv("HOME"); home != "" {
+			dir = filepath.Join(home, ".cache", "loadlens", "modules")
+		}
+	}
+	return &js.RemoteModules{CacheDir: dir, Offline: f.offline}
 }
 
 // scriptEnv is a script's __ENV: the system environment unless excluded

@@ -145,7 +145,7 @@ func (vu *VU) runCJS(m *cjsModule) (*cjsInstance, error) {
 func (vu *VU) requireFrom(from string, call sobek.FunctionCall) sobek.Value {
 	vu.mustInit("require()")
 	specifier := call.Argument(0).String()
-	rec, err := vu.prog.loader.resolveFrom(from, specifier)
+	rec, err := vu.prog.loader.resolveFrom(vu.ctxOrBackground(), from, specifier)
 	if err != nil {
 		vu.throwError(err)
 	}
@@ -169,7 +169,7 @@ func (vu *VU) requireFrom(from string, call sobek.FunctionCall) sobek.Value {
 		if err := linkModule(m); err != nil {
 			vu.throwError(fmt.Errorf("%w: require(%q): %w", ErrScript, specifier, err))
 		}
-		p := vu.rt.CyclicModuleRecordEvaluate(m, vu.prog.loader.resolve)
+		p := vu.rt.CyclicModuleRecordEvaluate(m, vu.prog.loader.resolver(vu.ctxOrBackground()))
 		switch p.State() {
 		case sobek.PromiseStateRejected:
 			vu.throwError(promiseError(p.Result()))

@@ -16,11 +16,19 @@
 // [Options.Modules] under "k6/x/NAME": nothing registers itself globally,
 // a custom binary passes its own (examples/xk6-hello).
 //
-// The jslib modules most scripts import by URL have built-in stand-ins, so
-// no network is used: k6-utils (randomIntBetween, randomItem,
-// randomString, uuidv4, findBetween, the stage helpers), k6-summary
-// (textSummary, jUnit) and url (URL, URLSearchParams), at any version.
-// Other remote imports are errors.
+// Remote modules (import or require of an https URL, such as k6's jslib)
+// are fetched at load time through [Options.Remote]; without it they are
+// refused with [ErrModuleRefused]. [RemoteModules] fetches them with a
+// timeout and a size cap, keeps them in an on-disk cache (used when a
+// fetch fails, and only it in offline mode), and takes two hooks that
+// confine it: AllowURL is asked about every URL and redirect, AllowIP
+// about every address its dialer connects to, after DNS resolution, so a
+// name that resolves to an internal address is refused even when it
+// changes between the check and the dial (DNS rebinding). The agent
+// passes AllowURL for the tenant's allowed hosts and AllowIP refusing
+// loopback, private and link-local addresses, and keeps Client nil.
+// Relative imports inside a remote module resolve against its URL. No
+// copies of jslib files are built in: jslib is AGPL-licensed.
 //
 // http.batch runs its requests in parallel as k6 does (options batch and
 // batchPerHost, 20 and 6 by default; 0 means no limit), on HTTP clients

@@ -143,7 +143,9 @@ func decodeBody(body []byte, ce string) []byte {
 func feature(t *testing.T, name string) run {
 	t.Helper()
 	srv := testServer(t)
-	return run{src: js.Source{Path: filepath.Join("testdata", "features", name)}}.env("BASE", srv.URL)
+	r := run{src: js.Source{Path: filepath.Join("testdata", "features", name)}}.env("BASE", srv.URL)
+	r.opts.Remote = &js.RemoteModules{Client: moduleServer(t).client}
+	return r
 }
 
 func TestHTTP(t *testing.T) {

@@ -51,6 +51,9 @@ type Options struct {
 	// Throw is k6's --throw: network errors and bad metric values throw
 	// exceptions, whatever the script's `throw` option says.
 	Throw bool
+	// Remote fetches the modules scripts import or require by http(s)
+	// URL (*RemoteModules over HTTP, with a cache); nil refuses them.
+	Remote ModuleFetcher
 }
 
 // Module is a JavaScript module written in Go, imported from scripts under
@@ -105,7 +108,7 @@ func Load(ctx context.Context, src Source, opts Options) (*Program, error) {
 	if err := validateOptions(opts); err != nil {
 		return nil, err
 	}
-	l, main, err := newLoader(src, opts)
+	l, main, err := newLoader(ctx, src, opts)
 	if err != nil {
 		return nil, err
 	}

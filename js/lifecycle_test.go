@@ -82,7 +82,7 @@ export default function () {}
 			assert.ErrorContains(t, o.err, "none.js")
 		}},
 		{name: "remote import", exit: 107, run: script("import x from 'https://jslib.k6.io/x.js';\nexport default function () {}\n"), check: func(t *testing.T, o outcome) {
-			assert.ErrorContains(t, o.err, "remote modules are not supported")
+			assert.ErrorIs(t, o.err, js.ErrModuleRefused, "no Options.Remote: remote modules are refused")
 		}},
 		{name: "exception in setup", exit: 107, run: script("export function setup() { throw new Error('no data'); }\nexport default function () {}\n"), check: func(t *testing.T, o outcome) {
 			var se *js.ScriptError

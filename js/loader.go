@@ -1,6 +1,7 @@
 package js
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -26,9 +27,11 @@ type loader struct {
 	fsys     fs.FS
 	mainID   string // the entry script's id
 	builtins map[string]Module
+	remote   ModuleFetcher // nil: remote modules are refused
 
 	mu      sync.RWMutex
 	records map[string]sobek.ModuleRecord // script files by id: ES modules and CommonJS
+	sources map[string][]byte             // their code, by id
 	ids     map[sobek.ModuleRecord]string
 	gomods  map[string]*goModule
 	files   map[string]*fileData
@@ -51,9 +54,10 @@ func (f *fileData) text() string {
 
 // newLoader reads the entry script and compiles it with every file it
 // imports.
-func newLoader(src Source, opts Options) (*loader, sobek.ModuleRecord, error) {
+func newLoader(ctx context.Context, src Source, opts Options) (*loader, sobek.ModuleRecord, error) {
 	l := &loader{
-		builtins: builtinModules(), records: map[string]sobek.ModuleRecord{},
+		builtins: builtinModules(), remote: opts.Remote,
+		records: map[string]sobek.ModuleRecord{}, sources: map[string][]byte{},
 		ids: map[sobek.ModuleRecord]string{}, gomods: map[string]*goModule{},
 		files: map[string]*fileData{}, shared: map[string]*sharedArray{},
 	}
@@ -85,7 +89,7 @@ func newLoader(src Source, opts Options) (*loader, sobek.ModuleRecord, error) {
 		return nil, nil, fmt.Errorf("%w: no script: set Source.Path or Source.Code", ErrScript)
 	}
 	l.mu.Lock()
-	main, err := l.compile(l.mainID, code)
+	main, err := l.compile(ctx, l.mainID, code)
 	l.mu.Unlock()
 	if err != nil {
 		return nil, nil, err
@@ -137,19 +141,21 @@ func fsPath(p string) string {
 
 // compile parses one file, l.mu held: an ES module when it has import or
 // export statements (or top-level await), else a CommonJS file. k6 tells
-// them apart the same way.
-func (l *loader) compile(id string, code []byte) (sobek.ModuleRecord, error) {
+// them apart the same way. The modules it imports are fetched with ctx.
+func (l *loader) compile(ctx context.Context, id string, code []byte) (sobek.ModuleRecord, error) {
 	src := string(code)
 	ast, esmErr := parser.ParseFile(nil, id, src, 0, parser.IsModule, parser.WithDisableSourceMaps)
 	var rec sobek.ModuleRecord
 	if esmErr == nil && (len(ast.ImportEntries) > 0 || len(ast.ExportEntries) > 0 || ast.HasTLA) {
-		m, err := sobek.ModuleFromAST(ast, l.resolve)
+		m, err := sobek.ModuleFromAST(ast, l.resolver(ctx))
 		if err != nil {
 			return nil, newScriptError(err, "init")
 		}
 		rec = m
 	} else {
-		prog, err := sobek.Compile(id, cjsPrefix+src+cjsSuffix, true)
+		// Source maps stay off: a sourceMappingURL would make the parser
+		// read the host's file system.
+		prog, err := compileCJS(id, src)
 		if err != nil {
 			if esmErr != nil {
 				err = esmErr
@@ -160,7 +166,17 @@ func (l *loader) compile(id string, code []byte) (sobek.ModuleRecord, error) {
 	}
 	l.records[id] = rec
 	l.ids[rec] = id
+	l.sources[id] = code
 	return rec, nil
+}
+
+// compileCJS compiles a CommonJS file's wrapper function.
+func compileCJS(id, src string) (*sobek.Program, error) {
+	ast, err := parser.ParseFile(nil, id, cjsPrefix+src+cjsSuffix, 0, parser.WithDisableSourceMaps)
+	if err != nil {
+		return nil, err
+	}
+	return sobek.CompileAST(ast, true)
 }
 
 // known reports whether id is a script file the loader compiled.
@@ -171,24 +187,27 @@ func (l *loader) known(id string) bool {
 	return ok
 }
 
-// resolve implements sobek.HostResolveImportedModuleFunc: k6's and the
+// resolver returns a sobek.HostResolveImportedModuleFunc: k6's and the
 // extensions' modules by name, script files by path relative to the
-// importing file.
-func (l *loader) resolve(referrer any, specifier string) (sobek.ModuleRecord, error) {
-	from := l.mainID
-	if rec, ok := referrer.(sobek.ModuleRecord); ok {
-		l.mu.RLock()
-		if id, ok := l.ids[rec]; ok {
-			from = id
+// importing file, remote modules fetched with ctx. Load links every
+// module its script imports; later resolutions find them compiled.
+func (l *loader) resolver(ctx context.Context) sobek.HostResolveImportedModuleFunc {
+	return func(referrer any, specifier string) (sobek.ModuleRecord, error) {
+		from := l.mainID
+		if rec, ok := referrer.(sobek.ModuleRecord); ok {
+			l.mu.RLock()
+			if id, ok := l.ids[rec]; ok {
+				from = id
+			}
+			l.mu.RUnlock()
 		}
-		l.mu.RUnlock()
+		return l.resolveFrom(ctx, from, specifier)
 	}
-	return l.resolveFrom(from, specifier)
 }
 
 // resolveFrom returns the module that specifier names in the module from,
-// reading and compiling a script file the first time.
-func (l *loader) resolveFrom(from, specifier string) (sobek.ModuleRecord, error) {
+// reading (or fetching) and compiling a script file the first time.
+func (l *loader) resolveFrom(ctx context.Context, from, specifier string) (sobek.ModuleRecord, error) {
 	if specifier == "k6" || strings.HasPrefix(specifier, "k6/") {
 		return l.goModule(specifier)
 	}
@@ -202,16 +221,7 @@ func (l *loader) resolveFrom(from, specifier string) (sobek.ModuleRecord, error)
 	if ok {
 		return rec, nil
 	}
-	if isRemote(id) {
-		switch name := jslibModule(id); name {
-		case "k6-summary":
-			return l.goModule("jslib/" + name)
-		case "k6-utils", "url":
-			return l.jslibShim(name)
-		}
-		return nil, fmt.Errorf("%w: import %q: remote modules are not supported; download the file and import it by a relative path", ErrScript, specifier)
-	}
-	code, err := fs.ReadFile(l.fsys, fsPath(id))
+	code, err := l.read(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("%w: import %q from %s: %w", ErrScript, specifier, from, err)
 	}
@@ -220,23 +230,18 @@ func (l *loader) resolveFrom(from, specifier string) (sobek.ModuleRecord, error)
 	if rec, ok := l.records[id]; ok {
 		return rec, nil
 	}
-	return l.compile(id, code)
+	return l.compile(ctx, id, code)
 }
 
-// jslibShim returns loadlens's own version of a jslib module, compiled
-// once.
-func (l *loader) jslibShim(name string) (sobek.ModuleRecord, error) {
-	key := "jslib:" + name
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if rec, ok := l.records[key]; ok {
-		return rec, nil
+// read returns the code of a script file or a remote module.
+func (l *loader) read(ctx context.Context, id string) ([]byte, error) {
+	if !isRemote(id) {
+		return fs.ReadFile(l.fsys, fsPath(id))
 	}
-	code, err := jslibFiles.ReadFile("jslib/" + name + ".js")
-	if err != nil {
-		return nil, fmt.Errorf("jslib %s: %w", name, err)
+	if l.remote == nil {
+		return nil, fmt.Errorf("%w: remote modules are not enabled here", ErrModuleRefused)
 	}
-	return l.compile(key, code)
+	return l.remote.FetchModule(ctx, id)
 }
 
 // isRemote reports whether a module id is a URL.
@@ -249,6 +254,8 @@ func isRemote(id string) bool {
 // modules and for relative paths inside them.
 func moduleID(from, specifier string) (string, error) {
 	switch {
+	case strings.HasPrefix(specifier, "http://"):
+		return "", errors.New("only file and https imports are supported, as in k6")
 	case isRemote(specifier):
 		u, err := url.Parse(specifier)
 		if err != nil {

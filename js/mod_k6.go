@@ -22,8 +22,6 @@ func builtinModules() map[string]Module {
 		"k6/encoding":  &builtin{names: []string{"b64decode", "b64encode"}, inst: encodingModule},
 		"k6/crypto":    &builtin{names: cryptoExportNames(), inst: cryptoModule},
 		"k6/timers":    &builtin{names: []string{"clearInterval", "clearTimeout", "setInterval", "setTimeout"}, inst: timersModule},
-		// jslib modules imported by URL (see jslibModule)
-		"jslib/k6-summary": &builtin{names: []string{"jUnit", "textSummary"}, inst: summaryModule},
 	}
 }
 

@@ -1,17 +1,17 @@
-// loadlens's own implementation of the functions of k6's jslib k6-utils
-// (https://jslib.k6.io/k6-utils/<version>/index.js), for scripts that
-// import it by URL: no network is used.
-import exec from 'k6/execution';
+// A test stand-in for jslib's k6-utils, written for loadlens's tests (not
+// the published file): CommonJS, as the published bundle. The tests' module
+// server answers https://jslib.k6.io/k6-utils/<version>/index.js with it.
+const exec = require('k6/execution');
 
-export function randomIntBetween(min, max) {
+function randomIntBetween(min, max) {
   return Math.floor(Math.random() * (max - min + 1) + min);
 }
 
-export function randomItem(items) {
+function randomItem(items) {
   return items[Math.floor(Math.random() * items.length)];
 }
 
-export function randomString(length, charset = 'abcdefghijklmnopqrstuvwxyz') {
+function randomString(length, charset = 'abcdefghijklmnopqrstuvwxyz') {
   let out = '';
   for (let i = 0; i < length; i++) {
     out += charset.charAt(Math.floor(Math.random() * charset.length));
@@ -19,7 +19,7 @@ export function randomString(length, charset = 'abcdefghijklmnopqrstuvwxyz') {
   return out;
 }
 
-export function uuidv4(secure = false) {
+function uuidv4(secure = false) {
   if (secure) {
     return crypto.randomUUID();
   }
@@ -29,7 +29,7 @@ export function uuidv4(secure = false) {
   });
 }
 
-export function findBetween(content, left, right, repeat = false) {
+function findBetween(content, left, right, repeat = false) {
   const found = [];
   let from = 0;
   for (;;) {
@@ -44,7 +44,7 @@ export function findBetween(content, left, right, repeat = false) {
   return repeat ? found : found.length ? found[0] : null;
 }
 
-export function normalDistributionStages(maxVUs, durationSeconds, numberOfStages = 10) {
+function normalDistributionStages(maxVUs, durationSeconds, numberOfStages = 10) {
   const mean = 0;
   const sd = 1;
   const stages = [{ duration: `${Math.ceil(durationSeconds * 0.1)}s`, target: 0 }];
@@ -72,7 +72,7 @@ function seconds(d) {
   return (Number(m[1] || 0) * 3600) + (Number(m[2] || 0) * 60) + Number(m[3] || 0) + Number(m[4] || 0) / 1000;
 }
 
-export function getCurrentStageIndex() {
+function getCurrentStageIndex() {
   const stages = currentStages();
   const elapsed = (Date.now() - exec.scenario.startTime) / 1000;
   let sum = 0;
@@ -83,14 +83,24 @@ export function getCurrentStageIndex() {
   return stages.length - 1;
 }
 
-export function tagWithCurrentStageIndex() {
+function tagWithCurrentStageIndex() {
   exec.vu.tags.stage = String(getCurrentStageIndex());
 }
 
-export function tagWithCurrentStageProfile() {
+function tagWithCurrentStageProfile() {
   const stages = currentStages();
   const i = getCurrentStageIndex();
   const prev = i > 0 ? stages[i - 1].target : 0;
   const cur = stages[i].target;
   exec.vu.tags.stage_profile = cur > prev ? 'ramp-up' : cur < prev ? 'ramp-down' : 'steady';
 }
+
+exports.randomIntBetween = randomIntBetween;
+exports.randomItem = randomItem;
+exports.randomString = randomString;
+exports.uuidv4 = uuidv4;
+exports.findBetween = findBetween;
+exports.normalDistributionStages = normalDistributionStages;
+exports.getCurrentStageIndex = getCurrentStageIndex;
+exports.tagWithCurrentStageIndex = tagWithCurrentStageIndex;
+exports.tagWithCurrentStageProfile = tagWithCurrentStageProfile;

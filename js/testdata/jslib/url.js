@@ -1,5 +1,7 @@
-// loadlens's own URL and URLSearchParams, for scripts that import them
-// from k6's jslib (https://jslib.k6.io/url/<version>/index.js).
+// A test stand-in for jslib's url module (URL and URLSearchParams), written
+// for loadlens's tests (not the published file): CommonJS, as the published
+// bundle. The tests' module server answers
+// https://jslib.k6.io/url/<version>/index.js with it.
 
 function encodeParam(s) {
   return encodeURIComponent(s).replace(/%20/g, '+').replace(/[!'()~]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
@@ -9,7 +11,7 @@ function decodeParam(s) {
   return decodeURIComponent(s.replace(/\+/g, ' '));
 }
 
-export class URLSearchParams {
+class URLSearchParams {
   constructor(init) {
     this._list = [];
     this._url = null;
@@ -73,7 +75,7 @@ export class URLSearchParams {
 const defaultPorts = { 'http:': '80', 'https:': '443', 'ws:': '80', 'wss:': '443', 'ftp:': '21' };
 const pattern = /^([a-zA-Z][a-zA-Z0-9+.-]*:)\/\/(?:([^:@/?#]*)(?::([^@/?#]*))?@)?(\[[^\]]*\]|[^:/?#]*)(?::(\d*))?([^?#]*)(\?[^#]*)?(#.*)?$/;
 
-export class URL {
+class URL {
   constructor(url, base) {
     url = String(url);
     if (base !== undefined && !pattern.test(url)) {
@@ -129,3 +131,6 @@ export class URL {
   toString() { return this.href; }
   toJSON() { return this.href; }
 }
+
+exports.URL = URL;
+exports.URLSearchParams = URLSearchParams;
