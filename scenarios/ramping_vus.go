@@ -145,31 +145,60 @@ func ceilDuration(T, num, den int64) time.Duration {
 	return time.Duration(d)
 }
 
+// windowMax answers "the highest count in effect during [a, b]" over a step
+// function, for windows whose bounds never decrease between calls: a
+// monotonic deque of step indices, each pushed and popped once.
+type windowMax struct {
+	steps []vuChange
+	next  int   // the first step not yet pushed
+	dq    []int // indices of pushed steps, their VUs decreasing
+}
+
+func (w *windowMax) max(a, b time.Duration) int64 {
+	for w.next < len(w.steps) && w.steps[w.next].At <= b {
+		for len(w.dq) > 0 && w.steps[w.dq[len(w.dq)-1]].VUs <= w.steps[w.next].VUs {
+			w.dq = w.dq[:len(w.dq)-1]
+		}
+		w.dq = append(w.dq, w.next)
+		w.next++
+	}
+	// The step in effect at a is the last one at or before it; steps
+	// before that one ended before the window. The newest pushed step is
+	// never dropped here (it is at or after first), so dq stays non-empty.
+	first, _ := slices.BinarySearchFunc(w.steps, a, func(s vuChange, t time.Duration) int { return cmp.Compare(s.At, t) })
+	if first == len(w.steps) || w.steps[first].At > a {
+		first--
+	}
+	for w.dq[0] < first {
+		w.dq = w.dq[1:]
+	}
+	return w.steps[w.dq[0]].VUs
+}
+
 // Requirements implements [Config]. VUs removed by a ramp-down stay reserved
 // for gracefulRampDown (or until gracefulStop ends the scenario), so the
 // planned count at t is the highest count within gracefulRampDown before t.
 func (c RampingVUs) Requirements(et *ExecutionTuple) []VUStep {
-	steps := c.vuSteps(et)
 	end := stagesDuration(c.Stages)
 	grd, final := c.gracefulRampDown(), end+c.GracefulStopOrDefault()
-	lastAt := steps[len(steps)-1].At
-	// maxOver returns the highest count in effect during [a, b].
-	maxOver := func(a, b time.Duration) int64 {
-		i, _ := slices.BinarySearchFunc(steps, a, func(s vuChange, t time.Duration) int { return cmp.Compare(s.At, t) })
-		if i == len(steps) || steps[i].At > a {
-			i--
-		}
-		m := steps[i].VUs
-		for ; i < len(steps) && steps[i].At <= b; i++ {
-			m = max(m, steps[i].VUs)
-		}
-		return m
+	if final == 0 {
+		// Zero-length stages and no gracefulStop: k6 still initialises the
+		// peak ("5 max VUs, 0s max duration").
+		return []VUStep{{Planned: et.ScaleInt64(c.peak())}}
 	}
+	steps := c.vuSteps(et)
+	lastAt := steps[len(steps)-1].At
 	times := []time.Duration{0, end}
 	for _, s := range steps {
 		times = append(times, s.At, s.At+grd)
 	}
 	slices.Sort(times)
+	// The planned count at t is the highest count in effect during the
+	// window [a, b] (before the end: [t-grd, t]; after it: up to the last
+	// change). Both bounds only grow with t, so a sliding-window maximum
+	// over the steps keeps this O(steps): a test of 100 000 VUs has as
+	// many steps, and rescanning the window for each made it quadratic.
+	w := windowMax{steps: steps}
 	var out []VUStep
 	for _, t := range slices.Compact(times) {
 		if t >= final {
@@ -177,9 +206,9 @@ func (c RampingVUs) Requirements(et *ExecutionTuple) []VUStep {
 		}
 		var planned int64
 		if t < end {
-			planned = maxOver(max(t-grd, 0), t)
+			planned = w.max(max(t-grd, 0), t)
 		} else {
-			planned = maxOver(min(max(t-grd, 0), lastAt), lastAt)
+			planned = w.max(min(max(t-grd, 0), lastAt), lastAt)
 		}
 		if len(out) == 0 || out[len(out)-1].Planned != planned {
 			out = append(out, VUStep{Offset: t, Planned: planned})

@@ -2,12 +2,14 @@ package scenarios
 
 import (
 	"context"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // rampExample: 2 VUs, up to 5 over 3s, hold 2s, down to 1 over 4s, jump to
@@ -78,6 +80,12 @@ func TestRampingVUsRequirements(t *testing.T) {
 			name: "ends at zero before the end", stages: []Stage{{2 * time.Second, 0}, {2 * time.Second, 0}},
 			grd: time.Second, gs: 2 * time.Second,
 			expected: []VUStep{{Offset: 0, Planned: 2}, {Offset: 2 * time.Second, Planned: 1}, {Offset: 3 * time.Second}},
+		},
+		{
+			// k6 v2.2.0 on startVUs 2, one 0s stage to 5, gracefulStop 0s:
+			// "5 max VUs, 0s max duration".
+			name: "zero length initialises the peak", stages: []Stage{{0, 5}}, grd: 0, gs: 0,
+			expected: []VUStep{{Offset: 0, Planned: 5}},
 		},
 		{
 			name: "no grace: the raw steps", grd: 0, gs: 0,
@@ -247,4 +255,82 @@ func TestRampingVUsReactivation(t *testing.T) {
 		h.mu.Unlock()
 		h.checkPool(t)
 	})
+}
+
+// requirementsByDefinition is Requirements as its doc defines it, rescanning
+// the window for every instant: quadratic, for checking the fast one.
+func requirementsByDefinition(c RampingVUs, et *ExecutionTuple) []VUStep {
+	steps := c.vuSteps(et)
+	end := stagesDuration(c.Stages)
+	grd, final := c.gracefulRampDown(), end+c.GracefulStopOrDefault()
+	if final == 0 {
+		return []VUStep{{Planned: et.ScaleInt64(c.peak())}}
+	}
+	lastAt := steps[len(steps)-1].At
+	maxOver := func(a, b time.Duration) int64 {
+		var m int64
+		for i, s := range steps {
+			inEffectAtA := s.At <= a && (i+1 == len(steps) || steps[i+1].At > a)
+			if inEffectAtA || (s.At > a && s.At <= b) {
+				m = max(m, s.VUs)
+			}
+		}
+		return m
+	}
+	times := []time.Duration{0, end}
+	for _, s := range steps {
+		times = append(times, s.At, s.At+grd)
+	}
+	slices.Sort(times)
+	var out []VUStep
+	for _, t := range slices.Compact(times) {
+		if t >= final {
+			break
+		}
+		planned := maxOver(min(max(t-grd, 0), lastAt), lastAt)
+		if t < end {
+			planned = maxOver(max(t-grd, 0), t)
+		}
+		if len(out) == 0 || out[len(out)-1].Planned != planned {
+			out = append(out, VUStep{Offset: t, Planned: planned})
+		}
+	}
+	if out[len(out)-1].Planned != 0 {
+		out = append(out, VUStep{Offset: final})
+	}
+	return out
+}
+
+// Requirements agrees with its definition on random ramps, whole and split.
+func TestRampingVUsRequirementsMatchDefinition(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(15, 3))
+	for i := range 300 {
+		c := RampingVUs{StartVUs: ptr(rng.Int64N(20))}
+		for range 1 + rng.IntN(6) {
+			c.Stages = append(c.Stages, Stage{time.Duration(rng.Int64N(8)) * 500 * time.Millisecond, rng.Int64N(60)})
+		}
+		grd, gs := time.Duration(rng.Int64N(5))*700*time.Millisecond, time.Duration(rng.Int64N(3))*time.Second
+		c.GracefulRampDown, c.GracefulStop = &grd, &gs
+		if c.peak() == 0 {
+			continue
+		}
+		for _, et := range append([]*ExecutionTuple{nil}, tuples(t, splits(t)[i%len(splits(t))])...) {
+			require.Equal(t, requirementsByDefinition(c, et), c.Requirements(et), "%+v", c)
+		}
+	}
+}
+
+// BenchmarkRampingVUsRequirements100k is the agent's limit check of a
+// quick-stress test of 100 000 VUs: quadratic, it never returned.
+//
+//	go test -run '^$' -bench RampingVUsRequirements -benchmem ./scenarios/
+func BenchmarkRampingVUsRequirements100k(b *testing.B) {
+	c := Stress(PresetParams{VUs: 100_000, Duration: time.Minute, RampUp: 20 * time.Second})["stress"].(RampingVUs)
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(c.Requirements(nil)) == 0 {
+			b.Fatal("no steps")
+		}
+	}
 }
