@@ -375,3 +375,22 @@ func FuzzScenariosJSON(f *testing.F) {
 		_ = s.Sorted()
 	})
 }
+
+func TestVUCeiling(t *testing.T) {
+	t.Parallel()
+	s := Scenarios{
+		"ramp": RampingVUs{StartVUs: ptr(int64(3)), Stages: []Stage{{time.Second, 40}, {time.Second, 0}}},
+		"car":  ConstantArrivalRate{Rate: 10, TimeUnit: time.Second, Duration: time.Second, PreAllocatedVUs: 5, MaxVUs: 20},
+		"si":   SharedIterations{VUs: 2, Iterations: 10},
+		"huge": RampingVUs{Stages: []Stage{{time.Second, 100_000_000}}, Common: Common{StartTime: time.Hour}},
+	}
+	total, highest := s.VUCeiling()
+	assert.Equal(t, int64(100_000_000), highest)
+	assert.Equal(t, int64(100_000_062), total)
+	delete(s, "huge")
+	total, highest = s.VUCeiling()
+	assert.Equal(t, int64(40), highest)
+	assert.Equal(t, int64(62), total)
+	_, peak := s.PeakVUs(nil)
+	assert.LessOrEqual(t, peak, total)
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"time"
 )
@@ -159,6 +160,43 @@ func (s Scenarios) End() (time.Duration, bool) {
 		end = max(end, e)
 	}
 	return end, true
+}
+
+// VUCeiling reads the VU counts the configs ask for, without the schedule
+// math: highest is the largest VU count any one scenario names (vus, a
+// stage target, startVUs or maxVUs), total their sum, which bounds PeakVUs'
+// maxVUs for the whole test. It costs O(stages) where PeakVUs costs O(VUs),
+// so a VU limit can be checked before the exact count is worth computing: a
+// test whose highest is over the limit asks for too many VUs; one whose
+// total is within it does not.
+func (s Scenarios) VUCeiling() (total, highest int64) {
+	for _, c := range s {
+		var n int64
+		switch c := c.(type) {
+		case ConstantVUs:
+			n = c.vus()
+		case SharedIterations:
+			n = c.vus()
+		case PerVUIterations:
+			n = c.vus()
+		case RampingVUs:
+			n = c.peak()
+		case ConstantArrivalRate:
+			n = c.maxVUs()
+		case RampingArrivalRate:
+			n = c.maxVUs()
+		case ExternallyControlled:
+			n = c.maxVUs()
+		case nil:
+			continue
+		default:
+			n = MaxVUs
+		}
+		n = min(max(n, 0), MaxVUs)
+		total = min(total+n, math.MaxInt64/2)
+		highest = max(highest, n)
+	}
+	return total, highest
 }
 
 // PeakVUs returns how many VUs this instance needs: planned is the peak of
