@@ -92,9 +92,12 @@ func (a *app) loadPlan(ctx context.Context, path string, f *runFlags) (loadtest.
 		if err != nil {
 			return loadtest.Plan{}, nil, err
 		}
+		if spec.ScriptFile != "" { // next to the test file
+			spec.ScriptFile = filepath.Join(filepath.Dir(path), filepath.FromSlash(spec.ScriptFile))
+		}
 		return a.specPlan(ctx, spec, cli, vars, f)
 	case ".js", ".mjs", ".cjs":
-		return a.scriptPlan(ctx, path, nil, loadtest.K6Options{}, cli, vars, f)
+		return a.scriptPlan(ctx, path, cli, vars, f)
 	}
 	return loadtest.Plan{}, nil, fmt.Errorf("%w: %s: want a test file (.json) or a k6 script (.js)", loadtest.ErrInvalidPlan, path)
 }
@@ -102,35 +105,11 @@ func (a *app) loadPlan(ctx context.Context, path string, f *runFlags) (loadtest.
 // specPlan builds the plan of a test file: the preset, the file's options,
 // then the command line's.
 func (a *app) specPlan(ctx context.Context, spec loadtest.TestSpec, cli loadtest.K6Options, env map[string]string, f *runFlags) (loadtest.Plan, []string, error) {
-	base, top, err := spec.Layers()
-	if err != nil {
-		return loadtest.Plan{}, nil, fmt.Errorf("%w: %w", loadtest.ErrInvalidPlan, err)
+	opts := js.Options{Env: merge(spec.Env, env)} // the system environment is for scripts that ask for it
+	if spec.HasScript() {
+		opts = a.scriptOptions(opts.Env, f)
 	}
-	if spec.Script != "" {
-		plan, warnings, err := a.scriptPlan(ctx, "script.js", []byte(spec.Script), base, top.Override(cli), merge(spec.Env, env), f)
-		if err != nil {
-			return plan, warnings, err
-		}
-		plan.Name, plan.TestType, plan.Telemetry = spec.Name, orCustom(spec.TestType), spec.Telemetry
-		return plan, warnings, plan.Validate()
-	}
-	plan := loadtest.Plan{Name: spec.Name, TestType: orCustom(spec.TestType), Target: spec.Target, Env: merge(spec.Env, env),
-		Telemetry: spec.Telemetry}
-	if plan.Name == "" && spec.Target != nil {
-		plan.Name = spec.Target.Name
-	}
-	warnings, err := base.Override(top).Override(cli).Apply(&plan)
-	if err != nil {
-		return loadtest.Plan{}, nil, err
-	}
-	return plan, warnings, plan.Validate()
-}
-
-func orCustom(testType string) string {
-	if testType == "" {
-		return loadtest.TestCustom
-	}
-	return testType
+	return js.SpecPlan(ctx, spec, cli, nil, opts)
 }
 
 func merge(a, b map[string]string) map[string]string {

@@ -12,19 +12,17 @@ import (
 	"github.com/loadlens/loadlens/loadtest"
 )
 
-// scriptPlan builds the plan of a k6 script: base options below the
-// script's own, top on top (k6's precedence: config < script < flags).
-// code, when set, is the script (a test file's "script"); else path is read.
-func (a *app) scriptPlan(ctx context.Context, path string, code []byte, base, top loadtest.K6Options, env map[string]string, f *runFlags) (loadtest.Plan, []string, error) {
-	src := js.Source{Path: path}
-	if code != nil {
-		src = js.Source{Filename: filepath.Base(path), Code: code}
-	}
-	plan, _, warnings, err := js.Plan(ctx, src, base, top, js.Options{
-		Env: a.scriptEnv(env, f.includeSystemEnv), Logger: a.logger(f.quietLogs), Throw: f.throw, Modules: a.modules,
-		Remote: a.remoteModules(f),
-	})
+// scriptPlan builds the plan of the k6 script at path, with top (the
+// flags) over its own options (k6's precedence: script < flags).
+func (a *app) scriptPlan(ctx context.Context, path string, top loadtest.K6Options, env map[string]string, f *runFlags) (loadtest.Plan, []string, error) {
+	plan, _, warnings, err := js.Plan(ctx, js.Source{Path: path}, loadtest.K6Options{}, top, a.scriptOptions(env, f))
 	return plan, warnings, err
+}
+
+// scriptOptions are the script runtime's options for env and the flags.
+func (a *app) scriptOptions(env map[string]string, f *runFlags) js.Options {
+	return js.Options{Env: a.scriptEnv(env, f.includeSystemEnv), Logger: a.logger(f.quietLogs), Throw: f.throw, Modules: a.modules,
+		Remote: a.remoteModules(f)}
 }
 
 // remoteModules fetches the remote modules of `run`'s scripts, through an

@@ -137,6 +137,38 @@ func TestDecodeTestSpecReportsEveryProblem(t *testing.T) {
 	assert.Contains(t, err.Error(), "a custom test needs")
 }
 
+// Zero means zero, and values no test can have are errors, never the
+// preset's defaults: a 2 s load test with ramp_up_duration_seconds 0 ran
+// 10 min 2 s, and duration_minutes 2e8 or 1e308 ran the 30-minute default.
+func TestDecodeTestSpecZeroMeansZero(t *testing.T) {
+	t.Parallel()
+	const target = `"target": {"base_url": "http://127.0.0.1:9", "endpoints": ["/"]}`
+	s, err := DecodeTestSpec([]byte(`{"test_type": "load", "virtual_users": 2, "duration": "2s", "ramp_up_duration_seconds": 0, ` + target + `}`))
+	require.NoError(t, err)
+	p, _, err := s.Plan()
+	require.NoError(t, err)
+	assert.Equal(t, []scenarios.Stage{{Duration: 0, Target: 2}, {Duration: 2 * time.Second, Target: 2}, {Duration: 0, Target: 0}},
+		p.Scenarios["load"].(scenarios.RampingVUs).Stages)
+
+	for _, tc := range []struct{ body, want string }{
+		{`"virtual_users": 0`, "virtual_users: must be 1 … 100000000, got 0"},
+		{`"virtual_users": 100000001`, "virtual_users: must be 1 … 100000000"},
+		{`"duration_minutes": 2e8`, "duration_minutes: must be > 0 and <= 525600, got 2e+08"},
+		{`"duration_minutes": 1e308`, "duration_minutes: must be > 0 and <= 525600"},
+		{`"duration_minutes": 0`, "duration_minutes: must be > 0"},
+		{`"duration": "9000d"`, "duration: must be > 0 and <= 8760h0m0s"},
+		{`"ramp_up_duration_seconds": 1e300`, "ramp_up_duration_seconds: must be >= 0 and <= 3.1536e+07, got 1e+300"},
+		{`"rate": 0, "test_type": "breakpoint"`, "rate: must be 1 … 1000000000 iterations/s, got 0"},
+		{`"script": "export default function () {}", "script_file": "a.js"`, "script, script_file: give one, not both"},
+		{`"script_file": "../etc/passwd"`, `script_file: want a relative slash path inside the uploaded files, got "../etc/passwd"`},
+		{`"script_file": "/etc/passwd"`, `script_file: want a relative slash path`},
+	} {
+		_, err := DecodeTestSpec([]byte(`{"test_type": "load", ` + tc.body + `, ` + target + `}`))
+		require.ErrorIs(t, err, ErrInvalidPlan, tc.body)
+		assert.Contains(t, err.Error(), tc.want, tc.body)
+	}
+}
+
 func FuzzDecodeTestSpec(f *testing.F) {
 	for _, s := range []string{`{"test_type":"smoke","target":{"base_url":"http://127.0.0.1:1","endpoints":["/"]}}`,
 		`{"test_type":"custom","options":{"vus":2,"duration":"1s"},"target":{"base_url":"http://x","endpoints":[{"path":"/a"}]}}`,
@@ -148,7 +180,7 @@ func FuzzDecodeTestSpec(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if _, _, err := s.Plan(); err != nil && s.Script == "" {
+		if _, _, err := s.Plan(); err != nil && !s.HasScript() {
 			require.ErrorIs(t, err, ErrInvalidPlan)
 		}
 	})

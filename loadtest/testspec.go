@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"time"
 
@@ -29,27 +30,35 @@ const (
 //
 // A preset test type shapes the load from VirtualUsers, Duration and
 // RampUpDurationSeconds (see the presets of package scenarios); "custom"
-// takes its execution from Options (k6 shortcuts or scenarios) or Script.
-// Options override the preset, as k6 options do.
+// takes its execution from Options (k6 shortcuts or scenarios) or a script.
+// Options override the preset, as k6 options do. A field left out takes
+// the preset's default; a field given means what it says: a ramp of 0 s is
+// no ramp, and values no test can have (0 VUs, a duration of centuries)
+// are errors, never defaults.
 type TestSpec struct {
 	TestType string `json:"test_type"`
 	Name     string `json:"name,omitempty"`
-	// Target is what VUs request when there is no Script.
+	// Target is what VUs request when there is no script.
 	Target *Target `json:"target,omitempty"`
 	// Duration of the main phase; DurationMinutes is the older spelling.
 	Duration        *duration.Duration `json:"duration,omitempty"`
 	DurationMinutes *float64           `json:"duration_minutes,omitempty"`
-	VirtualUsers    int64              `json:"virtual_users,omitempty"`
-	// RampUpDurationSeconds is the length of each ramp.
+	// VirtualUsers is the peak number of VUs, 1 … scenarios.MaxVUs.
+	VirtualUsers *int64 `json:"virtual_users,omitempty"`
+	// RampUpDurationSeconds is the length of each ramp; 0 means none.
 	RampUpDurationSeconds *float64 `json:"ramp_up_duration_seconds,omitempty"`
 	// Rate is a breakpoint test's final arrival rate, iterations per second.
-	Rate       int64              `json:"rate,omitempty"`
+	Rate       *int64             `json:"rate,omitempty"`
 	Thresholds metrics.Thresholds `json:"thresholds,omitempty"`
 	// Options are k6 options laid over the preset.
 	Options json.RawMessage `json:"options,omitempty"`
 	// Script is k6 JavaScript; running it needs package js.
-	Script string            `json:"script,omitempty"`
-	Env    map[string]string `json:"env,omitempty"`
+	Script string `json:"script,omitempty"`
+	// ScriptFile names the entry script among the files that come with the
+	// spec (the agent's multipart upload), instead of Script: a relative
+	// slash path such as "tests/checkout.js".
+	ScriptFile string            `json:"script_file,omitempty"`
+	Env        map[string]string `json:"env,omitempty"`
 	// Telemetry names the target's own telemetry sources (Plan.Telemetry).
 	Telemetry *Telemetry `json:"telemetry,omitempty"`
 }
@@ -81,22 +90,29 @@ func (s TestSpec) Validate() error {
 	if s.Duration != nil && s.DurationMinutes != nil {
 		errs = append(errs, errors.New("duration, duration_minutes: give one, not both"))
 	}
-	if s.Duration != nil && *s.Duration <= 0 {
-		errs = append(errs, fmt.Errorf("duration: must be > 0, got %s", time.Duration(*s.Duration)))
+	if s.Duration != nil && (*s.Duration <= 0 || time.Duration(*s.Duration) > MaxSpecDuration) {
+		errs = append(errs, fmt.Errorf("duration: must be > 0 and <= %s, got %s", MaxSpecDuration, time.Duration(*s.Duration)))
 	}
-	if s.DurationMinutes != nil && (*s.DurationMinutes <= 0 || math.IsNaN(*s.DurationMinutes)) {
-		errs = append(errs, fmt.Errorf("duration_minutes: must be > 0, got %v", *s.DurationMinutes))
+	if s.DurationMinutes != nil && !inRange(*s.DurationMinutes, time.Minute, false) {
+		errs = append(errs, fmt.Errorf("duration_minutes: must be > 0 and <= %g, got %g", MaxSpecDuration.Minutes(), *s.DurationMinutes))
 	}
-	if s.VirtualUsers < 0 {
-		errs = append(errs, fmt.Errorf("virtual_users: must be >= 0, got %d", s.VirtualUsers))
+	if s.VirtualUsers != nil && (*s.VirtualUsers < 1 || *s.VirtualUsers > scenarios.MaxVUs) {
+		errs = append(errs, fmt.Errorf("virtual_users: must be 1 … %d, got %d (leave it out for the preset's default)", scenarios.MaxVUs, *s.VirtualUsers))
 	}
-	if s.RampUpDurationSeconds != nil && (*s.RampUpDurationSeconds < 0 || math.IsNaN(*s.RampUpDurationSeconds)) {
-		errs = append(errs, fmt.Errorf("ramp_up_duration_seconds: must be >= 0, got %v", *s.RampUpDurationSeconds))
+	if s.RampUpDurationSeconds != nil && !inRange(*s.RampUpDurationSeconds, time.Second, true) {
+		errs = append(errs, fmt.Errorf("ramp_up_duration_seconds: must be >= 0 and <= %g, got %g", MaxSpecDuration.Seconds(), *s.RampUpDurationSeconds))
 	}
-	if s.Rate < 0 {
-		errs = append(errs, fmt.Errorf("rate: must be >= 0, got %d", s.Rate))
+	if s.Rate != nil && (*s.Rate < 1 || *s.Rate > maxSpecRate) {
+		errs = append(errs, fmt.Errorf("rate: must be 1 … %d iterations/s, got %d (leave it out for the preset's default)", maxSpecRate, *s.Rate))
 	}
-	if s.Script == "" && s.Target == nil {
+	switch {
+	case s.Script != "" && s.ScriptFile != "":
+		errs = append(errs, errors.New("script, script_file: give one, not both"))
+	case s.ScriptFile != "":
+		if !fs.ValidPath(s.ScriptFile) || s.ScriptFile == "." {
+			errs = append(errs, fmt.Errorf("script_file: want a relative slash path inside the uploaded files, got %q", s.ScriptFile))
+		}
+	case s.Script == "" && s.Target == nil:
 		errs = append(errs, errors.New("target: required when there is no script"))
 	}
 	if s.Target != nil {
@@ -113,7 +129,7 @@ func (s TestSpec) Validate() error {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if s.preset() == nil && s.Script == "" && !opts.HasExecution() && s.VirtualUsers == 0 && s.duration() == 0 {
+	if s.preset() == nil && !s.HasScript() && !opts.HasExecution() && s.VirtualUsers == nil && s.duration() == 0 {
 		errs = append(errs, errors.New("options: a custom test needs vus, duration, iterations, stages or scenarios"))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -121,6 +137,25 @@ func (s TestSpec) Validate() error {
 	}
 	return nil
 }
+
+// MaxSpecDuration bounds a spec's duration and ramps: a year, far beyond
+// any test, and far below where time.Duration overflows.
+const MaxSpecDuration = 365 * 24 * time.Hour
+
+// maxSpecRate bounds a breakpoint test's rate, iterations per second.
+const maxSpecRate = 1_000_000_000
+
+// inRange reports whether v units is a finite duration within
+// MaxSpecDuration: > 0, or >= 0 when zero is allowed.
+func inRange(v float64, unit time.Duration, zero bool) bool {
+	if math.IsNaN(v) || v < 0 || (v == 0 && !zero) {
+		return false
+	}
+	return v <= float64(MaxSpecDuration)/float64(unit)
+}
+
+// HasScript reports whether the spec runs a k6 script (inline or a file).
+func (s TestSpec) HasScript() bool { return s.Script != "" || s.ScriptFile != "" }
 
 func (s TestSpec) duration() time.Duration {
 	switch {
@@ -133,9 +168,15 @@ func (s TestSpec) duration() time.Duration {
 }
 
 func (s TestSpec) presetParams() scenarios.PresetParams {
-	p := scenarios.PresetParams{VUs: s.VirtualUsers, Rate: s.Rate, Duration: s.duration()}
+	p := scenarios.PresetParams{Duration: s.duration()}
+	if s.VirtualUsers != nil {
+		p.VUs = *s.VirtualUsers
+	}
+	if s.Rate != nil {
+		p.Rate = *s.Rate
+	}
 	if s.RampUpDurationSeconds != nil {
-		p.RampUp = time.Duration(*s.RampUpDurationSeconds * float64(time.Second))
+		p.RampUp = new(time.Duration(*s.RampUpDurationSeconds * float64(time.Second)))
 	}
 	return p
 }
@@ -163,9 +204,8 @@ func (s TestSpec) Layers() (base, top K6Options, err error) {
 	if preset := s.preset(); preset != nil {
 		base.Scenarios = preset(s.presetParams())
 	} else {
-		if s.VirtualUsers > 0 {
-			v := s.VirtualUsers
-			base.VUs = &v
+		if s.VirtualUsers != nil {
+			base.VUs = new(*s.VirtualUsers)
 		}
 		if d := s.duration(); d > 0 {
 			base.Duration = &d
@@ -187,7 +227,7 @@ func (s TestSpec) Plan() (Plan, []string, error) {
 	if err := s.Validate(); err != nil {
 		return Plan{}, nil, err
 	}
-	if s.Script != "" {
+	if s.HasScript() {
 		return Plan{}, nil, fmt.Errorf("%w: script: running a script needs the k6 script runtime (package js)", ErrInvalidPlan)
 	}
 	base, top, err := s.Layers()

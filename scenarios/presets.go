@@ -11,21 +11,24 @@ type PresetParams struct {
 	Rate int64
 	// Duration is the length of the main phase.
 	Duration time.Duration
-	// RampUp is the length of each ramp.
-	RampUp time.Duration
+	// RampUp is the length of each ramp; nil means the preset's default,
+	// and a pointer to 0 means no ramp (the load jumps).
+	RampUp *time.Duration
 }
 
-func (p PresetParams) or(vus int64, d, ramp time.Duration) PresetParams {
+// withDefaults returns p with its zero fields set to the given defaults and
+// the ramp length resolved.
+func (p PresetParams) withDefaults(vus int64, d, ramp time.Duration) (PresetParams, time.Duration) {
 	if p.VUs <= 0 {
 		p.VUs = vus
 	}
 	if p.Duration <= 0 {
 		p.Duration = d
 	}
-	if p.RampUp <= 0 {
-		p.RampUp = ramp
+	if p.RampUp != nil {
+		ramp = max(*p.RampUp, 0)
 	}
-	return p
+	return p, ramp
 }
 
 // part returns vus/div, at least 1.
@@ -35,7 +38,7 @@ func part(vus, div int64) int64 { return max(vus/div, 1) }
 // (default 3) looping for Duration (default 1m), as one constant-vus
 // scenario named "smoke". RampUp is not used.
 func Smoke(p PresetParams) Scenarios {
-	p = p.or(3, time.Minute, 0)
+	p, _ = p.withDefaults(3, time.Minute, 0)
 	return Scenarios{"smoke": ConstantVUs{VUs: p.VUs, Duration: p.Duration}}
 }
 
@@ -43,10 +46,10 @@ func Smoke(p PresetParams) Scenarios {
 // "load" rising from 0 to VUs (default 100) over RampUp (default 5m),
 // holding for Duration (default 30m), and falling back to 0 over RampUp.
 func Load(p PresetParams) Scenarios {
-	p = p.or(100, 30*time.Minute, 5*time.Minute)
+	p, ramp := p.withDefaults(100, 30*time.Minute, 5*time.Minute)
 	return Scenarios{"load": RampingVUs{
 		StartVUs: new(int64(0)),
-		Stages:   []Stage{{p.RampUp, p.VUs}, {p.Duration, p.VUs}, {p.RampUp, 0}},
+		Stages:   []Stage{{ramp, p.VUs}, {p.Duration, p.VUs}, {ramp, 0}},
 	}}
 }
 
@@ -56,10 +59,10 @@ func Load(p PresetParams) Scenarios {
 // 2m, Duration 5m) give the seed's shape: 2m to 20, 5m to 40, 2m to 80,
 // 2m to 0.
 func Stress(p PresetParams) Scenarios {
-	p = p.or(80, 5*time.Minute, 2*time.Minute)
+	p, ramp := p.withDefaults(80, 5*time.Minute, 2*time.Minute)
 	return Scenarios{"stress": RampingVUs{
 		StartVUs: new(int64(0)),
-		Stages:   []Stage{{p.RampUp, part(p.VUs, 4)}, {p.Duration, part(p.VUs, 2)}, {p.RampUp, p.VUs}, {p.RampUp, 0}},
+		Stages:   []Stage{{ramp, part(p.VUs, 4)}, {p.Duration, part(p.VUs, 2)}, {ramp, p.VUs}, {ramp, 0}},
 	}}
 }
 
@@ -69,11 +72,11 @@ func Stress(p PresetParams) Scenarios {
 // (VUs 50, RampUp 30s, Duration 1m) give the seed's shape: 30s to 10, 1m to
 // 50, 30s to 10, 1m to 0.
 func Spike(p PresetParams) Scenarios {
-	p = p.or(50, time.Minute, 30*time.Second)
+	p, ramp := p.withDefaults(50, time.Minute, 30*time.Second)
 	base := part(p.VUs, 5)
 	return Scenarios{"spike": RampingVUs{
 		StartVUs: new(int64(0)),
-		Stages:   []Stage{{p.RampUp, base}, {p.Duration, p.VUs}, {p.RampUp, base}, {p.Duration, 0}},
+		Stages:   []Stage{{ramp, base}, {p.Duration, p.VUs}, {ramp, base}, {p.Duration, 0}},
 	}}
 }
 
@@ -82,8 +85,7 @@ func Spike(p PresetParams) Scenarios {
 // 4h). With a RampUp it is a ramping-vus scenario instead: 0 to VUs over
 // RampUp, VUs for Duration, back to 0 over RampUp.
 func Soak(p PresetParams) Scenarios {
-	ramp := p.RampUp
-	p = p.or(50, 4*time.Hour, 0)
+	p, ramp := p.withDefaults(50, 4*time.Hour, 0)
 	if ramp <= 0 {
 		return Scenarios{"soak": ConstantVUs{VUs: p.VUs, Duration: p.Duration}}
 	}
@@ -101,7 +103,7 @@ func Soak(p PresetParams) Scenarios {
 // abortOnFail, such as http_req_failed rate<0.01 or p(95) latency. RampUp
 // is not used.
 func Breakpoint(p PresetParams) Scenarios {
-	p = p.or(1000, 2*time.Hour, 0)
+	p, _ = p.withDefaults(1000, 2*time.Hour, 0)
 	if p.Rate <= 0 {
 		p.Rate = 20000
 	}

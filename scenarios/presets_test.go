@@ -32,7 +32,7 @@ func TestPresets(t *testing.T) {
 			desc: "50 looping VUs for 4h0m0s (gracefulStop: 30s)",
 		},
 		{
-			name: "soak with a ramp", got: Soak(PresetParams{VUs: 10, Duration: time.Hour, RampUp: time.Minute}),
+			name: "soak with a ramp", got: Soak(PresetParams{VUs: 10, Duration: time.Hour, RampUp: new(time.Minute)}),
 			want: Scenarios{"soak": RampingVUs{StartVUs: zero, Stages: []Stage{{time.Minute, 10}, {time.Hour, 10}, {time.Minute, 0}}}},
 		},
 		{name: "smoke", got: Smoke(PresetParams{}), want: Scenarios{"smoke": ConstantVUs{VUs: 3, Duration: time.Minute}}},
@@ -41,8 +41,17 @@ func TestPresets(t *testing.T) {
 			want: Scenarios{"load": RampingVUs{StartVUs: zero, Stages: []Stage{{5 * time.Minute, 20}, {30 * time.Minute, 20}, {5 * time.Minute, 0}}}},
 		},
 		{
-			name: "stress scaled", got: Stress(PresetParams{VUs: 2, RampUp: 10 * time.Second, Duration: time.Minute}),
+			name: "stress scaled", got: Stress(PresetParams{VUs: 2, RampUp: new(10 * time.Second), Duration: time.Minute}),
 			want: Scenarios{"stress": RampingVUs{StartVUs: zero, Stages: []Stage{{10 * time.Second, 1}, {time.Minute, 1}, {10 * time.Second, 2}, {10 * time.Second, 0}}}},
+		},
+		{
+			// An explicit zero ramp means no ramp, never the 5-minute default.
+			name: "load without ramps", got: Load(PresetParams{VUs: 20, Duration: 2 * time.Second, RampUp: new(time.Duration(0))}),
+			want: Scenarios{"load": RampingVUs{StartVUs: zero, Stages: []Stage{{0, 20}, {2 * time.Second, 20}, {0, 0}}}},
+		},
+		{
+			name: "soak with a zero ramp is constant", got: Soak(PresetParams{VUs: 5, Duration: time.Minute, RampUp: new(time.Duration(0))}),
+			want: Scenarios{"soak": ConstantVUs{VUs: 5, Duration: time.Minute}},
 		},
 		{
 			name: "breakpoint climbs until aborted", got: Breakpoint(PresetParams{}),

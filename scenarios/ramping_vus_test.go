@@ -326,7 +326,7 @@ func TestRampingVUsRequirementsMatchDefinition(t *testing.T) {
 //
 //	go test -run '^$' -bench RampingVUsRequirements -benchmem ./scenarios/
 func BenchmarkRampingVUsRequirements100k(b *testing.B) {
-	c := Stress(PresetParams{VUs: 100_000, Duration: time.Minute, RampUp: 20 * time.Second})["stress"].(RampingVUs)
+	c := Stress(PresetParams{VUs: 100_000, Duration: time.Minute, RampUp: new(20 * time.Second)})["stress"].(RampingVUs)
 	b.ReportAllocs()
 	for b.Loop() {
 		if len(c.Requirements(nil)) == 0 {

@@ -179,13 +179,13 @@ func quickStressSpec(q url.Values) (loadtest.TestSpec, error) {
 	// take half of it, the steady stage the other half.
 	steady, ramp := minutes/2, minutes*60/6
 	spec.DurationMinutes, spec.RampUpDurationSeconds = &steady, &ramp
-	spec.VirtualUsers = 10
+	spec.VirtualUsers = new(int64(10))
 	if v := q.Get("virtual_users"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n <= 0 {
 			problems = append(problems, fmt.Sprintf("virtual_users: want a whole number > 0, got %q", v))
 		}
-		spec.VirtualUsers = n
+		spec.VirtualUsers = &n
 	}
 	for k := range q {
 		switch k {
