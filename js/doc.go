@@ -10,7 +10,9 @@
 // handleSummary(data) after the run.
 //
 // Modules: k6 (check, group, sleep, fail, randomSeed), k6/http, k6/metrics,
-// k6/execution, k6/data (SharedArray), k6/encoding, k6/crypto, k6/timers;
+// k6/execution, k6/data (SharedArray), k6/encoding, k6/crypto, k6/timers,
+// k6/html (parseHTML and Response.html() on goquery: Selection and
+// Element with k6's method-style API);
 // globals __ENV, __VU, __ITER, console, open, require, setTimeout/setInterval, TextEncoder/TextDecoder and
 // crypto.getRandomValues. Extensions are Go [Module] values passed in
 // [Options.Modules] under "k6/x/NAME": nothing registers itself globally,
@@ -53,8 +55,9 @@
 // modules (their namespace), relative to the file that calls it; a
 // CommonJS entry script exports options and default through exports.
 //
-// Differences from k6: k6/html, k6/ws, k6/net/grpc, k6/browser and
-// WebCrypto's crypto.subtle are not available; response.html() throws.
+// Differences from k6: k6/ws, k6/net/grpc, k6/browser and WebCrypto's
+// crypto.subtle are not available; Response.submitForm() and clickLink()
+// throw.
 //
 // Errors in the script wrap [ErrScript] and are *[ScriptError] values with
 // the file, line and column; the CLI maps them to k6's exit code 107.

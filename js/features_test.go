@@ -78,6 +78,10 @@ func testServer(t testing.TB) *httptest.Server {
 			w.WriteHeader(http.StatusUnauthorized)
 		}
 	})
+	mux.HandleFunc("/page", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte(`<html><head><title>Shop</title></head><body><ul><li>a</li><li>b</li><li>c</li></ul></body></html>`))
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -230,6 +234,7 @@ func TestFeatures(t *testing.T) {
 			assert.Contains(t, string(o.summary["junit.xml"]), `<testcase name="checks - rate==1" />`)
 		}},
 		{script: "commonjs.js"},
+		{script: "html.js"},
 		{script: "commonjs-main.js", check: func(t *testing.T, o outcome) {
 			assert.Equal(t, 3.0, metricValue(t, o.res, "iterations", "count"), "exports.options was read")
 		}},

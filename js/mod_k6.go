@@ -21,6 +21,7 @@ func builtinModules() map[string]Module {
 		"k6/data":      &builtin{names: []string{"SharedArray"}, inst: dataModule},
 		"k6/encoding":  &builtin{names: []string{"b64decode", "b64encode"}, inst: encodingModule},
 		"k6/crypto":    &builtin{names: cryptoExportNames(), inst: cryptoModule},
+		"k6/html":      &builtin{names: []string{"parseHTML"}, inst: htmlModule},
 		"k6/timers":    &builtin{names: []string{"clearInterval", "clearTimeout", "setInterval", "setTimeout"}, inst: timersModule},
 	}
 }

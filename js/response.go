@@ -214,9 +214,21 @@ func (h *httpState) method(name string) sobek.Value {
 			r := h.thisResponse(call.This, "json")
 			return r.jsonValue(call.Argument(0))
 		}
+	case "html":
+		fn = func(call sobek.FunctionCall) sobek.Value {
+			r := h.thisResponse(call.This, "html")
+			if r.rtype == k6http.ResponseNone || r.r.Body == nil {
+				vu.throwf("Response.html(): the body is empty or was discarded")
+			}
+			doc := vu.parseHTML(string(r.r.Body), r.r.URL)
+			if sel := call.Argument(0); !isNullish(sel) {
+				doc = doc.Find(sel.String())
+			}
+			return vu.rt.ToValue(doc)
+		}
 	default:
 		fn = func(sobek.FunctionCall) sobek.Value {
-			vu.throwf("Response.%s() is not supported by loadlens (k6/html is not available)", name)
+			vu.throwf("Response.%s() is not supported by loadlens", name)
 			return nil
 		}
 	}
