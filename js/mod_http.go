@@ -384,9 +384,14 @@ func (h *httpState) setBody(req *k6http.Request, v sobek.Value) {
 		form := url.Values{}
 		for _, k := range keys {
 			fv := o.Get(k)
-			if isNullish(fv) {
+			switch a, isObj := fv.(*sobek.Object); {
+			case isNullish(fv):
 				form.Set(k, "")
-			} else {
+			case isObj && a.ClassName() == "Array":
+				for _, i := range a.Keys() { // k6 sends a field per element: topping=a&topping=b
+					form.Add(k, a.Get(i).String())
+				}
+			default:
 				form.Set(k, fv.String())
 			}
 		}

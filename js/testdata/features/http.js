@@ -29,6 +29,9 @@ export default async function () {
   check(r, { 'put json': (r) => r.json('method') === 'PUT' && JSON.parse(r.json('body')).a === 1 });
   r = http.patch(`${B}/echo`, { a: '1', b: 'x y', c: null });
   check(r, { 'patch form': (r) => r.json('body') === 'a=1&b=x+y&c=' && r.json('headers.Content-Type') === 'application/x-www-form-urlencoded' });
+  // k6 v2.2.0 sent n=1&topping=onion&topping=bacon: a field per element
+  r = http.post(`${B}/echo`, { topping: ['onion', 'bacon'], n: 1 });
+  check(r, { 'form array': (r) => r.json('body') === 'n=1&topping=onion&topping=bacon' });
   check(http.del(`${B}/echo`), { 'del': (r) => r.json('method') === 'DELETE' });
   check(http.options(`${B}/echo`), { 'options': (r) => r.json('method') === 'OPTIONS' });
   check(http.head(`${B}/echo`), { 'head': (r) => r.status === 200 && r.body === '' });
