@@ -325,8 +325,12 @@ func (h *httpState) readParams(req *k6http.Request, rp *reqParams, p *sobek.Obje
 				}
 			}
 		case "auth":
-			if a := v.String(); a != "basic" {
-				vu.warnOrThrow("params.auth %q is not supported by loadlens; only basic (user:password in the URL)", a)
+			switch a := v.String(); a {
+			case "basic":
+			case "digest":
+				req.DigestAuth = true
+			default:
+				vu.warnOrThrow("params.auth %q is not supported by loadlens; only basic and digest (user:password in the URL)", a)
 			}
 		}
 	}

@@ -257,11 +257,17 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		method = http.MethodGet
 	}
 	now := time.Now()
-	h := hop{req: req, t: t, method: method, keep: keep, start: now, deadline: now.Add(timeout)}
+	h := hop{req: req, t: t, method: method, keep: keep, start: now, deadline: now.Add(timeout), digest: req.DigestAuth}
 	for n := 0; ; n++ {
 		r, err := c.roundTrip(ctx, &h)
 		if err != nil {
 			return nil, err
+		}
+		if h.digest {
+			if next, ok := c.digestHop(&h, r); ok {
+				h = next
+				continue
+			}
 		}
 		if r.Status == 0 || n >= maxRedirects || !isRedirect(r.Status) {
 			return r, nil
@@ -282,6 +288,9 @@ type hop struct {
 	keep     bool      // keep the body
 	start    time.Time // when the hop began; zero: at roundTrip
 	deadline time.Time
+	// digest: a 401 with a Digest challenge is answered by the next hop,
+	// and counts as expected, as in k6
+	digest bool
 }
 
 func isRedirect(status int) bool {
@@ -479,6 +488,9 @@ func (c *Client) finish(h *hop, x *exchange) *Response {
 		}
 	}
 	expected := c.expectation(h.req, r.Status)
+	if h.digest && expected == 0 && r.digestChallenge() != nil {
+		expected = 1 // the challenge of digest auth
+	}
 	if c.emit != nil {
 		c.emitSamples(h.req.Metadata, x.end, &r.Timings, c.tagsFor(h, x, r, expected), expected)
 	}

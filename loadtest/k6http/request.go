@@ -56,6 +56,11 @@ type Request struct {
 	// ExpectedStatuses replaces Options.ExpectedStatuses when not nil;
 	// [ExpectNone] disables http_req_failed and expected_response.
 	ExpectedStatuses ExpectedStatuses
+	// DigestAuth answers a 401 whose WWW-Authenticate offers Digest (RFC
+	// 7616: MD5 or SHA-256, qop auth) once, with the user and password of
+	// the URL, as k6's params.auth "digest" does; that 401 counts as an
+	// expected response.
+	DigestAuth bool
 	// ResponseType says what to keep of the body.
 	ResponseType ResponseType
 }
