@@ -3,6 +3,7 @@ package k6http
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -84,20 +85,51 @@ func (c *Client) newSlot() *batchSlot {
 	s.c = newClient(c.s, emit)
 	s.c.m = c.m
 	s.c.checkIdle = c.checkIdle
+	s.c.tr = c.transport() // one net/http pool per VU, as k6: HTTP/2 connections are shared
 	return s
 }
 
-// lend prepares s for a request of c: c's current jar.
+// lend prepares s for a request of c: c's current jar, what c knows of
+// HTTP/2 servers.
 func (c *Client) lend(s *batchSlot) {
 	s.c.jar, s.c.jarUsed = c.jar, c.jarUsed // the jar ResetCookies made last
+	clear(s.c.h2)
+	for k := range c.h2 {
+		s.c.markHTTP2Key(k)
+	}
 }
 
-// takeBack adds what s did for c to c: its bytes, its use of the jar.
+// takeBack adds what s did for c to c: its bytes, its use of the jar,
+// the HTTP/2 servers it found.
 func (c *Client) takeBack(s *batchSlot) {
 	c.jarUsed = c.jarUsed || s.c.jarUsed
 	sent, received := s.c.TakeIO()
 	c.sent.Add(sent)
 	c.received.Add(received)
+	for k := range s.c.h2 {
+		c.markHTTP2Key(k)
+	}
+}
+
+// lentIdle holds a client's idle fast-path connections while its batch
+// runs: the batch's clients take them before they dial, as k6's requests
+// share the VU's pool.
+type lentIdle struct {
+	mu    sync.Mutex
+	conns []*fconn
+}
+
+// take removes and returns an idle connection to key, or nil.
+func (l *lentIdle) take(key string) *fconn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := len(l.conns) - 1; i >= 0; i-- {
+		if fc := l.conns[i]; fc.key == key {
+			l.conns = slices.Delete(l.conns, i, i+1)
+			return fc
+		}
+	}
+	return nil
 }
 
 // emitResult emits the samples of r, hop by hop, to c's emitter.
@@ -141,11 +173,14 @@ func (c *Client) Batch(ctx context.Context, reqs []*Request, lim BatchLimits) ([
 	res := make([]batchResult, n)
 	sems := c.hostLimits(reqs, lim.perHost())
 	workers := lim.parallel(n)
+	lent := &lentIdle{conns: c.idle}
+	c.idle = nil
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := range workers {
 		s := c.slot(w)
 		c.lend(s)
+		s.c.lent = lent
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)
@@ -159,8 +194,17 @@ func (c *Client) Batch(ctx context.Context, reqs []*Request, lim BatchLimits) ([
 		})
 	}
 	wg.Wait()
+	for _, fc := range lent.conns {
+		c.putIdle(fc, fc.idleAt)
+	}
 	for _, s := range c.slots[:workers] {
 		c.takeBack(s)
+		s.c.lent = nil
+		for _, fc := range s.c.idle { // back to the VU's pool
+			c.putIdle(fc, fc.idleAt)
+		}
+		clear(s.c.idle)
+		s.c.idle = s.c.idle[:0]
 	}
 	out := make([]*Response, n)
 	var err error

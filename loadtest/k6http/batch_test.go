@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,4 +161,56 @@ func TestBatchNetworkError(t *testing.T) {
 	require.Len(t, rec.batches, 2, "the invalid URL has no samples, as with Do")
 	v, _ := value(rec.batches[0], metrics.HTTPReqFailed)
 	assert.Equal(t, 1.0, v)
+}
+
+// TestBatchReusesConnections holds what k6 v2.2.0 did: after a request, a
+// batch to the same host takes the VU's idle connection (its connecting
+// time is 0), and on HTTP/2 every request of the batch shares the one
+// connection; later requests reuse the batch's connections.
+func TestBatchReusesConnections(t *testing.T) {
+	t.Parallel()
+	for _, h2 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("h2=%v", h2), func(t *testing.T) {
+			t.Parallel()
+			var conns atomic.Int64
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = w.Write([]byte(r.Proto))
+			}))
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					conns.Add(1)
+				}
+			}
+			srv.EnableHTTP2 = h2
+			srv.StartTLS()
+			t.Cleanup(srv.Close)
+			rec := &recorder{}
+			c := newClient(t, rec, k6http.Options{InsecureSkipTLSVerify: true})
+			first, err := c.Do(bg, &k6http.Request{URL: srv.URL + "/"})
+			require.NoError(t, err)
+			require.Equal(t, 200, first.Status)
+			resps, err := c.Batch(bg, gets(srv.URL+"/a", srv.URL+"/b", srv.URL+"/c"), k6http.BatchLimits{})
+			require.NoError(t, err)
+			connecting := make([]float64, len(resps))
+			for i, r := range resps {
+				require.Equal(t, 200, r.Status, r.Error)
+				connecting[i] = r.Timings.Connecting
+			}
+			if h2 {
+				assert.Equal(t, "HTTP/2.0", resps[0].Proto)
+				assert.Equal(t, []float64{0, 0, 0}, connecting, "one HTTP/2 connection for all")
+				assert.EqualValues(t, 1, conns.Load())
+			} else {
+				assert.Contains(t, connecting, 0.0, "the idle connection was taken: %v", connecting)
+				assert.Less(t, conns.Load(), int64(4), "the first request's connection was reused")
+			}
+			before := conns.Load()
+			for range 3 {
+				r, err := c.Do(bg, &k6http.Request{URL: srv.URL + "/after"})
+				require.NoError(t, err)
+				assert.Zero(t, r.Timings.Connecting, "the batch's connections are back in the VU's pool")
+			}
+			assert.Equal(t, before, conns.Load())
+		})
+	}
 }

@@ -68,9 +68,11 @@ type Client struct {
 	bw     *bufio.Writer
 	brConn *fconn
 	idle   []*fconn
+	lent   *lentIdle // the idle connections of the client whose batch this client runs
 	// checkIdle is the idle time after which a connection is checked
 	// before reuse (a constant but for tests).
 	checkIdle time.Duration
+	tlsMu     sync.Mutex             // the transport's dials use tlsConf too
 	tlsConf   map[string]*tls.Config // per server name
 	h2        map[string]bool        // pool keys whose servers chose HTTP/2
 	gz        *gzip.Reader
@@ -397,6 +399,7 @@ type exchange struct {
 	cipher     string
 	cookie     string // the Cookie header sent
 	err        error
+	handoff    *handoff // the fast path's connection to an HTTP/2 server, for std
 }
 
 func ms(d time.Duration) float64 {
@@ -458,7 +461,7 @@ func (c *Client) roundTrip(ctx context.Context, h *hop) (*Response, error) {
 		c.fast(ctx, h, &hi, &x)
 		if x.err == errHTTP2 {
 			c.markHTTP2(h.t)
-			x = exchange{start: x.start}
+			x.err = nil
 			c.std(ctx, h, &x)
 		}
 	} else {

@@ -81,11 +81,13 @@ func (c *Client) fastOK(h *hop, hi *headerInfo) bool {
 	return h.method == http.MethodGet || validMethod(h.method) && h.method != http.MethodConnect
 }
 
-func (c *Client) markHTTP2(t *target) {
+func (c *Client) markHTTP2(t *target) { c.markHTTP2Key(t.key) }
+
+func (c *Client) markHTTP2Key(key string) {
 	if c.h2 == nil {
 		c.h2 = make(map[string]bool)
 	}
-	c.h2[t.key] = true
+	c.h2[key] = true
 }
 
 // replayable reports whether a request may be sent again after a reused
@@ -282,16 +284,33 @@ func (c *Client) getConn(ctx context.Context, h *hop, x *exchange) (fc *fconn, r
 			continue
 		}
 		c.idle = slices.Delete(c.idle, i, i+1)
-		idle := x.start.Sub(fc.idleAt)
-		check := idle > c.checkIdle
-		if idle > idleTimeout || check && !connAlive(fc.raw) {
-			fc.close()
-			continue
+		if check, ok := c.usable(fc, x.start); ok {
+			return fc, true, check, nil
 		}
-		return fc, true, check, nil
+	}
+	for c.lent != nil {
+		fc := c.lent.take(h.t.key)
+		if fc == nil {
+			break
+		}
+		if check, ok := c.usable(fc, x.start); ok {
+			return fc, true, check, nil
+		}
 	}
 	fc, err = c.dial(ctx, h, x)
 	return fc, false, false, err
+}
+
+// usable reports whether an idle connection may carry a request at now,
+// closing it when not, and whether it had to be checked.
+func (c *Client) usable(fc *fconn, now time.Time) (checked, ok bool) {
+	idle := now.Sub(fc.idleAt)
+	check := idle > c.checkIdle
+	if idle > idleTimeout || check && !connAlive(fc.raw) {
+		fc.close()
+		return check, false
+	}
+	return check, true
 }
 
 func (c *Client) putIdle(fc *fconn, now time.Time) {
@@ -340,7 +359,7 @@ func (c *Client) dial(ctx context.Context, h *hop, x *exchange) (*fconn, error) 
 	x.tlsDone = time.Now()
 	st := tc.ConnectionState()
 	if st.NegotiatedProtocol == "h2" {
-		_ = tc.Close()
+		x.handoff = &handoff{addr: net.JoinHostPort(h.t.hostname, strconv.Itoa(int(h.t.port))), conn: tc}
 		return nil, errHTTP2
 	}
 	fc.nc = tc
@@ -353,6 +372,8 @@ func (c *Client) dial(ctx context.Context, h *hop, x *exchange) (*fconn, error) 
 // offering HTTP/2 as net/http does so that servers answer as they would
 // answer k6.
 func (c *Client) tlsConfig(serverName string) *tls.Config {
+	c.tlsMu.Lock()
+	defer c.tlsMu.Unlock()
 	if conf, ok := c.tlsConf[serverName]; ok {
 		return conf
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http/httptrace"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +25,20 @@ func (c *Client) transport() *http.Transport {
 		Proxy: c.s.proxy,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return c.dialStd(ctx, d, network, addr)
+		},
+		// TLS on the client's own dial: the transport shakes hands (and
+		// traces it) on what this returns, which lets a connection the
+		// fast path opened to an HTTP/2 server carry on here.
+		DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if ho, ok := ctx.Value(handoffKey{}).(*handoff); ok && ho.addr == addr && ho.used.CompareAndSwap(false, true) {
+				return ho.conn, nil
+			}
+			conn, err := c.dialStd(ctx, d, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			host, _, _ := net.SplitHostPort(addr)
+			return tls.Client(conn, c.tlsConfig(host)), nil
 		},
 		TLSClientConfig:        c.s.tlsConfig.Clone(),
 		ForceAttemptHTTP2:      true,
@@ -68,6 +83,17 @@ func (c *Client) dialStd(ctx context.Context, d *net.Dialer, network, addr strin
 	}
 	return &countedConn{Conn: conn, c: c}, nil
 }
+
+// handoff is a connection the fast path dialled to a server that chose
+// HTTP/2 in the TLS handshake: the request's net/http hop uses it rather
+// than dial and shake hands again, as k6 (one transport) would.
+type handoff struct {
+	addr string // host:port as the transport asks for it
+	conn *tls.Conn
+	used atomic.Bool
+}
+
+type handoffKey struct{}
 
 // stdTrace records httptrace events. The transport may call it from its
 // own goroutines, even after RoundTrip returned, hence the lock.
@@ -125,15 +151,19 @@ func (st *stdTrace) clientTrace() *httptrace.ClientTrace {
 	}
 }
 
-// copyTo moves the marks into x.
+// copyTo moves the marks into x. A connection handed off by the fast
+// path keeps the fast path's marks of its dial and handshake.
 func (st *stdTrace) copyTo(x *exchange) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if !st.getConn.IsZero() {
-		x.start = st.getConn
+	if x.handoff == nil || !x.handoff.used.Load() || !st.connStart.IsZero() {
+		if !st.getConn.IsZero() {
+			x.start = st.getConn
+		}
+		x.dnsStart, x.dnsDone, x.connStart, x.connDone = st.dnsStart, st.dnsDone, st.connStart, st.connDone
+		x.tlsStart, x.tlsDone = st.tlsStart, st.tlsDone
 	}
-	x.dnsStart, x.dnsDone, x.connStart, x.connDone = st.dnsStart, st.dnsDone, st.connStart, st.connDone
-	x.tlsStart, x.tlsDone, x.gotConn, x.wrote, x.firstByte = st.tlsStart, st.tlsDone, st.gotConn, st.wrote, st.firstByte
+	x.gotConn, x.wrote, x.firstByte = st.gotConn, st.wrote, st.firstByte
 	if tcp, ok := st.remote.(*net.TCPAddr); ok {
 		x.ip, x.port = tcp.IP.String(), tcp.Port
 	}
@@ -146,6 +176,15 @@ func (c *Client) std(ctx context.Context, h *hop, x *exchange) {
 	defer cancel()
 	st := &stdTrace{}
 	rctx = httptrace.WithClientTrace(rctx, st.clientTrace())
+	ho := x.handoff
+	if ho != nil {
+		rctx = context.WithValue(rctx, handoffKey{}, ho)
+		defer func() {
+			if ho.used.CompareAndSwap(false, true) { // the transport had a connection already
+				_ = ho.conn.Close()
+			}
+		}()
+	}
 
 	hi := scanHeader(h.req.Header)
 	hreq := &http.Request{
