@@ -18,13 +18,15 @@ import (
 // themselves.
 func (vu *VU) HTTP() *k6http.Client { return vu.http }
 
-// httpOptions are the k6http options of the plan.
-func (o Options) httpOptions() k6http.Options {
+// httpOptions are the k6http options of the plan; the errors name the
+// options that cannot be used.
+func (o Options) httpOptions() (k6http.Options, error) {
+	conf, err := o.tlsSettings()
 	return k6http.Options{
 		UserAgent: o.UserAgent, MaxRedirects: o.MaxRedirects, DiscardResponseBodies: o.DiscardResponseBodies,
 		NoConnectionReuse: o.NoConnectionReuse, InsecureSkipTLSVerify: o.InsecureSkipTLSVerify, SystemTags: o.SystemTags,
-		AllowIP: o.allowIP(),
-	}
+		AllowIP: o.allowIP(), TLSConfig: conf,
+	}, err
 }
 
 // blacklist parses BlacklistIPs.
@@ -74,7 +76,7 @@ func (o Options) systemTags() systemTags {
 
 // newHTTPClient gives a VU its client; samples go to the VU's buffer.
 func (r *run) newHTTPClient(vu *VU) (*k6http.Client, error) {
-	return k6http.NewClient(r.registry, func(samples []metrics.Sample) { vu.add(samples...) }, r.plan.Options.httpOptions())
+	return k6http.NewClient(r.registry, func(samples []metrics.Sample) { vu.add(samples...) }, r.httpOpts)
 }
 
 // emitIO records the bytes the VU's connections moved since the last call,

@@ -86,6 +86,18 @@ type Options struct {
 	// BlacklistIPs are CIDR ranges requests may not connect to (k6's
 	// blacklistIPs); such requests fail with error code 1110.
 	BlacklistIPs []string
+	// TLSVersion limits the TLS versions requests offer (k6's tlsVersion:
+	// "tls1.2", or {"min": "tls1.2", "max": "tls1.3"}); nil means Go's
+	// defaults from TLS 1.2.
+	TLSVersion *TLSVersion
+	// TLSCipherSuites are the cipher suites TLS 1.0–1.2 connections may use,
+	// by Go's (and k6's) names such as
+	// "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"; nil means Go's defaults.
+	// TLS 1.3's suites are not configurable, in Go as in k6.
+	TLSCipherSuites []string
+	// TLSAuth are client certificates, each sent to the servers of its
+	// domains (k6's tlsAuth).
+	TLSAuth []TLSAuth
 	// AllowIP, when set, must approve every address a request connects to
 	// (checked at dial time, after DNS); it is not serialised. The agent
 	// uses it to hold its host allowlist for URLs scripts build at run time.
@@ -118,6 +130,9 @@ type optionsJSON struct {
 	NoSetup                  bool               `json:"noSetup,omitempty"`
 	NoTeardown               bool               `json:"noTeardown,omitempty"`
 	BlacklistIPs             []string           `json:"blacklistIPs,omitempty"`
+	TLSVersion               *TLSVersion        `json:"tlsVersion,omitempty"`
+	TLSCipherSuites          []string           `json:"tlsCipherSuites,omitempty"`
+	TLSAuth                  []TLSAuth          `json:"tlsAuth,omitempty"`
 }
 
 func optDuration(d time.Duration) *duration.Duration {
@@ -139,6 +154,7 @@ func (o Options) MarshalJSON() ([]byte, error) {
 		MinIterationDuration: optDuration(o.MinIterationDuration), SystemTags: o.SystemTags,
 		ExecutionSegment: o.ExecutionSegment, ExecutionSegmentSequence: o.ExecutionSegmentSequence,
 		NoThresholds: o.NoThresholds, NoSetup: o.NoSetup, NoTeardown: o.NoTeardown, BlacklistIPs: o.BlacklistIPs,
+		TLSVersion: o.TLSVersion, TLSCipherSuites: o.TLSCipherSuites, TLSAuth: o.TLSAuth,
 	})
 }
 
@@ -163,6 +179,7 @@ func (o *Options) UnmarshalJSON(b []byte) error {
 		MinIterationDuration: get(j.MinIterationDuration), SystemTags: j.SystemTags,
 		ExecutionSegment: j.ExecutionSegment, ExecutionSegmentSequence: j.ExecutionSegmentSequence,
 		NoThresholds: j.NoThresholds, NoSetup: j.NoSetup, NoTeardown: j.NoTeardown, BlacklistIPs: j.BlacklistIPs,
+		TLSVersion: j.TLSVersion, TLSCipherSuites: j.TLSCipherSuites, TLSAuth: j.TLSAuth,
 	}
 	return nil
 }
@@ -253,7 +270,9 @@ func (p Plan) Validate() error {
 	if _, err := p.Options.blacklist(); err != nil {
 		errs = append(errs, err)
 	}
-	if c, err := k6http.NewClient(metrics.NewRegistry(), nil, p.Options.httpOptions()); err != nil {
+	if ho, err := p.Options.httpOptions(); err != nil {
+		errs = append(errs, err)
+	} else if c, err := k6http.NewClient(metrics.NewRegistry(), nil, ho); err != nil {
 		errs = append(errs, fmt.Errorf("options: %w", err))
 	} else {
 		_ = c.Close()

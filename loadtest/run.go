@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/loadlens/loadlens/loadtest/k6http"
 	"github.com/loadlens/loadlens/metrics"
 	"github.com/loadlens/loadlens/scenarios"
 )
@@ -53,6 +54,7 @@ type run struct {
 	builtin  builtinMetrics
 	runTags  metrics.Tags
 	sysTags  systemTags
+	httpOpts k6http.Options     // the VUs' HTTP clients', resolved once (certificates parsed)
 	eval     *metrics.Evaluator // nil without thresholds
 	totals   *metrics.Totals
 	outputs  []Output
@@ -98,6 +100,9 @@ func newRun(plan Plan, outputs []Output) (*run, error) {
 		runTags: metrics.TagsFromMap(plan.Options.Tags), sysTags: plan.Options.systemTags(), outputs: outputs,
 		samples: make(chan *[]metrics.Sample, 256), byName: map[string]*scenarioRun{},
 		iterErrs: map[string]int64{},
+	}
+	if r.httpOpts, err = plan.Options.httpOptions(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
 	}
 	r.batches.New = func() any { b := make([]metrics.Sample, 0, flushAt); return &b }
 	r.program = plan.Program
