@@ -235,8 +235,16 @@ func (vu *VU) call(ctx context.Context, phase string, fn sobek.Callable, args ..
 		err = vu.loop.run(ctx)
 	}
 	if err != nil {
+		err = vu.classify(err, phase)
+		var se *ScriptError
+		if ctx.Err() != nil && errors.As(err, &se) {
+			// Interrupted: what a Go function threw on its way out (a
+			// request's "gracefulRampDown expired") is no script error,
+			// and k6 logs nothing.
+			err = context.Cause(ctx)
+		}
 		vu.loop.clear(err)
-		return nil, vu.classify(err, phase)
+		return nil, err
 	}
 	if p, ok := ret.Export().(*sobek.Promise); ok {
 		switch p.State() {

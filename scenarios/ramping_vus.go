@@ -73,9 +73,20 @@ func (c RampingVUs) Validate() error {
 	return p.err()
 }
 
-// End implements [Config].
+// End implements [Config]. When the last stage ramps down to 0 VUs, every
+// VU is ramped down by the end of the stages and the scenario lasts at most
+// gracefulRampDown more, as in k6; otherwise gracefulStop more.
 func (c RampingVUs) End() time.Duration {
-	return c.StartTime + stagesDuration(c.Stages) + c.GracefulStopOrDefault()
+	return c.StartTime + stagesDuration(c.Stages) + c.grace()
+}
+
+// grace is how long the scenario may run after its stages.
+func (c RampingVUs) grace() time.Duration {
+	gs := c.GracefulStopOrDefault()
+	if n := len(c.Stages); n > 0 && c.Stages[n-1].Target == 0 {
+		return min(gs, c.gracefulRampDown())
+	}
+	return gs
 }
 
 // Description implements [Config]: "Up to 20 looping VUs for 1m30s over 2
@@ -180,7 +191,7 @@ func (w *windowMax) max(a, b time.Duration) int64 {
 // planned count at t is the highest count within gracefulRampDown before t.
 func (c RampingVUs) Requirements(et *ExecutionTuple) []VUStep {
 	end := stagesDuration(c.Stages)
-	grd, final := c.gracefulRampDown(), end+c.GracefulStopOrDefault()
+	grd, final := c.gracefulRampDown(), end+c.grace()
 	if final == 0 {
 		// Zero-length stages and no gracefulStop: k6 still initialises the
 		// peak ("5 max VUs, 0s max duration").
@@ -252,6 +263,15 @@ func (e *rampingVUsExecutor) Run(ctx context.Context, rt Runtime) error {
 	start := e.started()
 	set.st = newStopper(ctx, start, stagesDuration(e.cfg.Stages), e.cfg.GracefulStopOrDefault())
 	err := e.drive(set, steps, start)
+	if err == nil && ctx.Err() == nil && len(e.cfg.Stages) > 0 {
+		// The stages ended: the VUs above the last target (a change at
+		// the very end is no step) ramp down, as in k6.
+		final := e.et.ScaleInt64(e.cfg.Stages[len(e.cfg.Stages)-1].Target)
+		if final < int64(set.active) {
+			_ = set.scale(set.st.soft, int(final), start.Add(stagesDuration(e.cfg.Stages)), e.cfg.gracefulRampDown())
+			set.applyStops(time.Now())
+		}
+	}
 	if err != nil {
 		set.st.cancelSoft(err)
 		set.st.cancelHard(err)

@@ -53,14 +53,16 @@ func TestRampingVUsRequirements(t *testing.T) {
 		expected []VUStep
 	}{
 		{
-			// Removed VUs stay reserved for 1s; after the end (11s) the
-			// last ones get gracefulStop (2s).
+			// Removed VUs stay reserved for 1s; the stages end (11s) at 0
+			// VUs, so the last one is ramped down too and the scenario
+			// ends gracefulRampDown later (k6 inspect: stages + min(grd,
+			// gracefulStop) when the last target is 0).
 			name: "short ramp-down window", grd: time.Second, gs: 2 * time.Second,
 			expected: []VUStep{
 				{Offset: 0, Planned: 2}, {Offset: time.Second, Planned: 3}, {Offset: 2 * time.Second, Planned: 4},
 				{Offset: 3 * time.Second, Planned: 5}, {Offset: 7 * time.Second, Planned: 4}, {Offset: 8 * time.Second, Planned: 3},
 				{Offset: 10*time.Second + 666666667, Planned: 2}, {Offset: 11*time.Second + 333333334, Planned: 1},
-				{Offset: 13 * time.Second},
+				{Offset: 12 * time.Second},
 			},
 		},
 		{
@@ -262,7 +264,7 @@ func TestRampingVUsReactivation(t *testing.T) {
 func requirementsByDefinition(c RampingVUs, et *ExecutionTuple) []VUStep {
 	steps := c.vuSteps(et)
 	end := stagesDuration(c.Stages)
-	grd, final := c.gracefulRampDown(), end+c.GracefulStopOrDefault()
+	grd, final := c.gracefulRampDown(), end+c.grace()
 	if final == 0 {
 		return []VUStep{{Planned: et.ScaleInt64(c.peak())}}
 	}
@@ -332,5 +334,50 @@ func BenchmarkRampingVUsRequirements100k(b *testing.B) {
 		if len(c.Requirements(nil)) == 0 {
 			b.Fatal("no steps")
 		}
+	}
+}
+
+// TestRampingVUsRampsDownAtTheEnd holds k6 v2.2.0's run of 5 VUs ramped to
+// 0 over 4s with gracefulRampDown 0s (gracefulStop the default 30s) and
+// 3s iterations: "2 complete and 5 interrupted iterations" in 4.0s. The
+// VU still looping when the stages end at 0 is ramped down too, not
+// granted gracefulStop.
+func TestRampingVUsRampsDownAtTheEnd(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(sec(3))
+		zero := time.Duration(0)
+		cfg := RampingVUs{StartVUs: ptr(int64(5)), Stages: []Stage{{4 * time.Second, 0}}, GracefulRampDown: &zero}
+		assert.Equal(t, 4*time.Second, cfg.End(), "k6 inspect: totalDuration 4s")
+		ex := cfg.NewExecutor("rv", nil)
+		assert.Equal(t, sec(4), run(t, ex, context.Background(), h))
+		var completed, interrupted int
+		for _, e := range h.eventList() {
+			if e.Completed {
+				completed++
+			} else {
+				interrupted++
+			}
+		}
+		assert.Equal(t, 2, completed)
+		assert.Equal(t, 5, interrupted)
+		p := ex.Progress()
+		assert.Equal(t, uint64(2), p.Completed)
+		assert.Equal(t, uint64(5), p.Interrupted)
+		h.checkPool(t)
+	})
+}
+
+// TestRampingVUsEnd holds `k6 inspect --execution-requirements`'s
+// totalDuration for 5 VUs over one 4s stage.
+func TestRampingVUsEnd(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		grd    time.Duration
+		target int64
+		want   time.Duration
+	}{{0, 0, sec(4)}, {sec(10), 0, sec(14)}, {sec(50), 0, sec(34)}, {0, 2, sec(34)}} {
+		cfg := RampingVUs{StartVUs: ptr(int64(5)), Stages: []Stage{{4 * time.Second, tc.target}}, GracefulRampDown: &tc.grd}
+		assert.Equal(t, tc.want, cfg.End(), "gracefulRampDown %s, target %d", tc.grd, tc.target)
 	}
 }
