@@ -11,7 +11,7 @@ const (
 	ExitPassed          = 0   // the run passed
 	ExitThresholds      = 99  // thresholds crossed
 	ExitInvalidConfig   = 104 // bad options, thresholds, scenarios or test file
-	ExitExternalAbort   = 105 // stopped from outside (Ctrl-C, SIGTERM, the caller's context)
+	ExitExternalAbort   = 105 // stopped from outside (Ctrl-C, SIGTERM, the caller's context, a lost generator)
 	ExitScriptException = 107 // an exception in the script's init code or setup
 	ExitScriptAborted   = 108 // exec.test.abort()
 	ExitMarkedFailed    = 110 // exec.test.fail()
@@ -33,7 +33,7 @@ func ExitCode(res loadtest.Result, err error) int {
 	}
 	if res.Abort != nil {
 		switch res.Abort.By {
-		case loadtest.AbortByCaller:
+		case loadtest.AbortByCaller, loadtest.AbortByGenerator:
 			return ExitExternalAbort
 		case loadtest.AbortBySetup:
 			return ExitScriptException

@@ -27,6 +27,12 @@ const (
 	distinctNamesCap = 10_000
 	// openSeconds is how many recent seconds stay open for late samples.
 	openSeconds = 3
+	// remoteOpenSeconds is openSeconds for a coordinator: generators' partials
+	// arrive a second or two after their samples.
+	remoteOpenSeconds = 6
+	// keepOpen never closes a second: a partial's collector holds its open
+	// bins until it is merged.
+	keepOpen = int64(1) << 62
 )
 
 const otherEndpoint = "(other)"
@@ -57,6 +63,14 @@ type collector struct {
 	start  time.Time
 	m      builtinMetrics
 	totals *metrics.Totals
+	// open is how many recent seconds stay open (openSeconds by default).
+	open int64
+	// sumVUs adds the vus and vus_max of merged bins (generators of one
+	// run) instead of keeping the latest (partials of one generator).
+	sumVUs bool
+	// written, when set, is called with each second as it is closed, under
+	// mu; a coordinator derives the vus and vus_max totals from the sums.
+	written func(i int64, b *bin)
 
 	bins      map[int64]*bin // open seconds
 	frontier  int64          // highest second index seen
@@ -126,7 +140,7 @@ func newBin() *bin {
 
 func newCollector(start time.Time, reg *metrics.Registry, totals *metrics.Totals) *collector {
 	return &collector{
-		start: start, m: newBuiltinMetrics(reg), totals: totals,
+		start: start, m: newBuiltinMetrics(reg), totals: totals, open: openSeconds,
 		bins: make(map[int64]*bin), seriesIdx: make(map[string]*Series),
 		endpoints: make(map[endpointKey]*endpointAgg), seriesNames: make(map[string]bool),
 		distinctNames: make(map[string]struct{}),
@@ -149,16 +163,16 @@ func (c *collector) binAt(i int64) *bin {
 	}
 	if i > c.frontier {
 		c.frontier = i
-		c.finalizeBefore(i - openSeconds + 1)
+		c.finalizeBefore(i - c.open + 1)
 	}
 	return b
 }
 
 // add folds a batch into the totals and the timeline.
 func (c *collector) add(batch []metrics.Sample) {
-	c.totals.Add(batch...)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.totals.Add(batch...)
 	for i := range batch {
 		c.addOne(&batch[i])
 	}
@@ -171,7 +185,7 @@ func (c *collector) addOne(s *metrics.Sample) {
 		b.reqs += s.Value
 		c.requests += int64(s.Value)
 		name, _ := s.Tags.Get("name")
-		ep := c.endpoint(name, s.Tags)
+		ep := c.endpoint(name, method(s.Tags))
 		ep.requests += int64(s.Value)
 		status, _ := s.Tags.Get("status")
 		ep.statuses[status]++
@@ -191,7 +205,7 @@ func (c *collector) addOne(s *metrics.Sample) {
 		if s.Value != 0 {
 			b.failed++
 			c.failedRequests++
-			c.endpoint(name, s.Tags).failed++
+			c.endpoint(name, method(s.Tags)).failed++
 			if eb != nil {
 				eb.failed++
 			}
@@ -202,7 +216,7 @@ func (c *collector) addOne(s *metrics.Sample) {
 		}
 		b.dur.Add(s.Value)
 		name, _ := s.Tags.Get("name")
-		c.endpoint(name, s.Tags).duration.Add(s.Value)
+		c.endpoint(name, method(s.Tags)).duration.Add(s.Value)
 		if eb := c.endpointBin(b, name); eb != nil {
 			if eb.dur == nil {
 				eb.dur = metrics.NewTrendSink()
@@ -225,7 +239,11 @@ func (c *collector) addOne(s *metrics.Sample) {
 		}
 		group, _ := s.Tags.Get("group")
 		name, _ := s.Tags.Get("check")
-		c.check(group, name, s.Value != 0)
+		if s.Value != 0 {
+			c.check(group, name).passes++
+		} else {
+			c.check(group, name).fails++
+		}
 	case c.m.groupDuration:
 		group, _ := s.Tags.Get("group")
 		c.group(group)
@@ -240,8 +258,12 @@ func (c *collector) addOne(s *metrics.Sample) {
 	}
 }
 
-func (c *collector) endpoint(name string, tags metrics.Tags) *endpointAgg {
-	method, _ := tags.Get("method")
+func method(tags metrics.Tags) string {
+	m, _ := tags.Get("method")
+	return m
+}
+
+func (c *collector) endpoint(name, method string) *endpointAgg {
 	key := endpointKey{name, method}
 	ep := c.endpoints[key]
 	if ep != nil {
@@ -317,6 +339,9 @@ func (c *collector) finalizeBefore(i int64) {
 			b = newBin()
 		}
 		c.write(c.finalized, b)
+		if c.written != nil {
+			c.written(c.finalized, b)
+		}
 	}
 }
 
@@ -411,24 +436,16 @@ func (c *collector) group(path string) *groupNode {
 	return node
 }
 
-func (c *collector) check(group, name string, passed bool) {
+func (c *collector) check(group, name string) *checkNode {
 	g := c.group(group)
-	var ck *checkNode
 	for _, x := range g.checks {
 		if x.name == name {
-			ck = x
-			break
+			return x
 		}
 	}
-	if ck == nil {
-		ck = &checkNode{name: name}
-		g.checks = append(g.checks, ck)
-	}
-	if passed {
-		ck.passes++
-	} else {
-		ck.fails++
-	}
+	ck := &checkNode{name: name}
+	g.checks = append(g.checks, ck)
+	return ck
 }
 
 // snapshotCounts returns requests so far, failed so far, and requests in the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"runtime"
+	"sync"
 	"time"
 )
 
@@ -11,6 +12,7 @@ import (
 // so that a saturated generator can be told apart from a slow target.
 type healthSampler struct {
 	c              *collector
+	mu             sync.Mutex // guards the fields below: summary is read during the run
 	cpus           int
 	lastCPU        time.Duration
 	lastAt         time.Time
@@ -40,6 +42,8 @@ func (h *healthSampler) run(ctx context.Context) {
 }
 
 func (h *healthSampler) sample(now time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	cpu, err := processCPUTime()
 	if err == nil {
 		wall := now.Sub(h.lastAt)
@@ -58,6 +62,8 @@ func (h *healthSampler) sample(now time.Time) {
 }
 
 func (h *healthSampler) summary() GeneratorHealth {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	g := GeneratorHealth{CPUs: h.cpus, CPUMax: h.maxCPU, RSSMaxBytes: h.maxRSS}
 	if h.n > 0 {
 		g.CPUAvg = h.sum / h.n

@@ -86,13 +86,14 @@ func (r *run) finish(res *Result) {
 		r.warn("more than %d endpoints: the rest are summarised as %q", MaxEndpoints, otherEndpoint)
 	}
 	res.Generator = r.health.summary()
+	if r.remote != nil {
+		res.Generator = r.remote.generatorHealth()
+	}
 	r.finishTarget(res)
 	res.SetupData = r.setupData
-	for _, sc := range r.scenarios {
-		res.Scenarios = append(res.Scenarios, sc.progress())
-	}
+	res.Scenarios = r.scenarioProgress()
 	res.Metrics = r.summarise(res.Duration)
-	if r.eval != nil {
+	if r.eval != nil && r.plan.Gate == nil {
 		r.totals.View(func(src metrics.SinkSource) { res.Thresholds = r.eval.Evaluate(src, res.Duration, true) })
 	}
 	r.errMu.Lock()

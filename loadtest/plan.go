@@ -42,6 +42,11 @@ type Plan struct {
 	Program Program `json:"-"`
 	// Logger receives the engine's logs; nil discards them.
 	Logger *slog.Logger `json:"-"`
+	// Gate, when set, makes this run one generator's share of a
+	// distributed run; Remote makes it the coordinator (see [Gate],
+	// [Remote]). A plan sets at most one of them.
+	Gate   Gate   `json:"-"`
+	Remote Remote `json:"-"`
 }
 
 // Options are k6's engine options. The zero value is k6's defaults.
@@ -292,6 +297,9 @@ func (p Plan) Validate() error {
 		if err := p.Telemetry.Validate(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if p.Gate != nil && p.Remote != nil {
+		errs = append(errs, errors.New("plan: a run is a generator (Gate) or a coordinator (Remote), not both"))
 	}
 	errs = append(errs, p.validateExecs()...)
 	if err := errors.Join(errs...); err != nil {

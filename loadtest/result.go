@@ -98,6 +98,9 @@ const (
 	AbortByScript    AbortSource = "script"    // k6 exec.test.abort()
 	AbortByCaller    AbortSource = "caller"    // the context given to Run was cancelled
 	AbortBySetup     AbortSource = "setup"     // setup() failed or timed out
+	// AbortByGenerator: a generator of a distributed run was lost (it
+	// stopped heartbeating or exited) and the run does not go on without it.
+	AbortByGenerator AbortSource = "generator"
 )
 
 // MetricSummary is one metric's end-of-test aggregation.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime"
 	"sort"
 	"strings"
@@ -21,7 +22,10 @@ import (
 const (
 	vusInterval       = time.Second     // vus and vus_max samples
 	thresholdInterval = 2 * time.Second // threshold evaluation during the run
-	progressInterval  = time.Second     // snapshots for ProgressReceivers
+	// remoteThresholdInterval is a coordinator's: merged metrics arrive
+	// every second, and abortOnFail must stop every generator promptly.
+	remoteThresholdInterval = time.Second
+	progressInterval        = time.Second // snapshots for ProgressReceivers
 )
 
 // Run executes plan and returns what it measured. Samples go to the engine's
@@ -58,7 +62,8 @@ type run struct {
 	eval     *metrics.Evaluator // nil without thresholds
 	totals   *metrics.Totals
 	outputs  []Output
-	coll     *collector
+	coll     *collector // the Result's aggregation
+	ingest   *collector // where samples go: coll, or the interval's for partials
 	health   *healthSampler
 	target   *targetWatch // nil without telemetry
 
@@ -84,6 +89,10 @@ type run struct {
 	warnings  []string
 	failingMu sync.Mutex
 	failing   []string
+
+	partials []PartialReceiver
+	sentErrs map[string]int64 // iteration errors already in partials
+	remote   *RemoteRun       // set when the scenarios run elsewhere
 }
 
 func newRun(plan Plan, outputs []Output) (*run, error) {
@@ -129,6 +138,14 @@ func newRun(plan Plan, outputs []Output) (*run, error) {
 		r.byName[name] = sc
 	}
 	r.pool = &vuPool{r: r}
+	for _, o := range outputs {
+		if pr, ok := o.(PartialReceiver); ok {
+			r.partials = append(r.partials, pr)
+		}
+	}
+	if plan.Remote != nil {
+		r.remote = &RemoteRun{r: r, progress: map[string][]scenarios.Progress{}, generator: map[string]GeneratorHealth{}}
+	}
 	return r, nil
 }
 
@@ -137,7 +154,20 @@ func (r *run) scenarioByName(name string) *scenarioRun { return r.byName[name] }
 func (r *run) execute(ctx context.Context) (Result, error) {
 	r.start = time.Now()
 	r.coll = newCollector(r.start, r.registry, r.totals)
-	r.health = newHealthSampler(r.coll)
+	r.ingest = r.coll
+	if r.remote != nil {
+		r.coll.open, r.coll.sumVUs, r.coll.written = remoteOpenSeconds, true, r.totalVUs
+	}
+	if len(r.partials) > 0 {
+		totals, err := metrics.NewTotals(r.totalsKeys()...)
+		if err != nil {
+			return r.failedBeforeStart(err)
+		}
+		r.ingest = newCollector(r.start, r.registry, totals)
+		r.ingest.open = keepOpen
+		r.sentErrs = map[string]int64{}
+	}
+	r.health = newHealthSampler(r.ingest)
 	info := RunInfo{Start: r.start, Plan: r.plan.Echo(), Registry: r.registry, Thresholds: r.plan.Thresholds,
 		Executors: map[string]scenarios.Executor{}}
 	for _, sc := range r.scenarios {
@@ -171,6 +201,7 @@ func (r *run) execute(ctx context.Context) (Result, error) {
 
 	close(r.samples)
 	dispatcher.Wait()
+	r.sendPartial()
 	r.finish(&result)
 	for i, o := range r.outputs {
 		if p, ok := o.(ProgressReceiver); ok {
@@ -191,57 +222,164 @@ func (r *run) failedBeforeStart(err error) (Result, error) {
 // with the periodic work around them.
 func (r *run) execScenarios(ctx context.Context) (Result, error) {
 	res := Result{Name: r.plan.Name, TestType: r.plan.TestType, Start: r.start, Config: r.plan.Echo()}
+	gate := r.plan.Gate
 
 	var bg sync.WaitGroup
 	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	bg.Go(func() { r.health.run(bgCtx) })
-	r.watchTarget(bgCtx, &bg)
+	if gate == nil && r.remote == nil {
+		bg.Go(func() { r.health.run(bgCtx) })
+	}
+	if gate == nil {
+		r.watchTarget(bgCtx, &bg)
+	}
 	defer func() {
 		stopBG()
 		bg.Wait()
 		r.flushExecutorSamples()
 	}()
 
-	if err := r.pool.initialise(ctx, peakVUs(r.plan.Scenarios, r.scenarioTuple())); err != nil {
+	vus := peakVUs(r.plan.Scenarios, r.scenarioTuple())
+	if r.remote != nil {
+		vus = 0
+	}
+	if err := r.pool.initialise(ctx, vus); err != nil {
 		r.pool.close()
 		res.Status = StatusErrored
 		return res, fmt.Errorf("initialising VUs: %w", err)
+	}
+	if gate != nil {
+		zero, data, err := gate.Open(ctx)
+		if err != nil {
+			r.pool.close()
+			res.Status = StatusErrored
+			return res, fmt.Errorf("waiting for the start: %w", err)
+		}
+		r.rebase(zero)
+		res.Start = zero
+		r.setupData = data
+		bg.Go(func() { r.health.run(bgCtx) })
 	}
 	// vus and vus_max are sampled every second once the planned VUs exist,
 	// and only then, as in k6: a run shorter than a second has none, and
 	// the last value is the VUs of the last whole second, not the zero
 	// left when the scenarios are over.
 	bg.Go(func() { r.tick(bgCtx) })
-	if err := r.setup(ctx); err != nil {
-		r.pool.close()
-		res.Status = StatusErrored
-		r.abort(AbortBySetup, err.Error())
-		return res, err
+	if gate == nil {
+		if err := r.setup(ctx); err != nil {
+			r.pool.close()
+			res.Status = StatusErrored
+			r.abort(AbortBySetup, err.Error())
+			return res, err
+		}
 	}
-	var wg sync.WaitGroup
-	for _, sc := range r.scenarios {
-		wg.Go(func() { sc.run(ctx, r) })
+	var execErr error
+	if r.remote != nil {
+		if execErr = r.plan.Remote.Execute(ctx, r.remote, r.setupData); execErr != nil {
+			res.Status = StatusErrored
+		}
+	} else {
+		var wg sync.WaitGroup
+		for _, sc := range r.scenarios {
+			wg.Go(func() { sc.run(ctx, r) })
+		}
+		wg.Wait()
 	}
-	wg.Wait()
-	r.teardown(context.WithoutCancel(ctx))
+	if gate == nil {
+		r.teardown(context.WithoutCancel(ctx))
+	}
 	r.pool.close()
-	return res, nil
+	return res, execErr
+}
+
+// rebase moves the run's time zero to a generator's common start, before
+// any sample is binned by it.
+func (r *run) rebase(zero time.Time) {
+	r.start = zero
+	for _, c := range []*collector{r.coll, r.ingest} {
+		c.mu.Lock()
+		c.start = zero
+		c.mu.Unlock()
+	}
+}
+
+// totalVUs adds a coordinator's vus and vus_max, summed over its
+// generators, to the totals as each second closes (called under the
+// collector's lock).
+func (r *run) totalVUs(i int64, b *bin) {
+	at := r.start.Add(time.Duration(i) * time.Second)
+	for _, v := range []struct {
+		m *metrics.Metric
+		v float64
+	}{{r.builtin.vus, b.vus}, {r.builtin.vusMax, b.vusMax}} {
+		if !math.IsNaN(v.v) {
+			r.totals.Add(metrics.Sample{Metric: v.m, Time: at, Value: v.v, Tags: r.runTags})
+		}
+	}
+}
+
+// sendPartial hands what was measured since the last partial to the
+// outputs that take partials, and folds it into the Result's aggregation.
+func (r *run) sendPartial() {
+	if len(r.partials) == 0 {
+		return
+	}
+	c, err := r.ingest.take(r.totalsKeys())
+	if err != nil { // the keys were parsed when the run was built
+		r.warn("partial: %v", err)
+		return
+	}
+	if err := r.totals.Merge(c.totals); err != nil {
+		r.warn("partial: %v", err)
+	}
+	r.coll.merge(c)
+	p := &Partial{coll: c, errs: map[string]int64{}, scenarios: r.scenarioProgress(), generator: r.health.summary()}
+	r.errMu.Lock()
+	for msg, n := range r.iterErrs {
+		if n > r.sentErrs[msg] {
+			p.errs[msg] = n - r.sentErrs[msg]
+			r.sentErrs[msg] = n
+		}
+	}
+	r.errMu.Unlock()
+	for _, pr := range r.partials {
+		pr.Partial(p)
+	}
+}
+
+// scenarioProgress is every scenario's progress: the executors' own, or
+// the generators' summed when they run elsewhere.
+func (r *run) scenarioProgress() []scenarios.Progress {
+	if r.remote != nil {
+		return r.remote.scenarioProgress(r.scenarios)
+	}
+	out := make([]scenarios.Progress, 0, len(r.scenarios))
+	for _, sc := range r.scenarios {
+		out = append(out, sc.progress())
+	}
+	return out
 }
 
 // tick does the periodic work: vus samples, threshold evaluation, progress.
 func (r *run) tick(ctx context.Context) {
 	vus := time.NewTicker(vusInterval)
 	defer vus.Stop()
-	thr := time.NewTicker(thresholdInterval)
+	every := thresholdInterval
+	if r.remote != nil {
+		every = remoteThresholdInterval
+	}
+	thr := time.NewTicker(every)
 	defer thr.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-vus.C:
-			r.emitVUs(now)
+			if r.remote == nil {
+				r.emitVUs(now)
+			}
 			r.flushExecutorSamples()
 			r.progress()
+			r.sendPartial()
 		case <-thr.C:
 			r.checkThresholds()
 		}
@@ -262,7 +400,7 @@ func (r *run) emitVUs(now time.Time) {
 // checkThresholds evaluates thresholds during the run and aborts on a
 // failed abortOnFail one.
 func (r *run) checkThresholds() {
-	if r.eval == nil {
+	if r.eval == nil || r.plan.Gate != nil {
 		return
 	}
 	elapsed := time.Since(r.start)
@@ -372,7 +510,7 @@ func (r *run) flushExecutorSamples() {
 func (r *run) dispatch() {
 	for holder := range r.samples {
 		batch := *holder
-		r.coll.add(batch)
+		r.ingest.add(batch)
 		for _, o := range r.outputs {
 			o.AddSamples(batch)
 		}
@@ -387,8 +525,7 @@ func (r *run) dispatch() {
 
 func (r *run) instance() InstanceState {
 	st := InstanceState{VUsInitialized: r.pool.initialised.Load(), CurrentTestRunTime: time.Since(r.start)}
-	for _, sc := range r.scenarios {
-		p := sc.progress()
+	for _, p := range r.scenarioProgress() {
 		st.IterationsCompleted += p.Completed
 		st.IterationsInterrupted += p.Interrupted
 		st.VUsActive += p.ActiveVUs
@@ -412,13 +549,12 @@ func (r *run) progress() {
 func (r *run) snapshot(done bool) Snapshot {
 	s := Snapshot{Elapsed: time.Since(r.start), VUsMax: r.pool.initialised.Load(), Done: done}
 	var total, elapsed time.Duration
-	for _, sc := range r.scenarios {
-		p := sc.progress()
+	for i, p := range r.scenarioProgress() {
 		s.Scenarios = append(s.Scenarios, p)
 		s.VUs += p.ActiveVUs
 		s.Iterations += p.Completed
 		s.Interrupted += p.Interrupted
-		total = max(total, sc.maxEnd())
+		total = max(total, r.scenarios[i].maxEnd())
 	}
 	elapsed = s.Elapsed
 	if total > 0 {
