@@ -1,0 +1,41 @@
+// Package distributed runs one test across many machines: a coordinator
+// and N runners, coordinated over NATS with JetStream.
+//
+// Every runner runs its execution segment of the plan (k6's segments, so
+// VUs, iterations and arrival rates of all runners add up to the
+// single-process plan exactly) as a loadtest generator ([loadtest.Gate]):
+// it initialises its VUs, waits at a ready barrier, starts at a common
+// time (clock offsets measured over NATS round trips) and sends a
+// mergeable [loadtest.Partial] every second. The [Coordinator] is the
+// [loadtest.Remote] of the run: setup() and teardown() run once, on the
+// coordinator, and setup's data goes to every runner; thresholds are
+// evaluated every second on the merged metrics (abortOnFail stops every
+// runner); the Result, summary, handleSummary, exit code, report and
+// analysis come from one merged Result, as for a single process.
+//
+// On the wire: subjects per run under loadlens.run.<id>; the test
+// archive in a JetStream object store; the start and stop orders in a
+// JetStream key-value bucket (a runner that reconnects still reads them);
+// partials and each runner's final word in a JetStream stream; heartbeats
+// on core NATS. No home-made RPC.
+//
+// Faults: a runner that stops heartbeating for [HeartbeatTimeout] or
+// exits is reported at once and, by [LossAbort], aborts the run; a
+// runner that never joins fails the start after JoinTimeout; runners
+// stop by themselves (gracefully, then hard after gracefulStop) when the
+// coordinator goes silent for [HeartbeatTimeout]. Nothing is retried.
+//
+// [StartServer] runs an embedded NATS server (JetStream, a temporary
+// store) when there is no NATS to use; [Local] launches runners as local
+// processes. Package distributed/k8s renders Kubernetes manifests.
+//
+// distributed imports loadtest, scenarios and metrics; it knows nothing
+// of scripts (the caller packs and builds the test), the agent or AI.
+//
+//	srv, _ := distributed.StartServer(ctx, distributed.ServerOptions{})
+//	defer srv.Shutdown()
+//	nc, _ := nats.Connect(srv.ClientURL())
+//	plan.Remote = &distributed.Coordinator{Conn: nc, RunID: id, Runners: 4, Archive: archive,
+//		Launcher: distributed.Local{Command: runnerCommand}}
+//	res, err := loadtest.Run(ctx, plan)
+package distributed
