@@ -212,14 +212,14 @@ func (c *collector) addOne(s *metrics.Sample) {
 		}
 	case c.m.httpReqDuration:
 		if b.dur == nil {
-			b.dur = metrics.NewTrendSink()
+			b.dur = metrics.NewSketchTrendSink()
 		}
 		b.dur.Add(s.Value)
 		name, _ := s.Tags.Get("name")
 		c.endpoint(name, method(s.Tags)).duration.Add(s.Value)
 		if eb := c.endpointBin(b, name); eb != nil {
 			if eb.dur == nil {
-				eb.dur = metrics.NewTrendSink()
+				eb.dur = metrics.NewSketchTrendSink()
 			}
 			eb.dur.Add(s.Value)
 		}
@@ -229,7 +229,7 @@ func (c *collector) addOne(s *metrics.Sample) {
 		b.dropped += s.Value
 	case c.m.lateness:
 		if b.lateness == nil {
-			b.lateness = metrics.NewTrendSink()
+			b.lateness = metrics.NewSketchTrendSink()
 		}
 		b.lateness.Add(s.Value)
 	case c.m.checks:

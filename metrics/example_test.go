@@ -45,7 +45,7 @@ func Example() {
 		}
 	})
 	// Output:
-	// http_req_duration p(95)<500: passed (93.7) abort=false
+	// http_req_duration p(95)<500: passed (94.05) abort=false
 	// http_req_duration{status:200} max<100: passed (99) abort=false
 	// http_req_failed rate<0.01: failed (0.1) abort=true
 }

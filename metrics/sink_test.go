@@ -237,7 +237,8 @@ func must(v float64, ok bool) float64 {
 }
 
 // Percentiles interpolate between order statistics at rank p·(n−1), as k6's
-// exact trend does, so small samples agree with k6 too.
+// exact trend does, and a small trend keeps its values, so it agrees with
+// k6 to the bit: med=5.5 p(90)=9.1 p(95)=9.549999999999999 for 1..10.
 func TestTrendInterpolatesLikeK6(t *testing.T) {
 	t.Parallel()
 	s := NewTrendSink()
@@ -253,7 +254,48 @@ func TestTrendInterpolatesLikeK6(t *testing.T) {
 		if i+1 < len(values) {
 			want += (r - float64(i)) * (values[i+1] - values[i])
 		}
-		assert.InEpsilon(t, want, must(s.Value(Percentile(p), 0)), TrendAccuracy, "p(%v)", p)
+		assert.Equal(t, want, must(s.Value(Percentile(p), 0)), "p(%v)", p)
 	}
-	assert.InEpsilon(t, 5.5, must(s.Value(agg("med"), 0)), TrendAccuracy)
+	assert.Equal(t, 5.5, must(s.Value(agg("med"), 0)))
+	assert.Equal(t, 9.1, must(s.Value(agg("p(90)"), 0)))
+	assert.Equal(t, 9.549999999999999, must(s.Value(agg("p(95)"), 0)), "k6 v2.2.0 says so too")
+}
+
+// Up to TrendExactLimit values percentiles are exact; one more moves the
+// values into the sketch (bounded memory), within TrendAccuracy.
+func TestTrendExactThenSketch(t *testing.T) {
+	t.Parallel()
+	s := NewTrendSink()
+	exact := func(values []float64, q float64) float64 {
+		v := slices.Sorted(slices.Values(values))
+		r := q * float64(len(v)-1)
+		i := int(math.Floor(r))
+		if i+1 >= len(v) {
+			return v[i]
+		}
+		return v[i] + (r-float64(i))*(v[i+1]-v[i])
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var values []float64
+	for range TrendExactLimit {
+		v := rng.Float64() * 1000
+		values = append(values, v)
+		s.Add(v)
+	}
+	for _, q := range []float64{0.5, 0.9, 0.95, 0.99} {
+		assert.Equal(t, exact(values, q), s.Quantile(q), "q %v at the limit", q)
+	}
+	assert.Len(t, s.exact, TrendExactLimit)
+	v := rng.Float64() * 1000
+	values = append(values, v)
+	s.Add(v)
+	assert.Nil(t, s.exact, "past the limit the values are dropped for the sketch")
+	for _, q := range []float64{0.5, 0.9, 0.95, 0.99} {
+		assert.InEpsilon(t, exact(values, q), s.Quantile(q), 2*TrendAccuracy, "q %v past the limit", q)
+	}
+	sk := NewSketchTrendSink()
+	sk.Add(1)
+	sk.Add(2)
+	assert.Nil(t, sk.exact, "a sketch trend keeps no values")
+	assert.InEpsilon(t, 1.5, sk.Quantile(0.5), TrendAccuracy)
 }

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"github.com/DataDog/sketches-go/ddsketch"
@@ -18,28 +19,47 @@ const TrendAccuracy = 0.005
 // value (1 µs … 1 h needs about 2 200); past that the lowest bins collapse.
 const trendMaxBins = 4096
 
-// TrendSink keeps a distribution in a mergeable log-bucketed histogram
-// (DDSketch): memory is bounded by the range of values, not their number.
-// Min, max, count and the sum behind avg are exact; med and
-// p(N) are within [TrendAccuracy] of the exact percentile. Unlike an integer
-// HDR histogram it takes any float, including zero and negative values, as
-// k6 custom trends do. Use [NewTrendSink]; the zero value is not usable.
+// TrendExactLimit is how many values a trend keeps exactly: up to it, med
+// and p(N) are exact (k6's to the digit: med=5.5 p(90)=9.1 for 1..10);
+// past it the trend moves its values into its sketch, so memory stays
+// bounded however long the run.
+const TrendExactLimit = 4096
+
+// TrendSink keeps a distribution: its values themselves while there are
+// at most [TrendExactLimit], then a mergeable log-bucketed histogram
+// (DDSketch) whose memory is bounded by the range of values, not their
+// number. Min, max, count and the sum behind avg are always exact; med and
+// p(N) are exact while the values are kept, then within [TrendAccuracy]
+// of the exact percentile. Unlike an integer HDR histogram it takes any
+// float, including zero and negative values, as k6 custom trends do. Use
+// [NewTrendSink]; the zero value is not usable. It is not safe for
+// concurrent use, reads included (a read may sort the kept values).
 type TrendSink struct {
+	exact    []float64 // the values, while sketch is nil
+	sorted   bool      // exact is sorted
 	sketch   *ddsketch.DDSketch
 	min, max float64
 	count    int64
 	sum      exactSum
 }
 
-// NewTrendSink returns an empty trend sink.
-func NewTrendSink() *TrendSink {
+// NewTrendSink returns an empty trend sink that keeps up to
+// [TrendExactLimit] values exactly.
+func NewTrendSink() *TrendSink { return &TrendSink{} }
+
+// NewSketchTrendSink returns an empty trend sink that keeps no values,
+// only the sketch: for the many small per-interval trends of a time
+// series, where exact percentiles are not worth their memory.
+func NewSketchTrendSink() *TrendSink { return &TrendSink{sketch: newSketch()} }
+
+func newSketch() *ddsketch.DDSketch {
 	m, err := mapping.NewCubicallyInterpolatedMapping(TrendAccuracy)
 	if err != nil {
 		panic(err) // TrendAccuracy is a valid constant
 	}
-	return &TrendSink{sketch: ddsketch.NewDDSketch(m,
+	return ddsketch.NewDDSketch(m,
 		store.NewCollapsingLowestDenseStore(trendMaxBins),
-		store.NewCollapsingLowestDenseStore(trendMaxBins))}
+		store.NewCollapsingLowestDenseStore(trendMaxBins))
 }
 
 // Add implements Sink. NaN and infinite values are ignored.
@@ -47,7 +67,17 @@ func (t *TrendSink) Add(v float64) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return
 	}
-	_ = t.sketch.Add(v) // only fails for values the mapping cannot index, ruled out above
+	if t.sketch == nil {
+		if len(t.exact) < TrendExactLimit {
+			t.exact = append(t.exact, v)
+			t.sorted = false
+		} else {
+			t.toSketch()
+			_ = t.sketch.Add(v) // only fails for values the mapping cannot index, ruled out above
+		}
+	} else {
+		_ = t.sketch.Add(v)
+	}
 	if t.count == 0 || v < t.min {
 		t.min = v
 	}
@@ -58,8 +88,19 @@ func (t *TrendSink) Add(v float64) {
 	t.sum.add(v)
 }
 
-// Merge implements Sink. Histogram bins, count, min, max and sum merge
-// exactly: merging per-shard sinks gives the same percentiles and avg as
+// toSketch moves the kept values into a new sketch.
+func (t *TrendSink) toSketch() {
+	t.sketch = newSketch()
+	for _, x := range t.exact {
+		_ = t.sketch.Add(x)
+	}
+	t.exact, t.sorted = nil, false
+}
+
+// Merge implements Sink. Count, min, max and sum merge exactly, and so do
+// the values: the merged sink keeps them while their total is within
+// [TrendExactLimit], else both sides' go into one sketch, whose bins merge
+// exactly. Merging per-shard sinks gives the same percentiles and avg as
 // one sink of all values, bit for bit.
 func (t *TrendSink) Merge(o Sink) error {
 	ot, ok := o.(*TrendSink)
@@ -69,8 +110,22 @@ func (t *TrendSink) Merge(o Sink) error {
 	if ot.count == 0 {
 		return nil
 	}
-	if err := t.sketch.MergeWith(ot.sketch); err != nil {
-		return err
+	switch {
+	case t.sketch == nil && ot.sketch == nil && len(t.exact)+len(ot.exact) <= TrendExactLimit:
+		t.exact = append(t.exact, ot.exact...)
+		t.sorted = false
+	default:
+		if t.sketch == nil {
+			t.toSketch()
+		}
+		if ot.sketch != nil {
+			if err := t.sketch.MergeWith(ot.sketch); err != nil {
+				return err
+			}
+		}
+		for _, x := range ot.exact {
+			_ = t.sketch.Add(x)
+		}
 	}
 	if t.count == 0 || ot.min < t.min {
 		t.min = ot.min
@@ -91,12 +146,16 @@ func (t *TrendSink) Count() int64 { return t.count }
 
 // Quantile returns the value at quantile q in [0, 1] as k6 computes it:
 // linear interpolation between the order statistics around rank q·(n−1).
-// Order statistics come from the histogram (within [TrendAccuracy]), except
-// the first and last, which are the exact min and max. It returns 0 for an
-// empty sink.
+// Order statistics are exact while the values are kept; from the
+// histogram (within [TrendAccuracy]) after, except the first and last,
+// which are the exact min and max. It returns 0 for an empty sink.
 func (t *TrendSink) Quantile(q float64) float64 {
 	if t.count == 0 {
 		return 0
+	}
+	if t.sketch == nil && !t.sorted {
+		slices.Sort(t.exact)
+		t.sorted = true
 	}
 	rank := math.Max(0, math.Min(1, q)) * float64(t.count-1)
 	i := math.Floor(rank)
@@ -109,14 +168,17 @@ func (t *TrendSink) Quantile(q float64) float64 {
 	return lo + frac*(hi-lo)
 }
 
-// atRank returns the r-th smallest value (0-based), from the histogram's
-// bins for inner ranks and exactly for the extremes.
+// atRank returns the r-th smallest value (0-based): a kept value, or from
+// the histogram's bins for inner ranks and exactly for the extremes.
 func (t *TrendSink) atRank(r int64) float64 {
 	if r <= 0 {
 		return t.min
 	}
 	if r >= t.count-1 {
 		return t.max
+	}
+	if t.sketch == nil {
+		return t.exact[r]
 	}
 	rank := float64(r)
 	neg := t.sketch.GetNegativeValueStore()
