@@ -68,6 +68,10 @@ func TestRunCountsIterationsChecksGroupsAndCustomMetrics(t *testing.T) {
 			assert.Equal(t, metrics.Passed, v.Status, "%s %s", v.Metric, v.Threshold.Source)
 		}
 		assert.Equal(t, uint64(20), res.Scenarios[0].Completed)
+		for _, name := range []string{metrics.DataSent, metrics.DataReceived} {
+			require.Contains(t, res.Metrics, name)
+			assert.Equal(t, 0.0, res.Metrics[name].Values["count"], "%s: k6 shows 0 B for a test without network", name)
+		}
 	})
 }
 

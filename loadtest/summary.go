@@ -3,6 +3,8 @@ package loadtest
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/loadlens/loadlens/metrics"
@@ -86,6 +88,18 @@ func summaryValues(m MetricSummary, trendStats []string) map[string]float64 {
 	return out
 }
 
+// inK6Shapes reports whether a metric belongs in k6's summaries (text,
+// handleSummary's data, --summary-export): all but loadlens's own
+// iteration_lateness, which k6 lacks, unless a threshold names it. The
+// Result, reports and the analysis always have it.
+func inK6Shapes(res *Result, name string) bool {
+	parent, _, _ := strings.Cut(name, "{")
+	if parent != metrics.IterationLateness {
+		return true
+	}
+	return slices.ContainsFunc(res.Thresholds, func(v metrics.Verdict) bool { return v.Metric == name })
+}
+
 // NewSummaryData builds the handleSummary data object of a result.
 func NewSummaryData(res Result, env SummaryEnv) SummaryData {
 	stats := trendStatNames(&res)
@@ -101,6 +115,9 @@ func NewSummaryData(res Result, env SummaryEnv) SummaryData {
 		d.RootGroup = Group{ID: md5hex(""), Groups: []Group{}, Checks: []Check{}}
 	}
 	for name, m := range res.Metrics {
+		if !inK6Shapes(&res, name) {
+			continue
+		}
 		d.Metrics[name] = SummaryMetric{Type: m.Type, Contains: m.Contains, Values: summaryValues(m, stats)}
 	}
 	for _, v := range res.Thresholds {
@@ -129,6 +146,9 @@ func SummaryExport(res Result) ([]byte, error) {
 		SetupData json.RawMessage           `json:"setup_data,omitempty"`
 	}{Metrics: map[string]map[string]any{}, RootGroup: newExportGroup(res.RootGroup), SetupData: res.SetupData}
 	for name, m := range res.Metrics {
+		if !inK6Shapes(&res, name) {
+			continue
+		}
 		flat := map[string]any{}
 		for k, v := range summaryValues(m, stats) {
 			if m.Type == metrics.Rate && k == "rate" {

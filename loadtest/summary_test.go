@@ -230,3 +230,34 @@ func sortedMapKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// iteration_lateness is loadlens's own: k6's shapes leave it out unless a
+// threshold names it; the Result keeps it.
+func TestSummariesLeaveOutLatenessUnlessAsked(t *testing.T) {
+	t.Parallel()
+	lateness := MetricSummary{Type: metrics.Trend, Contains: metrics.Time, Values: map[string]float64{"avg": 1, "p(95)": 2}}
+	iters := MetricSummary{Type: metrics.Counter, Values: map[string]float64{"count": 3, "rate": 1}}
+	for _, asked := range []bool{false, true} {
+		res := Result{Metrics: map[string]MetricSummary{metrics.IterationLateness: lateness, metrics.Iterations: iters}}
+		if asked {
+			th, err := metrics.ParseThreshold("p(95)<10")
+			require.NoError(t, err)
+			res.Thresholds = []metrics.Verdict{{Metric: metrics.IterationLateness, Threshold: th, Status: metrics.Passed}}
+		}
+		d := NewSummaryData(res, SummaryEnv{})
+		assert.Contains(t, d.Metrics, metrics.Iterations)
+		export, err := SummaryExport(res)
+		require.NoError(t, err)
+		var text strings.Builder
+		require.NoError(t, WriteTextSummary(&text, res, SummaryEnv{NoColor: true}))
+		if asked {
+			assert.Contains(t, d.Metrics, metrics.IterationLateness)
+			assert.Contains(t, string(export), metrics.IterationLateness)
+			assert.Contains(t, text.String(), metrics.IterationLateness)
+		} else {
+			assert.NotContains(t, d.Metrics, metrics.IterationLateness)
+			assert.NotContains(t, string(export), metrics.IterationLateness)
+			assert.NotContains(t, text.String(), metrics.IterationLateness)
+		}
+	}
+}

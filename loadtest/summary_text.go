@@ -185,7 +185,9 @@ func (f *summaryFormatter) totals(b *strings.Builder) {
 	sections := map[string][]summaryRow{}
 	var names []string
 	for name := range f.res.Metrics {
-		names = append(names, name)
+		if inK6Shapes(f.res, name) {
+			names = append(names, name)
+		}
 	}
 	sort.Strings(names)
 	stats := trendStatNames(f.res)

@@ -48,9 +48,10 @@ type VU struct {
 	groupTags map[string]metrics.Tags
 	checkTags map[checkKey]metrics.Tags
 
-	code VUCode
-	http *k6http.Client
-	req  k6http.Request // reused by request
+	code      VUCode
+	http      *k6http.Client
+	req       k6http.Request // reused by request
+	ioEmitted bool           // emitIO has recorded data_sent and data_received once
 }
 
 // ID returns the VU's number, 1-based and unique in the run (k6's
