@@ -12,13 +12,23 @@ import (
 // another (a distributed run's coordinator): decoding gives a sink that
 // merges and reports exactly as the original.
 
-const trendWireVersion = 1
+// The versions of a trend's encoding: the values themselves after the sum,
+// or the histogram's bins.
+const (
+	trendWireSketch = 1
+	trendWireExact  = 2
+)
 
-// MarshalBinary encodes the sink: count, min, max, the exact sum and the
-// histogram's bins (DDSketch's own encoding, without the index mapping,
-// which is the constant [TrendAccuracy] one).
+// MarshalBinary encodes the sink: count, min, max, the exact sum, then
+// the values it keeps or else the histogram's bins (DDSketch's own
+// encoding, without the index mapping, which is the constant
+// [TrendAccuracy] one).
 func (t *TrendSink) MarshalBinary() ([]byte, error) {
-	b := []byte{trendWireVersion}
+	version := byte(trendWireSketch)
+	if t.sketch == nil {
+		version = trendWireExact
+	}
+	b := []byte{version}
 	b = binary.AppendUvarint(b, uint64(t.count))
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(t.min))
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(t.max))
@@ -35,6 +45,13 @@ func (t *TrendSink) MarshalBinary() ([]byte, error) {
 			b = binary.LittleEndian.AppendUint64(b, w)
 		}
 	}
+	if t.sketch == nil {
+		b = binary.AppendUvarint(b, uint64(len(t.exact)))
+		for _, v := range t.exact {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+		}
+		return b, nil
+	}
 	t.sketch.Encode(&b, true)
 	return b, nil
 }
@@ -44,9 +61,10 @@ func (t *TrendSink) MarshalBinary() ([]byte, error) {
 func (t *TrendSink) UnmarshalBinary(b []byte) error {
 	fresh := NewTrendSink()
 	bad := func(what string) error { return fmt.Errorf("trend sink: %s", what) }
-	if len(b) == 0 || b[0] != trendWireVersion {
+	if len(b) == 0 || b[0] != trendWireSketch && b[0] != trendWireExact {
 		return bad("unknown encoding version")
 	}
+	version := b[0]
 	b = b[1:]
 	count, n := binary.Uvarint(b)
 	if n <= 0 || count > math.MaxInt64 {
@@ -73,6 +91,20 @@ func (t *TrendSink) UnmarshalBinary(b []byte) error {
 		fresh.sum[i] = binary.LittleEndian.Uint64(b[n:])
 		b = b[n+8:]
 	}
+	if version == trendWireExact {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n != count || n > TrendExactLimit || uint64(len(b[k:])) != 8*n {
+			return bad("bad values")
+		}
+		b = b[k:]
+		fresh.exact = make([]float64, n)
+		for i := range fresh.exact {
+			fresh.exact[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+		}
+		*t = *fresh
+		return nil
+	}
+	fresh.sketch = newSketch()
 	if err := fresh.sketch.DecodeAndMergeWith(b); err != nil {
 		return fmt.Errorf("trend sink: histogram: %w", err)
 	}

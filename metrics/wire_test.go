@@ -29,6 +29,13 @@ func TestTrendSinkWireMergesExactly(t *testing.T) {
 			return v
 		}},
 		{"signed with zeros", func() []float64 { return []float64{-3, 0, 0, 1e-9, 7e12, -1e-300} }},
+		{"sketches on both sides", func() []float64 {
+			v := make([]float64, 4*TrendExactLimit)
+			for i := range v {
+				v[i] = rng.ExpFloat64() * 20
+			}
+			return v
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := NewTrendSink(), NewTrendSink()
