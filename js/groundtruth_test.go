@@ -4,8 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -22,44 +21,40 @@ import (
 	"github.com/loadlens/loadlens/loadtest"
 )
 
-// groundTruth is the folder of k6 v2.2.0's scripts and outputs, beside
-// the repository.
-var groundTruth = filepath.Join("..", "..", "shared", "k6-compat", "ground-truth")
+// groundTruth is the folder of k6 v2.2.0's scripts and outputs.
+var groundTruth = filepath.Join("testdata", "groundtruth")
 
-// gtServer serves what the ground-truth scripts request, on the address
-// they name (127.0.0.1:18080): a page that says hello. It waits a while
-// for the port when another test holds it.
-func gtServer(t *testing.T) {
+// gtAddr is the server's address in the ground-truth scripts: k6 ran them
+// against 127.0.0.1:18080.
+const gtAddr = "127.0.0.1:18080"
+
+// gtServer serves what the ground-truth scripts request, on a free port:
+// a page that says hello. It returns the server's address.
+func gtServer(t *testing.T) string {
 	t.Helper()
-	var ln net.Listener
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var err error
-		if ln, err = net.Listen("tcp", "127.0.0.1:18080"); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the ground-truth scripts need 127.0.0.1:18080: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		_, _ = w.Write([]byte("<html><body>hello from the ground-truth server</body></html>\n"))
-	}), ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close(); <-done })
+	}))
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
+
+// gtScript is a ground-truth script as k6 ran it, with the server's
+// address replaced by addr.
+func gtScript(t *testing.T, name, addr string) js.Source {
+	t.Helper()
+	path := filepath.Join(groundTruth, "scripts", name)
+	code, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return js.Source{Filename: path, Code: []byte(strings.ReplaceAll(string(code), gtAddr, addr))}
 }
 
 // TestGroundTruthScripts runs every script k6 v2.2.0 ran for the ground
 // truth, unchanged, and checks k6's exit code and the shapes of the
 // summaries against k6's own files.
 func TestGroundTruthScripts(t *testing.T) {
-	if _, err := os.Stat(groundTruth); err != nil {
-		t.Skipf("no ground truth beside the repository: %v", err)
-	}
-	gtServer(t)
+	addr := gtServer(t)
 	gtFile := func(name string) []byte {
 		b, err := os.ReadFile(filepath.Join(groundTruth, name))
 		require.NoError(t, err)
@@ -167,7 +162,7 @@ func TestGroundTruthScripts(t *testing.T) {
 	outcomes := make([]outcome, len(cases))
 	var wg sync.WaitGroup
 	for i, c := range cases {
-		r := run{src: js.Source{Path: filepath.Join(groundTruth, "scripts", c.script)}, ndjson: c.script == "meta.js"}.env(c.env...)
+		r := run{src: gtScript(t, c.script, addr), ndjson: c.script == "meta.js"}.env(c.env...)
 		if c.flags != "" {
 			r = r.flags(t, c.flags)
 		}
