@@ -80,12 +80,13 @@ func (r *run) newHTTPClient(vu *VU) (*k6http.Client, error) {
 }
 
 // emitIO records the bytes the VU's connections moved since the last call,
-// as k6 does at the end of each iteration. Zeros are recorded once per VU:
-// k6's summary shows data_sent and data_received of 0 B for a test
-// without network, and further zeros would add nothing to the counters.
+// as k6 does at the end of each iteration. Zeros are recorded once per
+// iterating VU: k6's summary shows data_sent and data_received of 0 B for
+// a test without network, and further zeros would add nothing to the
+// counters (setup and teardown, on VU 0, record none).
 func (vu *VU) emitIO() {
 	sent, received := vu.http.TakeIO()
-	first := !vu.ioEmitted
+	first := !vu.ioEmitted && vu.id > 0
 	vu.ioEmitted = true
 	if sent > 0 || first {
 		vu.Emit(metrics.Sample{Metric: vu.run.builtin.dataSent, Value: float64(sent), Tags: vu.tags})
