@@ -129,6 +129,8 @@ func (a *app) serve(ctx context.Context, args []string) int {
 	addr := fs.String("addr", "127.0.0.1:8086", "address to listen on")
 	db := fs.String("db", "loadlens.db", "SQLite database (created if missing)")
 	ai := fs.Bool("ai", false, "ask Gemini about each finished run (GEMINI_API_KEY or Vertex AI)")
+	perIP := fs.Int("max-conns-per-ip", 64, "connections kept from one client address; more are closed at once (0: no limit)")
+	maxConns := fs.Int("max-conns", 4096, "connections kept in all (0: no limit)")
 	hooks := fs.String("webhooks", "", "a JSON file with the agent's own webhooks: [{\"url\": …, \"format\": \"json|slack\", \"events\": […]}] (a tenant's own: loadlens tenant webhook add)")
 	if code, done := a.parseFlags(fs, "loadlens serve [flags]", args); done {
 		return code
@@ -140,7 +142,7 @@ func (a *app) serve(ctx context.Context, args []string) int {
 		return exitGenericError
 	}
 	defer st.Close()
-	cfg := service.Config{Store: st, Logger: logger, BuildPlan: a.servicePlan, RenderHTML: renderHTML}
+	cfg := service.Config{Store: st, Logger: logger, RenderHTML: renderHTML}
 	if *hooks != "" {
 		b, err := os.ReadFile(*hooks)
 		if err == nil {
@@ -179,7 +181,8 @@ func (a *app) serve(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.stderr, "loadlens serve: %v\n", err)
 		return exitGenericError
 	}
-	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	ln = service.LimitListener(ln, *perIP, *maxConns)
+	httpSrv := srv.HTTPServer()
 	ctx, stop := a.signalContextSaying(ctx, "stopping the agent (running tests keep partial results)")
 	defer stop()
 	logger.Info("loadlens agent listening", "addr", ln.Addr().String(), "db", *db)
@@ -199,11 +202,6 @@ func (a *app) serve(ctx context.Context, args []string) int {
 		return exitGenericError
 	}
 	return exitOK
-}
-
-// servicePlan builds the plan of an API request, scripts included.
-func (a *app) servicePlan(ctx context.Context, spec loadtest.TestSpec) (loadtest.Plan, []string, error) {
-	return a.specPlan(ctx, spec, loadtest.K6Options{}, nil, &runFlags{quiet: true, quietLogs: true})
 }
 
 func renderHTML(w io.Writer, res loadtest.Result, rep anomaly.Report, ai *anomaly.AIAnalysis) error {

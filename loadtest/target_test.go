@@ -14,7 +14,7 @@ func TestTargetValidateRefusesHeadersHTTPCannotCarry(t *testing.T) {
 	t.Parallel()
 	target := Target{BaseURL: "http://127.0.0.1:1",
 		CustomHeaders: map[string]string{"X-Ok": "fine", "X-Split": "a\r\nX-Injected: 1"},
-		Endpoints: []Endpoint{{Path: "/", Headers: map[string]string{"Bad Name": "v", "X-Nul": "a\x00b"}}}}
+		Endpoints:     []Endpoint{{Path: "/", Headers: map[string]string{"Bad Name": "v", "X-Nul": "a\x00b"}}}}
 	err := target.Validate()
 	require.Error(t, err)
 	for _, want := range []string{"target.custom_headers.X-Split: the value has a control character",

@@ -3,7 +3,6 @@ package service_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/loadlens/loadlens/loadtest"
 	"github.com/loadlens/loadlens/service"
 	"github.com/loadlens/loadlens/store"
 )
@@ -150,25 +148,17 @@ func TestTenantWebhooks(t *testing.T) {
 	assert.NotContains(t, e.logs.String(), ownA.srv.URL, "URLs are secrets")
 }
 
-// brokenProgram cannot initialise a VU: the run fails.
-type brokenProgram struct{}
-
-func (brokenProgram) NewVU(context.Context, *loadtest.VU) (loadtest.VUCode, error) {
-	return nil, errors.New("no VU for you")
-}
-
 func TestWebhookOnFailure(t *testing.T) {
 	t.Parallel()
 	onlyFailures := newReceiver(t, 0)
 	e := newEnv(t, func(c *service.Config) {
 		c.Webhooks = []service.Webhook{{URL: onlyFailures.srv.URL, Events: []string{service.EventFailed}}}
-		c.BuildPlan = func(_ context.Context, spec loadtest.TestSpec) (loadtest.Plan, []string, error) {
-			p, w, err := spec.Plan()
-			p.Program = brokenProgram{}
-			return p, w, err
-		}
 	})
-	id := e.start(e.keyA, e.spec(nil))
+	// The init code runs once to read the options, then fails in every VU.
+	id := e.start(e.keyA, map[string]any{"test_type": "custom", "name": "broken",
+		"script": `if (__VU > 0) { throw new Error("no VU for you") }
+export const options = { vus: 1, duration: "1s" }
+export default function () {}`})
 	st := e.waitFinal(e.keyA, id)
 	require.Equal(t, store.Failed, st.State)
 	assert.Contains(t, st.Error, "no VU for you")

@@ -125,7 +125,13 @@ func TestStartRejectsBadBodies(t *testing.T) {
 			[]string{"target.base_url", "target.endpoints: at least one"}},
 		{"bad threshold", `{"test_type":"smoke","target":{"base_url":"http://127.0.0.1:1","endpoints":["/"]},"thresholds":{"http_req_duration":["p(95) <<< 3"]}}`,
 			[]string{"http_req_duration"}},
-		{"script without runtime", `{"test_type":"smoke","script":"export default function() {}"}`, []string{"script: running a script needs"}},
+		// Script errors name the file, line and column (they answered 500).
+		{"script syntax error", `{"test_type":"smoke","script":"export default function() {\n  let x = ;\n}"}`,
+			[]string{"script: /script.js:2:11: SyntaxError: Unexpected token ;"}},
+		{"script exception in init", `{"test_type":"smoke","script":"throw new Error('no config')\nexport default function() {}"}`,
+			[]string{"script: /script.js:1:7: Error: no config", "script: at <anonymous> (/script.js:1:7)"}},
+		{"script imports a host file", `{"test_type":"smoke","script":"import x from '/etc/passwd'\nexport default function() {}"}`,
+			[]string{`script: import "/etc/passwd" from /script.js: open etc/passwd: file does not exist`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"slices"
 	"time"
 
@@ -30,12 +31,6 @@ type Config struct {
 	// non-zero limits win). Zero fields mean DefaultLimits' values.
 	Limits store.Limits
 
-	// BuildPlan turns a test spec into a plan, with warnings. nil means
-	// spec.Plan(), which rejects specs with a script ("running a script
-	// needs the k6 script runtime"); package cli passes one that runs k6
-	// scripts. Errors wrapping loadtest.ErrInvalidPlan answer 400 with each
-	// problem; others answer 500.
-	BuildPlan func(ctx context.Context, spec loadtest.TestSpec) (loadtest.Plan, []string, error)
 	// Analyze reads a finished run: findings and, optionally, an AI
 	// analysis (nil for none). history holds earlier completed runs of the
 	// same test (tenant, name and test type), oldest first. ctx ends when
@@ -61,8 +56,21 @@ type Config struct {
 	// HistorySize is how many earlier runs of the same test Analyze gets;
 	// default 20.
 	HistorySize int
-	// MaxBodyBytes bounds request bodies; default 1 MiB.
+	// MaxBodyBytes bounds JSON request bodies; default 1 MiB.
 	MaxBodyBytes int64
+	// MaxUploadBytes bounds a multipart POST /load-test/start (the spec and
+	// the script's files); default 10 MiB. MaxUploadFiles bounds its
+	// files; default 200.
+	MaxUploadBytes int64
+	MaxUploadFiles int
+
+	// InitTimeout bounds a script's init code when a test starts (the
+	// agent runs it to read the script's options before checking limits);
+	// default 10s. Past it the start answers 400.
+	InitTimeout time.Duration
+	// MaxConcurrentInits bounds how many scripts run their init code at
+	// once, across tenants; default GOMAXPROCS. A start waits for a slot.
+	MaxConcurrentInits int
 	// RunSlack is how long a run may exceed its plan's maximum duration
 	// (setup, teardown, the end of iterations) before it is stopped as
 	// failed; default 2m.
@@ -106,9 +114,6 @@ func (c *Config) withDefaults() (Config, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	o.Limits = mergeLimits(o.Limits, DefaultLimits)
-	if o.BuildPlan == nil {
-		o.BuildPlan = func(_ context.Context, spec loadtest.TestSpec) (loadtest.Plan, []string, error) { return spec.Plan() }
-	}
 	if o.Analyze == nil {
 		o.Analyze = func(_ context.Context, res loadtest.Result, history []loadtest.Result) (anomaly.Report, *anomaly.AIAnalysis) {
 			return anomaly.Analyze(res, history, anomaly.Options{}), nil
@@ -127,6 +132,18 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
+	}
+	if o.MaxUploadBytes <= 0 {
+		o.MaxUploadBytes = 10 << 20
+	}
+	if o.MaxUploadFiles <= 0 {
+		o.MaxUploadFiles = 200
+	}
+	if o.InitTimeout <= 0 {
+		o.InitTimeout = 10 * time.Second
+	}
+	if o.MaxConcurrentInits <= 0 {
+		o.MaxConcurrentInits = runtime.GOMAXPROCS(0)
 	}
 	if o.RunSlack <= 0 {
 		o.RunSlack = 2 * time.Minute

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/loadlens/loadlens/loadtest"
 	"github.com/loadlens/loadlens/store"
@@ -38,7 +39,7 @@ func FuzzStartBody(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	srv, err := New(Config{Store: st, LookupHost: func(context.Context, string) ([]netip.Addr, error) {
+	srv, err := New(Config{Store: st, InitTimeout: 200 * time.Millisecond, LookupHost: func(context.Context, string) ([]netip.Addr, error) {
 		return nil, errors.New("no DNS in fuzzing")
 	}})
 	if err != nil {
@@ -53,7 +54,7 @@ func FuzzStartBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		spec, err := loadtest.DecodeTestSpec(body)
 		if err == nil {
-			_, _, err = srv.prepare(context.Background(), p, spec)
+			_, _, err = srv.prepare(context.Background(), p, startRequest{spec: spec})
 			_ = redactSpec(spec)
 		}
 		if err == nil {

@@ -45,38 +45,25 @@ type StartResponse struct {
 }
 
 func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, p principal) {
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		s.writeError(w, r, invalid("body: required: a JSON test spec"))
-		return
-	}
-	spec, err := loadtest.DecodeTestSpec(body)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.start(w, r, p, spec)
+	s.start(w, r, p, func() (startRequest, error) { return s.readStart(w, r) })
 }
 
-// decodeSpec exists for the fuzz test: DecodeTestSpec plus the service's
-// checks, without starting anything.
-func (s *Server) prepare(ctx context.Context, p principal, spec loadtest.TestSpec) (loadtest.Plan, []string, error) {
-	plan, warnings, err := s.cfg.BuildPlan(ctx, spec)
+// prepare builds a tenant's plan and checks it against the tenant's limits.
+// It runs after admission, so a tenant's scripts never run their init code
+// beyond its concurrency limit.
+func (s *Server) prepare(ctx context.Context, p principal, req startRequest) (loadtest.Plan, []string, error) {
+	lim := mergeLimits(p.tenant.Limits, s.cfg.Limits)
+	plan, warnings, err := s.buildPlan(ctx, req, lim)
 	if err != nil {
 		return loadtest.Plan{}, nil, err
 	}
 	if err := plan.Validate(); err != nil {
 		return loadtest.Plan{}, nil, err
 	}
-	lim := mergeLimits(p.tenant.Limits, s.cfg.Limits)
-	if err := s.checkLimits(ctx, lim, spec, plan); err != nil {
+	if err := s.checkLimits(ctx, lim, req.spec, plan); err != nil {
 		return loadtest.Plan{}, nil, err
 	}
-	plan.Options.AllowIP = s.dialAllowlist(ctx, parseAllowlist(lim.AllowedHosts), targetURLs(spec, plan))
+	plan.Options.AllowIP = s.dialAllowlist(ctx, parseAllowlist(lim.AllowedHosts), targetURLs(req.spec, plan))
 	return plan, warnings, nil
 }
 
@@ -88,15 +75,27 @@ func redactSpec(spec loadtest.TestSpec) json.RawMessage {
 	return b
 }
 
-func (s *Server) start(w http.ResponseWriter, r *http.Request, p principal, spec loadtest.TestSpec) {
+// start admits, reads, prepares, records and launches a test. Admission
+// comes first: it is cheap arithmetic, and a tenant over its concurrency
+// limit must not get to upload files or run script code.
+func (s *Server) start(w http.ResponseWriter, r *http.Request, p principal, read func() (startRequest, error)) {
 	ctx := r.Context()
-	plan, warnings, err := s.prepare(ctx, p, spec)
-	if err != nil {
+	lim := mergeLimits(p.tenant.Limits, s.cfg.Limits)
+	if err := s.admit(p.tenant.ID, lim.MaxConcurrent); err != nil {
+		w.Header().Set("Connection", "close") // its body, unread, need not be waited for
 		s.writeError(w, r, err)
 		return
 	}
-	lim := mergeLimits(p.tenant.Limits, s.cfg.Limits)
-	if err := s.admit(p.tenant.ID, lim.MaxConcurrent); err != nil {
+	req, err := read()
+	if err != nil {
+		s.release(p.tenant.ID)
+		s.writeError(w, r, err)
+		return
+	}
+	spec := req.spec
+	plan, warnings, err := s.prepare(ctx, p, req)
+	if err != nil {
+		s.release(p.tenant.ID)
 		s.writeError(w, r, err)
 		return
 	}
@@ -201,12 +200,10 @@ func quickStressSpec(q url.Values) (loadtest.TestSpec, error) {
 }
 
 func (s *Server) handleQuickStress(w http.ResponseWriter, r *http.Request, p principal) {
-	spec, err := quickStressSpec(r.URL.Query())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.start(w, r, p, spec)
+	s.start(w, r, p, func() (startRequest, error) {
+		spec, err := quickStressSpec(r.URL.Query())
+		return startRequest{spec: spec}, err
+	})
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, p principal) {

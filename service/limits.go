@@ -20,7 +20,7 @@ import (
 // the concurrency limit, which admission checks.
 func (s *Server) checkLimits(ctx context.Context, lim store.Limits, spec loadtest.TestSpec, plan loadtest.Plan) error {
 	var le LimitError
-	if _, peak := plan.Scenarios.PeakVUs(nil); peak > lim.MaxVUs {
+	if peak := peakVUs(plan, lim.MaxVUs); peak > lim.MaxVUs {
 		le.add("max_vus", fmt.Sprintf("virtual_users: the test needs up to %d VUs; the tenant's max_vus is %d", peak, lim.MaxVUs))
 	}
 	switch end, ok := plan.Scenarios.End(); {
@@ -39,6 +39,18 @@ func (s *Server) checkLimits(ctx context.Context, lim store.Limits, spec loadtes
 		}
 	}
 	return le.orNil()
+}
+
+// peakVUs returns the VUs a plan needs, or at least a count over limit when
+// it needs more: the configs' own counts settle most plans without the
+// schedule math, whose cost grows with the VUs asked for.
+func peakVUs(plan loadtest.Plan, limit int64) int64 {
+	total, highest := plan.Scenarios.VUCeiling()
+	if highest > limit || total <= limit {
+		return highest
+	}
+	_, peak := plan.Scenarios.PeakVUs(nil)
+	return peak
 }
 
 type fieldURL struct{ field, raw string }
@@ -191,31 +203,53 @@ func (s *Server) checkHost(ctx context.Context, a allowlist, field, raw string) 
 // dialAllowlist returns the address check every connection of a run must
 // pass, so that URLs a script builds at run time stay inside the tenant's
 // allowed_hosts too: the allowed prefixes, plus the addresses that the
-// allowed names seen in the spec resolved to. nil when a "*" entry allows
-// every host. A name-allowed host that appears only at run time is refused
-// (error code 1110): list it by address range to allow it.
+// allowed names seen in the spec resolved to. A name-allowed host that
+// appears only at run time is refused (error code 1110): list it by
+// address range to allow it. Even a "*" entry, which allows every host,
+// never reaches link-local addresses (the cloud metadata service at
+// 169.254.169.254), multicast or unspecified ones unless a prefix names
+// them.
 func (s *Server) dialAllowlist(ctx context.Context, a allowlist, urls []fieldURL) func(netip.Addr) bool {
-	if a.nameAllowed("*") {
-		return nil
-	}
 	allowed := map[netip.Addr]bool{}
 	for _, u := range urls {
 		pu, err := url.Parse(u.raw)
 		if err != nil {
 			continue
 		}
-		host := strings.TrimSuffix(strings.ToLower(pu.Hostname()), ".")
-		if _, isIP := netip.ParseAddr(host); isIP == nil || !a.nameAllowed(host) {
-			continue
-		}
-		lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		addrs, err := s.cfg.LookupHost(lctx, host)
-		cancel()
-		if err == nil {
-			for _, ip := range addrs {
-				allowed[ip.Unmap()] = true
-			}
+		for _, ip := range s.resolveAllowed(ctx, a, pu.Hostname()) {
+			allowed[ip] = true
 		}
 	}
-	return func(ip netip.Addr) bool { return a.addrAllowed(ip) || allowed[ip.Unmap()] }
+	return func(ip netip.Addr) bool { return a.dialAllowed(ip) || allowed[ip.Unmap()] }
+}
+
+// resolveAllowed returns the addresses of host when the allowlist names it
+// (a connection to them is then allowed), or nil.
+func (s *Server) resolveAllowed(ctx context.Context, a allowlist, host string) []netip.Addr {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if _, err := netip.ParseAddr(host); err == nil || !a.nameAllowed(host) {
+		return nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	addrs, err := s.cfg.LookupHost(lctx, host)
+	if err != nil {
+		return nil
+	}
+	for i, ip := range addrs {
+		addrs[i] = ip.Unmap()
+	}
+	return addrs
+}
+
+// dialAllowed reports whether a connection to ip is allowed by the
+// prefixes, or by a "*" entry for addresses that are not link-local,
+// multicast or unspecified.
+func (a allowlist) dialAllowed(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	if a.addrAllowed(ip) {
+		return true
+	}
+	return a.nameAllowed("*") && !(ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified())
 }

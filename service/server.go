@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"crypto/subtle"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -31,6 +32,8 @@ type Server struct {
 	stopping chan struct{} // closed by Shutdown: SSE streams end
 	runs     sync.WaitGroup
 
+	initSlots chan struct{} // a token per script running its init code
+
 	mu        sync.Mutex
 	closing   bool
 	live      map[string]*liveRun
@@ -47,7 +50,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: c, st: c.Store, logger: c.Logger, stopping: make(chan struct{}),
-		live: map[string]*liveRun{}, perTenant: map[string]int{}}
+		live: map[string]*liveRun{}, perTenant: map[string]int{}, initSlots: make(chan struct{}, c.MaxConcurrentInits)}
 	s.runsCtx, s.stopRuns = context.WithCancelCause(context.Background())
 	s.bgCtx, s.stopBG = context.WithCancel(context.Background())
 	s.metrics = newServerMetrics(s)
@@ -154,6 +157,11 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, principal)) h
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)
 		if err != nil {
+			// Closing the connection answers at once: net/http would
+			// otherwise wait for the unread body to keep it alive, and a
+			// client without a key could hold it open for as long as it
+			// declared a body and sent none.
+			w.Header().Set("Connection", "close")
 			s.writeError(w, r, err)
 			return
 		}
@@ -181,8 +189,40 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("GET /openapi.json", handleOpenAPI)
-	return s.observe(mux)
+	return s.observe(jsonMisses(mux))
 }
+
+// jsonMisses answers requests that match no route (404) or none for their
+// method (405, with Allow) with the documented JSON error body, where
+// ServeMux would write plain text.
+func jsonMisses(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		miss := &missWriter{header: http.Header{}}
+		h.ServeHTTP(miss, r)
+		msg := "not found"
+		if allow := miss.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+			msg = fmt.Sprintf("method %s not allowed; allowed: %s", r.Method, allow)
+		}
+		writeJSON(w, miss.status, errorBody{Errors: []string{msg}})
+	})
+}
+
+// missWriter keeps the status and headers ServeMux gives a miss, and drops
+// its plain-text body.
+type missWriter struct {
+	header http.Header
+	status int
+}
+
+func (m *missWriter) Header() http.Header         { return m.header }
+func (m *missWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (m *missWriter) WriteHeader(status int)      { m.status = status }
 
 type reqInfoKey struct{}
 
@@ -217,7 +257,7 @@ func (w *statusWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter
 
 // observe logs and counts every request by route and status. It never logs
 // headers or bodies: they carry API keys and target tokens.
-func (s *Server) observe(next *http.ServeMux) http.Handler {
+func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		info := &reqInfo{}
