@@ -30,7 +30,7 @@ func (a *app) analyse(ctx context.Context, res loadtest.Result, f *runFlags) rep
 // aiAnalysis asks Gemini, configured from the environment, about a run.
 func (a *app) aiAnalysis(ctx context.Context, res loadtest.Result, rep anomaly.Report) anomaly.AIAnalysis {
 	cfg := gemini.ConfigFromEnv(a.getenv)
-	cfg.Logger = a.logger(true)
+	cfg.Logger = a.logger(true, logFormatText)
 	an, err := gemini.New(ctx, cfg)
 	if err != nil {
 		return anomaly.AIAnalysis{Unavailable: err.Error(), Summary: "AI analysis unavailable: " + err.Error()}

@@ -33,7 +33,7 @@ func (a *app) demo(ctx context.Context, args []string) int {
 	fmt.Fprintf(a.stdout, "loadlens demo: a built-in target on %s admits 8 requests at a time (a saturation fault);\n"+
 		"a stress test of about 25 s follows: 0 → 40 VUs over 20 s, then 5 s at 40.\n", srv.URL())
 	plan := demoPlan(srv.URL())
-	plan.Logger = a.logger(f.quietLogs)
+	plan.Logger = a.logger(f.quietLogs, f.logFormat)
 	plan.Telemetry = &loadtest.Telemetry{Prometheus: srv.URL() + "/metrics"}
 	if !f.fs.Changed("report") {
 		f.reportFile = demoReport

@@ -56,7 +56,7 @@ func TestEnvLayerOptions(t *testing.T) {
 	}))
 	require.NoError(t, err)
 	assert.Equal(t, loadtest.Options{Tags: map[string]string{"env": "ci", "team": "a"}, SummaryTrendStats: []string{"avg", "p(99)"},
-		NoCookiesReset: true, UserAgent: "ci-bot", SetupTimeout: 5 * time.Second, MaxRedirects: ptr(0)}, o.Options)
+		NoCookiesReset: true, UserAgent: new("ci-bot"), SetupTimeout: 5 * time.Second, MaxRedirects: ptr(0)}, o.Options)
 }
 
 // Every bad variable is named at once.

@@ -8,6 +8,7 @@ import (
 	flag "github.com/spf13/pflag"
 
 	"github.com/loadlens/loadlens/loadtest"
+	"github.com/loadlens/loadlens/loadtest/k6http"
 	"github.com/loadlens/loadlens/scenarios"
 )
 
@@ -43,6 +44,8 @@ type runFlags struct {
 	targetCPUs               float64
 	moduleCache              string
 	offline                  bool
+	userAgent                string
+	logFormat                string
 	remoteModules            bool // not a flag: only `run` fetches remote modules, the agent does not
 
 	fs *flag.FlagSet
@@ -80,6 +83,8 @@ func newRunFlags() *runFlags {
 	fs.BoolVarP(&f.throw, "throw", "w", false, "scripts: network errors and bad metric values throw")
 	fs.BoolVar(&f.includeSystemEnv, "include-system-env-vars", true, "scripts: the system environment is part of __ENV")
 	fs.StringVar(&f.moduleCache, "module-cache", "", "scripts: keep fetched remote modules in DIR (default: the user's cache folder, loadlens/modules)")
+	fs.StringVar(&f.userAgent, "user-agent", "", `the User-Agent requests send (k6's userAgent option; default "`+k6http.DefaultUserAgent+`"; "" sends none)`)
+	fs.StringVar(&f.logFormat, "log-format", "", "log lines: k6's text lines (default), raw (the message only) or json (slog's JSON)")
 	fs.BoolVar(&f.offline, "offline", false, "scripts: take remote modules from the module cache only, never from the network")
 	fs.SetInterspersed(true)
 	f.fs = fs
@@ -136,6 +141,14 @@ func (f *runFlags) overrides() (loadtest.K6Options, error) {
 	}
 	if changed("no-teardown") {
 		m["noTeardown"] = f.noTeardown
+	}
+	if changed("user-agent") {
+		m["userAgent"] = f.userAgent
+	}
+	switch f.logFormat {
+	case logFormatText, logFormatRaw, logFormatJSON:
+	default:
+		errs = append(errs, fmt.Sprintf("--log-format %q: want raw or json (or nothing, for k6's text lines)", f.logFormat))
 	}
 	switch f.summaryTimeUnit {
 	case "", "s", "ms", "us":

@@ -113,10 +113,11 @@ var version = "0.1.0-dev"
 
 // logger logs to stderr at info and above, as k6 does whatever -q says;
 // quiet (the agent's scripts) keeps warnings and errors only.
-func (a *app) logger(quiet bool) *slog.Logger {
+// format is a --log-format: k6's text lines by default.
+func (a *app) logger(quiet bool, format string) *slog.Logger {
 	level := slog.LevelInfo
 	if quiet {
 		level = slog.LevelWarn
 	}
-	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	return slog.New(newLogHandler(a.stderr, format, level))
 }

@@ -49,7 +49,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 	if err := f.applyTelemetry(&plan); err != nil {
 		return a.configError(err)
 	}
-	plan.Logger = a.logger(f.quietLogs)
+	plan.Logger = a.logger(f.quietLogs, f.logFormat)
 	if f.summaryMode == summaryFull {
 		warnings = append(warnings, "--summary-mode=full: loadlens prints the compact summary")
 	}

@@ -21,7 +21,7 @@ func (a *app) scriptPlan(ctx context.Context, path string, top loadtest.K6Option
 
 // scriptOptions are the script runtime's options for env and the flags.
 func (a *app) scriptOptions(env map[string]string, f *runFlags) js.Options {
-	return js.Options{Env: a.scriptEnv(env, f.includeSystemEnv), Logger: a.logger(f.quietLogs), Throw: f.throw, Modules: a.modules,
+	return js.Options{Env: a.scriptEnv(env, f.includeSystemEnv), Logger: a.logger(f.quietLogs, f.logFormat), Throw: f.throw, Modules: a.modules,
 		Remote: a.remoteModules(f)}
 }
 

@@ -336,7 +336,7 @@ export default function () {}
 	assert.Contains(t, plan.Thresholds, "iterations")
 	assert.Contains(t, plan.Thresholds, "checks")
 	assert.Equal(t, "script", plan.Options.Tags["from"])
-	assert.Equal(t, "base", plan.Options.UserAgent)
+	assert.Equal(t, new("base"), plan.Options.UserAgent)
 	assert.Equal(t, 5*time.Second, prog.HandleSummaryTimeout())
 	assert.Same(t, prog, plan.Program)
 

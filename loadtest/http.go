@@ -22,8 +22,12 @@ func (vu *VU) HTTP() *k6http.Client { return vu.http }
 // options that cannot be used.
 func (o Options) httpOptions() (k6http.Options, error) {
 	conf, err := o.tlsSettings()
+	var ua string
+	if o.UserAgent != nil {
+		ua = *o.UserAgent
+	}
 	return k6http.Options{
-		UserAgent: o.UserAgent, MaxRedirects: o.MaxRedirects, DiscardResponseBodies: o.DiscardResponseBodies,
+		UserAgent: ua, NoUserAgent: o.UserAgent != nil && ua == "", MaxRedirects: o.MaxRedirects, DiscardResponseBodies: o.DiscardResponseBodies,
 		NoConnectionReuse: o.NoConnectionReuse, InsecureSkipTLSVerify: o.InsecureSkipTLSVerify, SystemTags: o.SystemTags,
 		AllowIP: o.allowIP(), TLSConfig: conf,
 	}, err

@@ -32,7 +32,9 @@ func TestRunAppliesHTTPOptions(t *testing.T) {
 		wantCode   int
 	}{
 		{name: "defaults", wantUA: "loadlens/", wantConns: 1, wantBody: "hello", wantStatus: 200},
-		{name: "user agent", opts: Options{UserAgent: "team-probe/2"}, wantUA: "team-probe/2", wantConns: 1, wantBody: "hello", wantStatus: 200},
+		{name: "user agent", opts: Options{UserAgent: new("team-probe/2")}, wantUA: "team-probe/2", wantConns: 1, wantBody: "hello", wantStatus: 200},
+		// k6 v2.2.0 with --user-agent "" sent no User-Agent header
+		{name: "no user agent", opts: Options{UserAgent: new("")}, wantUA: "<none>", wantConns: 1, wantBody: "hello", wantStatus: 200},
 		{name: "no connection reuse", opts: Options{NoConnectionReuse: true}, wantUA: "loadlens/", wantConns: 6, wantBody: "hello", wantStatus: 200},
 		{name: "discard response bodies", opts: Options{DiscardResponseBodies: true}, wantUA: "loadlens/", wantConns: 1, wantStatus: 200},
 		{name: "self-signed TLS refused", tls: true, wantStatus: 0, wantCode: 1310}, // x509: unknown authority,
@@ -48,7 +50,11 @@ func TestRunAppliesHTTPOptions(t *testing.T) {
 			)
 			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				mu.Lock()
-				uas[r.UserAgent()] = true
+				ua, ok := r.Header["User-Agent"]
+				if !ok {
+					ua = []string{"<none>"}
+				}
+				uas[ua[0]] = true
 				conns[r.RemoteAddr] = true
 				mu.Unlock()
 				_, _ = w.Write([]byte("hello"))

@@ -68,7 +68,7 @@ func TestK6OptionsOverride(t *testing.T) {
 	cv, ok := p.Scenarios["default"].(scenarios.ConstantVUs)
 	require.True(t, ok, "%T", p.Scenarios["default"])
 	assert.Equal(t, ConstantVUsOf(5, 10*time.Second), cv)
-	assert.Equal(t, "cli", p.Options.UserAgent)
+	assert.Equal(t, new("cli"), p.Options.UserAgent)
 	assert.Equal(t, map[string]string{"a": "1"}, p.Options.Tags, "keys the CLI did not give stay")
 	assert.Len(t, p.Thresholds, 2)
 

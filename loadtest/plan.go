@@ -65,8 +65,9 @@ type Options struct {
 	// NoCookiesReset keeps a VU's cookies from one iteration to the next;
 	// by default, as in k6, every iteration starts with an empty jar.
 	NoCookiesReset bool
-	// UserAgent is sent with every request; default "loadlens/0.1 (k6-compatible)".
-	UserAgent string
+	// UserAgent is sent with every request that sets none (k6's userAgent,
+	// --user-agent); nil means k6http.DefaultUserAgent, "" sends none.
+	UserAgent *string
 	// InsecureSkipTLSVerify accepts any server certificate.
 	InsecureSkipTLSVerify bool
 	// MaxRedirects limits redirects followed per request; nil means 10.
@@ -122,7 +123,7 @@ type optionsJSON struct {
 	NoConnectionReuse        bool               `json:"noConnectionReuse,omitempty"`
 	NoVUConnectionReuse      bool               `json:"noVUConnectionReuse,omitempty"`
 	NoCookiesReset           bool               `json:"noCookiesReset,omitempty"`
-	UserAgent                string             `json:"userAgent,omitempty"`
+	UserAgent                *string            `json:"userAgent,omitempty"`
 	InsecureSkipTLSVerify    bool               `json:"insecureSkipTLSVerify,omitempty"`
 	MaxRedirects             *int               `json:"maxRedirects,omitempty"`
 	SetupTimeout             *duration.Duration `json:"setupTimeout,omitempty"`

@@ -25,6 +25,9 @@ type Options struct {
 	// "" means [DefaultUserAgent]. A request sends none if its header sets
 	// User-Agent to "".
 	UserAgent string
+	// NoUserAgent sends no User-Agent header (unless a request sets one)
+	// when UserAgent is "": k6's userAgent "".
+	NoUserAgent bool
 	// Timeout bounds each request, redirects included (k6's params.timeout);
 	// 0 means [DefaultTimeout].
 	Timeout time.Duration
@@ -176,7 +179,7 @@ func (o Options) resolve() (settings, error) {
 		discard: o.DiscardResponseBodies, noReuse: o.NoConnectionReuse, expected: o.ExpectedStatuses,
 		proxy: o.Proxy, allowIP: o.AllowIP, noFast: o.DisableFastPath || o.Proxy != nil,
 	}
-	if s.userAgent == "" {
+	if s.userAgent == "" && !o.NoUserAgent {
 		s.userAgent = DefaultUserAgent
 	}
 	if s.timeout <= 0 {
