@@ -136,7 +136,7 @@ func (a *app) serve(ctx context.Context, args []string) int {
 		return code
 	}
 	logger := slog.New(service.NewLogHandler(a.stderr, slog.LevelInfo))
-	st, err := store.Open(ctx, *db)
+	st, err := store.OpenWith(ctx, *db, store.Options{Exclusive: true})
 	if err != nil {
 		fmt.Fprintf(a.stderr, "loadlens serve: %v\n", err)
 		return exitGenericError

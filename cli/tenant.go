@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	flag "github.com/spf13/pflag"
@@ -15,6 +16,10 @@ import (
 const tenantUsage = `loadlens tenant add NAME [limits] [--db FILE]     create a tenant; print its API key
        loadlens tenant limits NAME [limits] [--db FILE]  change a tenant's limits; print them
        loadlens tenant key NAME [--db FILE]              print another API key for a tenant
+       loadlens tenant keys NAME [--db FILE]             print a tenant's keys: their ids, never the keys
+       loadlens tenant key revoke NAME KEY_ID|KEY [--db FILE]
+                                                         revoke a key at once (a running agent included)
+       loadlens tenant remove NAME [--db FILE]           remove a tenant: its keys stop working, its runs stay
        loadlens tenant list [--db FILE]                  print every tenant and its limits
        loadlens tenant webhook add NAME URL [--format json|slack] [--event E ...] [--db FILE]
                                                          give a tenant a webhook of its own; print it
@@ -44,11 +49,12 @@ func (a *app) tenant(ctx context.Context, args []string) int {
 	}
 	// pos are the verb's arguments; "webhook add" and the like are verbs.
 	verb, pos := fs.Arg(0), fs.Args()
-	if verb == "webhook" {
+	if verb == "webhook" || (verb == "key" && fs.Arg(1) == "revoke") {
 		verb += " " + fs.Arg(1)
 		pos = pos[1:]
 	}
-	want := map[string]int{"add": 2, "limits": 2, "key": 2, "list": 1, "webhook add": 3, "webhook list": 2, "webhook remove": 3}[verb]
+	want := map[string]int{"add": 2, "limits": 2, "key": 2, "keys": 2, "key revoke": 3, "remove": 2, "list": 1,
+		"webhook add": 3, "webhook list": 2, "webhook remove": 3}[verb]
 	if want == 0 || len(pos) != want {
 		fs.Usage()
 		return exitUsage
@@ -142,6 +148,30 @@ func (a *app) tenant(ctx context.Context, args []string) int {
 			return exitGenericError
 		}
 		fmt.Fprintln(a.stdout, key)
+	case "keys":
+		keys, err := st.Keys(ctx, name)
+		if err != nil {
+			fmt.Fprintf(a.stderr, "loadlens tenant: %v\n", err)
+			return exitGenericError
+		}
+		for _, k := range keys {
+			b, _ := json.Marshal(k)
+			fmt.Fprintln(a.stdout, string(b))
+		}
+	case "key revoke":
+		id := pos[2]
+		if strings.HasPrefix(id, "llk_") { // the key itself
+			id = store.KeyID(id)
+		}
+		if err := st.RevokeKey(ctx, name, id); err != nil {
+			fmt.Fprintf(a.stderr, "loadlens tenant: %v\n", err)
+			return exitGenericError
+		}
+	case "remove":
+		if err := st.RemoveTenant(ctx, name); err != nil {
+			fmt.Fprintf(a.stderr, "loadlens tenant: %v\n", err)
+			return exitGenericError
+		}
 	case "list":
 		ts, err := st.Tenants(ctx)
 		if err != nil {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/loadlens/loadlens/store"
 )
 
 type tenantLine struct {
@@ -74,7 +76,44 @@ func TestTenantCommands(t *testing.T) {
 	assert.Equal(t, 255, r.code)
 	assert.Contains(t, r.stderr, `allowed_hosts[0]: "bad/99" is not a host name, IP address or CIDR prefix`)
 	assert.Equal(t, 2, runCLI(t, "tenant", "key", "team-a", "--max-vus", "3", "--db", db).code, "limits go with add or limits")
-	assert.Equal(t, 2, runCLI(t, "tenant", "remove", "team-a", "--db", db).code)
+}
+
+// A leaked key is revoked by its id or by the key itself; a removed tenant's
+// keys stop working and it leaves the list.
+func TestTenantKeyRevokeAndRemove(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "agent.db")
+	r := runCLI(t, "tenant", "add", "team-a", "--db", db)
+	require.Equal(t, 0, r.code, r.stderr)
+	first := strings.TrimSpace(r.stdout)
+	r = runCLI(t, "tenant", "key", "team-a", "--db", db)
+	require.Equal(t, 0, r.code, r.stderr)
+	second := strings.TrimSpace(r.stdout)
+
+	r = runCLI(t, "tenant", "key", "revoke", "team-a", first, "--db", db)
+	require.Equal(t, 0, r.code, r.stderr)
+	r = runCLI(t, "tenant", "keys", "team-a", "--db", db)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.NotContains(t, r.stdout, "llk_", "keys are listed by id, never the key")
+	var keys []store.Key
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var k store.Key
+		require.NoError(t, json.Unmarshal([]byte(l), &k), l)
+		keys = append(keys, k)
+	}
+	require.Len(t, keys, 2)
+	assert.False(t, keys[0].Revoked.IsZero())
+	assert.True(t, keys[1].Revoked.IsZero())
+	r = runCLI(t, "tenant", "key", "revoke", "team-a", store.KeyID(second), "--db", db)
+	require.Equal(t, 0, r.code, r.stderr)
+	r = runCLI(t, "tenant", "key", "revoke", "team-a", store.KeyID(second), "--db", db)
+	assert.Equal(t, 255, r.code, "already revoked")
+
+	require.Equal(t, 0, runCLI(t, "tenant", "remove", "team-a", "--db", db).code)
+	assert.Empty(t, strings.TrimSpace(runCLI(t, "tenant", "list", "--db", db).stdout))
+	r = runCLI(t, "tenant", "remove", "team-a", "--db", db)
+	assert.Equal(t, 255, r.code)
+	assert.Contains(t, r.stderr, "not found")
 }
 
 type webhookLine struct {
@@ -157,4 +196,16 @@ func TestTenantWebhookCommands(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Two agents never serve one database: the second refuses to start.
+func TestServeRefusesADatabaseInUse(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "agent.db")
+	first, err := store.OpenWith(t.Context(), db, store.Options{Exclusive: true})
+	require.NoError(t, err)
+	defer first.Close()
+	r := runCLI(t, "serve", "--db", db, "--addr", "127.0.0.1:0")
+	assert.Equal(t, 255, r.code)
+	assert.Contains(t, r.stderr, "database in use by another process")
 }

@@ -255,3 +255,19 @@ func TestUnknownRoutesAnswerJSON(t *testing.T) {
 	assert.Equal(t, "POST", r.Header.Get("Allow"))
 	assert.Contains(t, r.errors(t)[0], "method DELETE not allowed")
 }
+
+// M5: a revoked key, and the key of a removed tenant, answer 401 on the
+// running agent at once (a removed tenant's key answered 404).
+func TestRevokedKeysStopAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	second, err := e.st.AddKey(t.Context(), "tenant-a")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, e.do("GET", "/load-test/list", e.keyA, nil).Status)
+	require.NoError(t, e.st.RevokeKey(t.Context(), "tenant-a", store.KeyID(e.keyA)))
+	assert.Equal(t, http.StatusUnauthorized, e.do("GET", "/load-test/list", e.keyA, nil).Status)
+	assert.Equal(t, http.StatusOK, e.do("GET", "/load-test/list", second, nil).Status)
+
+	require.NoError(t, e.st.RemoveTenant(t.Context(), "tenant-b"))
+	assert.Equal(t, http.StatusUnauthorized, e.do("GET", "/load-test/list", e.keyB, nil).Status)
+}

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
@@ -33,6 +35,7 @@ type Store struct {
 	w      *sql.DB // the one writer connection
 	r      *sql.DB // read-only connections
 	logger *slog.Logger
+	unlock func() // releases the Exclusive lock; nil without
 }
 
 // Options tune Open. The zero value is the defaults.
@@ -45,11 +48,22 @@ type Options struct {
 	// BusyTimeout is how long a connection waits for a lock held by another
 	// process; default 5s.
 	BusyTimeout time.Duration
+	// Exclusive holds a lock on the database (a ".lock" file beside it)
+	// until Close, and fails Open with ErrLocked when another process holds
+	// it: for the agent, of which one process serves a database.
+	// Short-lived clients (the tenant commands) open it without. Unix
+	// only: elsewhere no lock is taken.
+	Exclusive bool
 }
 
-// Open opens (creating it if needed) the SQLite database at path, switches
-// it to WAL mode and migrates its schema. path is a file name; ":memory:"
-// is not supported (readers and the writer must share the file).
+// ErrLocked: another process holds the database's exclusive lock.
+var ErrLocked = errors.New("database in use by another process")
+
+// Open opens (creating it if needed) the SQLite database at path, checks
+// its integrity (PRAGMA quick_check), switches it to WAL mode and migrates
+// its schema. An existing empty file is refused, not made a new database:
+// it is a database lost, not one never made. path is a file name;
+// ":memory:" is not supported (readers and the writer must share the file).
 func Open(ctx context.Context, path string) (*Store, error) {
 	return OpenWith(ctx, path, Options{})
 }
@@ -69,6 +83,28 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+		return nil, fmt.Errorf("store: %s is an empty file, not a database: restore it, or remove it to start with a new one", path)
+	}
+	var unlock func()
+	if o.Exclusive {
+		var err error
+		if unlock, err = lockFile(path + ".lock"); err != nil {
+			return nil, fmt.Errorf("store: %s: %w", path, err)
+		}
+	}
+	s, err := open(ctx, path, o, logger)
+	if err != nil {
+		if unlock != nil {
+			unlock()
+		}
+		return nil, err
+	}
+	s.unlock = unlock
+	return s, nil
+}
+
+func open(ctx context.Context, path string, o Options, logger *slog.Logger) (*Store, error) {
 	dsn := func(extra ...string) string {
 		q := url.Values{}
 		q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.BusyTimeout.Milliseconds()))
@@ -88,6 +124,10 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
 	s := &Store{w: w, logger: logger}
+	if err := s.check(ctx); err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
 	if err := s.migrate(ctx); err != nil {
 		_ = w.Close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)
@@ -107,14 +147,44 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the database. Calls after Close fail.
+// Close closes the database and releases its lock. Calls after Close fail.
 func (s *Store) Close() error {
 	var errs []error
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
 	errs = append(errs, s.w.Close())
+	if s.unlock != nil {
+		s.unlock()
+	}
 	return errors.Join(errs...)
+}
+
+// check runs SQLite's quick_check: a database with damaged pages answered
+// "ok" to health checks, then failed one request in five.
+func (s *Store) check(ctx context.Context) error {
+	rows, err := s.w.QueryContext(ctx, "PRAGMA quick_check")
+	if err != nil {
+		return fmt.Errorf("integrity check: %w", err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return fmt.Errorf("integrity check: %w", err)
+		}
+		if line != "ok" && len(problems) < 10 {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("integrity check: %w", err)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("the database is damaged (PRAGMA quick_check): %s", strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 // Ping checks that the database answers.
@@ -186,6 +256,8 @@ var migrations = []string{
 		created_ns INTEGER NOT NULL,
 		UNIQUE (tenant, url)
 	);`,
+	// 3: removed tenants keep their runs (and their name) but no keys.
+	`ALTER TABLE tenants ADD COLUMN removed_ns INTEGER NOT NULL DEFAULT 0;`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

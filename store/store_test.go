@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -493,10 +494,10 @@ func TestMigrationAddsWebhooks(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, st.Close())
 
-	// Take the file back to schema version 1, before webhooks.
+	// Take the file back to schema version 1, before webhooks (and removals).
 	db, err := sql.Open("sqlite", path)
 	require.NoError(t, err)
-	_, err = db.ExecContext(ctx, "DROP TABLE webhooks; PRAGMA user_version = 1")
+	_, err = db.ExecContext(ctx, "DROP TABLE webhooks; ALTER TABLE tenants DROP COLUMN removed_ns; PRAGMA user_version = 1")
 	require.NoError(t, err)
 	require.NoError(t, db.Close())
 
@@ -507,4 +508,96 @@ func TestMigrationAddsWebhooks(t *testing.T) {
 	hooks, err := st.Webhooks(ctx, "a")
 	require.NoError(t, err)
 	assert.Len(t, hooks, 1)
+}
+
+// A leaked key can be revoked and a tenant removed: their keys answer
+// ErrBadKey (the agent's 401, not a 404), their runs stay.
+func TestRemoveTenantAndListKeys(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, _ := open(t)
+	key1, err := st.AddTenant(ctx, "acme")
+	require.NoError(t, err)
+	key2, err := st.AddKey(ctx, "acme")
+	require.NoError(t, err)
+	require.NoError(t, st.RevokeKey(ctx, "acme", store.KeyID(key1)))
+	keys, err := st.Keys(ctx, "acme")
+	require.NoError(t, err)
+	require.Len(t, keys, 2)
+	assert.Equal(t, store.KeyID(key1), keys[0].ID)
+	assert.False(t, keys[0].Revoked.IsZero())
+	assert.True(t, keys[1].Revoked.IsZero())
+	run, err := st.CreateRun(ctx, "acme", store.Run{Name: "n", TestType: "smoke"})
+	require.NoError(t, err)
+
+	require.NoError(t, st.RemoveTenant(ctx, "acme"))
+	_, _, err = st.Authenticate(ctx, key2)
+	require.ErrorIs(t, err, store.ErrBadKey)
+	_, err = st.Tenant(ctx, "acme")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	all, err := st.Tenants(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, all)
+	_, err = st.AddKey(ctx, "acme")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	require.ErrorIs(t, st.RemoveTenant(ctx, "acme"), store.ErrNotFound)
+	_, err = st.AddTenant(ctx, "acme")
+	require.ErrorIs(t, err, store.ErrExists, "its runs keep the name")
+	kept, err := st.Summary(ctx, "acme", run.ID)
+	require.NoError(t, err)
+	assert.Equal(t, run.ID, kept.ID)
+}
+
+// An empty file where a database was is refused (it silently became a new
+// database); a damaged one too (it answered health checks, then failed
+// requests).
+func TestOpenRefusesLostAndDamagedDatabases(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.db")
+	require.NoError(t, os.WriteFile(empty, nil, 0o600))
+	_, err := store.Open(t.Context(), empty)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is an empty file, not a database")
+
+	damaged := filepath.Join(dir, "damaged.db")
+	st, err := store.Open(t.Context(), damaged)
+	require.NoError(t, err)
+	_, err = st.AddTenant(t.Context(), "acme")
+	require.NoError(t, err)
+	for i := range 200 {
+		_, err := st.CreateRun(t.Context(), "acme", store.Run{Name: strings.Repeat("n", 500) + fmt.Sprint(i), TestType: "smoke"})
+		require.NoError(t, err)
+	}
+	require.NoError(t, st.Close())
+	data, err := os.ReadFile(damaged)
+	require.NoError(t, err)
+	const page = 4096
+	require.Greater(t, len(data), 4*page)
+	for i := 2 * page; i < 3*page; i++ { // a whole page of index or table data
+		data[i] = 0xA5
+	}
+	require.NoError(t, os.WriteFile(damaged, data, 0o600))
+	_, err = store.Open(t.Context(), damaged)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the database is damaged (PRAGMA quick_check)")
+}
+
+// Two agents cannot serve one database: the second's Open fails while the
+// first holds it, and succeeds once it is closed. Short-lived clients
+// (Exclusive false) still open it.
+func TestExclusiveOpen(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "agent.db")
+	first, err := store.OpenWith(t.Context(), path, store.Options{Exclusive: true})
+	require.NoError(t, err)
+	_, err = store.OpenWith(t.Context(), path, store.Options{Exclusive: true})
+	require.ErrorIs(t, err, store.ErrLocked)
+	client, err := store.Open(t.Context(), path)
+	require.NoError(t, err)
+	require.NoError(t, client.Close())
+	require.NoError(t, first.Close())
+	second, err := store.OpenWith(t.Context(), path, store.Options{Exclusive: true})
+	require.NoError(t, err)
+	require.NoError(t, second.Close())
 }

@@ -89,7 +89,7 @@ func (s *Store) AddKey(ctx context.Context, tenant string) (key string, err erro
 
 func tenantExists(ctx context.Context, tx *sql.Tx, tenant string) error {
 	var n int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM tenants WHERE id = ?", tenant).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM tenants WHERE id = ? AND removed_ns = 0", tenant).Scan(&n); err != nil {
 		return err
 	}
 	if n == 0 {
@@ -130,7 +130,8 @@ func (s *Store) RevokeKey(ctx context.Context, tenant, keyID string) error {
 }
 
 // Authenticate returns the tenant an API key belongs to and the key's
-// KeyID. It fails with ErrBadKey for an unknown or revoked key.
+// KeyID. It fails with ErrBadKey for an unknown or revoked key, and for
+// the key of a removed tenant.
 func (s *Store) Authenticate(ctx context.Context, key string) (Tenant, string, error) {
 	if !strings.HasPrefix(key, keyPrefix) || len(key) > 128 {
 		return Tenant{}, "", ErrBadKey
@@ -154,10 +155,70 @@ func (s *Store) Authenticate(ctx context.Context, key string) (Tenant, string, e
 		return Tenant{}, "", ErrBadKey
 	}
 	t, err := s.Tenant(ctx, tenant)
+	if errors.Is(err, ErrNotFound) {
+		return Tenant{}, "", ErrBadKey
+	}
 	if err != nil {
 		return Tenant{}, "", err
 	}
 	return t, id, nil
+}
+
+// Key is an API key as the store knows it: never the key itself.
+type Key struct {
+	ID      string    `json:"id"` // KeyID
+	Created time.Time `json:"created"`
+	Revoked time.Time `json:"revoked,omitzero"`
+}
+
+// Keys lists tenant's API keys, oldest first, revoked ones included.
+func (s *Store) Keys(ctx context.Context, tenant string) ([]Key, error) {
+	if _, err := s.Tenant(ctx, tenant); err != nil {
+		return nil, err
+	}
+	rows, err := s.r.QueryContext(ctx, "SELECT id, created_ns, revoked_ns FROM api_keys WHERE tenant = ? ORDER BY created_ns, id", tenant)
+	if err != nil {
+		return nil, fmt.Errorf("store: keys: %w", err)
+	}
+	defer rows.Close()
+	var out []Key
+	for rows.Next() {
+		var k Key
+		var created, revoked int64
+		if err := rows.Scan(&k.ID, &created, &revoked); err != nil {
+			return nil, fmt.Errorf("store: keys: %w", err)
+		}
+		k.Created, k.Revoked = fromNanos(created), fromNanos(revoked)
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// RemoveTenant removes a tenant: its keys stop working at once (revoked)
+// and its webhooks are deleted; its runs and audit log stay, and so its
+// name stays taken. It fails with ErrNotFound for an unknown or removed
+// tenant.
+func (s *Store) RemoveTenant(ctx context.Context, tenant string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := tenantExists(ctx, tx, tenant); err != nil {
+			return err
+		}
+		now := time.Now().UnixNano()
+		for _, q := range []string{
+			"UPDATE tenants SET removed_ns = ? WHERE id = ?",
+			"UPDATE api_keys SET revoked_ns = ? WHERE tenant = ? AND revoked_ns = 0",
+		} {
+			if _, err := tx.ExecContext(ctx, q, now, tenant); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, "DELETE FROM webhooks WHERE tenant = ?", tenant)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: remove tenant: %w", err)
+	}
+	return nil
 }
 
 // Tenant returns the tenant with the given ID, or ErrNotFound.
@@ -169,7 +230,7 @@ func (s *Store) Tenant(ctx context.Context, id string) (Tenant, error) {
 		hosts   string
 	)
 	err := s.r.QueryRowContext(ctx, `SELECT id, created_ns, max_vus, max_duration_ns, max_concurrent, allowed_hosts
-		FROM tenants WHERE id = ?`, id).Scan(&t.ID, &created, &t.Limits.MaxVUs, &maxDur, &t.Limits.MaxConcurrent, &hosts)
+		FROM tenants WHERE id = ? AND removed_ns = 0`, id).Scan(&t.ID, &created, &t.Limits.MaxVUs, &maxDur, &t.Limits.MaxConcurrent, &hosts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Tenant{}, fmt.Errorf("store: tenant %q: %w", id, ErrNotFound)
 	}
@@ -189,7 +250,7 @@ func (s *Store) Tenant(ctx context.Context, id string) (Tenant, error) {
 
 // Tenants lists every tenant, by ID.
 func (s *Store) Tenants(ctx context.Context) ([]Tenant, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT id FROM tenants ORDER BY id")
+	rows, err := s.r.QueryContext(ctx, "SELECT id FROM tenants WHERE removed_ns = 0 ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("store: tenants: %w", err)
 	}
@@ -262,7 +323,7 @@ func (s *Store) SetLimits(ctx context.Context, tenant string, l Limits) error {
 		hosts = []byte("[]")
 	}
 	res, err := s.w.ExecContext(ctx, `UPDATE tenants SET max_vus = ?, max_duration_ns = ?, max_concurrent = ?, allowed_hosts = ?
-		WHERE id = ?`, l.MaxVUs, int64(l.MaxDuration), l.MaxConcurrent, string(hosts), tenant)
+		WHERE id = ? AND removed_ns = 0`, l.MaxVUs, int64(l.MaxDuration), l.MaxConcurrent, string(hosts), tenant)
 	if err != nil {
 		return fmt.Errorf("store: limits: %w", err)
 	}

@@ -137,7 +137,7 @@ func (s *Store) AddWebhook(ctx context.Context, tenant string, w Webhook) error 
 // ErrNotFound when the tenant does not exist.
 func (s *Store) Webhooks(ctx context.Context, tenant string) ([]Webhook, error) {
 	var n int
-	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM tenants WHERE id = ?", tenant).Scan(&n); err != nil {
+	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM tenants WHERE id = ? AND removed_ns = 0", tenant).Scan(&n); err != nil {
 		return nil, fmt.Errorf("store: webhooks: %w", err)
 	}
 	if n == 0 {
