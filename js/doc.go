@@ -12,7 +12,10 @@
 // Modules: k6 (check, group, sleep, fail, randomSeed), k6/http, k6/metrics,
 // k6/execution, k6/data (SharedArray), k6/encoding, k6/crypto, k6/timers,
 // k6/html (parseHTML and Response.html() on goquery: Selection and
-// Element with k6's method-style API);
+// Element with k6's method-style API), k6/experimental/fs (open, File's
+// stat, read and seek) and k6/experimental/csv (parse, Parser, on
+// encoding/csv), whose files come from the script's file system like
+// open()'s;
 // globals __ENV, __VU, __ITER, console, open, require, setTimeout/setInterval, TextEncoder/TextDecoder and
 // crypto.getRandomValues. Extensions are Go [Module] values passed in
 // [Options.Modules] under "k6/x/NAME": nothing registers itself globally,

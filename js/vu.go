@@ -53,6 +53,7 @@ type VU struct {
 	metadata      map[string]string // the engine VU's metadata, mirrored for HTTP requests
 	http          *httpState
 	cjs           map[*cjsModule]*cjsInstance // the CommonJS files this VU ran
+	jsFiles       map[*sobek.Object]*jsFile   // k6/experimental/fs Files, for csv
 }
 
 // Runtime returns the VU's JavaScript runtime.
