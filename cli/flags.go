@@ -43,6 +43,7 @@ type runFlags struct {
 	noSetup, noTeardown      bool
 	targetCPUs               float64
 	moduleCache              string
+	secretSources            []string
 	offline                  bool
 	userAgent                string
 	logFormat                string
@@ -85,6 +86,7 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&f.moduleCache, "module-cache", "", "scripts: keep fetched remote modules in DIR (default: the user's cache folder, loadlens/modules)")
 	fs.StringVar(&f.userAgent, "user-agent", "", `the User-Agent requests send (k6's userAgent option; default "`+k6http.DefaultUserAgent+`"; "" sends none)`)
 	fs.StringVar(&f.logFormat, "log-format", "", "log lines: k6's text lines (default), raw (the message only) or json (slog's JSON)")
+	fs.StringArrayVar(&f.secretSources, "secret-source", nil, "scripts: a k6/secrets source: file=PATH, file=name=N,filename=PATH[,default] or mock=K=V,...[,name=N][,default] (repeatable)")
 	fs.BoolVar(&f.offline, "offline", false, "scripts: take remote modules from the module cache only, never from the network")
 	fs.SetInterspersed(true)
 	f.fs = fs

@@ -107,7 +107,10 @@ func (a *app) loadPlan(ctx context.Context, path string, f *runFlags) (loadtest.
 func (a *app) specPlan(ctx context.Context, spec loadtest.TestSpec, cli loadtest.K6Options, env map[string]string, f *runFlags) (loadtest.Plan, []string, error) {
 	opts := js.Options{Env: merge(spec.Env, env)} // the system environment is for scripts that ask for it
 	if spec.HasScript() {
-		opts = a.scriptOptions(opts.Env, f)
+		var err error
+		if opts, err = a.scriptOptions(opts.Env, f); err != nil {
+			return loadtest.Plan{}, nil, err
+		}
 	}
 	return js.SpecPlan(ctx, spec, cli, nil, opts)
 }

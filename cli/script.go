@@ -15,14 +15,41 @@ import (
 // scriptPlan builds the plan of the k6 script at path, with top (the
 // flags) over its own options (k6's precedence: script < flags).
 func (a *app) scriptPlan(ctx context.Context, path string, top loadtest.K6Options, env map[string]string, f *runFlags) (loadtest.Plan, []string, error) {
-	plan, _, warnings, err := js.Plan(ctx, js.Source{Path: path}, loadtest.K6Options{}, top, a.scriptOptions(env, f))
+	opts, err := a.scriptOptions(env, f)
+	if err != nil {
+		return loadtest.Plan{}, nil, err
+	}
+	plan, _, warnings, err := js.Plan(ctx, js.Source{Path: path}, loadtest.K6Options{}, top, opts)
 	return plan, warnings, err
 }
 
 // scriptOptions are the script runtime's options for env and the flags.
-func (a *app) scriptOptions(env map[string]string, f *runFlags) js.Options {
+func (a *app) scriptOptions(env map[string]string, f *runFlags) (js.Options, error) {
+	secrets, err := secretSources(f.secretSources)
 	return js.Options{Env: a.scriptEnv(env, f.includeSystemEnv), Logger: a.logger(f.quietLogs, f.logFormat), Throw: f.throw, Modules: a.modules,
-		Remote: a.remoteModules(f)}
+		Remote: a.remoteModules(f), Secrets: secrets}, err
+}
+
+// secretSources reads the --secret-source flags; every bad one is a
+// problem of the configuration.
+func secretSources(specs []string) (js.Secrets, error) {
+	s := js.Secrets{Sources: map[string]js.SecretSource{}}
+	var errs []error
+	for _, spec := range specs {
+		name, src, isDefault, err := js.ParseSecretSource(spec, os.ReadFile)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.Sources[name] = src
+		if isDefault {
+			s.Default = name
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return s, fmt.Errorf("%w: %w", loadtest.ErrInvalidPlan, err)
+	}
+	return s, nil
 }
 
 // remoteModules fetches the remote modules of `run`'s scripts, through an

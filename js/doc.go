@@ -15,7 +15,9 @@
 // Element with k6's method-style API), k6/experimental/fs (open, File's
 // stat, read and seek) and k6/experimental/csv (parse, Parser, on
 // encoding/csv), whose files come from the script's file system like
-// open()'s;
+// open()'s, k6/secrets (get and source(name).get from [Options.Secrets],
+// k6's --secret-source file and mock sources; every value a script got is
+// replaced by ***SECRET_REDACTED*** in its logs);
 // globals __ENV, __VU, __ITER, console, open, require, setTimeout/setInterval, TextEncoder/TextDecoder and
 // crypto.getRandomValues. Extensions are Go [Module] values passed in
 // [Options.Modules] under "k6/x/NAME": nothing registers itself globally,

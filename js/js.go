@@ -54,6 +54,9 @@ type Options struct {
 	// Remote fetches the modules scripts import or require by http(s)
 	// URL (*RemoteModules over HTTP, with a cache); nil refuses them.
 	Remote ModuleFetcher
+	// Secrets are k6/secrets' sources (k6's --secret-source); the values
+	// scripts get are redacted from the logs.
+	Secrets Secrets
 }
 
 // Module is a JavaScript module written in Go, imported from scripts under
@@ -112,7 +115,9 @@ func Load(ctx context.Context, src Source, opts Options) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Program{opts: opts, loader: l, main: main, logger: logger(opts.Logger), registry: metrics.NewRegistry()}
+	vals := &secretValues{}
+	p := &Program{opts: opts, loader: l, main: main, registry: metrics.NewRegistry(), redactor: vals,
+		logger: slog.New(&redactor{next: logger(opts.Logger).Handler(), vals: vals})}
 	if err := p.inspect(ctx); err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ func builtinModules() map[string]Module {
 		"k6/encoding":         &builtin{names: []string{"b64decode", "b64encode"}, inst: encodingModule},
 		"k6/crypto":           &builtin{names: cryptoExportNames(), inst: cryptoModule},
 		"k6/html":             &builtin{names: []string{"parseHTML"}, inst: htmlModule},
+		"k6/secrets":          &builtin{names: []string{"get", "source"}, inst: secretsModule},
 		"k6/experimental/fs":  &builtin{names: []string{"SeekMode", "open"}, inst: fsModule},
 		"k6/experimental/csv": &builtin{names: []string{"Parser", "parse"}, inst: csvModule},
 		"k6/timers":           &builtin{names: []string{"clearInterval", "clearTimeout", "setInterval", "setTimeout"}, inst: timersModule},

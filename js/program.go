@@ -26,10 +26,11 @@ import (
 // loadtest.ExecLister, and runs handleSummary. It is safe for concurrent
 // use.
 type Program struct {
-	opts   Options
-	loader *loader
-	main   sobek.ModuleRecord
-	logger *slog.Logger
+	opts     Options
+	loader   *loader
+	main     sobek.ModuleRecord
+	logger   *slog.Logger  // the script's, secrets redacted
+	redactor *secretValues // the secrets scripts got
 
 	k6opts   loadtest.K6Options
 	rawOpts  json.RawMessage // the script's options as JSON; nil without
