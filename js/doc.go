@@ -60,9 +60,17 @@
 // modules (their namespace), relative to the file that calls it; a
 // CommonJS entry script exports options and default through exports.
 //
-// Differences from k6: k6/ws, k6/net/grpc, k6/browser and WebCrypto's
+// WebSockets: k6/ws's ws.connect blocks the iteration until its socket
+// closes, running the socket's handlers and timers on the VU's goroutine;
+// k6/websockets (and k6/experimental/websockets) is the browser's
+// WebSocket, whose events the VU's event loop runs while the script goes
+// on. Both record k6's ws_* metrics, tagged url, status and subproto, and
+// dial through the VU's HTTP client (DNS cache, IP allowlist, data_sent
+// and data_received, TLS options).
+//
+// Differences from k6: k6/net/grpc, k6/browser and WebCrypto's
 // crypto.subtle are not available; Response.submitForm() and clickLink()
-// throw.
+// throw; WebSocket messages are never Blobs.
 //
 // Errors in the script wrap [ErrScript] and are *[ScriptError] values with
 // the file, line and column; the CLI maps them to k6's exit code 107.

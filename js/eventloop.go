@@ -23,8 +23,15 @@ type eventLoop struct {
 	tasks []task // started, not yet settled
 
 	mu   sync.Mutex
-	done []task        // completed, to settle on the VU's goroutine
+	done []loopEvent   // to handle on the VU's goroutine, in order
 	wake chan struct{} // has a value when done may have grown
+}
+
+// loopEvent is a task that completed, or a callback posted by a task still
+// running (a message of a WebSocket).
+type loopEvent struct {
+	t  task
+	fn func() error
 }
 
 // task is work that runs in the background for the script, such as a
@@ -60,9 +67,17 @@ func (l *eventLoop) start(t task) { l.tasks = append(l.tasks, t) }
 
 // complete queues t to be settled on the VU's goroutine. It is safe for
 // concurrent use and does not block.
-func (l *eventLoop) complete(t task) {
+func (l *eventLoop) complete(t task) { l.push(loopEvent{t: t}) }
+
+// post queues fn to run on the VU's goroutine while a task is running; its
+// error (an exception of a callback) ends the loop. It is safe for
+// concurrent use and does not block. Posts after the loop was cleared are
+// dropped.
+func (l *eventLoop) post(fn func() error) { l.push(loopEvent{fn: fn}) }
+
+func (l *eventLoop) push(e loopEvent) {
 	l.mu.Lock()
-	l.done = append(l.done, t)
+	l.done = append(l.done, e)
 	l.mu.Unlock()
 	select {
 	case l.wake <- struct{}{}:
@@ -77,9 +92,15 @@ func (l *eventLoop) settleDone() error {
 	done := l.done
 	l.done = nil
 	l.mu.Unlock()
-	for _, t := range done {
-		l.tasks = slices.DeleteFunc(l.tasks, func(x task) bool { return x == t })
-		if err := t.settle(); err != nil {
+	for _, e := range done {
+		if e.fn != nil {
+			if err := e.fn(); err != nil {
+				return err
+			}
+			continue
+		}
+		l.tasks = slices.DeleteFunc(l.tasks, func(x task) bool { return x == e.t })
+		if err := e.t.settle(); err != nil {
 			return err // clear abandons the others, still in tasks
 		}
 	}

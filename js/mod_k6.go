@@ -14,18 +14,21 @@ import (
 // builtinModules returns k6's modules that loadlens has, by import path.
 func builtinModules() map[string]Module {
 	return map[string]Module{
-		"k6":                  &builtin{names: []string{"check", "fail", "group", "randomSeed", "sleep"}, inst: k6Module},
-		"k6/http":             &builtin{names: httpExportNames(), inst: httpModule},
-		"k6/metrics":          &builtin{names: []string{"Counter", "Gauge", "Rate", "Trend"}, inst: metricsModule},
-		"k6/execution":        &builtin{names: []string{"instance", "scenario", "test", "vu"}, inst: executionModule},
-		"k6/data":             &builtin{names: []string{"SharedArray"}, inst: dataModule},
-		"k6/encoding":         &builtin{names: []string{"b64decode", "b64encode"}, inst: encodingModule},
-		"k6/crypto":           &builtin{names: cryptoExportNames(), inst: cryptoModule},
-		"k6/html":             &builtin{names: []string{"parseHTML"}, inst: htmlModule},
-		"k6/secrets":          &builtin{names: []string{"get", "source"}, inst: secretsModule},
-		"k6/experimental/fs":  &builtin{names: []string{"SeekMode", "open"}, inst: fsModule},
-		"k6/experimental/csv": &builtin{names: []string{"Parser", "parse"}, inst: csvModule},
-		"k6/timers":           &builtin{names: []string{"clearInterval", "clearTimeout", "setInterval", "setTimeout"}, inst: timersModule},
+		"k6":                         &builtin{names: []string{"check", "fail", "group", "randomSeed", "sleep"}, inst: k6Module},
+		"k6/http":                    &builtin{names: httpExportNames(), inst: httpModule},
+		"k6/metrics":                 &builtin{names: []string{"Counter", "Gauge", "Rate", "Trend"}, inst: metricsModule},
+		"k6/execution":               &builtin{names: []string{"instance", "scenario", "test", "vu"}, inst: executionModule},
+		"k6/data":                    &builtin{names: []string{"SharedArray"}, inst: dataModule},
+		"k6/encoding":                &builtin{names: []string{"b64decode", "b64encode"}, inst: encodingModule},
+		"k6/crypto":                  &builtin{names: cryptoExportNames(), inst: cryptoModule},
+		"k6/html":                    &builtin{names: []string{"parseHTML"}, inst: htmlModule},
+		"k6/secrets":                 &builtin{names: []string{"get", "source"}, inst: secretsModule},
+		"k6/experimental/fs":         &builtin{names: []string{"SeekMode", "open"}, inst: fsModule},
+		"k6/experimental/csv":        &builtin{names: []string{"Parser", "parse"}, inst: csvModule},
+		"k6/ws":                      &builtin{names: []string{"connect"}, inst: wsModule},
+		"k6/websockets":              &builtin{names: []string{"WebSocket"}, inst: websocketsModule},
+		"k6/experimental/websockets": &builtin{names: []string{"WebSocket"}, inst: websocketsModule},
+		"k6/timers":                  &builtin{names: []string{"clearInterval", "clearTimeout", "setInterval", "setTimeout"}, inst: timersModule},
 	}
 }
 

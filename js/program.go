@@ -53,7 +53,8 @@ type runSettings struct {
 	scenarios scenarios.Scenarios
 	sysVU     bool // the vu and iter system tags: sample metadata
 	sysIter   bool
-	discard   bool // discardResponseBodies
+	discard   bool   // discardResponseBodies
+	userAgent string // of requests that set none; "" sends none
 }
 
 // extraOptions are the k6 options the script runtime itself uses.
@@ -142,6 +143,10 @@ func (p *Program) setFinal(o loadtest.K6Options) {
 	sys := o.Options.SystemTags
 	st.sysVU, st.sysIter = slices.Contains(sys, "vu"), slices.Contains(sys, "iter")
 	st.discard = o.Options.DiscardResponseBodies
+	st.userAgent = k6http.DefaultUserAgent
+	if ua := o.Options.UserAgent; ua != nil {
+		st.userAgent = *ua
+	}
 	st.options = p.consolidated(o, st.scenarios)
 	p.settings.Store(st)
 }

@@ -1,0 +1,163 @@
+package js_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/loadlens/loadlens/metrics"
+)
+
+// wsServer echoes every message on /ws; the message "close" is answered
+// with a close frame (1000, "bye"). Other paths answer 200 "ok".
+func wsServer(t testing.TB) string {
+	t.Helper()
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			typ, msg, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if string(msg) == "close" {
+				_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, "bye"), time.Now().Add(time.Second))
+				continue
+			}
+			if err := c.WriteMessage(typ, msg); err != nil {
+				return
+			}
+		}
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+// samples returns the samples of a metric in the run's NDJSON output.
+func wsSamples(t *testing.T, o outcome, metric string) []map[string]string {
+	t.Helper()
+	var out []map[string]string
+	for _, line := range strings.Split(string(o.ndjson), "\n") {
+		if !strings.Contains(line, `"metric":"`+metric+`"`) || !strings.Contains(line, `"type":"Point"`) {
+			continue
+		}
+		out = append(out, pointTags(t, line))
+	}
+	return out
+}
+
+// TestK6WS holds what k6 v2.2.0 did with this script against the same
+// echo server: the events in order (open, message, pong, close 1000),
+// ws_sessions 1, ws_msgs_sent 2 (a ping is no message), ws_msgs_received
+// 1, one ws_ping, ws_connecting and ws_session_duration, all tagged with
+// url, status 101, subproto "" and the params' tags; the response's status
+// 101 and its Sec-Websocket-Accept header.
+func TestK6WS(t *testing.T) {
+	t.Parallel()
+	base := wsServer(t)
+	r := script(`
+import ws from 'k6/ws';
+import { check } from 'k6';
+export const options = { iterations: 1 };
+export default function () {
+  const events = [];
+  const res = ws.connect(__ENV.WS + '/ws', { tags: { my: 't' } }, function (socket) {
+    socket.on('open', () => { events.push('open'); socket.send('hello'); socket.ping(); });
+    socket.on('message', (m) => { events.push('message ' + m); socket.setTimeout(() => socket.send('close'), 10); });
+    socket.on('pong', () => events.push('pong'));
+    socket.on('close', (c) => events.push('close ' + c));
+    socket.setTimeout(() => { events.push('timeout'); socket.close(); }, 3000);
+  });
+  check(res, {
+    'status 101': (r) => r.status === 101 && r.error === '' && r.url === __ENV.WS + '/ws',
+    'accept header': (r) => typeof r.headers['Sec-Websocket-Accept'] === 'string',
+  });
+  check(events.filter((e) => e !== 'pong').join(','), { 'events': (e) => e === 'open,message hello,close 1000' });
+  check(events, { 'pong': (e) => e.includes('pong') });
+  const bad = ws.connect(__ENV.WS + '/nows', function () {});
+  check(bad, { 'bad handshake': (r) => r.status === 200 && r.error === '' });
+  const refused = ws.connect('ws://127.0.0.1:1/ws', function () {});
+  check(refused, { 'refused': (r) => r.status === 0 && r.error.includes('connection refused') });
+}`).env("WS", base)
+	r.ndjson = true
+	o := r.exec(t)
+	require.NoError(t, o.err, o.logs.String())
+	assert.Len(t, checks(t, o.res), 6)
+	for metric, want := range map[string]float64{"ws_sessions": 3, "ws_msgs_sent": 2, "ws_msgs_received": 1} {
+		assert.Equal(t, want, metricValue(t, o.res, metric, "count"), metric)
+	}
+	for metric, want := range map[string]float64{"ws_ping": 1, "ws_connecting": 3, "ws_session_duration": 3} {
+		assert.Equal(t, want, metricValue(t, o.res, metric, "count"), metric)
+	}
+	sessions := wsSamples(t, o, "ws_sessions")
+	require.Len(t, sessions, 3)
+	assert.Equal(t, map[string]string{"group": "", "my": "t", "scenario": "default", "status": "101", "subproto": "", "url": base + "/ws"}, sessions[0])
+	assert.Equal(t, "200", sessions[1]["status"])
+	assert.NotContains(t, sessions[2], "status", "no handshake, no status tag, as k6")
+	assert.Positive(t, metricValue(t, o.res, metrics.DataSent, "count"), "the socket's bytes count")
+}
+
+// pointTags returns the tags of an NDJSON Point line.
+func pointTags(t *testing.T, line string) map[string]string {
+	t.Helper()
+	var p struct {
+		Data struct {
+			Tags map[string]string `json:"tags"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(line), &p), line)
+	return p.Data.Tags
+}
+
+// TestWebSocketsModule holds what k6 v2.2.0 did with the browser-style
+// WebSocket of k6/experimental/websockets against the echo server: open
+// (readyState 1), a text and a binary message back, close (readyState 3);
+// ws_msgs_sent 3 (the close frame counts), ws_msgs_received 2, one
+// session, tagged with name = url as well. The iteration waits for the
+// socket to close.
+func TestWebSocketsModule(t *testing.T) {
+	t.Parallel()
+	base := wsServer(t)
+	for _, module := range []string{"k6/experimental/websockets", "k6/websockets"} {
+		r := script(`
+import { WebSocket } from '`+module+`';
+import { check } from 'k6';
+export const options = { iterations: 1 };
+export default function () {
+  const events = [];
+  const ws = new WebSocket(__ENV.WS + '/ws');
+  ws.binaryType = 'arraybuffer';
+  ws.addEventListener('open', () => { events.push('open ' + ws.readyState + ' ' + (ws.url === __ENV.WS + '/ws')); ws.send('one'); ws.send(new Uint8Array([1, 2, 3]).buffer); });
+  let n = 0;
+  ws.onmessage = (e) => { n++; events.push('message ' + typeof e.data + ' ' + (typeof e.data === 'string' ? e.data : e.data.byteLength)); if (n === 2) ws.close(); };
+  ws.addEventListener('close', () => {
+    events.push('close ' + ws.readyState);
+    check(events.join(','), { 'events': (e) => e === 'open 1 true,message string one,message object 3,close 3' });
+  });
+}`).env("WS", base)
+		r.ndjson = true
+		o := r.exec(t)
+		require.NoError(t, o.err, o.logs.String())
+		assert.Len(t, checks(t, o.res), 1, module)
+		for metric, want := range map[string]float64{"ws_sessions": 1, "ws_msgs_sent": 3, "ws_msgs_received": 2, "ws_connecting": 1, "ws_session_duration": 1} {
+			assert.Equal(t, want, metricValue(t, o.res, metric, "count"), "%s %s", module, metric)
+		}
+		sessions := wsSamples(t, o, "ws_sessions")
+		require.Len(t, sessions, 1)
+		assert.Equal(t, map[string]string{"group": "", "name": base + "/ws", "scenario": "default", "status": "101", "subproto": "", "url": base + "/ws"}, sessions[0])
+	}
+}
