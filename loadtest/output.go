@@ -53,7 +53,10 @@ type Snapshot struct {
 	VUsMax      int64                `json:"vus_max"`
 	Iterations  uint64               `json:"iterations"`
 	Interrupted uint64               `json:"interrupted"`
-	// Fraction is how far the whole plan is, 0 … 1, by time.
+	// Fraction is how far the whole plan is, 0 … 1: each scenario's own
+	// progress (iterations for count-based executors, time otherwise,
+	// gracefulStop not counted), weighted by its regular duration. A run
+	// stopped early keeps the fraction it reached.
 	Fraction float64 `json:"fraction"`
 	// Requests and RequestRate count HTTP requests so far and in the last
 	// second; ErrorRate is the share of failed requests so far; P95 is

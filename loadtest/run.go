@@ -548,20 +548,18 @@ func (r *run) progress() {
 
 func (r *run) snapshot(done bool) Snapshot {
 	s := Snapshot{Elapsed: time.Since(r.start), VUsMax: r.pool.initialised.Load(), Done: done}
-	var total, elapsed time.Duration
-	for i, p := range r.scenarioProgress() {
+	var weighted, weights float64
+	for _, p := range r.scenarioProgress() {
 		s.Scenarios = append(s.Scenarios, p)
 		s.VUs += p.ActiveVUs
 		s.Iterations += p.Completed
 		s.Interrupted += p.Interrupted
-		total = max(total, r.scenarios[i].maxEnd())
+		w := max(p.Duration, time.Millisecond).Seconds()
+		weighted += p.Fraction * w
+		weights += w
 	}
-	elapsed = s.Elapsed
-	if total > 0 {
-		s.Fraction = min(1, float64(elapsed)/float64(total))
-	}
-	if done {
-		s.Fraction = 1
+	if weights > 0 {
+		s.Fraction = min(1, weighted/weights)
 	}
 	var failed int64
 	s.Requests, failed, s.RequestRate = r.coll.snapshotCounts()

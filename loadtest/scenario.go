@@ -44,10 +44,6 @@ func (sc *scenarioRun) started() time.Time {
 
 func (sc *scenarioRun) progress() scenarios.Progress { return sc.executor.Progress() }
 
-// maxEnd is when, from the start of the run, the scenario ends at the
-// latest: startTime + duration + gracefulStop.
-func (sc *scenarioRun) maxEnd() time.Duration { return scenarioMaxEnd(sc.config) }
-
 // run waits for the scenario's startTime, then runs its executor.
 func (sc *scenarioRun) run(ctx context.Context, r *run) {
 	if d := scenarioStartTime(sc.config); d > 0 {

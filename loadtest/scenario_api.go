@@ -14,7 +14,6 @@ func scenarioExec(cfg scenarios.Config) string             { return cfg.Base().E
 func scenarioEnv(cfg scenarios.Config) map[string]string   { return cfg.Base().Env }
 func scenarioTags(cfg scenarios.Config) map[string]string  { return cfg.Base().Tags }
 func scenarioStartTime(cfg scenarios.Config) time.Duration { return cfg.Base().StartTime }
-func scenarioMaxEnd(cfg scenarios.Config) time.Duration    { return cfg.End() }
 
 // peakVUs is how many VUs to initialise before the test starts.
 func peakVUs(s scenarios.Scenarios, et *scenarios.ExecutionTuple) int64 {

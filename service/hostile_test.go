@@ -271,3 +271,21 @@ func TestRevokedKeysStopAtOnce(t *testing.T) {
 	require.NoError(t, e.st.RemoveTenant(t.Context(), "tenant-b"))
 	assert.Equal(t, http.StatusUnauthorized, e.do("GET", "/load-test/list", e.keyB, nil).Status)
 }
+
+// L3: progress counts the test's regular duration, not its gracefulStop (a
+// 14 s test sat at 31.8 % and jumped to 100 %), and a cancelled run keeps
+// the progress it reached (it showed 100 %).
+func TestProgressIgnoresGracefulStopAndStopsWhereCancelled(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.start(e.keyA, e.spec(map[string]any{"options": map[string]any{"vus": 1, "duration": "6s"}}))
+	st := e.waitFor(e.keyA, id, "2 s elapsed", func(st service.Status) bool { return st.ElapsedSeconds >= 2 || st.State.Final() })
+	require.False(t, st.State.Final(), "%+v", st)
+	// 2 s of 6 s is a third; counting the 30 s gracefulStop it was 6 %.
+	assert.GreaterOrEqual(t, st.ProgressPercent, 100*(st.ElapsedSeconds-1)/6, "%+v", st)
+	require.Equal(t, http.StatusAccepted, e.do("POST", "/load-test/"+id+"/cancel", e.keyA, nil).Status)
+	final := e.waitFinal(e.keyA, id)
+	require.Equal(t, store.Cancelled, final.State)
+	assert.Greater(t, final.ProgressPercent, 20.0)
+	assert.Less(t, final.ProgressPercent, 99.0, "a cancelled run did not finish")
+}
