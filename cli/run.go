@@ -96,7 +96,7 @@ func (a *app) loadPlan(ctx context.Context, path string, f *runFlags) (loadtest.
 			spec.ScriptFile = filepath.Join(filepath.Dir(path), filepath.FromSlash(spec.ScriptFile))
 		}
 		return a.specPlan(ctx, spec, cli, vars, f)
-	case ".js", ".mjs", ".cjs":
+	case ".js", ".mjs", ".cjs", ".ts", ".mts", ".cts":
 		return a.scriptPlan(ctx, path, cli, vars, f)
 	}
 	return loadtest.Plan{}, nil, fmt.Errorf("%w: %s: want a test file (.json) or a k6 script (.js)", loadtest.ErrInvalidPlan, path)

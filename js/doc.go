@@ -51,6 +51,10 @@
 // requests are settled; when it ends otherwise, the requests still in
 // flight are interrupted (the iteration is interrupted or throws).
 //
+// TypeScript files (.ts, .mts, .cts), the entry script or imported, have
+// their types stripped on load by esbuild's Go API, as k6 does; errors
+// name the TypeScript's lines and columns through an inline source map.
+//
 // Script files are ES modules when they have import or export statements
 // and CommonJS otherwise, as in k6: a CommonJS file runs once per VU in
 // strict mode as a function of (exports, require, module), may return at

@@ -236,6 +236,7 @@ func TestFeatures(t *testing.T) {
 		{script: "commonjs.js"},
 		{script: "html.js"},
 		{script: "fscsv.js"},
+		{script: "typescript.ts"},
 		{script: "commonjs-main.js", check: func(t *testing.T, o outcome) {
 			assert.Equal(t, 3.0, metricValue(t, o.res, "iterations", "count"), "exports.options was read")
 		}},

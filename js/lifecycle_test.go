@@ -3,6 +3,7 @@ package js_test
 import (
 	"context"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/grafana/sobek"
@@ -84,6 +85,23 @@ export default function () {}
 		{name: "remote import", exit: 107, run: script("import x from 'https://jslib.k6.io/x.js';\nexport default function () {}\n"), check: func(t *testing.T, o outcome) {
 			assert.ErrorIs(t, o.err, js.ErrModuleRefused, "no Options.Remote: remote modules are refused")
 		}},
+		{name: "TypeScript: positions of the TypeScript", exit: 107, run: run{src: js.Source{Filename: "t.ts", FS: fstest.MapFS{}, Code: []byte(
+			"interface A { x: number }\nconst a: A = { x: 1 };\nthrow new Error('at ' + a.x);\nexport default function (): void {}\n")}},
+			check: func(t *testing.T, o outcome) {
+				var se *js.ScriptError
+				require.ErrorAs(t, o.err, &se)
+				assert.Equal(t, "Error: at 1", se.Message)
+				assert.Equal(t, 3, se.Line, "the TypeScript's line, through the source map")
+				assert.Equal(t, 6, se.Column, "as k6 reports it")
+			}},
+		{name: "TypeScript: a syntax error", exit: 107, run: run{src: js.Source{Filename: "t.ts", FS: fstest.MapFS{}, Code: []byte(
+			"const a: = 1;\nexport default function () {}\n")}},
+			check: func(t *testing.T, o outcome) {
+				var se *js.ScriptError
+				require.ErrorAs(t, o.err, &se)
+				assert.Equal(t, 1, se.Line)
+				assert.Contains(t, se.Message, "SyntaxError")
+			}},
 		{name: "exception in setup", exit: 107, run: script("export function setup() { throw new Error('no data'); }\nexport default function () {}\n"), check: func(t *testing.T, o outcome) {
 			var se *js.ScriptError
 			require.ErrorAs(t, o.err, &se)

@@ -144,7 +144,16 @@ func fsPath(p string) string {
 // them apart the same way. The modules it imports are fetched with ctx.
 func (l *loader) compile(ctx context.Context, id string, code []byte) (sobek.ModuleRecord, error) {
 	src := string(code)
-	ast, esmErr := parser.ParseFile(nil, id, src, 0, parser.IsModule, parser.WithDisableSourceMaps)
+	maps := parser.WithDisableSourceMaps
+	if isTypeScript(id) {
+		js, err := stripTypes(id, src)
+		if err != nil {
+			return nil, err
+		}
+		src = js
+		maps = inlineSourceMapsOnly
+	}
+	ast, esmErr := parser.ParseFile(nil, id, src, 0, parser.IsModule, maps)
 	var rec sobek.ModuleRecord
 	if esmErr == nil && (len(ast.ImportEntries) > 0 || len(ast.ExportEntries) > 0 || ast.HasTLA) {
 		m, err := sobek.ModuleFromAST(ast, l.resolver(ctx))
@@ -155,7 +164,7 @@ func (l *loader) compile(ctx context.Context, id string, code []byte) (sobek.Mod
 	} else {
 		// Source maps stay off: a sourceMappingURL would make the parser
 		// read the host's file system.
-		prog, err := compileCJS(id, src)
+		prog, err := compileCJS(id, src, maps)
 		if err != nil {
 			if esmErr != nil {
 				err = esmErr
@@ -171,8 +180,8 @@ func (l *loader) compile(ctx context.Context, id string, code []byte) (sobek.Mod
 }
 
 // compileCJS compiles a CommonJS file's wrapper function.
-func compileCJS(id, src string) (*sobek.Program, error) {
-	ast, err := parser.ParseFile(nil, id, cjsPrefix+src+cjsSuffix, 0, parser.WithDisableSourceMaps)
+func compileCJS(id, src string, maps parser.Option) (*sobek.Program, error) {
+	ast, err := parser.ParseFile(nil, id, cjsPrefix+src+cjsSuffix, 0, maps)
 	if err != nil {
 		return nil, err
 	}
