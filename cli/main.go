@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -18,7 +19,8 @@ import (
 // environment, and a second Ctrl-C during a run ends the process with 105;
 // options change that.
 func Main(ctx context.Context, args []string, opts ...Option) int {
-	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, environ: os.Environ, hardExit: os.Exit}
+	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, environ: os.Environ, hardExit: os.Exit,
+		executable: os.Executable}
 	for _, o := range opts {
 		o(a)
 	}
@@ -57,8 +59,16 @@ type app struct {
 	environ        func() []string
 	// hardExit ends the process at a second Ctrl-C (k6 exit code 105).
 	hardExit func(int)
+	// executable is this program, which `run --runners N` starts as its
+	// runners.
+	executable func() (string, error)
 	// modules are the k6/x/ modules scripts may import.
 	modules map[string]js.Module
+	// files, when set, is where test files, scripts, their imports and
+	// open()ed files are read (rooted at the OS root, see fsName): a
+	// distributed run's archive, or the recorder that fills one. nil
+	// reads the OS.
+	files fs.FS
 }
 
 const usage = `loadlens — k6-style load tests, in process, with analysis
@@ -71,6 +81,9 @@ Usage:
   loadlens compare BASE CURRENT    compare two results (files written by run --result)
   loadlens serve [flags]           the agent: per-tenant REST API, history, alerts
   loadlens tenant VERB NAME        the agent's tenants: add, limits, key, list, webhook add|list|remove
+  loadlens coordinator [flags] FILE  coordinate a distributed run: runners join it over NATS
+  loadlens runner --nats URL --run ID  take part in a distributed run
+  loadlens k8s render [flags] FILE   Kubernetes manifests of a distributed run
   loadlens version                 print the version
 
 Run 'loadlens COMMAND --help' for a command's flags.
@@ -97,6 +110,12 @@ func (a *app) main(ctx context.Context, args []string) int {
 		return a.serve(ctx, rest)
 	case "tenant":
 		return a.tenant(ctx, rest)
+	case "coordinator":
+		return a.coordinator(ctx, rest)
+	case "runner":
+		return a.runner(ctx, rest)
+	case "k8s":
+		return a.k8s(rest)
 	case "version", "--version":
 		fmt.Fprintln(a.stdout, "loadlens", version)
 		return 0

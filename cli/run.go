@@ -22,6 +22,8 @@ import (
 // run is `loadlens run [flags] FILE`.
 func (a *app) run(ctx context.Context, args []string) int {
 	f := newRunFlags()
+	var d distFlags
+	d.register(f.fs, false)
 	f.fs.SetOutput(a.stderr)
 	f.fs.Usage = func() {
 		fmt.Fprintf(a.stderr, "Usage: loadlens run [flags] FILE.json|FILE.js\n\nFlags:\n%s", f.fs.FlagUsages())
@@ -38,6 +40,9 @@ func (a *app) run(ctx context.Context, args []string) int {
 	}
 	path := f.fs.Arg(0)
 	f.remoteModules = true
+	if d.runners > 0 {
+		return a.runDistributed(ctx, path, f, &d, true)
+	}
 	plan, warnings, err := a.loadPlan(ctx, path, f)
 	if err != nil {
 		if isScriptException(err) {
@@ -82,7 +87,7 @@ func (a *app) loadPlan(ctx context.Context, path string, f *runFlags) (loadtest.
 	if err != nil {
 		return loadtest.Plan{}, nil, fmt.Errorf("%w: %w", loadtest.ErrInvalidPlan, err)
 	}
-	src, err := os.ReadFile(path)
+	src, err := a.readFile(path)
 	if err != nil {
 		return loadtest.Plan{}, nil, err
 	}
@@ -112,7 +117,10 @@ func (a *app) specPlan(ctx context.Context, spec loadtest.TestSpec, cli loadtest
 			return loadtest.Plan{}, nil, err
 		}
 	}
-	return js.SpecPlan(ctx, spec, cli, nil, opts)
+	if a.files != nil && spec.ScriptFile != "" {
+		spec.ScriptFile = fsName(spec.ScriptFile)
+	}
+	return js.SpecPlan(ctx, spec, cli, a.files, opts)
 }
 
 func merge(a, b map[string]string) map[string]string {

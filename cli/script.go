@@ -19,7 +19,11 @@ func (a *app) scriptPlan(ctx context.Context, path string, top loadtest.K6Option
 	if err != nil {
 		return loadtest.Plan{}, nil, err
 	}
-	plan, _, warnings, err := js.Plan(ctx, js.Source{Path: path}, loadtest.K6Options{}, top, opts)
+	src := js.Source{Path: path}
+	if a.files != nil {
+		src = js.Source{Path: fsName(path), FS: a.files}
+	}
+	plan, _, warnings, err := js.Plan(ctx, src, loadtest.K6Options{}, top, opts)
 	return plan, warnings, err
 }
 
