@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// countingTarget counts setup() calls and requests.
+func countingTarget(t *testing.T) (*httptest.Server, *atomic.Int64, *atomic.Int64) {
+	t.Helper()
+	var setups, requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/setup" {
+			setups.Add(1)
+		}
+		requests.Add(1)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &setups, &requests
+}
+
+// A k6 script with an import and an open()ed file runs on three local
+// runner processes as one test: setup once, every iteration exactly
+// once, one summary, per-runner NDJSON files.
+func TestRunWithRunners(t *testing.T) {
+	t.Parallel()
+	srv, setups, _ := countingTarget(t)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "data.json"), []byte(`{"path": "/item"}`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "lib.js"), []byte(`export const pathOf = (d) => d.path;`), 0o644))
+	script := filepath.Join(dir, "script.js")
+	require.NoError(t, os.WriteFile(script, []byte(`import http from 'k6/http';
+import { check } from 'k6';
+import { pathOf } from './lib.js';
+const data = JSON.parse(open('./data.json'));
+export const options = { scenarios: { s: { executor: 'shared-iterations', vus: 6, iterations: 300 } },
+  thresholds: { iterations: ['count==300'], 'http_reqs{name:item}': ['count>250'] } };
+export function setup() { http.get(__ENV.TARGET + '/setup'); return { token: 'abc' }; }
+export default function (d) {
+  const r = http.get(__ENV.TARGET + pathOf(data), { tags: { name: 'item' } });
+  check(r, { ok: (r) => r.status === 200 && d.token === 'abc' });
+}`), 0o644))
+	out := filepath.Join(dir, "out.json")
+	res := runCLI(t, "run", "--runners", "3", "-q", "-e", "TARGET="+srv.URL, "--out", "json="+out, script)
+	require.Equal(t, 0, res.code, "%s\n%s", res.stdout, res.stderr)
+	assert.Equal(t, int64(1), setups.Load(), "setup ran once")
+	assert.Contains(t, res.stdout, "✓ 'count==300'")
+	assert.Contains(t, res.stdout, "✓ 'count>250'", "a threshold that each runner's share fails passes on the merged metrics")
+	assert.Contains(t, res.stdout, "checks_succeeded...: 100.00% 300 out of 300")
+	assert.Contains(t, res.stderr, "clock_offset=")
+	for i := range 3 {
+		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("out.runner-%d.json", i)))
+		require.NoError(t, err)
+		assert.Contains(t, string(b), `"metric":"http_reqs"`)
+	}
+}
+
+// slowScript runs for a minute unless stopped, with a 1 s gracefulStop.
+const slowScript = `import http from 'k6/http';
+import { sleep } from 'k6';
+export const options = { scenarios: { s: { executor: 'constant-vus', vus: 2, duration: '60s', gracefulStop: '1s' } } };
+export default function () { http.get(__ENV.TARGET); sleep(0.05); }`
+
+// children returns the pids of pid's child processes (started from any
+// of its threads).
+func children(pid int) []int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, task := range tasks {
+		b, err := os.ReadFile(task)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// alive reports whether pid is a running (not zombie) process.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+1:])
+	return len(fields) > 0 && fields[0] != "Z" && fields[0] != "X"
+}
+
+// startDistributed starts `run --runners 2` on slowScript and returns
+// once both runners send load.
+func startDistributed(t *testing.T) (*exec.Cmd, *bytes.Buffer, []int) {
+	t.Helper()
+	srv, _, requests := countingTarget(t)
+	script := writeFile(t, "slow.js", slowScript)
+	cmd := exec.Command(binary, "run", "--runners", "2", "-q", "-e", "TARGET="+srv.URL, script)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.WaitDelay = time.Second // the runners share the stderr pipe: do not wait for them to close it
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(60 * time.Second)
+	var runners []int
+	for requests.Load() < 50 || len(runners) < 2 {
+		require.True(t, time.Now().Before(deadline), "runners never sent load: %s", stderr.String())
+		time.Sleep(50 * time.Millisecond) // polling the target's counter, with a deadline
+		runners = children(cmd.Process.Pid)
+	}
+	return cmd, &stderr, runners
+}
+
+func waitExit(t *testing.T, cmd *exec.Cmd, within time.Duration) (int, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode(), time.Since(start)
+		}
+		require.NoError(t, err)
+		return 0, time.Since(start)
+	case <-time.After(within):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("still running after %s", within)
+		return 0, 0
+	}
+}
+
+// kill -9 of a runner mid-run: the coordinator reports it within seconds,
+// aborts the run with k6's exit code for an aborted run, and does not hang.
+func TestRunnerKilledMidRun(t *testing.T) {
+	t.Parallel()
+	cmd, stderr, runners := startDistributed(t)
+	require.NoError(t, syscall.Kill(runners[1], syscall.SIGKILL))
+	code, took := waitExit(t, cmd, 30*time.Second)
+	t.Logf("coordinator exited %s after the kill", took)
+	assert.Equal(t, exitExternalAbort, code, stderr.String())
+	assert.Contains(t, stderr.String(), "lost")
+	assert.Less(t, took, 15*time.Second)
+	for _, pid := range runners {
+		assert.False(t, alive(pid), "runner %d is gone", pid)
+	}
+}
+
+// kill -9 of the coordinator (and with it the embedded NATS server): the
+// runners stop by themselves within gracefulStop + 5 s.
+func TestCoordinatorKilledMidRun(t *testing.T) {
+	t.Parallel()
+	cmd, _, runners := startDistributed(t)
+	killed := time.Now()
+	require.NoError(t, syscall.Kill(cmd.Process.Pid, syscall.SIGKILL))
+	_, _ = waitExit(t, cmd, 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	for _, pid := range runners {
+		for alive(pid) {
+			require.NoError(t, ctx.Err(), "runner %d still running %s after its coordinator was killed", pid, time.Since(killed))
+			time.Sleep(50 * time.Millisecond) // polling /proc, with a deadline
+		}
+	}
+	took := time.Since(killed)
+	t.Logf("runners stopped %s after the coordinator was killed", took)
+	// The runners' promise is gracefulStop (1 s) + 5 s; 4 s more for a busy machine.
+	assert.Less(t, took, 10*time.Second)
+}
