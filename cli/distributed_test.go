@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -108,12 +109,12 @@ func alive(pid int) bool {
 
 // startDistributed starts `run --runners 2` on slowScript and returns
 // once both runners send load.
-func startDistributed(t *testing.T) (*exec.Cmd, *bytes.Buffer, []int) {
+func startDistributed(t *testing.T) (*exec.Cmd, *lockedBuffer, []int) {
 	t.Helper()
 	srv, _, requests := countingTarget(t)
 	script := writeFile(t, "slow.js", slowScript)
 	cmd := exec.Command(binary, "run", "--runners", "2", "-q", "-e", "TARGET="+srv.URL, script)
-	var stderr bytes.Buffer
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	cmd.WaitDelay = time.Second // the runners share the stderr pipe: do not wait for them to close it
 	require.NoError(t, cmd.Start())
@@ -185,4 +186,22 @@ func TestCoordinatorKilledMidRun(t *testing.T) {
 	t.Logf("runners stopped %s after the coordinator was killed", took)
 	// The runners' promise is gracefulStop (1 s) + 5 s; 4 s more for a busy machine.
 	assert.Less(t, took, 10*time.Second)
+}
+
+// lockedBuffer is a buffer the test reads while a process writes it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
