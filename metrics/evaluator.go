@@ -66,6 +66,30 @@ func (v Verdict) MarshalJSON() ([]byte, error) {
 	return json.Marshal(out)
 }
 
+// UnmarshalJSON reads what MarshalJSON writes. A verdict without its
+// threshold is refused: read as a zero threshold, it was written back as
+// "" and could not be read again.
+func (v *Verdict) UnmarshalJSON(b []byte) error {
+	type plain Verdict
+	var in struct {
+		plain
+		Threshold *Threshold `json:"threshold"`
+		Observed  *float64   `json:"observed"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	if in.Threshold == nil {
+		return fmt.Errorf("threshold verdict of %q: threshold: required", in.Metric)
+	}
+	*v = Verdict(in.plain)
+	v.Threshold = *in.Threshold
+	if in.Observed != nil {
+		v.Observed = *in.Observed
+	}
+	return nil
+}
+
 // Aborts reports whether the verdict should abort a run that has lasted
 // elapsed: a failed abortOnFail threshold past its delayAbortEval.
 func (v Verdict) Aborts(elapsed time.Duration) bool {

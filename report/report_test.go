@@ -136,7 +136,8 @@ func FuzzReadJSON(f *testing.F) {
 	f.Add(buf.Bytes())
 	bare, _ := json.Marshal(fixture(f, "bare", 5, 1, false))
 	f.Add(bare)
-	for _, s := range []string{`{"schema_version":"1"}`, `{"schema_version":"2"}`, `{"start":"2026-01-01T00:00:00Z","metrics":{}}`, `null`, `{}`} {
+	for _, s := range []string{`{"schema_version":"1"}`, `{"schema_version":"2"}`, `{"start":"2026-01-01T00:00:00Z","metrics":{}}`, `null`, `{}`,
+		`{"start":"2026-01-01T00:00:00Z","metrics":{},"thresholds":[{"stAtus":"no_data"}]}`} { // read, written, then not read back
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

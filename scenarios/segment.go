@@ -19,9 +19,14 @@ var ErrInvalidSegment = errors.New("invalid execution segment")
 // "0,1/9999999991,1" is rejected rather than allowed to eat memory.
 const MaxSegmentLCD = 1_000_000
 
-// maxRatChars bounds one rational in a segment string; big.Rat parsing of
-// longer numbers is not needed for any realistic split.
-const maxRatChars = 64
+// maxRatChars bounds the text of one rational in a segment string, so that
+// big.Rat never parses a huge one; maxDenominator bounds its value's
+// precision. The text of any value within maxDenominator (a/b, at most 41
+// digits each) fits maxRatChars, so a segment's printed form always parses
+// again: a decimal of 33 digits used to print as a fraction too long to read.
+const maxRatChars = 128
+
+var maxDenominator = new(big.Int).Exp(big.NewInt(10), big.NewInt(40), nil)
 
 // ExecutionSegment is the share (From, To] of a test that one instance runs,
 // with 0 <= From < To <= 1 as exact rationals. A nil *ExecutionSegment, like
@@ -94,6 +99,9 @@ func parseRat(s string) (*big.Rat, error) {
 	}
 	if percent {
 		r.Quo(r, big.NewRat(100, 1))
+	}
+	if r.Denom().Cmp(maxDenominator) > 0 {
+		return nil, fmt.Errorf("%w: %q is too precise: at most 40 decimal places, or a fraction whose denominator has at most 40 digits", ErrInvalidSegment, s)
 	}
 	return r, nil
 }

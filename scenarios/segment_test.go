@@ -352,7 +352,8 @@ func TestResegmentedSharesAddUp(t *testing.T) {
 }
 
 func FuzzParseExecutionSegment(f *testing.F) {
-	for _, s := range []string{"", "0:1", "1/3", "10%", "33.5%", "0.2:2/3", "50%:100%", ".5:1", "1/2:1/2", "0x1", "1e5", "1/0"} {
+	for _, s := range []string{"", "0:1", "1/3", "10%", "33.5%", "0.2:2/3", "50%:100%", ".5:1", "1/2:1/2", "0x1", "1e5", "1/0",
+		"0.01000000000000000000000000000001"} { // parsed, but its printed form did not
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
