@@ -26,6 +26,11 @@ const tenantUsage = `loadlens tenant add NAME [limits] [--db FILE]     create a 
        loadlens tenant webhook list NAME [--db FILE]     print a tenant's webhooks
        loadlens tenant webhook remove NAME URL [--db FILE]
                                                          remove a tenant's webhook
+       loadlens tenant schedule add NAME FILE [--db FILE]
+                                                         give a tenant a recurring test (FILE: the body of
+                                                         POST /schedules); print it
+       loadlens tenant schedule list NAME [--db FILE]    print a tenant's schedules
+       loadlens tenant schedule enable|disable|remove NAME ID [--db FILE]
 
 A tenant's webhooks get its runs' alerts (besides the agent's --webhooks);
 only the operator sets them, here, so that a tenant cannot make the agent
@@ -49,12 +54,13 @@ func (a *app) tenant(ctx context.Context, args []string) int {
 	}
 	// pos are the verb's arguments; "webhook add" and the like are verbs.
 	verb, pos := fs.Arg(0), fs.Args()
-	if verb == "webhook" || (verb == "key" && fs.Arg(1) == "revoke") {
+	if verb == "webhook" || verb == "schedule" || (verb == "key" && fs.Arg(1) == "revoke") {
 		verb += " " + fs.Arg(1)
 		pos = pos[1:]
 	}
 	want := map[string]int{"add": 2, "limits": 2, "key": 2, "keys": 2, "key revoke": 3, "remove": 2, "list": 1,
-		"webhook add": 3, "webhook list": 2, "webhook remove": 3}[verb]
+		"webhook add": 3, "webhook list": 2, "webhook remove": 3,
+		"schedule add": 3, "schedule list": 2, "schedule enable": 3, "schedule disable": 3, "schedule remove": 3}[verb]
 	if want == 0 || len(pos) != want {
 		fs.Usage()
 		return exitUsage
@@ -201,6 +207,8 @@ func (a *app) tenant(ctx context.Context, args []string) int {
 			fmt.Fprintf(a.stderr, "loadlens tenant: %v\n", err)
 			return exitGenericError
 		}
+	default:
+		return a.tenantSchedule(ctx, st, verb, name, pos[2:])
 	}
 	return exitOK
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"runtime"
 	"slices"
 	"time"
@@ -71,6 +72,17 @@ type Config struct {
 	// MaxConcurrentInits bounds how many scripts run their init code at
 	// once, across tenants; default GOMAXPROCS. A start waits for a slot.
 	MaxConcurrentInits int
+	// MaxSchedules bounds a tenant's schedules; default 100.
+	MaxSchedules int
+	// SchedulePoll is how often the agent looks for due schedule slots;
+	// default 1s. Negative: never by itself (call Server.RunSchedules).
+	SchedulePoll time.Duration
+	// Now is the clock of schedules; nil means time.Now.
+	Now func() time.Time
+	// Replica names this agent among several on one store (logs, slot
+	// claims, run ownership); default the host name and process ID.
+	Replica string
+
 	// RunSlack is how long a run may exceed its plan's maximum duration
 	// (setup, teardown, the end of iterations) before it is stopped as
 	// failed; default 2m.
@@ -144,6 +156,19 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if o.MaxConcurrentInits <= 0 {
 		o.MaxConcurrentInits = runtime.GOMAXPROCS(0)
+	}
+	if o.MaxSchedules <= 0 {
+		o.MaxSchedules = 100
+	}
+	if o.SchedulePoll == 0 {
+		o.SchedulePoll = time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Replica == "" {
+		host, _ := os.Hostname()
+		o.Replica = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
 	if o.RunSlack <= 0 {
 		o.RunSlack = 2 * time.Minute

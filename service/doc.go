@@ -21,12 +21,20 @@
 //	POST /load-test/{id}/scale            {"vus": N} for externally-controlled scenarios
 //	POST /load-test/{id}/baseline         make a completed run its test's baseline
 //	GET  /audit                           the tenant's audit log
+//	POST /schedules                       a recurring test: cron (with time zone) or interval, jitter, missed slots
+//	GET  /schedules, GET|PUT|DELETE /schedules/{id}
 //	GET  /healthz, GET /metrics, GET /openapi.json
 //
 // A request carries its key as "Authorization: Bearer KEY" or "X-API-Key:
 // KEY"; X-Tenant-ID, when sent, must name the key's tenant. Another
 // tenant's run answers 404 like a missing one. Errors are JSON
 // {"errors": ["field: problem", …]}; 500s log their details and send none.
+//
+// Schedules run on every agent replica that shares the store: each slot is
+// claimed in the store first, so that one replica runs it, once; a slot
+// missed while no agent ran runs once when one is back (or is skipped). A
+// slot starts its test through the same path as POST /load-test/start,
+// as a run of the schedule's tenant under its current limits.
 //
 // The capabilities of packages still being written elsewhere (k6 scripts,
 // the AI analysis, the HTML report) come in as plain functions in

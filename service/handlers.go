@@ -75,29 +75,51 @@ func redactSpec(spec loadtest.TestSpec) json.RawMessage {
 	return b
 }
 
-// start admits, reads, prepares, records and launches a test. Admission
-// comes first: it is cheap arithmetic, and a tenant over its concurrency
-// limit must not get to upload files or run script code.
+// start answers a request to start a test: see begin.
 func (s *Server) start(w http.ResponseWriter, r *http.Request, p principal, read func() (startRequest, error)) {
-	ctx := r.Context()
-	lim := mergeLimits(p.tenant.Limits, s.cfg.Limits)
-	if err := s.admit(p.tenant.ID, lim.MaxConcurrent); err != nil {
-		w.Header().Set("Connection", "close") // its body, unread, need not be waited for
+	resp, err := s.begin(r.Context(), p, read, origin{})
+	if err != nil {
+		var refused *notAdmitted
+		if errors.As(err, &refused) {
+			w.Header().Set("Connection", "close") // its body, unread, need not be waited for
+		}
 		s.writeError(w, r, err)
 		return
+	}
+	writeJSON(w, http.StatusAccepted, resp)
+}
+
+// origin is what started a run besides a request: a schedule's slot.
+type origin struct {
+	schedule string
+	slot     time.Time
+}
+
+// notAdmitted is a start refused before its request was read.
+type notAdmitted struct{ err error }
+
+func (e *notAdmitted) Error() string { return e.err.Error() }
+func (e *notAdmitted) Unwrap() error { return e.err }
+
+// begin admits, reads, prepares, records and launches a test: the one
+// start path of requests and schedules alike. Admission comes first: it is
+// cheap arithmetic, and a tenant over its concurrency limit must not get to
+// upload files or run script code.
+func (s *Server) begin(ctx context.Context, p principal, read func() (startRequest, error), o origin) (StartResponse, error) {
+	lim := mergeLimits(p.tenant.Limits, s.cfg.Limits)
+	if err := s.admit(p.tenant.ID, lim.MaxConcurrent); err != nil {
+		return StartResponse{}, &notAdmitted{err}
 	}
 	req, err := read()
 	if err != nil {
 		s.release(p.tenant.ID)
-		s.writeError(w, r, err)
-		return
+		return StartResponse{}, err
 	}
 	spec := req.spec
 	plan, warnings, err := s.prepare(ctx, p, req)
 	if err != nil {
 		s.release(p.tenant.ID)
-		s.writeError(w, r, err)
-		return
+		return StartResponse{}, err
 	}
 	name := plan.Name
 	if name == "" {
@@ -107,14 +129,14 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, p principal, read
 	if testType == "" {
 		testType = loadtest.TestCustom
 	}
-	run, err := s.st.CreateRun(ctx, p.tenant.ID, store.Run{Name: name, TestType: testType, Actor: p.keyID, Spec: redactSpec(spec)})
+	run, err := s.st.CreateRun(ctx, p.tenant.ID, store.Run{Name: name, TestType: testType, Actor: p.keyID, Spec: redactSpec(spec),
+		Schedule: o.schedule, Slot: o.slot})
 	if err != nil {
 		s.release(p.tenant.ID)
-		s.writeError(w, r, err)
-		return
+		return StartResponse{}, err
 	}
 	lr := &liveRun{id: run.ID, tenant: p.tenant.ID, name: name, testType: testType, actor: p.keyID, created: run.Created,
-		state: store.Queued}
+		state: store.Queued, origin: o}
 	lr.ctx, lr.cancel = context.WithCancelCause(s.runsCtx)
 	if err := s.launch(lr, plan); err != nil {
 		lr.cancel(err)
@@ -123,12 +145,10 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request, p principal, read
 			Ended: time.Now(), Error: err.Error()}); ferr != nil {
 			s.logger.Error("recording a refused run", "run", run.ID, "error", ferr)
 		}
-		s.writeError(w, r, err)
-		return
+		return StartResponse{}, err
 	}
 	s.audit(ctx, p, "start", run.ID, fmt.Sprintf("%s test %q", testType, name))
-	writeJSON(w, http.StatusAccepted, StartResponse{ID: run.ID, State: store.Queued, Name: name, TestType: testType,
-		Warnings: warnings, Links: links(run.ID)})
+	return StartResponse{ID: run.ID, State: store.Queued, Name: name, TestType: testType, Warnings: warnings, Links: links(run.ID)}, nil
 }
 
 func links(id string) map[string]string {

@@ -34,6 +34,7 @@ const subscriberBuffer = 16
 type liveRun struct {
 	id, tenant, name, testType, actor string
 	created                           time.Time
+	origin                            origin
 	ctx                               context.Context
 	cancel                            context.CancelCauseFunc
 
@@ -74,6 +75,9 @@ type Status struct {
 	// ResultStatus is the engine's verdict once there is a result:
 	// passed, thresholds_failed, aborted, marked_failed, errored.
 	ResultStatus loadtest.Status `json:"result_status,omitempty"`
+	// ScheduleID and Slot name the schedule and slot that started the run.
+	ScheduleID string    `json:"schedule_id,omitempty"`
+	Slot       time.Time `json:"slot,omitzero"`
 }
 
 func finite(v float64) float64 {
@@ -92,7 +96,7 @@ func (r *liveRun) statusLocked() Status {
 		ProgressPercent: finite(r.snap.Fraction * 100), CurrentVUs: r.snap.VUs, MaxVUs: r.snap.VUsMax,
 		Requests: r.snap.Requests, RequestsPerSecond: finite(r.snap.RequestRate), ErrorRate: finite(r.snap.ErrorRate),
 		P95Ms: finite(r.snap.P95), Iterations: r.snap.Iterations, ElapsedSeconds: r.snap.Elapsed.Seconds(),
-		FailingThresholds: slices.Clone(r.snap.Failing)}
+		FailingThresholds: slices.Clone(r.snap.Failing), ScheduleID: r.origin.schedule, Slot: r.origin.slot}
 	return st
 }
 
@@ -302,7 +306,8 @@ func (s *Server) execute(r *liveRun, plan loadtest.Plan) {
 		logger.Error("recording the end of the run", "error", err)
 	}
 	cancel()
-	final := Status{ID: r.id, Name: r.name, TestType: r.testType, State: state, Created: r.created, Started: started, Ended: ended, Error: msg}
+	final := Status{ID: r.id, Name: r.name, TestType: r.testType, State: state, Created: r.created, Started: started, Ended: ended, Error: msg,
+		ScheduleID: r.origin.schedule, Slot: r.origin.slot}
 	final.applyStats(stats, ended.Sub(started))
 	logger.Info("test ended", "state", state, "result_status", res.Status, "error", msg, "requests", stats.Requests)
 
@@ -403,7 +408,7 @@ func (st *Status) applyStats(s store.Stats, elapsed time.Duration) {
 // statusOf is the status of a run read from the store.
 func statusOf(r store.Run) Status {
 	st := Status{ID: r.ID, Name: r.Name, TestType: r.TestType, State: r.State, Created: r.Created, Started: r.Started,
-		Ended: r.Ended, Error: r.Error, ResultStatus: r.Status}
+		Ended: r.Ended, Error: r.Error, ResultStatus: r.Status, ScheduleID: r.Schedule, Slot: r.Slot}
 	var elapsed time.Duration
 	if !r.Started.IsZero() && !r.Ended.IsZero() {
 		elapsed = r.Ended.Sub(r.Started)

@@ -34,6 +34,10 @@ type Server struct {
 
 	initSlots chan struct{} // a token per script running its init code
 
+	sched     *scheduler
+	stopSched context.CancelFunc
+	schedDone chan struct{} // closed when the schedule loop returned
+
 	mu        sync.Mutex
 	closing   bool
 	live      map[string]*liveRun
@@ -71,8 +75,24 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.handler = s.routes()
+	s.sched = &scheduler{st: s.st, logger: s.logger, replica: c.Replica, grace: max(time.Minute, 2*c.SchedulePoll),
+		start: s.startScheduled}
+	var schedCtx context.Context
+	schedCtx, s.stopSched = context.WithCancel(s.runsCtx)
+	s.schedDone = make(chan struct{})
+	if c.SchedulePoll > 0 {
+		go func() { // owned: Shutdown waits for schedDone
+			defer close(s.schedDone)
+			s.scheduleLoop(schedCtx)
+		}()
+	} else {
+		close(s.schedDone)
+	}
 	return s, nil
 }
+
+// now is the schedules' clock.
+func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
 
 // Handler returns the HTTP handler of the API.
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -89,6 +109,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	first := false
 	s.shutdown.Do(func() {
 		first = true
+		s.stopSched()
+		<-s.schedDone // no slot starts a run past this point
 		s.mu.Lock()
 		s.closing = true
 		n := len(s.live)
@@ -186,6 +208,11 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /load-test/{id}/scale", s.authed(s.handleScale))
 	mux.HandleFunc("POST /load-test/{id}/baseline", s.authed(s.handleBaseline))
 	mux.HandleFunc("GET /audit", s.authed(s.handleAudit))
+	mux.HandleFunc("POST /schedules", s.authed(s.handleCreateSchedule))
+	mux.HandleFunc("GET /schedules", s.authed(s.handleListSchedules))
+	mux.HandleFunc("GET /schedules/{id}", s.authed(s.handleGetSchedule))
+	mux.HandleFunc("PUT /schedules/{id}", s.authed(s.handleUpdateSchedule))
+	mux.HandleFunc("DELETE /schedules/{id}", s.authed(s.handleDeleteSchedule))
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("GET /openapi.json", handleOpenAPI)

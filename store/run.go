@@ -80,6 +80,10 @@ type Run struct {
 	// Baseline marks the run its test's baseline.
 	Baseline bool  `json:"baseline,omitempty"`
 	Stats    Stats `json:"stats"`
+	// Schedule and Slot name the schedule and the slot that started the
+	// run; empty for a run started by a request.
+	Schedule string    `json:"schedule_id,omitempty"`
+	Slot     time.Time `json:"slot,omitzero"`
 
 	// Spec is the test spec as started, secrets redacted.
 	Spec   json.RawMessage     `json:"spec,omitempty"`
@@ -89,22 +93,22 @@ type Run struct {
 }
 
 // CreateRun records a new queued run of tenant and returns it with its ID
-// and creation time. r's Name, TestType, Actor and Spec are kept; the other
-// fields are ignored. Spec must already be redacted.
+// and creation time. r's Name, TestType, Actor, Schedule, Slot and Spec are
+// kept; the other fields are ignored. Spec must already be redacted.
 func (s *Store) CreateRun(ctx context.Context, tenant string, r Run) (Run, error) {
 	spec := r.Spec
 	if len(spec) == 0 {
 		spec = json.RawMessage("{}")
 	}
 	out := Run{ID: randomID("run-", 8), Tenant: tenant, Name: r.Name, TestType: r.TestType, State: Queued,
-		Actor: r.Actor, Created: time.Now().UTC().Truncate(time.Microsecond), Spec: spec}
+		Actor: r.Actor, Created: time.Now().UTC().Truncate(time.Microsecond), Spec: spec, Schedule: r.Schedule, Slot: r.Slot}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if err := tenantExists(ctx, tx, tenant); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO runs (id, tenant, name, test_type, state, actor, created_ns, spec)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, out.ID, tenant, out.Name, out.TestType, out.State, out.Actor,
-			nanos(out.Created), string(spec))
+		_, err := tx.ExecContext(ctx, `INSERT INTO runs (id, tenant, name, test_type, state, actor, created_ns, spec, schedule_id, slot_ns)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, out.ID, tenant, out.Name, out.TestType, out.State, out.Actor,
+			nanos(out.Created), string(spec), out.Schedule, nanos(out.Slot))
 		return err
 	})
 	if err != nil {
@@ -228,7 +232,8 @@ func (s *Store) update(ctx context.Context, tenant, id, what, query string, args
 	return fmt.Errorf("store: %s of run %s: run is %s: %w", what, id, state, ErrConflict)
 }
 
-const summaryCols = `seq, id, tenant, name, test_type, state, actor, created_ns, started_ns, ended_ns, error, status, baseline, stats`
+const summaryCols = `seq, id, tenant, name, test_type, state, actor, created_ns, started_ns, ended_ns, error, status, baseline, stats,
+	schedule_id, slot_ns`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -238,13 +243,14 @@ func scanSummary(sc scanner, extra ...any) (Run, int64, error) {
 		seq                     int64
 		created, started, ended int64
 		status, stats           string
+		slot                    int64
 	)
 	dest := append([]any{&seq, &r.ID, &r.Tenant, &r.Name, &r.TestType, &r.State, &r.Actor, &created, &started, &ended,
-		&r.Error, &status, &r.Baseline, &stats}, extra...)
+		&r.Error, &status, &r.Baseline, &stats, &r.Schedule, &slot}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return Run{}, 0, err
 	}
-	r.Created, r.Started, r.Ended = fromNanos(created), fromNanos(started), fromNanos(ended)
+	r.Created, r.Started, r.Ended, r.Slot = fromNanos(created), fromNanos(started), fromNanos(ended), fromNanos(slot)
 	r.Status = loadtest.Status(status)
 	if err := json.Unmarshal([]byte(stats), &r.Stats); err != nil {
 		return Run{}, 0, fmt.Errorf("stats: %w", err)

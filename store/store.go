@@ -258,6 +258,39 @@ var migrations = []string{
 	);`,
 	// 3: removed tenants keep their runs (and their name) but no keys.
 	`ALTER TABLE tenants ADD COLUMN removed_ns INTEGER NOT NULL DEFAULT 0;`,
+	// 4: recurring tests; a run remembers the schedule and slot that made
+	// it. A claimed slot's row is the lease that keeps two replicas from
+	// running it twice.
+	`ALTER TABLE runs ADD COLUMN schedule_id TEXT NOT NULL DEFAULT '';
+	ALTER TABLE runs ADD COLUMN slot_ns INTEGER NOT NULL DEFAULT 0;
+	CREATE TABLE schedules (
+		id TEXT PRIMARY KEY,
+		tenant TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+		name TEXT NOT NULL,
+		cron TEXT NOT NULL DEFAULT '',
+		timezone TEXT NOT NULL DEFAULT '',
+		interval_ns INTEGER NOT NULL DEFAULT 0,
+		jitter_ns INTEGER NOT NULL DEFAULT 0,
+		enabled INTEGER NOT NULL,
+		missed TEXT NOT NULL,
+		spec TEXT NOT NULL,
+		created_ns INTEGER NOT NULL,
+		updated_ns INTEGER NOT NULL,
+		next_ns INTEGER NOT NULL,
+		due_ns INTEGER NOT NULL,
+		last_slot_ns INTEGER NOT NULL DEFAULT 0,
+		last_run TEXT NOT NULL DEFAULT '',
+		last_error TEXT NOT NULL DEFAULT ''
+	);
+	CREATE INDEX schedules_tenant ON schedules(tenant, created_ns);
+	CREATE INDEX schedules_due ON schedules(enabled, due_ns);
+	CREATE TABLE schedule_slots (
+		schedule TEXT NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,
+		slot_ns INTEGER NOT NULL,
+		claimed_ns INTEGER NOT NULL,
+		replica TEXT NOT NULL,
+		PRIMARY KEY (schedule, slot_ns)
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -494,10 +494,13 @@ func TestMigrationAddsWebhooks(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, st.Close())
 
-	// Take the file back to schema version 1, before webhooks (and removals).
+	// Take the file back to schema version 1, before webhooks (and
+	// removals, and the schedules of version 4).
 	db, err := sql.Open("sqlite", path)
 	require.NoError(t, err)
-	_, err = db.ExecContext(ctx, "DROP TABLE webhooks; ALTER TABLE tenants DROP COLUMN removed_ns; PRAGMA user_version = 1")
+	_, err = db.ExecContext(ctx, `DROP TABLE webhooks; ALTER TABLE tenants DROP COLUMN removed_ns;
+		DROP TABLE schedule_slots; DROP TABLE schedules;
+		ALTER TABLE runs DROP COLUMN schedule_id; ALTER TABLE runs DROP COLUMN slot_ns; PRAGMA user_version = 1`)
 	require.NoError(t, err)
 	require.NoError(t, db.Close())
 
