@@ -18,8 +18,13 @@
 // open()'s, k6/secrets (get and source(name).get from [Options.Secrets],
 // k6's --secret-source file and mock sources; every value a script got is
 // replaced by ***SECRET_REDACTED*** in its logs);
-// globals __ENV, __VU, __ITER, console, open, require, setTimeout/setInterval, TextEncoder/TextDecoder and
-// crypto.getRandomValues. Extensions are Go [Module] values passed in
+// globals __ENV, __VU, __ITER, console, open, require,
+// setTimeout/setInterval, TextEncoder/TextDecoder and crypto
+// (getRandomValues, randomUUID and WebCrypto's subtle on the Go standard
+// library: digest, importKey/exportKey in raw, jwk, pkcs8 and spki,
+// generateKey, sign/verify with HMAC, ECDSA, RSASSA-PKCS1-v1_5 and RSA-PSS,
+// encrypt/decrypt with AES-GCM, AES-CBC and AES-CTR, deriveBits with
+// ECDH). Extensions are Go [Module] values passed in
 // [Options.Modules] under "k6/x/NAME": nothing registers itself globally,
 // a custom binary passes its own (examples/xk6-hello).
 //

@@ -237,6 +237,7 @@ func TestFeatures(t *testing.T) {
 		{script: "html.js"},
 		{script: "fscsv.js"},
 		{script: "typescript.ts"},
+		{script: "webcrypto.js"},
 		{script: "commonjs-main.js", check: func(t *testing.T, o outcome) {
 			assert.Equal(t, 3.0, metricValue(t, o.res, "iterations", "count"), "exports.options was read")
 		}},

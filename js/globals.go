@@ -67,6 +67,7 @@ func (l *lazyGlobals) Get(key string) sobek.Value {
 		cr := rt.NewObject()
 		_ = cr.Set("getRandomValues", vu.getRandomValues)
 		_ = cr.Set("randomUUID", func(sobek.FunctionCall) sobek.Value { return rt.ToValue(randomUUID()) })
+		_ = cr.Set("subtle", vu.subtle())
 		v = cr
 	case "global":
 		if vu.prog.opts.CompatibilityMode == "base" {

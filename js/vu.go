@@ -52,8 +52,9 @@ type VU struct {
 	jsonStringify sobek.Callable
 	metadata      map[string]string // the engine VU's metadata, mirrored for HTTP requests
 	http          *httpState
-	cjs           map[*cjsModule]*cjsInstance // the CommonJS files this VU ran
-	jsFiles       map[*sobek.Object]*jsFile   // k6/experimental/fs Files, for csv
+	cjs           map[*cjsModule]*cjsInstance  // the CommonJS files this VU ran
+	jsFiles       map[*sobek.Object]*jsFile    // k6/experimental/fs Files, for csv
+	cryptoKeys    map[*sobek.Object]*cryptoKey // WebCrypto's CryptoKeys
 }
 
 // Runtime returns the VU's JavaScript runtime.
