@@ -23,6 +23,13 @@ const (
 	// MaxIterationErrors is how many distinct iteration error messages are
 	// counted; the rest count under "(other)".
 	MaxIterationErrors = 50
+	// MaxGroups and MaxChecks are how many distinct groups and checks get
+	// their own node in the group tree; the rest count under "(other)" (a
+	// group under the root, a check in its group). A script that made a
+	// check name per iteration made a result of tens of megabytes, and
+	// each check was found by a scan of its group.
+	MaxGroups = 1000
+	MaxChecks = 1000
 	// distinctNamesCap bounds the set used to count distinct name tags.
 	distinctNamesCap = 10_000
 	// openSeconds is how many recent seconds stay open for late samples.
@@ -35,7 +42,8 @@ const (
 	keepOpen = int64(1) << 62
 )
 
-const otherEndpoint = "(other)"
+// otherName gathers what the caps fold: endpoints, groups, checks.
+const otherName = "(other)"
 
 // builtinMetrics caches the registry's built-in metrics for the hot path.
 type builtinMetrics struct {
@@ -101,6 +109,11 @@ type groupNode struct {
 	name, path string
 	groups     []*groupNode
 	checks     []*checkNode
+	groupIdx   map[string]*groupNode // by name
+	checkIdx   map[string]*checkNode // by name
+	// The root counts the tree's nodes for MaxGroups and MaxChecks.
+	nGroups, nChecks int
+	capped           bool
 }
 
 type checkNode struct {
@@ -273,7 +286,7 @@ func (c *collector) endpoint(name, method string) *endpointAgg {
 		c.distinctNames[name] = struct{}{}
 	}
 	if len(c.endpoints) >= MaxEndpoints {
-		key = endpointKey{name: otherEndpoint}
+		key = endpointKey{name: otherName}
 		if ep = c.endpoints[key]; ep != nil {
 			return ep
 		}
@@ -415,37 +428,69 @@ func trendValue(t *metrics.TrendSink, a metrics.Aggregation) float64 {
 }
 
 func (c *collector) group(path string) *groupNode {
+	root := &c.root
+	node := root
 	if path == "" {
-		return &c.root
+		return node
 	}
-	node := &c.root
 	for _, name := range strings.Split(strings.TrimPrefix(path, "::"), "::") {
-		var next *groupNode
-		for _, g := range node.groups {
-			if g.name == name {
-				next = g
-				break
-			}
-		}
+		next := node.groupIdx[name]
 		if next == nil {
-			next = &groupNode{name: name, path: node.path + "::" + name}
-			node.groups = append(node.groups, next)
+			if root.nGroups >= MaxGroups {
+				root.capped = true
+				return root.child(otherName)
+			}
+			root.nGroups++
+			next = node.child(name)
 		}
 		node = next
 	}
 	return node
 }
 
+// child returns the subgroup called name, made if need be.
+func (g *groupNode) child(name string) *groupNode {
+	if sub := g.groupIdx[name]; sub != nil {
+		return sub
+	}
+	sub := &groupNode{name: name, path: g.path + "::" + name}
+	if g.groupIdx == nil {
+		g.groupIdx = map[string]*groupNode{}
+	}
+	g.groupIdx[name] = sub
+	g.groups = append(g.groups, sub)
+	return sub
+}
+
 func (c *collector) check(group, name string) *checkNode {
 	g := c.group(group)
-	for _, x := range g.checks {
-		if x.name == name {
-			return x
+	if ck := g.checkIdx[name]; ck != nil {
+		return ck
+	}
+	if c.root.nChecks >= MaxChecks {
+		c.root.capped = true
+		name = otherName
+		if ck := g.checkIdx[name]; ck != nil {
+			return ck
 		}
+	} else {
+		c.root.nChecks++
 	}
 	ck := &checkNode{name: name}
+	if g.checkIdx == nil {
+		g.checkIdx = map[string]*checkNode{}
+	}
+	g.checkIdx[name] = ck
 	g.checks = append(g.checks, ck)
 	return ck
+}
+
+// treeCapped reports whether MaxGroups or MaxChecks folded names into
+// "(other)".
+func (c *collector) treeCapped() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.root.capped
 }
 
 // snapshotCounts returns requests so far, failed so far, and requests in the

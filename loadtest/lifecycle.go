@@ -83,7 +83,10 @@ func (r *run) finish(res *Result) {
 	res.Duration = res.End.Sub(r.start)
 	res.Timeline, res.Endpoints, res.RootGroup, res.DistinctNames = r.coll.finish(res.End)
 	if len(res.Endpoints) >= MaxEndpoints {
-		r.warn("more than %d endpoints: the rest are summarised as %q", MaxEndpoints, otherEndpoint)
+		r.warn("more than %d endpoints: the rest are summarised as %q", MaxEndpoints, otherName)
+	}
+	if r.coll.treeCapped() {
+		r.warn("more than %d groups or %d checks: the rest are counted as %q", MaxGroups, MaxChecks, otherName)
 	}
 	res.Generator = r.health.summary()
 	if r.remote != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
@@ -471,4 +472,42 @@ func TestRunBlacklistIPs(t *testing.T) {
 
 	plan.Options = Options{BlacklistIPs: []string{"nope", "10.0.0.0/8"}}
 	require.ErrorContains(t, plan.Validate(), `options.blacklistIPs[0]: "nope"`)
+}
+
+// A check or group name per iteration (a hostile or careless script) keeps
+// the result bounded: MaxChecks names, the rest under "(other)", counted
+// exactly, and a warning.
+func TestCheckAndGroupNamesAreCapped(t *testing.T) {
+	t.Parallel()
+	const iters = 3 * MaxChecks
+	var n atomic.Int64
+	plan := Plan{Scenarios: shared(2, iters), Program: Funcs{"default": func(_ context.Context, vu *VU) error {
+		i := n.Add(1)
+		vu.Check(fmt.Sprintf("check %d", i), i%2 == 0)
+		return vu.Group(fmt.Sprintf("group %d", i), func() error { return nil })
+	}}}
+	res, err := Run(t.Context(), plan)
+	require.NoError(t, err)
+	var checks, groups int
+	var passes, fails int64
+	var walk func(g Group)
+	walk = func(g Group) {
+		for _, c := range g.Checks {
+			checks++
+			passes += c.Passes
+			fails += c.Fails
+		}
+		for _, sub := range g.Groups {
+			groups++
+			walk(sub)
+		}
+	}
+	walk(res.RootGroup)
+	assert.Equal(t, MaxChecks+1, checks, "MaxChecks names and (other)")
+	assert.Equal(t, MaxGroups+1, groups, "MaxGroups names and (other)")
+	assert.EqualValues(t, iters, passes+fails, "every check is counted")
+	assert.Contains(t, res.Warnings, fmt.Sprintf("more than %d groups or %d checks: the rest are counted as %q", MaxGroups, MaxChecks, "(other)"))
+	b, err := json.Marshal(res)
+	require.NoError(t, err)
+	assert.Less(t, len(b), 1<<20, "a result of %d bytes", len(b))
 }
