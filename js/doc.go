@@ -77,7 +77,15 @@
 // dial through the VU's HTTP client (DNS cache, IP allowlist, data_sent
 // and data_received, TLS options).
 //
-// Differences from k6: k6/net/grpc, k6/browser and WebCrypto's
+// gRPC: k6/net/grpc's Client loads .proto files (compiled once per
+// script by bufbuild/protocompile, read through the script's file system),
+// protosets or the server's reflection (v1, else v1alpha), connects on the
+// VU's network (plaintext or TLS with the run's TLS options), and makes
+// unary calls (invoke, asyncInvoke) and streams (grpc.Stream, whose events
+// run on the VU's event loop), recording grpc_req_duration,
+// grpc_streams and grpc_streams_msgs_sent/received with k6's tags.
+//
+// Differences from k6: k6/browser and WebCrypto's
 // crypto.subtle are not available; Response.submitForm() and clickLink()
 // throw; WebSocket messages are never Blobs.
 //

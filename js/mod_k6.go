@@ -25,6 +25,7 @@ func builtinModules() map[string]Module {
 		"k6/secrets":                 &builtin{names: []string{"get", "source"}, inst: secretsModule},
 		"k6/experimental/fs":         &builtin{names: []string{"SeekMode", "open"}, inst: fsModule},
 		"k6/experimental/csv":        &builtin{names: []string{"Parser", "parse"}, inst: csvModule},
+		"k6/net/grpc":                &builtin{names: grpcExportNames(), inst: grpcModule},
 		"k6/ws":                      &builtin{names: []string{"connect"}, inst: wsModule},
 		"k6/websockets":              &builtin{names: []string{"WebSocket"}, inst: websocketsModule},
 		"k6/experimental/websockets": &builtin{names: []string{"WebSocket"}, inst: websocketsModule},

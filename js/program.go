@@ -44,6 +44,7 @@ type Program struct {
 	registry *metrics.Registry // checks custom metrics declared outside a run
 	settings atomic.Pointer[runSettings]
 	zeroVUs  sync.Map // *loadtest.VU → *VU: the engine's setup and teardown VUs
+	protos   sync.Map // k6/net/grpc's compiled .proto files, by load's arguments
 }
 
 // runSettings are what the runtime needs of the options the run uses: the

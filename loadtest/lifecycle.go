@@ -24,7 +24,7 @@ func (r *run) setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrSetup, err)
 	}
-	defer vu.http.Close()
+	defer vu.release()
 	vu.group = "::setup"
 	vu.regroup()
 	ctx, cancel := context.WithTimeout(ctx, orDefault(r.plan.Options.SetupTimeout, DefaultSetupTimeout))
@@ -57,7 +57,7 @@ func (r *run) teardown(ctx context.Context) {
 		r.warn("teardown: %v", err)
 		return
 	}
-	defer vu.http.Close()
+	defer vu.release()
 	vu.group = "::teardown"
 	vu.regroup()
 	ctx, cancel := context.WithTimeout(ctx, orDefault(r.plan.Options.TeardownTimeout, DefaultTeardownTimeout))

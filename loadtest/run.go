@@ -682,7 +682,7 @@ func (p *vuPool) close() {
 	defer p.mu.Unlock()
 	for _, vu := range p.idle {
 		vu.flush()
-		_ = vu.http.Close()
+		vu.release()
 	}
 	p.idle = nil
 }

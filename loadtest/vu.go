@@ -27,6 +27,8 @@ type VU struct {
 	id  uint64 // 1-based, unique in the run; 0 for setup and teardown
 	run *run
 
+	atRelease []func() // see AtRelease
+
 	scenario       string // "" outside an iteration
 	exec           string
 	scenarioTags   metrics.Tags
@@ -304,6 +306,21 @@ type InstanceState struct {
 	VUsActive             int64
 	VUsInitialized        int64
 	CurrentTestRunTime    time.Duration
+}
+
+// AtRelease registers fn to run when the run releases the VU, after its
+// last iteration, with its HTTP client's connections: the place for the
+// VU's code to close what it opened itself (gRPC connections). Call it from
+// the VU's goroutine; the functions run in the reverse order.
+func (vu *VU) AtRelease(fn func()) { vu.atRelease = append(vu.atRelease, fn) }
+
+// release closes the VU's connections and runs its AtRelease functions.
+func (vu *VU) release() {
+	for i := len(vu.atRelease) - 1; i >= 0; i-- {
+		vu.atRelease[i]()
+	}
+	vu.atRelease = nil
+	_ = vu.http.Close()
 }
 
 // Iterate implements scenarios.VU: one iteration of the scenario's exec.
