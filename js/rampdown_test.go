@@ -11,7 +11,9 @@ import (
 // over 2s with gracefulRampDown 0s, each iteration two 1s requests: "0
 // complete and 3 interrupted iterations", 2 http_reqs (the requests in
 // flight when a VU is ramped down emit nothing), the run over at 2s, and
-// no error logged for the interruptions.
+// no error logged for the interruptions. The second request here takes 5s,
+// not 1s, so that the last VU's is still in flight when it is ramped down
+// however late a busy machine runs it; the outcome is k6's.
 func TestRampDownInterruptsQuietly(t *testing.T) {
 	t.Parallel()
 	srv := testServer(t)
@@ -19,7 +21,7 @@ func TestRampDownInterruptsQuietly(t *testing.T) {
 import http from 'k6/http';
 export const options = { scenarios: { ramp: { executor: 'ramping-vus', startVUs: 3, gracefulRampDown: '0s',
   stages: [{ duration: '2s', target: 0 }] } } };
-export default function () { http.get(__ENV.BASE + '/slow?ms=1000'); http.get(__ENV.BASE + '/slow?ms=1000'); }
+export default function () { http.get(__ENV.BASE + '/slow?ms=1000'); http.get(__ENV.BASE + '/slow?ms=5000'); }
 `).env("BASE", srv.URL).exec(t)
 	require.NoError(t, o.err, o.logs.String())
 	require.Len(t, o.res.Scenarios, 1)
