@@ -74,7 +74,9 @@ type app struct {
 const usage = `loadlens — k6-style load tests, in process, with analysis
 
 Usage:
-  loadlens run [flags] FILE        run a test file (.json) or a k6 script (.js)
+  loadlens run [flags] FILE        run a test file (.json), a k6 script (.js, .ts) or an archive (.tar)
+  loadlens archive [flags] SCRIPT  write the script and all it reads into a tar that runs offline
+  loadlens inspect SCRIPT          print the script's options as JSON, as k6 inspect
   loadlens demo                    a short stress test against a built-in loopback target
   loadlens target [flags]          serve the built-in demo target on loopback
   loadlens report RESULT.json      write an HTML report (--html), JUnit (--junit) or JSON (--json)
@@ -98,6 +100,10 @@ func (a *app) main(ctx context.Context, args []string) int {
 	switch cmd {
 	case "run":
 		return a.run(ctx, rest)
+	case "archive":
+		return a.archive(ctx, rest)
+	case "inspect":
+		return a.inspect(ctx, rest)
 	case "demo":
 		return a.demo(ctx, rest)
 	case "target":

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -103,6 +104,18 @@ func (a *app) loadPlan(ctx context.Context, path string, f *runFlags) (loadtest.
 		return a.specPlan(ctx, spec, cli, vars, f)
 	case ".js", ".mjs", ".cjs", ".ts", ".mts", ".cts":
 		return a.scriptPlan(ctx, path, cli, vars, f)
+	case ".tar":
+		ar, err := js.ReadArchive(bytes.NewReader(src))
+		if err != nil {
+			return loadtest.Plan{}, nil, fmt.Errorf("%w: %s: %w", js.ErrScript, path, err)
+		}
+		opts, err := a.scriptOptions(merge(ar.Metadata.Env, vars), f)
+		if err != nil {
+			return loadtest.Plan{}, nil, err
+		}
+		opts.Remote = ar.Remote // offline: only what the archive holds
+		plan, _, warnings, err := js.Plan(ctx, ar.Source, loadtest.K6Options{}, cli, opts)
+		return plan, warnings, err
 	}
 	return loadtest.Plan{}, nil, fmt.Errorf("%w: %s: want a test file (.json) or a k6 script (.js)", loadtest.ErrInvalidPlan, path)
 }

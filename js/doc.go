@@ -42,6 +42,13 @@
 // Relative imports inside a remote module resolve against its URL. No
 // copies of jslib files are built in: jslib is AGPL-licensed.
 //
+// [Program.WriteArchive] writes a tar of the script and everything it
+// read at load (script files, open()ed files, remote modules) in k6's
+// archive layout; [ReadArchive] reads one (k6's too) into a Source whose
+// file system holds only the archive's files and a ModuleFetcher of its
+// remote modules, so an archive runs offline, and the agent can take the
+// same upload. [Program.Inspect] prints the options as `k6 inspect`.
+//
 // http.batch runs its requests in parallel as k6 does (options batch and
 // batchPerHost, 20 and 6 by default; 0 means no limit), on HTTP clients
 // of the VU's own that share its cookie jar; their samples are recorded
