@@ -47,6 +47,8 @@ type runFlags struct {
 	offline                  bool
 	userAgent                string
 	logFormat                string
+	budgetFile               string
+	budgetBaseline           string
 	remoteModules            bool // not a flag: only `run` fetches remote modules, the agent does not
 
 	fs *flag.FlagSet
@@ -87,6 +89,8 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&f.userAgent, "user-agent", "", `the User-Agent requests send (k6's userAgent option; default "`+k6http.DefaultUserAgent+`"; "" sends none)`)
 	fs.StringVar(&f.logFormat, "log-format", "", "log lines: k6's text lines (default), raw (the message only) or json (slog's JSON)")
 	fs.StringArrayVar(&f.secretSources, "secret-source", nil, "scripts: a k6/secrets source: file=PATH, file=name=N,filename=PATH[,default] or mock=K=V,...[,name=N][,default] (repeatable)")
+	fs.StringVar(&f.budgetFile, "budget", "", "hold the run to the performance budgets in FILE (the body of the agent's PUT /budgets/{test}); a breach exits 99")
+	fs.StringVar(&f.budgetBaseline, "budget-baseline", "", "an earlier --result FILE: the baseline of --budget's baseline budgets")
 	fs.BoolVar(&f.offline, "offline", false, "scripts: take remote modules from the module cache only, never from the network")
 	fs.SetInterspersed(true)
 	f.fs = fs

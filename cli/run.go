@@ -150,6 +150,10 @@ func merge(a, b map[string]string) map[string]string {
 // execute runs a plan with the flags' outputs, prints the summary and the
 // analysis, writes the requested files, and returns k6's exit code.
 func (a *app) execute(ctx context.Context, plan loadtest.Plan, f *runFlags, script string) (loadtest.Result, int) {
+	gate, code := a.readBudgetGate(f)
+	if code != exitOK {
+		return loadtest.Result{}, code
+	}
 	var outputs []loadtest.Output
 	var closers []io.Closer
 	defer func() {
@@ -210,9 +214,12 @@ func (a *app) execute(ctx context.Context, plan loadtest.Plan, f *runFlags, scri
 		fmt.Fprintf(a.stderr, "loadlens: %v\n", err)
 		return res, exitGenericError
 	}
-	code := js.ExitCode(res, nil)
+	code = js.ExitCode(res, nil)
 	if code == exitThresholds {
 		fmt.Fprintf(a.stderr, "loadlens: %s\n", crossed(res))
+	}
+	if gate != nil && a.holdToBudgets(gate, res, in, f) && code == exitOK {
+		code = exitThresholds
 	}
 	return res, code
 }

@@ -26,6 +26,7 @@ const (
 	EventFailed           = store.EventFailed           // the test could not run or errored
 	EventThresholdsFailed = store.EventThresholdsFailed // at least one threshold failed
 	EventHighFindings     = store.EventHighFindings     // the analysis found high or critical problems
+	EventBudgetBreached   = store.EventBudgetBreached   // the run breached its test's budgets (once per breach)
 )
 
 // Webhook formats.
@@ -90,8 +91,10 @@ type Alert struct {
 	// Findings are the high and critical ones.
 	Findings []AlertFinding `json:"findings,omitempty"`
 	// FailedThresholds are "metric: expression" of each failed threshold.
-	FailedThresholds []string  `json:"failed_thresholds,omitempty"`
-	Time             time.Time `json:"time"`
+	FailedThresholds []string `json:"failed_thresholds,omitempty"`
+	// BudgetBreaches are the budgets a newly breaching run breached.
+	BudgetBreaches []string  `json:"budget_breaches,omitempty"`
+	Time           time.Time `json:"time"`
 }
 
 // AlertFinding is a finding as an alert carries it.
@@ -104,8 +107,10 @@ type AlertFinding struct {
 
 // alert sends a run's alert to every webhook that wants one of its events:
 // the agent's own (Config.Webhooks) for the run's tenant, and that tenant's
-// own in the store, never another tenant's. It waits for the deliveries.
-func (s *Server) alert(logger *slog.Logger, r *liveRun, state store.State, msg string, res *loadtest.Result, rep *anomaly.Report) {
+// own in the store, never another tenant's. breaches are the budgets the
+// run newly breached. It waits for the deliveries.
+func (s *Server) alert(logger *slog.Logger, r *liveRun, state store.State, msg string, res *loadtest.Result, rep *anomaly.Report,
+	breaches []string) {
 	a := Alert{Tenant: r.tenant, RunID: r.id, Name: r.name, TestType: r.testType, State: state, Error: msg, Time: time.Now().UTC()}
 	switch state {
 	case store.Completed:
@@ -132,6 +137,9 @@ func (s *Server) alert(logger *slog.Logger, r *liveRun, state store.State, msg s
 		if len(a.Findings) > 0 {
 			a.Events = append(a.Events, EventHighFindings)
 		}
+	}
+	if len(breaches) > 0 {
+		a.Events, a.BudgetBreaches = append(a.Events, EventBudgetBreached), breaches
 	}
 	if len(a.Events) == 0 {
 		return
@@ -187,7 +195,7 @@ func (s *Server) alert(logger *slog.Logger, r *liveRun, state store.State, msg s
 func slackText(a Alert) string {
 	var b strings.Builder
 	icon := ":white_check_mark:"
-	if a.State != store.Completed || len(a.FailedThresholds) > 0 || len(a.Findings) > 0 {
+	if a.State != store.Completed || len(a.FailedThresholds) > 0 || len(a.Findings) > 0 || len(a.BudgetBreaches) > 0 {
 		icon = ":rotating_light:"
 	}
 	fmt.Fprintf(&b, "%s loadlens %s test *%s* (%s) %s", icon, a.TestType, a.Name, a.RunID, a.State)
@@ -202,6 +210,9 @@ func slackText(a Alert) string {
 	}
 	for _, f := range a.Findings {
 		fmt.Fprintf(&b, "\n• %s: %s", f.Severity, f.Message)
+	}
+	for _, br := range a.BudgetBreaches {
+		fmt.Fprintf(&b, "\n• budget breached: `%s`", br)
 	}
 	if a.Summary != "" {
 		fmt.Fprintf(&b, "\n%s", a.Summary)

@@ -23,6 +23,8 @@
 //	GET  /audit                           the tenant's audit log
 //	POST /schedules                       a recurring test: cron (with time zone) or interval, jitter, missed slots
 //	GET  /schedules, GET|PUT|DELETE /schedules/{id}
+//	PUT|GET|DELETE /budgets/{test}        a test's performance budgets, checked at the end of each run
+//	GET  /budgets/{test}/history          the test's runs with their budget checks
 //	GET  /healthz, GET /metrics, GET /openapi.json
 //
 // A request carries its key as "Authorization: Bearer KEY" or "X-API-Key:

@@ -78,6 +78,9 @@ type Status struct {
 	// ScheduleID and Slot name the schedule and slot that started the run.
 	ScheduleID string    `json:"schedule_id,omitempty"`
 	Slot       time.Time `json:"slot,omitzero"`
+	// BudgetStatus is what the test's budgets said of the run, once it
+	// ended: passed or breached; empty when the test has none.
+	BudgetStatus string `json:"budget_status,omitempty"`
 }
 
 func finite(v float64) float64 {
@@ -329,10 +332,18 @@ func (s *Server) execute(r *liveRun, plan loadtest.Plan) {
 		}
 		cancel()
 	}
+	var breaches []string
+	if resPtr != nil {
+		var check *BudgetCheck
+		check, breaches = s.checkBudgets(logger, r, res, rep)
+		if check != nil {
+			final.BudgetStatus = check.Status
+		}
+	}
 	r.finish(final)
 	s.unregister(r)
 	s.metrics.finished.WithLabelValues(string(state)).Inc()
-	s.alert(logger, r, state, msg, resPtr, rep)
+	s.alert(logger, r, state, msg, resPtr, rep, breaches)
 }
 
 func (s *Server) unregister(r *liveRun) {
@@ -408,7 +419,7 @@ func (st *Status) applyStats(s store.Stats, elapsed time.Duration) {
 // statusOf is the status of a run read from the store.
 func statusOf(r store.Run) Status {
 	st := Status{ID: r.ID, Name: r.Name, TestType: r.TestType, State: r.State, Created: r.Created, Started: r.Started,
-		Ended: r.Ended, Error: r.Error, ResultStatus: r.Status, ScheduleID: r.Schedule, Slot: r.Slot}
+		Ended: r.Ended, Error: r.Error, ResultStatus: r.Status, ScheduleID: r.Schedule, Slot: r.Slot, BudgetStatus: r.BudgetStatus}
 	var elapsed time.Duration
 	if !r.Started.IsZero() && !r.Ended.IsZero() {
 		elapsed = r.Ended.Sub(r.Started)

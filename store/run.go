@@ -84,6 +84,9 @@ type Run struct {
 	// run; empty for a run started by a request.
 	Schedule string    `json:"schedule_id,omitempty"`
 	Slot     time.Time `json:"slot,omitzero"`
+	// BudgetStatus is what the test's budgets said of the run: "passed",
+	// "breached", or "" when the test has none (see SetRunBudget).
+	BudgetStatus string `json:"budget_status,omitempty"`
 
 	// Spec is the test spec as started, secrets redacted.
 	Spec   json.RawMessage     `json:"spec,omitempty"`
@@ -233,7 +236,7 @@ func (s *Store) update(ctx context.Context, tenant, id, what, query string, args
 }
 
 const summaryCols = `seq, id, tenant, name, test_type, state, actor, created_ns, started_ns, ended_ns, error, status, baseline, stats,
-	schedule_id, slot_ns`
+	schedule_id, slot_ns, budget_status`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -246,7 +249,7 @@ func scanSummary(sc scanner, extra ...any) (Run, int64, error) {
 		slot                    int64
 	)
 	dest := append([]any{&seq, &r.ID, &r.Tenant, &r.Name, &r.TestType, &r.State, &r.Actor, &created, &started, &ended,
-		&r.Error, &status, &r.Baseline, &stats, &r.Schedule, &slot}, extra...)
+		&r.Error, &status, &r.Baseline, &stats, &r.Schedule, &slot, &r.BudgetStatus}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return Run{}, 0, err
 	}

@@ -291,6 +291,18 @@ var migrations = []string{
 		replica TEXT NOT NULL,
 		PRIMARY KEY (schedule, slot_ns)
 	);`,
+	// 5: performance budgets per test, and each run's check of them.
+	// breached remembers the last check, so that a breach alerts once.
+	`CREATE TABLE budgets (
+		tenant TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+		test TEXT NOT NULL,
+		spec TEXT NOT NULL,
+		breached INTEGER NOT NULL DEFAULT 0,
+		updated_ns INTEGER NOT NULL,
+		PRIMARY KEY (tenant, test)
+	);
+	ALTER TABLE runs ADD COLUMN budget_status TEXT NOT NULL DEFAULT '';
+	ALTER TABLE runs ADD COLUMN budget TEXT;`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -195,7 +195,7 @@ func (s *Store) Keys(ctx context.Context, tenant string) ([]Key, error) {
 }
 
 // RemoveTenant removes a tenant: its keys stop working at once (revoked)
-// and its webhooks and schedules are deleted; its runs and audit log stay, and so its
+// and its webhooks, schedules and budgets are deleted; its runs and audit log stay, and so its
 // name stays taken. It fails with ErrNotFound for an unknown or removed
 // tenant.
 func (s *Store) RemoveTenant(ctx context.Context, tenant string) error {
@@ -212,7 +212,8 @@ func (s *Store) RemoveTenant(ctx context.Context, tenant string) error {
 				return err
 			}
 		}
-		for _, q := range []string{"DELETE FROM webhooks WHERE tenant = ?", "DELETE FROM schedules WHERE tenant = ?"} {
+		for _, q := range []string{"DELETE FROM webhooks WHERE tenant = ?", "DELETE FROM schedules WHERE tenant = ?",
+			"DELETE FROM budgets WHERE tenant = ?"} {
 			if _, err := tx.ExecContext(ctx, q, tenant); err != nil {
 				return err
 			}

@@ -18,6 +18,7 @@ const (
 	EventFailed           = "failed"            // the test could not run or errored
 	EventThresholdsFailed = "thresholds_failed" // at least one threshold failed
 	EventHighFindings     = "high_findings"     // the analysis found high or critical problems
+	EventBudgetBreached   = "budget_breached"   // the run breached its test's budgets, which the previous run kept
 )
 
 // Webhook formats.
@@ -27,7 +28,7 @@ const (
 )
 
 // events lists every alert event, in the order alerts carry them.
-var events = []string{EventCompleted, EventFailed, EventThresholdsFailed, EventHighFindings}
+var events = []string{EventCompleted, EventFailed, EventThresholdsFailed, EventHighFindings, EventBudgetBreached}
 
 // Webhook is where a run's alerts go. It is the one definition of a
 // webhook: the agent's own (the service's Config.Webhooks) and a tenant's
