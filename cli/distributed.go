@@ -37,10 +37,11 @@ type distFlags struct {
 	archive     string // coordinator: the test comes from an archive (a Kubernetes ConfigMap)
 }
 
-// distFlagNames are not passed on to runners: they shape the run, not the
-// plan.
-var distFlagNames = map[string]bool{"runners": true, "runner-weights": true, "nats": true, "listen": true,
-	"run-id": true, "on-runner-loss": true, "join-timeout": true, "archive": true}
+// runOnlyFlags are not passed on to runners: they shape the run (and its
+// Kubernetes manifests), not the plan.
+var runOnlyFlags = map[string]bool{"runners": true, "runner-weights": true, "nats": true, "listen": true,
+	"run-id": true, "on-runner-loss": true, "join-timeout": true, "archive": true,
+	"image": true, "name": true, "namespace": true, "runner-cpu": true, "runner-memory": true, "output": true}
 
 func (d *distFlags) register(fs *flag.FlagSet, coordinator bool) {
 	fs.IntVar(&d.runners, "runners", 0, "run on N runners coordinated over NATS (run: N local runner processes)")
@@ -156,7 +157,7 @@ func (a *app) readFile(p string) ([]byte, error) {
 func planArgs(fset *flag.FlagSet) []string {
 	var args []string
 	fset.Visit(func(fl *flag.Flag) {
-		if distFlagNames[fl.Name] {
+		if runOnlyFlags[fl.Name] {
 			return
 		}
 		if sv, ok := fl.Value.(flag.SliceValue); ok {

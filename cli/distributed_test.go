@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +21,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // countingTarget counts setup() calls and requests.
@@ -204,4 +208,85 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// The rendered manifests run: the coordinator's and the runners' container
+// arguments, as Kubernetes would start them (JOB_COMPLETION_INDEX set),
+// on loopback.
+func TestK8sRenderedManifestsRun(t *testing.T) {
+	t.Parallel()
+	srv, setups, _ := countingTarget(t)
+	script := writeFile(t, "k8s.js", `import http from 'k6/http';
+export const options = { vus: 4, iterations: 40, thresholds: { iterations: ['count==40'] } };
+export function setup() { http.get(__ENV.TARGET + '/setup'); }
+export default function () { http.get(__ENV.TARGET); }`)
+	res := runCLI(t, "k8s", "render", "--runners", "2", "--image", "loadlens:test", "-e", "TARGET="+srv.URL, script)
+	require.Equal(t, 0, res.code, res.stderr)
+	var archive []byte
+	var coordArgs, runnerArgs []string
+	for _, doc := range strings.Split(res.stdout, "---\n") {
+		var head struct{ Kind string }
+		require.NoError(t, yaml.Unmarshal([]byte(doc), &head))
+		switch {
+		case head.Kind == "ConfigMap":
+			var cm corev1.ConfigMap
+			require.NoError(t, yaml.UnmarshalStrict([]byte(doc), &cm))
+			archive = cm.BinaryData["test.archive"]
+		case head.Kind == "Job":
+			var j batchv1.Job
+			require.NoError(t, yaml.UnmarshalStrict([]byte(doc), &j))
+			if j.Spec.CompletionMode != nil {
+				runnerArgs = j.Spec.Template.Spec.Containers[0].Args
+			} else {
+				coordArgs = j.Spec.Template.Spec.Containers[0].Args
+			}
+		}
+	}
+	require.NotEmpty(t, archive)
+	dir := t.TempDir()
+	archivePath := filepath.Join(dir, "test.archive")
+	require.NoError(t, os.WriteFile(archivePath, archive, 0o644))
+	port := freePort(t)
+	for i, a := range coordArgs {
+		switch a {
+		case "/etc/loadlens/test.archive":
+			coordArgs[i] = archivePath
+		case "0.0.0.0:4222":
+			coordArgs[i] = fmt.Sprintf("127.0.0.1:%d", port)
+		}
+	}
+	for i, a := range runnerArgs {
+		if strings.HasPrefix(a, "nats://") {
+			runnerArgs[i] = fmt.Sprintf("nats://127.0.0.1:%d", port)
+		}
+	}
+	coord := exec.Command(binary, coordArgs...)
+	var coordOut, coordErr lockedBuffer
+	coord.Stdout, coord.Stderr = &coordOut, &coordErr
+	require.NoError(t, coord.Start())
+	t.Cleanup(func() { _ = coord.Process.Kill() })
+	var runners []*exec.Cmd
+	for i := range 2 {
+		r := exec.Command(binary, runnerArgs...)
+		r.Env = append(os.Environ(), fmt.Sprintf("JOB_COMPLETION_INDEX=%d", i))
+		require.NoError(t, r.Start())
+		t.Cleanup(func() { _ = r.Process.Kill() })
+		runners = append(runners, r)
+	}
+	code, _ := waitExit(t, coord, 60*time.Second)
+	require.Equal(t, 0, code, "%s\n%s", coordOut.String(), coordErr.String())
+	assert.Contains(t, coordOut.String(), "✓ 'count==40'")
+	assert.Equal(t, int64(1), setups.Load())
+	for _, r := range runners {
+		code, _ := waitExit(t, r, 20*time.Second)
+		assert.Equal(t, 0, code)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

@@ -1,9 +1,95 @@
 package cli
 
-import "fmt"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
 
-// k8s is `loadlens k8s render ...`.
-func (a *app) k8s(args []string) int {
-	fmt.Fprintln(a.stderr, "loadlens k8s: not yet")
-	return exitUsage
+	flag "github.com/spf13/pflag"
+
+	"github.com/loadlens/loadlens/distributed"
+	"github.com/loadlens/loadlens/distributed/k8s"
+	"github.com/loadlens/loadlens/loadtest"
+)
+
+const k8sUsage = `Usage: loadlens k8s render --runners N --image IMAGE [flags] FILE.json|FILE.js
+
+Writes the Kubernetes manifests of a distributed run to stdout (or -o FILE):
+the test in a ConfigMap, the coordinator as a Job with a Service for its NATS
+server (or --nats for an external one), the runners as an Indexed Job. Run
+flags (-u, -d, -e, --tag …) shape the test as for run. Then:
+
+  loadlens k8s render --runners 10 --image IMAGE script.js > run.yaml
+  kubectl apply -f run.yaml
+  kubectl logs -f job/loadlens-coordinator    # the summary; the Job fails when the test fails
+  kubectl delete -f run.yaml
+
+Flags:
+`
+
+// k8s is `loadlens k8s render [flags] FILE`.
+func (a *app) k8s(ctx context.Context, args []string) int {
+	if len(args) == 0 || args[0] != "render" {
+		fmt.Fprint(a.stderr, k8sUsage)
+		return exitUsage
+	}
+	f := newRunFlags()
+	var d distFlags
+	d.register(f.fs, true)
+	var o k8s.Options
+	var outFile string
+	f.fs.StringVar(&o.Image, "image", "", "the loadlens image the pods run (required)")
+	f.fs.StringVar(&o.Name, "name", "loadlens", "prefix of the resources' names")
+	f.fs.StringVar(&o.Namespace, "namespace", "", "the resources' namespace (default: kubectl's)")
+	f.fs.StringVar(&o.RunnerCPU, "runner-cpu", "1", "CPU each runner requests")
+	f.fs.StringVar(&o.RunnerMemory, "runner-memory", "512Mi", "memory each runner requests")
+	f.fs.StringVarP(&outFile, "output", "O", "", "write the manifests to FILE instead of stdout")
+	f.fs.SetOutput(a.stderr)
+	f.fs.Usage = func() { fmt.Fprintf(a.stderr, "%s%s", k8sUsage, f.fs.FlagUsages()) }
+	if err := f.fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if f.fs.NArg() != 1 {
+		f.fs.Usage()
+		return exitUsage
+	}
+	_, _, archive, err := a.packTest(ctx, f.fs.Arg(0), f)
+	if err != nil {
+		if isScriptException(err) {
+			fmt.Fprintf(a.stderr, "loadlens: %v\n", err)
+			return exitScriptException
+		}
+		return a.configError(err)
+	}
+	_, seqErr := d.sequence()
+	_, lossErr := distributed.ParseLossPolicy(d.onLoss)
+	if err := errors.Join(seqErr, lossErr); err != nil {
+		return a.configError(fmt.Errorf("%w: %w", loadtest.ErrInvalidPlan, err))
+	}
+	o.Runners, o.NATSURL, o.Archive = d.runners, d.natsURL, archive
+	o.RunID = d.runID
+	if o.RunID == "" {
+		o.RunID = distributed.NewRunID()
+	}
+	o.CoordinatorArgs = []string{"--on-runner-loss", d.onLoss, "--join-timeout", d.joinTimeout.String()}
+	if d.weights != "" {
+		o.CoordinatorArgs = append(o.CoordinatorArgs, "--runner-weights", d.weights)
+	}
+	out, err := k8s.Render(o)
+	if err != nil {
+		return a.configError(fmt.Errorf("%w: %w", loadtest.ErrInvalidPlan, err))
+	}
+	if outFile == "" {
+		_, _ = a.stdout.Write(out)
+		return exitOK
+	}
+	if err := os.WriteFile(outFile, out, 0o644); err != nil {
+		fmt.Fprintf(a.stderr, "loadlens: %v\n", err)
+		return exitGenericError
+	}
+	return exitOK
 }

@@ -121,7 +121,7 @@ func (a *app) main(ctx context.Context, args []string) int {
 	case "runner":
 		return a.runner(ctx, rest)
 	case "k8s":
-		return a.k8s(rest)
+		return a.k8s(ctx, rest)
 	case "version", "--version":
 		fmt.Fprintln(a.stdout, "loadlens", version)
 		return 0
