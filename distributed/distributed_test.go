@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -115,9 +118,9 @@ func (v vuCode) Run(ctx context.Context, _ string) error {
 	return nil
 }
 
-// cluster is an embedded NATS server and a connection to it.
+// cluster is a NATS server with JetStream and a connection to it.
 type cluster struct {
-	srv *distributed.Server
+	url string
 	nc  *nats.Conn
 }
 
@@ -125,14 +128,60 @@ func newCluster(t *testing.T) *cluster {
 	t.Helper()
 	srv, err := distributed.StartServer(t.Context(), distributed.ServerOptions{})
 	require.NoError(t, err)
-	nc, err := nats.Connect(srv.ClientURL())
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		nc.Close()
-		srv.Shutdown()
-	})
-	return &cluster{srv: srv, nc: nc}
+	t.Cleanup(srv.Shutdown)
+	return connect(t, srv.ClientURL())
 }
+
+func connect(t *testing.T, url string) *cluster {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	return &cluster{url: url, nc: nc}
+}
+
+// externalCluster runs Debian's nats-server (installed by .ci/run) on a
+// free loopback port. Outside CI a machine without it skips the test.
+func externalCluster(t *testing.T) *cluster {
+	t.Helper()
+	bin, err := exec.LookPath("nats-server")
+	if err != nil {
+		bin, err = exec.LookPath("/usr/sbin/nats-server")
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("nats-server is not installed: .ci/run installs Debian's")
+		}
+		t.Skip("nats-server is not installed (apt-get install nats-server); the embedded server's tests still ran")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := l.Addr().(*net.TCPAddr).Port
+	require.NoError(t, l.Close())
+	cmd := exec.Command(bin, "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-sd", t.TempDir())
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		nc, err := nats.Connect(url)
+		if err == nil {
+			nc.Close()
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "nats-server did not start: %v", err)
+		time.Sleep(20 * time.Millisecond) // polling the port, with a deadline
+	}
+	return connect(t, url)
+}
+
+var servers = []struct {
+	name  string
+	start func(*testing.T) *cluster
+}{{"embedded", newCluster}, {"nats-server", externalCluster}}
 
 // goroutineRunners launches runners as goroutines of the test, each with
 // its own NATS connection, and keeps their results.
@@ -180,7 +229,7 @@ func (c *cluster) run(t *testing.T, ctx context.Context, s spec, n int, rec *see
 	runners := &goroutineRunners{t: t, build: build(rec)}
 	plan, _, err := build(rec)(ctx, archive, distributed.Assignment{})
 	require.NoError(t, err)
-	coord := &distributed.Coordinator{Conn: c.nc, URL: c.srv.ClientURL(), Runners: n, Archive: archive,
+	coord := &distributed.Coordinator{Conn: c.nc, URL: c.url, Runners: n, Archive: archive,
 		Launcher: runners, JoinTimeout: 20 * time.Second, ReadyTimeout: 20 * time.Second}
 	if tweak != nil {
 		tweak(coord)
@@ -203,7 +252,15 @@ func single(t *testing.T, ctx context.Context, s spec, rec *seen) loadtest.Resul
 
 func TestSharedAndPerVUIterationsAreExactAcrossRunners(t *testing.T) {
 	t.Parallel()
-	c := newCluster(t)
+	for _, server := range servers {
+		t.Run(server.name, func(t *testing.T) {
+			t.Parallel()
+			exactIterations(t, server.start(t))
+		})
+	}
+}
+
+func exactIterations(t *testing.T, c *cluster) {
 	s := spec{Scenarios: scenarios.Scenarios{
 		"shared": scenarios.SharedIterations{VUs: 10, Iterations: 1000},
 		"per_vu": scenarios.PerVUIterations{VUs: 7, Iterations: 5},
@@ -313,7 +370,15 @@ func TestThresholdsAreEvaluatedOnMergedMetrics(t *testing.T) {
 
 func TestAbortOnFailStopsEveryRunnerWithinASecond(t *testing.T) {
 	t.Parallel()
-	c := newCluster(t)
+	for _, server := range servers {
+		t.Run(server.name, func(t *testing.T) {
+			t.Parallel()
+			abortOnFail(t, server.start(t))
+		})
+	}
+}
+
+func abortOnFail(t *testing.T, c *cluster) {
 	s := spec{
 		Scenarios:  scenarios.Scenarios{"long": scenarios.ConstantVUs{VUs: 4, Duration: time.Minute}},
 		Thresholds: json.RawMessage(`{"iterations": [{"threshold": "count<2000", "abortOnFail": true}]}`),
