@@ -396,7 +396,10 @@ func (a *app) runner(ctx context.Context, args []string) int {
 		}
 	}
 	log := a.logger(true, logFormatText)
-	nc, err := nats.Connect(*url, nats.Name("loadlens runner"), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	// A runner may start before its coordinator's NATS server (a Kubernetes
+	// Job's pods start in any order): the join timeout bounds the wait.
+	nc, err := nats.Connect(*url, nats.Name("loadlens runner"), nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 	if err != nil {
 		fmt.Fprintf(a.stderr, "loadlens runner: nats: %v\n", err)
 		return exitGenericError

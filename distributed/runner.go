@@ -190,14 +190,16 @@ func nilErr(missing bool, field string) error {
 }
 
 // join asks the coordinator for a slot, until it answers or JoinTimeout:
-// runners may start before their coordinator.
+// runners may start before their coordinator, or before NATS is up.
 func (r *Runner) join(ctx context.Context, n names) (Assignment, error) {
 	host, _ := os.Hostname()
 	req, _ := json.Marshal(joinRequest{Index: r.Index, Host: host})
 	ctx, cancel := context.WithTimeout(ctx, orDefault(r.JoinTimeout, DefaultJoinTimeout))
 	defer cancel()
 	for {
-		msg, err := r.Conn.RequestWithContext(ctx, n.join(), req)
+		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+		msg, err := r.Conn.RequestWithContext(actx, n.join(), req)
+		acancel()
 		if err == nil {
 			var a Assignment
 			if err := json.Unmarshal(msg.Data, &a); err != nil {
@@ -208,14 +210,11 @@ func (r *Runner) join(ctx context.Context, n names) (Assignment, error) {
 			}
 			return a, nil
 		}
-		if !errors.Is(err, nats.ErrNoResponders) {
-			return Assignment{}, fmt.Errorf("join: %w", err)
-		}
 		t := time.NewTimer(250 * time.Millisecond)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return Assignment{}, fmt.Errorf("join: no coordinator for run %s: %w", r.RunID, ctx.Err())
+			return Assignment{}, fmt.Errorf("join: no coordinator for run %s (%v): %w", r.RunID, err, ctx.Err())
 		case <-t.C:
 		}
 	}
