@@ -98,6 +98,15 @@ func (vu *VU) algorithm(v sobek.Value) (name string, params *sobek.Object) {
 	return strings.ToUpper(v.String()), vu.rt.NewObject()
 }
 
+// intParam reads an integer parameter; 0 when it is missing.
+func intParam(o *sobek.Object, name string) int64 {
+	v := o.Get(name)
+	if isNullish(v) {
+		return 0
+	}
+	return v.ToInteger()
+}
+
 // hashName reads a hash parameter: "SHA-256" or {name: "SHA-256"}.
 func (vu *VU) hashName(v sobek.Value) string {
 	if isNullish(v) {
@@ -333,7 +342,7 @@ func (vu *VU) cryptoGenerateKey(call sobek.FunctionCall) (any, error) {
 	extractable, usages := call.Argument(1).ToBoolean(), vu.usages(call.Argument(2))
 	switch alg {
 	case "AES-GCM", "AES-CBC", "AES-CTR", "HMAC":
-		n := int(params.Get("length").ToInteger())
+		n := int(intParam(params, "length"))
 		k := &cryptoKey{typ: "secret", alg: alg, extractable: extractable, usages: usages, hash: vu.hashName(params.Get("hash"))}
 		if alg == "HMAC" && n == 0 {
 			h, _, err := newHash(k.hash)
@@ -360,7 +369,7 @@ func (vu *VU) cryptoGenerateKey(call sobek.FunctionCall) (any, error) {
 		}
 		return vu.keyPair(&cryptoKey{alg: alg, curve: curve}, priv, &priv.PublicKey, extractable, usages), nil
 	case "RSASSA-PKCS1-V1_5", "RSA-PSS":
-		bits := int(params.Get("modulusLength").ToInteger())
+		bits := int(intParam(params, "modulusLength"))
 		if bits < 1024 || bits > 8192 {
 			return nil, &cryptoErr{"OperationError", fmt.Sprintf("modulusLength %d: want 1024 to 8192", bits)}
 		}
@@ -444,7 +453,7 @@ func (vu *VU) signature(params *sobek.Object, k *cryptoKey, data, sig []byte) ([
 	case "RSASSA-PKCS1-v1_5", "RSA-PSS":
 		var pss *rsa.PSSOptions
 		if k.alg == "RSA-PSS" {
-			pss = &rsa.PSSOptions{SaltLength: int(params.Get("saltLength").ToInteger()), Hash: ch}
+			pss = &rsa.PSSOptions{SaltLength: int(intParam(params, "saltLength")), Hash: ch}
 		}
 		if verifying {
 			pub, ok := k.pub.(*rsa.PublicKey)

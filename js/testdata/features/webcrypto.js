@@ -34,6 +34,10 @@ export default async function () {
   const ab = hex(await crypto.subtle.deriveBits({ name: 'ECDH', public: bob.publicKey }, alice.privateKey, 256));
   const ba = hex(await crypto.subtle.deriveBits({ name: 'ECDH', public: alice.publicKey }, bob.privateKey, 256));
 
+  const genHMAC = await crypto.subtle.generateKey({ name: 'HMAC', hash: { name: 'SHA-1' } }, true, ['sign', 'verify']);
+  const genMAC = await crypto.subtle.sign('HMAC', genHMAC, enc('Hello World'));
+  const genOK = await crypto.subtle.verify('HMAC', genHMAC, genMAC, enc('Hello World'));
+
   let refused = '';
   try {
     await crypto.subtle.encrypt({ name: 'AES-GCM', iv: iv }, hmacKey, enc('x'));
@@ -52,5 +56,6 @@ export default async function () {
     'ECDSA': () => sigOK === true && sigBad === false && sig.byteLength === 64,
     'ECDH': () => ab === ba && ab.length === 64,
     'key usages are enforced': () => refused === 'InvalidAccessError',
+    'generateKey HMAC without a length': () => genOK === true && genMAC.byteLength === 20 && genHMAC.algorithm.length === 512,
   });
 }
