@@ -190,6 +190,7 @@ var (
 	_ sobek.DynamicObject = (*lazyGlobals)(nil)
 	_ sobek.DynamicObject = (*lazyExports)(nil)
 	_ sobek.DynamicObject = (*response)(nil)
+	_ sobek.DynamicObject = (*grpcResponse)(nil)
 	_ sobek.DynamicObject = (*vuTags)(nil)
 	_ sobek.DynamicObject = (*vuMetadata)(nil)
 	_ sobek.DynamicObject = (*taggedURL)(nil)

@@ -108,6 +108,7 @@ type grpcClient struct {
 	methods map[string]protoreflect.MethodDescriptor // by "pkg.Service/Method"
 	conn    *grpc.ClientConn
 	addr    string
+	last    grpcTags
 }
 
 // define sets the client's methods on o.
@@ -335,7 +336,7 @@ func (c *grpcClient) connect(addr string, paramsV sobek.Value) {
 			}
 		})
 	}
-	c.conn, c.addr = conn, addr
+	c.conn, c.addr, c.last = conn, addr, grpcTags{}
 	if reflect {
 		fds, err := reflectFiles(ctx, conn)
 		if err != nil {
@@ -364,6 +365,7 @@ type grpcInvoke struct {
 	req     *dynamicpb.Message
 	header  metadata.MD
 	tags    metrics.Tags
+	okTags  metrics.Tags // tags with status 0
 	timeout time.Duration
 }
 
@@ -395,8 +397,24 @@ func (c *grpcClient) prepare(method string, reqV, paramsV sobek.Value) *grpcInvo
 			inv.timeout = d
 		}
 	}
-	inv.tags = vu.state.Tags().Merge(tags).Merge(c.sysTags(inv.md))
+	vuTags := vu.state.Tags()
+	if tags.Len() == 0 && c.last.md == inv.md && c.last.vu.Equal(vuTags) {
+		inv.tags, inv.okTags = c.last.tags, c.last.ok // a steady call makes no tag set
+		return inv
+	}
+	inv.tags = vuTags.Merge(tags).Merge(c.sysTags(inv.md))
+	inv.okTags = inv.tags.With("status", "0")
+	if tags.Len() == 0 {
+		c.last = grpcTags{md: inv.md, vu: vuTags, tags: inv.tags, ok: inv.okTags}
+	}
 	return inv
+}
+
+// grpcTags are the tag sets of the client's last call without tags of
+// its own.
+type grpcTags struct {
+	md           protoreflect.MethodDescriptor
+	vu, tags, ok metrics.Tags
 }
 
 // sysTags are the tags of a method's samples, as k6 has them.
@@ -454,24 +472,71 @@ func (c *grpcClient) result(inv *grpcInvoke, res grpcResult) sobek.Value {
 		vu.throwError(context.Cause(vu.ctx)) // interrupted: no sample, as an HTTP request
 	}
 	st := status.Convert(res.err)
-	tags := inv.tags.With("status", fmt.Sprint(int(st.Code())))
-	vu.state.Emit(metrics.Sample{Metric: c.m.duration, Time: res.end, Value: msSince(res.start, res.end), Tags: tags})
-	o := vu.rt.NewObject()
-	_ = o.Set("status", int(st.Code()))
-	_ = o.Set("message", c.messageValue(res.resp))
-	_ = o.Set("headers", mdValue(vu, res.header))
-	_ = o.Set("trailers", mdValue(vu, res.trailers))
-	if res.err != nil {
-		e := vu.rt.NewObject()
-		_ = e.Set("code", int(st.Code()))
-		_ = e.Set("message", st.Message())
-		_ = e.Set("details", vu.rt.NewArray())
-		_ = o.Set("error", e)
-	} else {
-		_ = o.Set("error", sobek.Null())
+	tags := inv.okTags
+	if st.Code() != codes.OK {
+		tags = inv.tags.With("status", fmt.Sprint(int(st.Code())))
 	}
-	return o
+	vu.state.Emit(metrics.Sample{Metric: c.m.duration, Time: res.end, Value: msSince(res.start, res.end), Tags: tags})
+	return vu.rt.NewDynamicObject(&grpcResponse{c: c, res: res, st: st})
 }
+
+// grpcResponse is the response of invoke: its parts are made on first use
+// (most scripts read only the status), then kept.
+type grpcResponse struct {
+	c      *grpcClient
+	res    grpcResult
+	st     *status.Status
+	fields map[string]sobek.Value
+}
+
+var grpcResponseKeys = []string{"status", "message", "headers", "trailers", "error"}
+
+func (r *grpcResponse) Get(key string) sobek.Value {
+	if v, ok := r.fields[key]; ok {
+		return v
+	}
+	vu := r.c.vu
+	var v sobek.Value
+	switch key {
+	case "status":
+		v = vu.rt.ToValue(int(r.st.Code()))
+	case "message":
+		v = r.c.messageValue(r.res.resp)
+	case "headers":
+		v = mdValue(vu, r.res.header)
+	case "trailers":
+		v = mdValue(vu, r.res.trailers)
+	case "error":
+		v = sobek.Null()
+		if r.res.err != nil {
+			e := vu.rt.NewObject()
+			_ = e.Set("code", int(r.st.Code()))
+			_ = e.Set("message", r.st.Message())
+			_ = e.Set("details", vu.rt.NewArray())
+			v = e
+		}
+	default:
+		return nil
+	}
+	if r.fields == nil {
+		r.fields = make(map[string]sobek.Value, len(grpcResponseKeys))
+	}
+	r.fields[key] = v
+	return v
+}
+func (r *grpcResponse) Set(key string, v sobek.Value) bool {
+	r.Get(grpcResponseKeys[0]) // make the map
+	r.fields[key] = v
+	return true
+}
+func (r *grpcResponse) Has(key string) bool {
+	return slices.Contains(grpcResponseKeys, key) || r.fields[key] != nil
+}
+func (r *grpcResponse) Delete(key string) bool {
+	delete(r.fields, key)
+	return true
+}
+func (r *grpcResponse) Keys() []string { return grpcResponseKeys }
 
 // messageValue is a message in k6's JSON form: every field, int64 as
 // strings.

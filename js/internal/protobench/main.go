@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,7 +72,19 @@ func main() {
 	k6 := flag.String("k6", "", "the k6 binary (default: k6 on PATH)")
 	ws := flag.String("ws", "", "child mode: the WebSocket URL")
 	grpcAddr := flag.String("grpc", "", "child mode: the gRPC address")
+	cpuProfile := flag.String("cpuprofile", "", "child mode: write the loadlens run's CPU profile to FILE")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "protobench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var err error
 	switch {
 	case *serve:
@@ -82,6 +95,7 @@ func main() {
 		err = compare(*vus, *dur, *runs, *k6)
 	}
 	if err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "protobench:", err)
 		os.Exit(1)
 	}
