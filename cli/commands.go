@@ -127,7 +127,7 @@ func (a *app) compare(args []string) int {
 func (a *app) serve(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8086", "address to listen on")
-	db := fs.String("db", "loadlens.db", "SQLite database (created if missing)")
+	db := fs.String("db", "loadlens.db", "SQLite database (created if missing), or a postgres:// URL that several agent replicas share")
 	ai := fs.Bool("ai", false, "ask Gemini about each finished run (GEMINI_API_KEY or Vertex AI)")
 	perIP := fs.Int("max-conns-per-ip", 64, "connections kept from one client address; more are closed at once (0: no limit)")
 	maxConns := fs.Int("max-conns", 4096, "connections kept in all (0: no limit)")
@@ -185,7 +185,7 @@ func (a *app) serve(ctx context.Context, args []string) int {
 	httpSrv := srv.HTTPServer()
 	ctx, stop := a.signalContextSaying(ctx, "stopping the agent (running tests keep partial results)")
 	defer stop()
-	logger.Info("loadlens agent listening", "addr", ln.Addr().String(), "db", *db)
+	logger.Info("loadlens agent listening", "addr", ln.Addr().String(), "db", store.Redacted(*db))
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(ln) }()
 	select {

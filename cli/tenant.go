@@ -42,7 +42,7 @@ thresholds_failed, high_findings (none: every event).`
 // them; tenants and webhooks as JSON lines.
 func (a *app) tenant(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("tenant", flag.ContinueOnError)
-	db := fs.String("db", "loadlens.db", "the agent's SQLite database")
+	db := fs.String("db", "loadlens.db", "the agent's SQLite database, or its postgres:// URL")
 	maxVUs := fs.Int64("max-vus", 0, "limit: the most VUs a test may use (0: the agent's default)")
 	maxDuration := fs.Duration("max-duration", 0, "limit: the longest a test may run, e.g. 30m (0: the agent's default)")
 	maxConcurrent := fs.Int("max-concurrent", 0, "limit: the most tests running or queued at once (0: the agent's default)")
@@ -87,7 +87,7 @@ func (a *app) tenant(ctx context.Context, args []string) int {
 			return exitUsage
 		}
 	}
-	if verb != "add" { // only add may create the database: a typo must not answer "no tenants"
+	if verb != "add" && !store.IsPostgres(*db) { // only add may create the database: a typo must not answer "no tenants"
 		if _, err := os.Stat(*db); err != nil {
 			fmt.Fprintf(a.stderr, "loadlens tenant: %v\n", err)
 			return exitGenericError

@@ -13,7 +13,7 @@ import (
 // named test), kept as the JSON the service checks. It fails with
 // ErrNotFound when the tenant does not exist.
 func (s *Store) SetBudgets(ctx context.Context, tenant, test string, budgets json.RawMessage) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *txn) error {
 		if err := tenantExists(ctx, tx, tenant); err != nil {
 			return err
 		}

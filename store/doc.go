@@ -1,4 +1,5 @@
-// Package store keeps the agent's state in SQLite: tenants and their hashed
+// Package store keeps the agent's state in SQLite, or in PostgreSQL for
+// several agent replicas: tenants and their hashed
 // API keys, limits and webhooks, every run of every tenant (state, timestamps, the
 // redacted test spec, the Result, the anomaly Report and the AI analysis),
 // and an audit log of who did what.
@@ -11,6 +12,14 @@
 // and a pool of read-only connections, so that status and list queries are
 // never queued behind a write. The schema is migrated in code when the file
 // is opened ([Open]).
+//
+// Open with a postgres:// URL uses PostgreSQL through jackc/pgx's
+// database/sql driver instead: the same queries (written with ?
+// placeholders, numbered for PostgreSQL), the same migrations (column
+// types translated), applied under an advisory lock. Several agents may
+// share it: schedules' slots are claimed there, so that one replica runs
+// each. The SQLite-only guards (quick_check, the exclusive lock file, the
+// empty-file check) do not apply to it. The test suite runs against both.
 //
 // It may import anomaly, loadtest, scenarios and metrics. A [Store] is safe
 // for concurrent use.

@@ -105,7 +105,7 @@ func (s *Store) CreateRun(ctx context.Context, tenant string, r Run) (Run, error
 	}
 	out := Run{ID: randomID("run-", 8), Tenant: tenant, Name: r.Name, TestType: r.TestType, State: Queued,
 		Actor: r.Actor, Created: time.Now().UTC().Truncate(time.Microsecond), Spec: spec, Schedule: r.Schedule, Slot: r.Slot}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *txn) error {
 		if err := tenantExists(ctx, tx, tenant); err != nil {
 			return err
 		}
@@ -186,7 +186,7 @@ func (s *Store) SetAnalysis(ctx context.Context, tenant, id string, rep *anomaly
 // (same name and test type), replacing the previous baseline. It fails with
 // ErrConflict for a run that did not complete.
 func (s *Store) SetBaseline(ctx context.Context, tenant, id string) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *txn) error {
 		var name, typ string
 		var state State
 		var hasResult bool

@@ -97,7 +97,7 @@ func (s *Store) AddSchedule(ctx context.Context, tenant string, sc Schedule) (Sc
 	if len(sc.Spec) == 0 {
 		sc.Spec = json.RawMessage("{}")
 	}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *txn) error {
 		if err := tenantExists(ctx, tx, tenant); err != nil {
 			return err
 		}
@@ -216,7 +216,7 @@ const slotKeep = 7 * 24 * time.Hour
 // this caller won; the loser does nothing.
 func (s *Store) ClaimSlot(ctx context.Context, c Claim) (bool, error) {
 	won := false
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `UPDATE schedules SET next_ns = ?, due_ns = ? WHERE tenant = ? AND id = ? AND next_ns = ? AND enabled = 1`,
 			nanos(c.Next), nanos(c.Due), c.Tenant, c.Schedule, nanos(c.Slot))
 		if err != nil {

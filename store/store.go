@@ -30,10 +30,12 @@ var (
 	ErrConflict = errors.New("conflict")
 )
 
-// Store is the agent's SQLite database. It is safe for concurrent use.
+// Store is the agent's database: a SQLite file, or PostgreSQL for several
+// agent replicas ([Open] with a postgres:// URL). It is safe for concurrent
+// use.
 type Store struct {
-	w      *sql.DB // the one writer connection
-	r      *sql.DB // read-only connections
+	w      *db // the one writer connection (SQLite); the pool (PostgreSQL)
+	r      *db // read-only connections (SQLite); the same pool (PostgreSQL)
 	logger *slog.Logger
 	unlock func() // releases the Exclusive lock; nil without
 }
@@ -64,12 +66,20 @@ var ErrLocked = errors.New("database in use by another process")
 // its schema. An existing empty file is refused, not made a new database:
 // it is a database lost, not one never made. path is a file name;
 // ":memory:" is not supported (readers and the writer must share the file).
+//
+// A path that is a postgres:// or postgresql:// URL opens that PostgreSQL
+// database instead, which several agent replicas may share: its schema is
+// migrated under an advisory lock, so that replicas starting together
+// migrate it once.
 func Open(ctx context.Context, path string) (*Store, error) {
 	return OpenWith(ctx, path, Options{})
 }
 
 // OpenWith is Open with options.
 func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
+	if IsPostgres(path) {
+		return openPostgres(ctx, path, o)
+	}
 	if path == "" || path == ":memory:" {
 		return nil, fmt.Errorf("store: path: want a file name, got %q", path)
 	}
@@ -123,7 +133,7 @@ func open(ctx context.Context, path string, o Options, logger *slog.Logger) (*St
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
-	s := &Store{w: w, logger: logger}
+	s := &Store{w: &db{DB: w}, logger: logger}
 	if err := s.check(ctx); err != nil {
 		_ = w.Close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)
@@ -139,7 +149,7 @@ func open(ctx context.Context, path string, o Options, logger *slog.Logger) (*St
 	}
 	r.SetMaxOpenConns(o.Readers)
 	r.SetMaxIdleConns(o.Readers)
-	s.r = r
+	s.r = &db{DB: r}
 	if err := r.PingContext(ctx); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -314,7 +324,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("schema version %d is newer than this program's %d", version, len(migrations))
 	}
 	for i := version; i < len(migrations); i++ {
-		err := s.tx(ctx, func(tx *sql.Tx) error {
+		err := s.tx(ctx, func(tx *txn) error {
 			if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
 				return err
 			}
@@ -330,7 +340,7 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 // tx runs f in a write transaction, committed when f returns nil.
-func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
+func (s *Store) tx(ctx context.Context, f func(*txn) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -17,12 +17,42 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/loadlens/loadlens/anomaly"
+	"github.com/loadlens/loadlens/internal/pgtest"
 	"github.com/loadlens/loadlens/loadtest"
 	"github.com/loadlens/loadlens/metrics"
 	"github.com/loadlens/loadlens/store"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pgtest.Stop()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// eachBackend runs a test of the store on a new SQLite file and on a new
+// PostgreSQL database; path opens the same database again.
+func eachBackend(t *testing.T, test func(t *testing.T, st *store.Store, path string)) {
+	t.Parallel()
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		st, path := open(t)
+		test(t, st, path)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		url := pgtest.Database(t)
+		st, err := store.Open(t.Context(), url)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, st.Close()) })
+		test(t, st, url)
+	})
+}
 
 func open(t *testing.T) (*store.Store, string) {
 	t.Helper()
@@ -33,10 +63,10 @@ func open(t *testing.T) (*store.Store, string) {
 	return st, path
 }
 
-func TestTenantsAndKeys(t *testing.T) {
-	t.Parallel()
+func TestTenantsAndKeys(t *testing.T) { eachBackend(t, testTenantsAndKeys) }
+
+func testTenantsAndKeys(t *testing.T, st *store.Store, _ string) {
 	ctx := t.Context()
-	st, _ := open(t)
 
 	key, err := st.AddTenant(ctx, "acme")
 	require.NoError(t, err)
@@ -103,10 +133,10 @@ func result(name string, start time.Time, p95 float64) *loadtest.Result {
 		}}
 }
 
-func TestRunLifecycle(t *testing.T) {
-	t.Parallel()
+func TestRunLifecycle(t *testing.T) { eachBackend(t, testRunLifecycle) }
+
+func testRunLifecycle(t *testing.T, st *store.Store, _ string) {
 	ctx := t.Context()
-	st, _ := open(t)
 	_, err := st.AddTenant(ctx, "a")
 	require.NoError(t, err)
 	_, err = st.AddTenant(ctx, "b")
@@ -160,10 +190,10 @@ func TestRunLifecycle(t *testing.T) {
 	assert.Equal(t, stats, sum.Stats)
 }
 
-func TestListHistoryBaseline(t *testing.T) {
-	t.Parallel()
+func TestListHistoryBaseline(t *testing.T) { eachBackend(t, testListHistoryBaseline) }
+
+func testListHistoryBaseline(t *testing.T, st *store.Store, _ string) {
 	ctx := t.Context()
-	st, _ := open(t)
 	for _, ten := range []string{"a", "b"} {
 		_, err := st.AddTenant(ctx, ten)
 		require.NoError(t, err)
@@ -261,10 +291,10 @@ func TestListHistoryBaseline(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
 
-func TestRecoverInterruptedAndCounts(t *testing.T) {
-	t.Parallel()
+func TestRecoverInterruptedAndCounts(t *testing.T) { eachBackend(t, testRecoverInterruptedAndCounts) }
+
+func testRecoverInterruptedAndCounts(t *testing.T, st *store.Store, path string) {
 	ctx := t.Context()
-	st, path := open(t)
 	_, err := st.AddTenant(ctx, "a")
 	require.NoError(t, err)
 	queued, err := st.CreateRun(ctx, "a", store.Run{Name: "q"})
@@ -300,10 +330,10 @@ func TestRecoverInterruptedAndCounts(t *testing.T) {
 	require.ErrorIs(t, st2.Finish(ctx, "a", running.ID, store.Finish{State: store.Completed}), store.ErrConflict)
 }
 
-func TestAuditLog(t *testing.T) {
-	t.Parallel()
+func TestAuditLog(t *testing.T) { eachBackend(t, testAuditLog) }
+
+func testAuditLog(t *testing.T, st *store.Store, _ string) {
 	ctx := t.Context()
-	st, _ := open(t)
 	for i := range 5 {
 		require.NoError(t, st.Audit(ctx, "a", store.AuditEvent{Actor: "key-1", Action: "start", RunID: string(rune('a' + i))}))
 	}
@@ -321,10 +351,10 @@ func TestAuditLog(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrBadCursor)
 }
 
-func TestConcurrentReadersAndWriter(t *testing.T) {
-	t.Parallel()
+func TestConcurrentReadersAndWriter(t *testing.T) { eachBackend(t, testConcurrentReadersAndWriter) }
+
+func testConcurrentReadersAndWriter(t *testing.T, st *store.Store, _ string) {
 	ctx := t.Context()
-	st, _ := open(t)
 	_, err := st.AddTenant(ctx, "a")
 	require.NoError(t, err)
 	var wg sync.WaitGroup
@@ -394,10 +424,10 @@ func TestValidateLimits(t *testing.T) {
 	assert.NotContains(t, err.Error(), "allowed_hosts[0]")
 }
 
-func TestTenantWebhooks(t *testing.T) {
-	t.Parallel()
+func TestTenantWebhooks(t *testing.T) { eachBackend(t, testTenantWebhooks) }
+
+func testTenantWebhooks(t *testing.T, st *store.Store, path string) {
 	ctx := t.Context()
-	st, path := open(t)
 	for _, name := range []string{"a", "b"} {
 		_, err := st.AddTenant(ctx, name)
 		require.NoError(t, err)
@@ -516,10 +546,10 @@ func TestMigrationAddsWebhooks(t *testing.T) {
 
 // A leaked key can be revoked and a tenant removed: their keys answer
 // ErrBadKey (the agent's 401, not a 404), their runs stay.
-func TestRemoveTenantAndListKeys(t *testing.T) {
-	t.Parallel()
+func TestRemoveTenantAndListKeys(t *testing.T) { eachBackend(t, testRemoveTenantAndListKeys) }
+
+func testRemoveTenantAndListKeys(t *testing.T, st *store.Store, _ string) {
 	ctx := t.Context()
-	st, _ := open(t)
 	key1, err := st.AddTenant(ctx, "acme")
 	require.NoError(t, err)
 	key2, err := st.AddKey(ctx, "acme")

@@ -52,7 +52,7 @@ func (s *Store) AddTenant(ctx context.Context, name string) (key string, err err
 	if !tenantName.MatchString(name) {
 		return "", fmt.Errorf("tenant name: want 1-64 letters, digits, '.', '_' or '-' starting with a letter or digit, got %q", name)
 	}
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.tx(ctx, func(tx *txn) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM tenants WHERE id = ?", name).Scan(&n); err != nil {
 			return err
@@ -74,7 +74,7 @@ func (s *Store) AddTenant(ctx context.Context, name string) (key string, err err
 
 // AddKey issues another API key for tenant.
 func (s *Store) AddKey(ctx context.Context, tenant string) (key string, err error) {
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.tx(ctx, func(tx *txn) error {
 		if err := tenantExists(ctx, tx, tenant); err != nil {
 			return err
 		}
@@ -87,7 +87,7 @@ func (s *Store) AddKey(ctx context.Context, tenant string) (key string, err erro
 	return key, nil
 }
 
-func tenantExists(ctx context.Context, tx *sql.Tx, tenant string) error {
+func tenantExists(ctx context.Context, tx *txn, tenant string) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM tenants WHERE id = ? AND removed_ns = 0", tenant).Scan(&n); err != nil {
 		return err
@@ -98,7 +98,7 @@ func tenantExists(ctx context.Context, tx *sql.Tx, tenant string) error {
 	return nil
 }
 
-func addKey(ctx context.Context, tx *sql.Tx, tenant string) (string, error) {
+func addKey(ctx context.Context, tx *txn, tenant string) (string, error) {
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret) // never fails
 	key := keyPrefix + base64.RawURLEncoding.EncodeToString(secret)
@@ -199,7 +199,7 @@ func (s *Store) Keys(ctx context.Context, tenant string) ([]Key, error) {
 // name stays taken. It fails with ErrNotFound for an unknown or removed
 // tenant.
 func (s *Store) RemoveTenant(ctx context.Context, tenant string) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *txn) error {
 		if err := tenantExists(ctx, tx, tenant); err != nil {
 			return err
 		}

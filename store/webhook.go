@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,7 +112,7 @@ func (s *Store) AddWebhook(ctx context.Context, tenant string, w Webhook) error 
 	if w.Events == nil {
 		evs = []byte("[]")
 	}
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.tx(ctx, func(tx *txn) error {
 		if err := tenantExists(ctx, tx, tenant); err != nil {
 			return err
 		}
