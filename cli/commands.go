@@ -121,6 +121,17 @@ func (a *app) compare(args []string) int {
 	return exitOK
 }
 
+// sandbox is the agent's child for one tenant script (service.Sandbox): a
+// job on stdin, messages on stdout, the script's logs on stderr.
+func (a *app) sandbox(ctx context.Context) int {
+	logger := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := service.ServeSandbox(ctx, a.stdin, a.stdout, service.ChildOptions{Logger: logger, Modules: a.modules}); err != nil {
+		fmt.Fprintf(a.stderr, "loadlens sandbox: %v\n", err)
+		return exitGenericError
+	}
+	return exitOK
+}
+
 // serve is `loadlens serve --addr 127.0.0.1:8086 --db loadlens.db`: the
 // agent, until SIGINT or SIGTERM, which stops running tests and keeps their
 // partial results.
@@ -131,6 +142,8 @@ func (a *app) serve(ctx context.Context, args []string) int {
 	ai := fs.Bool("ai", false, "ask Gemini about each finished run (GEMINI_API_KEY or Vertex AI)")
 	perIP := fs.Int("max-conns-per-ip", 64, "connections kept from one client address; more are closed at once (0: no limit)")
 	maxConns := fs.Int("max-conns", 4096, "connections kept in all (0: no limit)")
+	sandbox := fs.Bool("sandbox", true, "run tenants' scripts in child processes, each with its own memory limit (--sandbox=false: in the agent's process)")
+	sandboxMemory := fs.Int64("sandbox-memory-mib", 1024, "the memory limit of one sandboxed test, MiB")
 	hooks := fs.String("webhooks", "", "a JSON file with the agent's own webhooks: [{\"url\": …, \"format\": \"json|slack\", \"events\": […]}] (a tenant's own: loadlens tenant webhook add)")
 	if code, done := a.parseFlags(fs, "loadlens serve [flags]", args); done {
 		return code
@@ -142,7 +155,15 @@ func (a *app) serve(ctx context.Context, args []string) int {
 		return exitGenericError
 	}
 	defer st.Close()
-	cfg := service.Config{Store: st, Logger: logger, RenderHTML: renderHTML}
+	cfg := service.Config{Store: st, Logger: logger, RenderHTML: renderHTML, Modules: a.modules}
+	if *sandbox {
+		exe, err := a.executable()
+		if err != nil {
+			fmt.Fprintf(a.stderr, "loadlens serve: the sandbox needs this program's path: %v\n", err)
+			return exitGenericError
+		}
+		cfg.Sandbox = &service.Sandbox{Command: []string{exe, "sandbox"}, MemoryBytes: *sandboxMemory << 20}
+	}
 	if *hooks != "" {
 		b, err := os.ReadFile(*hooks)
 		if err == nil {

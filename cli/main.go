@@ -122,6 +122,8 @@ func (a *app) main(ctx context.Context, args []string) int {
 		return a.runner(ctx, rest)
 	case "k8s":
 		return a.k8s(ctx, rest)
+	case "sandbox": // the agent's child for one tenant script: not for people
+		return a.sandbox(ctx)
 	case "version", "--version":
 		fmt.Fprintln(a.stdout, "loadlens", version)
 		return 0

@@ -76,3 +76,40 @@ func BenchmarkStatusPolling(b *testing.B) {
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(0, "ns/op")
 }
+
+// BenchmarkNeighbourPace measures what a hostile tenant's sandboxed script
+// costs another tenant: the requests per second of a 2-VU request plan
+// (4 s, loopback target answering in 10 ms) alone, beside a script whose 4
+// VUs spin, and beside one that allocates until its memory limit stops it.
+// It reports each pace and its ratio to alone (1 = no cost).
+//
+//	go test -run '^$' -bench NeighbourPace -benchtime 1x ./service/
+func BenchmarkNeighbourPace(b *testing.B) {
+	e := newEnv(b, withSandbox(256))
+	require.NoError(b, e.st.SetLimits(b.Context(), "tenant-a", store.Limits{MaxConcurrent: 10}))
+	pace := func() float64 {
+		id := e.start(e.keyB, e.spec(map[string]any{"options": map[string]any{"vus": 2, "duration": "4s"}}))
+		st := e.waitFinal(e.keyB, id)
+		require.Equal(b, store.Completed, st.State)
+		return st.RequestsPerSecond
+	}
+	hostile := map[string]string{
+		"spin": `export const options = { scenarios: { s: { executor: "constant-vus", vus: 4, duration: "6s", gracefulStop: "1s" } } }
+export default function () { while (true) {} }`,
+		"bomb": `const hoard = []
+export const options = { scenarios: { s: { executor: "constant-vus", vus: 4, duration: "6s" } } }
+export default function () { hoard.push(new Uint8Array(1 << 20)) }`,
+	}
+	for b.Loop() {
+		alone := pace()
+		b.ReportMetric(alone, "alone-req/s")
+		for _, name := range []string{"spin", "bomb"} {
+			id := e.start(e.keyA, map[string]any{"test_type": "custom", "script": hostile[name]})
+			e.waitFor(e.keyA, id, "running", func(st service.Status) bool { return st.State != store.Queued })
+			beside := pace()
+			b.ReportMetric(beside, name+"-req/s")
+			b.ReportMetric(beside/alone, name+"-ratio")
+			e.waitFinal(e.keyA, id)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/loadlens/loadlens/anomaly"
+	"github.com/loadlens/loadlens/js"
 	"github.com/loadlens/loadlens/loadtest"
 	"github.com/loadlens/loadlens/store"
 )
@@ -72,6 +73,14 @@ type Config struct {
 	// MaxConcurrentInits bounds how many scripts run their init code at
 	// once, across tenants; default GOMAXPROCS. A start waits for a slot.
 	MaxConcurrentInits int
+	// Modules are the k6/x/ extensions tenants' scripts may import (a
+	// custom binary's); with a Sandbox, its child must have the same.
+	Modules map[string]js.Module
+	// Sandbox, when set, runs tenant scripts in child processes with their
+	// own memory limit and a lower CPU priority (`loadlens serve` does).
+	// nil runs them in the agent's process: fine for one's own scripts,
+	// but a hostile script can then exhaust the agent's memory.
+	Sandbox *Sandbox
 	// MaxSchedules bounds a tenant's schedules; default 100.
 	MaxSchedules int
 	// SchedulePoll is how often the agent looks for due schedule slots;
@@ -157,6 +166,11 @@ func (c *Config) withDefaults() (Config, error) {
 	if o.MaxConcurrentInits <= 0 {
 		o.MaxConcurrentInits = runtime.GOMAXPROCS(0)
 	}
+	sb, err := c.Sandbox.withDefaults()
+	if err != nil {
+		return Config{}, err
+	}
+	o.Sandbox = sb
 	if o.MaxSchedules <= 0 {
 		o.MaxSchedules = 100
 	}

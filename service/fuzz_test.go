@@ -54,7 +54,10 @@ func FuzzStartBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		spec, err := loadtest.DecodeTestSpec(body)
 		if err == nil {
-			_, _, err = srv.prepare(context.Background(), p, startRequest{spec: spec})
+			var prep prepared
+			if prep, err = srv.prepare(context.Background(), p, startRequest{spec: spec}); err == nil {
+				prep.discard()
+			}
 			_ = redactSpec(spec)
 		}
 		if err == nil {

@@ -50,21 +50,20 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, p principal
 
 // prepare builds a tenant's plan and checks it against the tenant's limits.
 // It runs after admission, so a tenant's scripts never run their init code
-// beyond its concurrency limit.
-func (s *Server) prepare(ctx context.Context, p principal, req startRequest) (loadtest.Plan, []string, error) {
+// beyond its concurrency limit. A prepared plan that is not launched must
+// be discarded.
+func (s *Server) prepare(ctx context.Context, p principal, req startRequest) (prepared, error) {
 	lim := mergeLimits(p.tenant.Limits, s.cfg.Limits)
-	plan, warnings, err := s.buildPlan(ctx, req, lim)
+	prep, err := s.buildPlan(ctx, req, lim)
 	if err != nil {
-		return loadtest.Plan{}, nil, err
+		return prepared{}, err
 	}
-	if err := plan.Validate(); err != nil {
-		return loadtest.Plan{}, nil, err
+	if err := s.checkLimits(ctx, lim, req.spec, prep.plan); err != nil {
+		prep.discard()
+		return prepared{}, err
 	}
-	if err := s.checkLimits(ctx, lim, req.spec, plan); err != nil {
-		return loadtest.Plan{}, nil, err
-	}
-	plan.Options.AllowIP = s.dialAllowlist(ctx, parseAllowlist(lim.AllowedHosts), targetURLs(req.spec, plan))
-	return plan, warnings, nil
+	prep.dial = s.dialAllowlist(ctx, parseAllowlist(lim.AllowedHosts), targetURLs(req.spec, prep.plan))
+	return prep, nil
 }
 
 // redactSpec returns the spec as stored: secrets hidden by name and by
@@ -116,11 +115,12 @@ func (s *Server) begin(ctx context.Context, p principal, read func() (startReque
 		return StartResponse{}, err
 	}
 	spec := req.spec
-	plan, warnings, err := s.prepare(ctx, p, req)
+	prep, err := s.prepare(ctx, p, req)
 	if err != nil {
 		s.release(p.tenant.ID)
 		return StartResponse{}, err
 	}
+	plan := prep.plan
 	name := plan.Name
 	if name == "" {
 		name = spec.Name
@@ -132,13 +132,15 @@ func (s *Server) begin(ctx context.Context, p principal, read func() (startReque
 	run, err := s.st.CreateRun(ctx, p.tenant.ID, store.Run{Name: name, TestType: testType, Actor: p.keyID, Spec: redactSpec(spec),
 		Schedule: o.schedule, Slot: o.slot})
 	if err != nil {
+		prep.discard()
 		s.release(p.tenant.ID)
 		return StartResponse{}, err
 	}
 	lr := &liveRun{id: run.ID, tenant: p.tenant.ID, name: name, testType: testType, actor: p.keyID, created: run.Created,
 		state: store.Queued, origin: o}
 	lr.ctx, lr.cancel = context.WithCancelCause(s.runsCtx)
-	if err := s.launch(lr, plan); err != nil {
+	if err := s.launch(lr, prep); err != nil {
+		prep.discard()
 		lr.cancel(err)
 		s.release(p.tenant.ID)
 		if ferr := s.st.Finish(context.WithoutCancel(ctx), p.tenant.ID, run.ID, store.Finish{State: store.Interrupted,
@@ -148,7 +150,7 @@ func (s *Server) begin(ctx context.Context, p principal, read func() (startReque
 		return StartResponse{}, err
 	}
 	s.audit(ctx, p, "start", run.ID, fmt.Sprintf("%s test %q", testType, name))
-	return StartResponse{ID: run.ID, State: store.Queued, Name: name, TestType: testType, Warnings: warnings, Links: links(run.ID)}, nil
+	return StartResponse{ID: run.ID, State: store.Queued, Name: name, TestType: testType, Warnings: prep.warnings, Links: links(run.ID)}, nil
 }
 
 func links(id string) map[string]string {

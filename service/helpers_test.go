@@ -33,6 +33,14 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
 		os.Exit(helperMain())
 	}
+	if os.Getenv(sandboxChildEnv) != "" {
+		// The test binary as a sandbox child (withSandbox).
+		if err := service.ServeSandbox(context.Background(), os.Stdin, os.Stdout, service.ChildOptions{}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -66,6 +67,7 @@ export default function () {}`
 func TestHostileScriptReadsNoHostFile(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
+	require.NoError(t, e.st.SetLimits(t.Context(), "tenant-a", store.Limits{MaxConcurrent: 10}))
 	hostDir := t.TempDir()
 	evil := filepath.Join(hostDir, "evil.js")
 	require.NoError(t, os.WriteFile(evil, []byte(`export default function () {}`), 0o644))
@@ -124,16 +126,19 @@ func TestHostileUploadPaths(t *testing.T) {
 // burning its init time first.
 func TestHostileInitCodeIsBounded(t *testing.T) {
 	t.Parallel()
-	const initTimeout = 500 * time.Millisecond
-	e := newEnv(t, func(c *service.Config) { c.InitTimeout = initTimeout })
-	require.NoError(t, e.st.SetLimits(t.Context(), "tenant-a", store.Limits{MaxConcurrent: 2}))
 	spin := map[string]any{"test_type": "custom", "script": "while (true) {}\nexport default function () {}"}
-
+	quick := newEnv(t, func(c *service.Config) { c.InitTimeout = 500 * time.Millisecond })
 	start := time.Now()
-	r := e.do("POST", "/load-test/start", e.keyA, spin)
+	r := quick.do("POST", "/load-test/start", quick.keyA, spin)
 	require.Equal(t, http.StatusBadRequest, r.Status, "%s", r.Body)
 	assert.Contains(t, r.errors(t)[0], "its init code ran longer than 500ms")
-	assert.GreaterOrEqual(t, time.Since(start), initTimeout)
+	assert.GreaterOrEqual(t, time.Since(start), 500*time.Millisecond)
+
+	// A longer limit, so that all six arrive while the first two spin,
+	// however busy the machine.
+	const initTimeout = 4 * time.Second
+	e := newEnv(t, func(c *service.Config) { c.InitTimeout = initTimeout })
+	require.NoError(t, e.st.SetLimits(t.Context(), "tenant-a", store.Limits{MaxConcurrent: 2}))
 
 	// Six at once: two are admitted and spin until the timeout; four are
 	// refused while those two still spin.
@@ -181,9 +186,8 @@ func TestHostileHugeVUCountsAreRefusedFast(t *testing.T) {
 }
 
 // M1: a client without a key gets its 401 at once even when it declared a
-// body it never sends, and an idle client cannot hold more connections
-// than LimitListener allows, so other clients are still served.
-func TestHostileSlowClients(t *testing.T) {
+// body it never sends (it waited for the body, holding the connection).
+func TestHostileClientWithoutKeyIsAnsweredAtOnce(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -207,39 +211,54 @@ func TestHostileSlowClients(t *testing.T) {
 	status, err := io.ReadAll(io.LimitReader(c, 12))
 	require.NoError(t, err)
 	assert.Equal(t, "HTTP/1.1 401", string(status))
+}
 
-	// Four idle connections from one address fill its share; a fifth is
-	// closed at once, and the agent still answers once one leaves.
-	var idle []net.Conn
-	for range 4 {
-		c, err := net.Dial("tcp", addr)
+// M1: an idle client cannot hold more connections than LimitListener
+// allows: a connection over its share is closed as soon as it comes, and a
+// place freed is taken again.
+func TestLimitListenerClosesConnectionsOverTheShare(t *testing.T) {
+	t.Parallel()
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ln := service.LimitListener(inner, 2, 0)
+	defer ln.Close()
+	accepted := make(chan net.Conn)
+	go func() { // owned: ends when ln is closed
+		defer close(accepted)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", inner.Addr().String())
 		require.NoError(t, err)
-		idle = append(idle, c)
-		_, err = io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n") // never finished
-		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		return c
 	}
-	c.Close()
-	require.Eventually(t, func() bool {
-		extra, err := net.Dial("tcp", addr)
-		if err != nil {
-			return false
-		}
-		defer extra.Close()
-		_ = extra.SetReadDeadline(time.Now().Add(5 * time.Second))
-		_, err = extra.Read(make([]byte, 1))
-		return err == io.EOF // closed by the agent, not timed out
-	}, 10*time.Second, 50*time.Millisecond)
-	idle[0].Close()
-	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + addr + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 10*time.Second, 50*time.Millisecond)
-	for _, c := range idle[1:] {
-		c.Close()
+	dial()
+	first := <-accepted
+	dial()
+	<-accepted
+	over := dial() // a third from the same address: closed at once
+	require.NoError(t, over.SetReadDeadline(time.Now().Add(30*time.Second)))
+	_, err = over.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF)
+	select {
+	case c := <-accepted:
+		t.Fatalf("a connection over the share was accepted: %v", c.RemoteAddr())
+	default:
+	}
+	require.NoError(t, first.Close()) // a place is free again
+	dial()
+	select {
+	case c := <-accepted:
+		require.NotNil(t, c)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the freed place was not taken")
 	}
 }
 
@@ -288,4 +307,109 @@ func TestProgressIgnoresGracefulStopAndStopsWhereCancelled(t *testing.T) {
 	require.Equal(t, store.Cancelled, final.State)
 	assert.Greater(t, final.ProgressPercent, 20.0)
 	assert.Less(t, final.ProgressPercent, 99.0, "a cancelled run did not finish")
+}
+
+// sandboxChildEnv makes the test binary a sandbox child (see TestMain).
+const sandboxChildEnv = "LOADLENS_SANDBOX_CHILD"
+
+// withSandbox runs tenant scripts in children that are this test binary,
+// with a memory limit of mib MiB.
+func withSandbox(mib int64) envOption {
+	return func(c *service.Config) {
+		c.Sandbox = &service.Sandbox{Command: []string{os.Args[0]}, Env: []string{sandboxChildEnv + "=1"}, MemoryBytes: mib << 20,
+			MaxResidentBytes: raceResidentFactor * 3 * mib << 20}
+	}
+}
+
+// result reads a finished run's result.
+func (e *env) result(key, id string) service.ResultResponse {
+	e.t.Helper()
+	r := e.do("GET", "/load-test/"+id+"/result", key, nil)
+	require.Equal(e.t, http.StatusOK, r.Status, "%s", r.Body)
+	var rr service.ResultResponse
+	r.json(e.t, &rr)
+	return rr
+}
+
+// A sandboxed script runs as an in-process one does: its uploaded files,
+// checks, iterations, progress and errors with positions; and it is as
+// confined.
+func TestSandboxRunsScripts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withSandbox(512))
+	r := e.upload(e.keyA, `{"test_type": "custom", "name": "sandboxed", "script_file": "main.js"}`, map[string]string{
+		"main.js": `import http from "k6/http"
+import { check } from "k6"
+const target = open("target.txt").trim()
+export const options = { vus: 2, iterations: 20 }
+export default function () { check(http.get(target + "/api"), { "status is 200": (r) => r.status === 200 }) }`,
+		"target.txt": e.target.URL})
+	require.Equal(t, http.StatusAccepted, r.Status, "%s", r.Body)
+	var sr service.StartResponse
+	r.json(t, &sr)
+	final := e.waitFinal(e.keyA, sr.ID)
+	require.Equal(t, store.Completed, final.State, "%+v", final)
+	assert.InDelta(t, 100, final.ProgressPercent, 0.001)
+	res := e.result(e.keyA, sr.ID).Result
+	require.NotNil(t, res)
+	assert.EqualValues(t, 20, res.Metrics["iterations"].Values["count"])
+	require.Len(t, res.RootGroup.Checks, 1)
+	assert.EqualValues(t, 20, res.RootGroup.Checks[0].Passes)
+
+	r = e.do("POST", "/load-test/start", e.keyA, map[string]any{"test_type": "custom", "script": "export default function() {\n  let x = ;\n}"})
+	require.Equal(t, http.StatusBadRequest, r.Status, "%s", r.Body)
+	assert.Equal(t, []string{"script: /script.js:2:11: SyntaxError: Unexpected token ;"}, r.errors(t))
+	r = e.do("POST", "/load-test/start", e.keyA, map[string]any{"test_type": "custom",
+		"script": escapeScript("/etc/passwd", "/proc/self/environ", e.dbPath, "../../etc/passwd")})
+	require.Equal(t, http.StatusAccepted, r.Status, "%s", r.Body)
+}
+
+// H1: a script that allocates without end fails its own start (in init)
+// or its own run, with a message saying so; the agent and another tenant's
+// test carry on (the agent went to 1.2 GB and died, with every run).
+func TestSandboxMemoryBombs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withSandbox(128))
+	other := e.start(e.keyB, e.spec(map[string]any{"options": map[string]any{"vus": 2, "duration": "4s"}}))
+
+	bomb := "const hoard = []\nwhile (true) { hoard.push(new Uint8Array(8 << 20)) }\nexport default function () {}"
+	r := e.do("POST", "/load-test/start", e.keyA, map[string]any{"test_type": "custom", "script": bomb})
+	require.Equal(t, http.StatusBadRequest, r.Status, "%s", r.Body)
+	assert.Equal(t, []string{"script: its init code used more than 128 MiB of memory, the agent's limit for a test"}, r.errors(t))
+
+	id := e.start(e.keyA, map[string]any{"test_type": "custom", "script": `const hoard = []
+export const options = { vus: 1, duration: "30s" }
+export default function () { for (let i = 0; i < 4; i++) hoard.push(new Uint8Array(8 << 20)) }`})
+	st := e.waitFinal(e.keyA, id)
+	assert.Equal(t, store.Failed, st.State)
+	assert.Contains(t, st.Error, "the test used more memory than its limit")
+
+	assert.Equal(t, http.StatusOK, e.do("GET", "/healthz", "", nil).Status)
+	done := e.waitFinal(e.keyB, other)
+	assert.Equal(t, store.Completed, done.State, "%+v", done)
+}
+
+// H2: a script that spins in its default function does it in a child that
+// may use one CPU fewer than the machine has, at a lower priority, never the
+// agent's: another tenant's test carries on (BenchmarkNeighbourPace
+// measures its pace beside it), and the spinning run stops at its end.
+func TestSandboxCPUSpinIsConfined(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withSandbox(256))
+	spin := e.start(e.keyA, map[string]any{"test_type": "custom", "script": `export const options = {
+  scenarios: { spin: { executor: "constant-vus", vus: 4, duration: "3s", gracefulStop: "1s" } } }
+export default function () { while (true) {} }`})
+	e.waitFor(e.keyA, spin, "running", func(st service.Status) bool { return st.State != store.Queued })
+	other := e.start(e.keyB, e.spec(map[string]any{"options": map[string]any{"vus": 2, "duration": "2s"}}))
+	st := e.waitFinal(e.keyB, other)
+	assert.Equal(t, store.Completed, st.State, "%+v", st)
+	assert.Positive(t, st.RequestsPerSecond)
+
+	st = e.waitFinal(e.keyA, spin)
+	assert.Equal(t, store.Completed, st.State, "%+v", st)
+	assert.Less(t, st.ElapsedSeconds, 20.0, "3 s, then 1 s of gracefulStop interrupts the spinning iterations")
+	res := e.result(e.keyA, spin).Result
+	require.NotNil(t, res)
+	assert.Equal(t, max(runtime.NumCPU()-1, 1), res.Generator.CPUs, "the child's CPUs")
+	assert.EqualValues(t, 4, res.Scenarios[0].Interrupted)
 }

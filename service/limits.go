@@ -209,18 +209,34 @@ func (s *Server) checkHost(ctx context.Context, a allowlist, field, raw string) 
 // never reaches link-local addresses (the cloud metadata service at
 // 169.254.169.254), multicast or unspecified ones unless a prefix names
 // them.
-func (s *Server) dialAllowlist(ctx context.Context, a allowlist, urls []fieldURL) func(netip.Addr) bool {
-	allowed := map[netip.Addr]bool{}
+func (s *Server) dialAllowlist(ctx context.Context, a allowlist, urls []fieldURL) dialRule {
+	rule := dialRule{Entries: a.raw}
 	for _, u := range urls {
 		pu, err := url.Parse(u.raw)
 		if err != nil {
 			continue
 		}
-		for _, ip := range s.resolveAllowed(ctx, a, pu.Hostname()) {
-			allowed[ip] = true
-		}
+		rule.Resolved = append(rule.Resolved, s.resolveAllowed(ctx, a, pu.Hostname())...)
 	}
-	return func(ip netip.Addr) bool { return a.dialAllowed(ip) || allowed[ip.Unmap()] }
+	return rule
+}
+
+// dialRule is the address check of a run's connections as data, so that a
+// sandboxed run gets the same one: the allowlist, and the addresses its
+// allowed names resolved to.
+type dialRule struct {
+	Entries  []string     `json:"entries"`
+	Resolved []netip.Addr `json:"resolved,omitempty"`
+}
+
+// allow returns the check loadtest.Options.AllowIP takes.
+func (d dialRule) allow() func(netip.Addr) bool {
+	a := parseAllowlist(d.Entries)
+	resolved := map[netip.Addr]bool{}
+	for _, ip := range d.Resolved {
+		resolved[ip.Unmap()] = true
+	}
+	return func(ip netip.Addr) bool { return a.dialAllowed(ip) || resolved[ip.Unmap()] }
 }
 
 // resolveAllowed returns the addresses of host when the allowlist names it

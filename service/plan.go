@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
 	"testing/fstest"
+	"time"
 
 	"github.com/loadlens/loadlens/js"
 	"github.com/loadlens/loadlens/loadtest"
@@ -20,33 +22,77 @@ import (
 // Config.InitTimeout.
 var errInitTimeout = errors.New("init code ran too long")
 
-// buildPlan turns a tenant's spec into a plan. A script runs sandboxed: it
-// sees only the files uploaded with it (never the agent's file system),
-// only the spec's env, remote modules only from the tenant's allowed hosts,
-// and its init code runs within InitTimeout, in one of MaxConcurrentInits
-// slots shared by every tenant.
-func (s *Server) buildPlan(ctx context.Context, req startRequest, lim store.Limits) (loadtest.Plan, []string, error) {
+// prepared is a plan ready to run once it passed the tenant's limits: the
+// plan (for a sandboxed script, its echo: what the checks and the run's time
+// limit read) and how it runs.
+type prepared struct {
+	plan     loadtest.Plan
+	warnings []string
+	dial     dialRule // set once the limits passed
+	// run runs the test to its end with the dial rule, reporting progress
+	// to out and logging to logger.
+	run func(ctx context.Context, out *liveRun, logger *slog.Logger, dial dialRule) (loadtest.Result, error)
+	// discard releases what preparing took (a sandbox child) when the test
+	// is not run.
+	discard func()
+}
+
+// inProcess prepares a plan that runs in the agent's own process.
+func inProcess(plan loadtest.Plan, warnings []string) prepared {
+	return prepared{plan: plan, warnings: warnings, discard: func() {},
+		run: func(ctx context.Context, out *liveRun, logger *slog.Logger, dial dialRule) (loadtest.Result, error) {
+			plan.Logger = logger
+			plan.Options.AllowIP = dial.allow()
+			return loadtest.Run(ctx, plan, out)
+		}}
+}
+
+// buildPlan turns a tenant's spec into a prepared plan. A script runs
+// sandboxed: it sees only the files uploaded with it (never the agent's
+// file system), only the spec's env, remote modules only from the tenant's
+// allowed hosts, and its init code runs within InitTimeout, in one of
+// MaxConcurrentInits slots shared by every tenant. With Config.Sandbox,
+// it runs in a child process from its init code on.
+func (s *Server) buildPlan(ctx context.Context, req startRequest, lim store.Limits) (prepared, error) {
 	if !req.spec.HasScript() {
-		return req.spec.Plan()
+		plan, warnings, err := req.spec.Plan()
+		if err != nil {
+			return prepared{}, err
+		}
+		return inProcess(plan, warnings), nil
 	}
 	select {
 	case s.initSlots <- struct{}{}:
 		defer func() { <-s.initSlots }()
 	case <-ctx.Done():
-		return loadtest.Plan{}, nil, context.Cause(ctx)
+		return prepared{}, context.Cause(ctx)
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, s.cfg.InitTimeout, errInitTimeout)
+	if s.cfg.Sandbox != nil {
+		return s.sandboxed(ctx, req, lim)
+	}
+	plan, warnings, err := scriptPlan(ctx, req, lim.AllowedHosts, s.cfg.InitTimeout, s)
+	if err != nil {
+		return prepared{}, err
+	}
+	return inProcess(plan, warnings), nil
+}
+
+// scriptPlan runs a script's init code within initTimeout and builds its
+// plan, in the agent or in a sandbox child; hosts checks remote modules'
+// hosts and has the extension modules.
+func scriptPlan(ctx context.Context, req startRequest, allowed []string, initTimeout time.Duration, hosts *Server) (loadtest.Plan, []string, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, initTimeout, errInitTimeout)
 	defer cancel()
 	var files fs.FS = req.files
 	if req.files == nil {
 		files = fstest.MapFS{}
 	}
 	plan, warnings, err := js.SpecPlan(ctx, req.spec, loadtest.K6Options{}, files,
-		js.Options{Env: req.spec.Env, Remote: s.remoteModules(ctx, parseAllowlist(lim.AllowedHosts))})
+		js.Options{Env: req.spec.Env, Modules: hosts.cfg.Modules, Remote: hosts.remoteModules(ctx, parseAllowlist(allowed))})
 	switch {
 	case errors.Is(context.Cause(ctx), errInitTimeout):
 		return loadtest.Plan{}, nil, invalid(fmt.Sprintf("script: its init code ran longer than %s (the agent's init_timeout); "+
-			"move the work into setup() or the default function", s.cfg.InitTimeout))
+			"move the work into setup() or the default function", initTimeout))
 	case errors.Is(err, js.ErrScript):
 		return loadtest.Plan{}, nil, invalid(scriptProblems(err)...)
 	case errors.Is(err, loadtest.ErrTestAborted):

@@ -42,7 +42,7 @@ type liveRun struct {
 	state    store.State
 	started  time.Time
 	snap     loadtest.Snapshot
-	external map[string]*scenarios.ExternalExecutor
+	external map[string]vuSetter
 	subs     map[chan []byte]struct{}
 	seq      int
 	final    *Status // set when the run has ended
@@ -163,11 +163,18 @@ func (r *liveRun) setRunning(started time.Time) {
 	r.mu.Unlock()
 }
 func (r *liveRun) isFinal() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.final != nil }
-func (r *liveRun) setExternal(name string, e *scenarios.ExternalExecutor) {
+
+// vuSetter sets the VUs of an externally-controlled scenario: the
+// executor itself, or a sandboxed run's stand-in for it.
+type vuSetter interface{ SetVUs(vus int64) error }
+
+var _ vuSetter = (*scenarios.ExternalExecutor)(nil)
+
+func (r *liveRun) setExternal(name string, e vuSetter) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.external == nil {
-		r.external = map[string]*scenarios.ExternalExecutor{}
+		r.external = map[string]vuSetter{}
 	}
 	r.external[name] = e
 }
@@ -253,7 +260,7 @@ func (s *Server) release(tenant string) {
 }
 
 // launch registers a created run and starts its goroutine.
-func (s *Server) launch(r *liveRun, plan loadtest.Plan) error {
+func (s *Server) launch(r *liveRun, prep prepared) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
@@ -261,7 +268,7 @@ func (s *Server) launch(r *liveRun, plan loadtest.Plan) error {
 	}
 	s.live[r.id] = r
 	s.metrics.active.Inc()
-	s.runs.Go(func() { s.execute(r, plan) })
+	s.runs.Go(func() { s.execute(r, prep) })
 	return nil
 }
 
@@ -277,7 +284,7 @@ func (s *Server) liveRun(tenant, id string) *liveRun {
 
 // execute runs a test to its end and records it: state, result, stats,
 // then the analysis and the alerts.
-func (s *Server) execute(r *liveRun, plan loadtest.Plan) {
+func (s *Server) execute(r *liveRun, prep prepared) {
 	defer r.cancel(nil)
 	logger := s.logger.With("run", r.id, "tenant", r.tenant)
 	bg := context.WithoutCancel(r.ctx) // records are written whatever ended the run
@@ -288,14 +295,13 @@ func (s *Server) execute(r *liveRun, plan loadtest.Plan) {
 	r.setRunning(started)
 	logger.Info("test started", "name", r.name, "test_type", r.testType)
 
-	plan.Logger = logger
 	runCtx := r.ctx
-	if end, ok := plan.Scenarios.End(); ok {
+	if end, ok := prep.plan.Scenarios.End(); ok {
 		var stop context.CancelFunc
 		runCtx, stop = context.WithTimeoutCause(r.ctx, end+s.cfg.RunSlack, errTimeLimit)
 		defer stop()
 	}
-	res, runErr := loadtest.Run(runCtx, plan, r)
+	res, runErr := prep.run(runCtx, r, logger, prep.dial)
 
 	state, msg := outcome(context.Cause(runCtx), res, runErr)
 	ended := time.Now().UTC()
@@ -453,7 +459,7 @@ func (s *Server) scale(r *liveRun, scenario string, vus int64) (string, error) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	var e *scenarios.ExternalExecutor
+	var e vuSetter
 	switch {
 	case len(names) == 0:
 		r.mu.Unlock()

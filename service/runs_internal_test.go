@@ -59,18 +59,17 @@ func TestDialAllowlist(t *testing.T) {
 		return nil, fmt.Errorf("no such host %q", host)
 	}}}
 	a := parseAllowlist([]string{"127.0.0.0/8", "api.internal"})
-	check := s.dialAllowlist(t.Context(), a, []fieldURL{{"target.base_url", "http://api.internal:8080"}, {"x", "http://8.8.8.8"}})
-	require.NotNil(t, check)
+	check := s.dialAllowlist(t.Context(), a, []fieldURL{{"target.base_url", "http://api.internal:8080"}, {"x", "http://8.8.8.8"}}).allow()
 	assert.True(t, check(netip.MustParseAddr("127.0.0.1")))
 	assert.True(t, check(netip.MustParseAddr("10.9.8.7")), "an allowed name's address")
 	assert.False(t, check(netip.MustParseAddr("8.8.8.8")), "seen in the spec but not allowed")
 	assert.False(t, check(netip.MustParseAddr("10.9.8.8")))
-	star := s.dialAllowlist(t.Context(), parseAllowlist([]string{"*"}), nil)
+	star := s.dialAllowlist(t.Context(), parseAllowlist([]string{"*"}), nil).allow()
 	assert.True(t, star(netip.MustParseAddr("8.8.8.8")), "* allows every host")
 	assert.True(t, star(netip.MustParseAddr("127.0.0.1")))
 	for _, internal := range []string{"169.254.169.254", "fe80::1", "0.0.0.0", "224.0.0.1", "::ffff:169.254.169.254"} {
 		assert.False(t, star(netip.MustParseAddr(internal)), "* never reaches %s", internal)
 	}
-	metadata := s.dialAllowlist(t.Context(), parseAllowlist([]string{"*", "169.254.169.254/32"}), nil)
+	metadata := s.dialAllowlist(t.Context(), parseAllowlist([]string{"*", "169.254.169.254/32"}), nil).allow()
 	assert.True(t, metadata(netip.MustParseAddr("169.254.169.254")), "unless a prefix names it")
 }

@@ -172,9 +172,11 @@ func (s *Server) readSchedule(ctx context.Context, p principal, body []byte) (st
 		return store.Schedule{}, err
 	}
 	if !spec.HasScript() {
-		if _, _, err := s.prepare(ctx, p, startRequest{spec: spec}); err != nil {
+		prep, err := s.prepare(ctx, p, startRequest{spec: spec})
+		if err != nil {
 			return store.Schedule{}, err
 		}
+		prep.discard()
 	}
 	return sc, nil
 }

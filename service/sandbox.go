@@ -1,0 +1,438 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/loadlens/loadlens/loadtest"
+	"github.com/loadlens/loadlens/scenarios"
+	"github.com/loadlens/loadlens/store"
+)
+
+// Sandbox runs tenant scripts in child processes, from their init code to
+// their result: the agent's own process never runs a tenant's JavaScript,
+// so a script that exhausts memory or CPU ends only its own run, never the
+// agent or another tenant's test. A child uses at most Procs CPUs at once,
+// keeps its heap under MemoryBytes
+// (a run that crosses it fails with a message saying so; the agent kills a
+// child whose resident memory passes MaxResidentBytes), runs at a lower CPU
+// priority than the agent, holds at most OpenFiles descriptors, has an
+// environment of Env only and dies with the agent.
+type Sandbox struct {
+	// Command starts a child that calls ServeSandbox on its standard input
+	// and output; for the loadlens binary, {os.Executable(), "sandbox"}.
+	// Required.
+	Command []string
+	// Env is the child's whole environment (the agent's own, with its API
+	// keys, is not passed on); nil means none.
+	Env []string
+	// MemoryBytes bounds a child's Go heap; default 1 GiB.
+	MemoryBytes int64
+	// MaxResidentBytes is the child's resident memory past which the agent
+	// kills it, should the child's own heap watch not stop it in time;
+	// default 3 × MemoryBytes (the child lets garbage grow to twice its
+	// live heap).
+	MaxResidentBytes int64
+	// Nice is the child's scheduling niceness, 0 … 19; default 10.
+	Nice int
+	// Procs is the CPUs a child may use at once (its GOMAXPROCS); default
+	// one fewer than the machine has, at least 1, so that a test spinning
+	// every thread it has leaves the agent a core.
+	Procs int
+	// OpenFiles bounds a child's file descriptors (RLIMIT_NOFILE); default
+	// 16384.
+	OpenFiles uint64
+}
+
+func (sb *Sandbox) withDefaults() (*Sandbox, error) {
+	if sb == nil {
+		return nil, nil
+	}
+	o := *sb
+	var errs []error
+	if len(o.Command) == 0 {
+		errs = append(errs, errors.New("sandbox.command: required"))
+	}
+	if o.MemoryBytes <= 0 {
+		o.MemoryBytes = 1 << 30
+	}
+	if o.MaxResidentBytes <= 0 {
+		o.MaxResidentBytes = 3 * o.MemoryBytes
+	}
+	if o.Nice == 0 {
+		o.Nice = 10
+	}
+	if o.Nice < 0 || o.Nice > 19 {
+		errs = append(errs, fmt.Errorf("sandbox.nice: want 0 … 19, got %d", o.Nice))
+	}
+	if o.OpenFiles == 0 {
+		o.OpenFiles = 16384
+	}
+	if o.Procs <= 0 {
+		o.Procs = max(runtime.NumCPU()-1, 1)
+	}
+	return &o, errors.Join(errs...)
+}
+
+// The messages between the agent and a sandbox child, one JSON object a
+// line each way.
+type (
+	// sandboxCmd is what the agent sends: first Job, then Run (or it closes
+	// the child's input), then Stop and Scale as needed.
+	sandboxCmd struct {
+		Job   *sandboxJob   `json:"job,omitempty"`
+		Run   *dialRule     `json:"run,omitempty"`
+		Stop  *sandboxStop  `json:"stop,omitempty"`
+		Scale *sandboxScale `json:"scale,omitempty"`
+	}
+	sandboxJob struct {
+		Spec         loadtest.TestSpec `json:"spec"`
+		Files        map[string][]byte `json:"files,omitempty"`
+		AllowedHosts []string          `json:"allowed_hosts"`
+		InitTimeout  time.Duration     `json:"init_timeout"`
+		MemoryBytes  int64             `json:"memory_bytes"`
+		Nice         int               `json:"nice"`
+		Procs        int               `json:"procs"`
+		OpenFiles    uint64            `json:"open_files"`
+	}
+	// sandboxStop ends a run: Hard interrupts running iterations
+	// (scenarios.ErrHardStop), otherwise they get gracefulStop.
+	sandboxStop struct {
+		Cause string `json:"cause"`
+		Hard  bool   `json:"hard"`
+	}
+	sandboxScale struct {
+		Scenario string `json:"scenario"`
+		VUs      int64  `json:"vus"`
+	}
+
+	// sandboxMsg is what a child sends: Plan or Problems (or Failure)
+	// after the job; then External, Progress and Scaled while it runs;
+	// then Result. Failure says why a child gives up.
+	sandboxMsg struct {
+		Plan     *sandboxPlan       `json:"plan,omitempty"`
+		Problems []string           `json:"problems,omitempty"`
+		Failure  string             `json:"failure,omitempty"`
+		External []string           `json:"external,omitempty"`
+		Progress *loadtest.Snapshot `json:"progress,omitempty"`
+		Scaled   *sandboxScaled     `json:"scaled,omitempty"`
+		Result   *sandboxResult     `json:"result,omitempty"`
+	}
+	sandboxPlan struct {
+		Echo     loadtest.PlanEcho `json:"echo"`
+		Warnings []string          `json:"warnings,omitempty"`
+	}
+	sandboxScaled struct {
+		Scenario string `json:"scenario"`
+		Error    string `json:"error,omitempty"`
+		Invalid  bool   `json:"invalid,omitempty"` // the error is the client's (400)
+	}
+	sandboxResult struct {
+		Result loadtest.Result `json:"result"`
+		Error  string          `json:"error,omitempty"`
+	}
+)
+
+// sandboxed starts a child for a tenant's script and waits for its plan.
+func (s *Server) sandboxed(ctx context.Context, req startRequest, lim store.Limits) (prepared, error) {
+	job := &sandboxJob{Spec: req.spec, AllowedHosts: lim.AllowedHosts, InitTimeout: s.cfg.InitTimeout,
+		MemoryBytes: s.cfg.Sandbox.MemoryBytes, Nice: s.cfg.Sandbox.Nice, Procs: s.cfg.Sandbox.Procs, OpenFiles: s.cfg.Sandbox.OpenFiles}
+	if len(req.files) > 0 {
+		job.Files = map[string][]byte{}
+		for name, f := range req.files {
+			job.Files[name] = f.Data
+		}
+	}
+	c, err := startChild(s.cfg.Sandbox, s.logger)
+	if err != nil {
+		return prepared{}, fmt.Errorf("sandbox: %w", err)
+	}
+	if err := c.send(sandboxCmd{Job: job}); err != nil {
+		c.kill()
+		return prepared{}, fmt.Errorf("sandbox: %w", c.failure(err))
+	}
+	// The child bounds the init code itself; this bounds a child that
+	// does not answer at all.
+	timer := time.NewTimer(s.cfg.InitTimeout + 10*time.Second)
+	defer timer.Stop()
+	select {
+	case m, ok := <-c.msgs:
+		switch {
+		case !ok:
+			c.kill()
+			return prepared{}, fmt.Errorf("sandbox: %w", c.failure(errors.New("the child exited before its plan")))
+		case len(m.Problems) > 0:
+			c.kill()
+			return prepared{}, invalid(m.Problems...)
+		case m.Plan == nil:
+			c.kill()
+			return prepared{}, fmt.Errorf("sandbox: %w", c.failure(errors.New(m.Failure)))
+		}
+		e := m.Plan.Echo
+		plan := loadtest.Plan{Name: e.Name, TestType: e.TestType, Scenarios: e.Scenarios, Thresholds: e.Thresholds,
+			Options: e.Options, Metrics: e.Metrics, Env: e.Env, Target: e.Target, Telemetry: e.Telemetry}
+		grace := stopGrace(plan)
+		return prepared{plan: plan, warnings: m.Plan.Warnings, discard: c.kill,
+			run: func(ctx context.Context, out *liveRun, logger *slog.Logger, dial dialRule) (loadtest.Result, error) {
+				return c.run(ctx, out, logger, dial, grace)
+			}}, nil
+	case <-timer.C:
+		c.kill()
+		return prepared{}, fmt.Errorf("sandbox: %w", c.failure(errors.New("no plan from the child")))
+	case <-ctx.Done():
+		c.kill()
+		return prepared{}, context.Cause(ctx)
+	}
+}
+
+// child is a running sandbox child: it owns the process and the
+// goroutines reading its output, which kill or the end of run wait for.
+type child struct {
+	cfg    *Sandbox
+	cmd    *exec.Cmd
+	logger *slog.Logger
+
+	sendMu  sync.Mutex
+	in      io.WriteCloser
+	enc     *json.Encoder
+	scaleMu sync.Mutex // one scale request at a time: its answer is the next Scaled
+
+	msgs   chan sandboxMsg // closed when the child's output ends
+	tail   *tailBuffer     // the end of its standard error
+	exited chan struct{}   // closed once the process is waited for
+	err    error           // its exit, once exited is closed
+	oom    chan int64      // the resident bytes over the limit that made the agent kill it
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+func startChild(cfg *Sandbox, logger *slog.Logger) (*child, error) {
+	cmd := exec.Command(cfg.Command[0], cfg.Command[1:]...)
+	cmd.Env = slices.Clone(cfg.Env)
+	if cmd.Env == nil {
+		cmd.Env = []string{}
+	}
+	dieWithParent(cmd)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	errOut, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &child{cfg: cfg, cmd: cmd, logger: logger, in: in, enc: json.NewEncoder(in), msgs: make(chan sandboxMsg, 16),
+		tail: &tailBuffer{max: 4 << 10}, exited: make(chan struct{}), oom: make(chan int64, 1)}
+	c.wg.Go(func() {
+		defer close(c.msgs)
+		dec := json.NewDecoder(out)
+		for {
+			var m sandboxMsg
+			if err := dec.Decode(&m); err != nil {
+				_, _ = io.Copy(io.Discard, out)
+				return
+			}
+			c.msgs <- m
+		}
+	})
+	c.wg.Go(func() { _, _ = io.Copy(c.tail, errOut) })
+	c.wg.Go(func() {
+		c.err = cmd.Wait()
+		close(c.exited)
+	})
+	c.wg.Go(c.watchMemory)
+	return c, nil
+}
+
+// watchMemory kills the child when its resident memory passes
+// MaxResidentBytes: the child's own watch failed to stop it in time.
+func (c *child) watchMemory() {
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.exited:
+			return
+		case <-t.C:
+			if rss, ok := residentBytes(c.cmd.Process.Pid); ok && rss > c.cfg.MaxResidentBytes {
+				c.oom <- rss
+				_ = c.cmd.Process.Kill()
+				return
+			}
+		}
+	}
+}
+
+func (c *child) send(cmd sandboxCmd) error {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	return c.enc.Encode(cmd)
+}
+
+// kill ends the child at once and waits for its goroutines.
+func (c *child) kill() {
+	c.once.Do(func() {
+		_ = c.in.Close()
+		_ = c.cmd.Process.Kill()
+		for range c.msgs { // drained so that the reader can end
+		}
+		c.wg.Wait()
+	})
+}
+
+// failure explains why a child failed: what the agent saw, the memory it
+// was killed for, and the end of what it wrote to standard error.
+func (c *child) failure(err error) error {
+	select {
+	case rss := <-c.oom:
+		return fmt.Errorf("the test's process used %d MiB, over the agent's limit of %d MiB, and was stopped",
+			rss>>20, c.cfg.MaxResidentBytes>>20)
+	default:
+	}
+	if t := strings.TrimSpace(c.tail.String()); t != "" {
+		return fmt.Errorf("%w: %s", err, t)
+	}
+	return err
+}
+
+// run tells the child to run the prepared plan and follows it to its end:
+// progress and external scenarios go to out, ctx's end becomes a stop (hard
+// when its cause is scenarios.ErrHardStop), and the child's result is the
+// run's. A child that ends without one fails the run.
+func (c *child) run(ctx context.Context, out *liveRun, logger *slog.Logger, dial dialRule, grace time.Duration) (loadtest.Result, error) {
+	defer c.kill()
+	if err := c.send(sandboxCmd{Run: &dial}); err != nil {
+		return loadtest.Result{}, c.failure(fmt.Errorf("sandbox: %w", err))
+	}
+	scaled := make(chan sandboxScaled, 1)
+	done := ctx.Done()
+	var deadline <-chan time.Time
+	for {
+		select {
+		case m, ok := <-c.msgs:
+			if !ok {
+				<-c.exited
+				return loadtest.Result{}, c.failure(fmt.Errorf("the test's process ended without a result (%v)", c.err))
+			}
+			switch {
+			case m.Progress != nil:
+				out.Progress(*m.Progress)
+			case m.External != nil:
+				for _, name := range m.External {
+					out.setExternal(name, remoteScaler{c, name, scaled})
+				}
+			case m.Scaled != nil:
+				select {
+				case scaled <- *m.Scaled:
+				default: // nobody waits: the request gave up
+				}
+			case m.Result != nil:
+				var err error
+				if m.Result.Error != "" {
+					err = errors.New(m.Result.Error)
+				}
+				return m.Result.Result, err
+			case m.Failure != "":
+				logger.Warn("the test's process failed", "failure", m.Failure)
+				return loadtest.Result{}, errors.New(m.Failure)
+			}
+		case <-done:
+			done = nil
+			cause := context.Cause(ctx)
+			_ = c.send(sandboxCmd{Stop: &sandboxStop{Cause: cause.Error(), Hard: errors.Is(cause, scenarios.ErrHardStop)}})
+			// The child stops within gracefulStop; this bounds one that
+			// does not.
+			t := time.NewTimer(grace)
+			defer t.Stop()
+			deadline = t.C
+		case <-deadline:
+			_ = c.cmd.Process.Kill()
+			deadline = nil
+		}
+	}
+}
+
+// stopGrace is how long a stopped child may take to send its result: the
+// plan's longest gracefulStop, and time to write the result.
+func stopGrace(plan loadtest.Plan) time.Duration {
+	var grace time.Duration
+	for _, sc := range plan.Scenarios {
+		grace = max(grace, sc.Base().GracefulStopOrDefault())
+	}
+	return grace + 15*time.Second
+}
+
+// remoteScaler sets the VUs of an externally-controlled scenario in a
+// sandbox child.
+type remoteScaler struct {
+	c        *child
+	scenario string
+	scaled   chan sandboxScaled
+}
+
+func (r remoteScaler) SetVUs(vus int64) error {
+	r.c.scaleMu.Lock()
+	defer r.c.scaleMu.Unlock()
+	select {
+	case <-r.scaled: // a late answer to a request that gave up
+	default:
+	}
+	if err := r.c.send(sandboxCmd{Scale: &sandboxScale{Scenario: r.scenario, VUs: vus}}); err != nil {
+		return fmt.Errorf("scenario %s: the test's process: %w", r.scenario, err)
+	}
+	t := time.NewTimer(10 * time.Second)
+	defer t.Stop()
+	select {
+	case got := <-r.scaled:
+		switch {
+		case got.Error == "":
+			return nil
+		case got.Invalid:
+			return fmt.Errorf("%s: %w", got.Error, scenarios.ErrVUsOutOfRange)
+		}
+		return fmt.Errorf("%s: %w", got.Error, scenarios.ErrNotRunning)
+	case <-t.C:
+		return fmt.Errorf("scenario %s: the test's process did not answer: %w", r.scenario, scenarios.ErrNotRunning)
+	}
+}
+
+// tailBuffer keeps the last max bytes written to it. It is safe for
+// concurrent use.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = append(t.b[:0:0], t.b[len(t.b)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
+}
