@@ -126,6 +126,7 @@ type bin struct {
 	reqs, failed, failedN float64
 	dur, lateness         *metrics.TrendSink
 	iterations, dropped   float64
+	iterErrors            float64
 	checksFail, checksN   float64
 	sent, recv            float64
 	vus, vusMax           float64
@@ -319,6 +320,13 @@ func (c *collector) endpointBin(b *bin, name string) *endpointBin {
 	return eb
 }
 
+// iterationError counts an iteration that ended with an error at t.
+func (c *collector) iterationError(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.binAt(c.second(t)).iterErrors++
+}
+
 // setGauge records a per-second value that does not come from samples:
 // generator and target health.
 func (c *collector) setGauge(t time.Time, name string, tags map[string]string, unit string, v float64) {
@@ -398,6 +406,7 @@ func (c *collector) write(i int64, b *bin) {
 		put(q.name, nil, "ms", trendValue(b.dur, q.agg))
 	}
 	put(SeriesIterations, nil, "1/s", b.iterations)
+	put(SeriesIterErrors, nil, "1/s", b.iterErrors)
 	put(SeriesDropped, nil, "1/s", b.dropped)
 	put(SeriesLatenessP99, nil, "ms", trendValue(b.lateness, metrics.Percentile(99)))
 	put(SeriesChecksFail, nil, "", ratio(b.checksFail, b.checksN))

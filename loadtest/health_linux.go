@@ -34,3 +34,33 @@ func processRSS() (float64, error) {
 	}
 	return pages * float64(os.Getpagesize()), nil
 }
+
+// hostCPUTimes returns the host's busy and total CPU time over all CPUs
+// since boot, in clock ticks, from /proc/stat: busy is everything but
+// idle and iowait.
+func hostCPUTimes() (busy, total float64, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	fields := bytes.Fields(line)
+	if len(fields) < 5 || string(fields[0]) != "cpu" {
+		return 0, 0, fmt.Errorf("unexpected /proc/stat: %q", line)
+	}
+	for i, f := range fields[1:] {
+		v, err := strconv.ParseFloat(string(f), 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc/stat field %d: %w", i+1, err)
+		}
+		// Guest times (fields 9, 10) are already in user and nice.
+		if i >= 8 {
+			break
+		}
+		total += v
+		if i != 3 && i != 4 { // idle, iowait
+			busy += v
+		}
+	}
+	return busy, total, nil
+}

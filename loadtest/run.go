@@ -453,6 +453,7 @@ func (r *run) markFailed(reason string) {
 }
 
 func (r *run) countIterationError(err error) {
+	r.coll.iterationError(time.Now())
 	msg := err.Error()
 	r.errMu.Lock()
 	defer r.errMu.Unlock()

@@ -99,6 +99,9 @@ func TestRunFailedThresholdAndIterationErrors(t *testing.T) {
 		assert.Equal(t, StatusThresholdsFailed, res.Status)
 		assert.Equal(t, []ErrorCount{{Message: "boom", Count: 4}}, res.IterationErrors)
 		assert.Equal(t, 4.0, res.Metrics[metrics.Iterations].Values["count"], "an iteration that returned an error still counts, as in k6")
+		perSecond := res.Timeline.Find(SeriesIterErrors, nil)
+		require.NotNil(t, perSecond, "iteration errors per second")
+		assert.Equal(t, []float64{4}, finite(perSecond), "all four in the run's one second")
 	})
 }
 

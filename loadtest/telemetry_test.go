@@ -259,5 +259,17 @@ func TestRunSamplesGeneratorHealth(t *testing.T) {
 		for _, v := range finite(cpu) {
 			assert.LessOrEqual(t, v, g.CPUMax)
 		}
+		host := res.Timeline.Find(SeriesHostCPU, nil)
+		require.NotNil(t, host, "the host's CPU, every process included")
+		assert.GreaterOrEqual(t, len(finite(host)), 4, "one value a second: %v", host.Values)
+		for _, v := range finite(host) {
+			assert.True(t, v >= 0 && v <= 100, "host CPU %v %%", v)
+		}
+		sched := res.Timeline.Find(SeriesGeneratorSched, nil)
+		require.NotNil(t, sched, "the generator's scheduling latency")
+		assert.NotEmpty(t, finite(sched))
+		for _, v := range finite(sched) {
+			assert.True(t, v > 0 && v < 60_000, "p99 %v ms", v)
+		}
 	})
 }

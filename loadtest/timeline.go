@@ -22,14 +22,17 @@ const (
 	SeriesLatencyP99  = "http_req_duration.p99"  // ms
 	SeriesLatencyMax  = "http_req_duration.max"  // ms
 	SeriesIterations  = "iterations"             // iterations completed in the second
+	SeriesIterErrors  = "iteration_errors"       // of those, iterations that ended with an error (a script exception)
 	SeriesDropped     = "dropped_iterations"     // iterations dropped in the second
 	SeriesLatenessP99 = "iteration_lateness.p99" // ms an arrival-rate iteration started late
 	SeriesChecksFail  = "checks.fail_rate"       // share of checks that failed, 0 … 1
 	SeriesDataSent    = "data_sent"              // bytes/s
 	SeriesDataRecv    = "data_received"          // bytes/s
 
-	SeriesGeneratorCPU = "generator.cpu_pct"   // % of the CPUs the generator may use
-	SeriesGeneratorRSS = "generator.rss_bytes" // resident memory of the generator
+	SeriesGeneratorCPU   = "generator.cpu_pct"      // % of the CPUs the generator may use
+	SeriesGeneratorRSS   = "generator.rss_bytes"    // resident memory of the generator
+	SeriesGeneratorSched = "generator.sched_p99_ms" // p99 of the time the generator's goroutines waited to run, ms
+	SeriesHostCPU        = "host.cpu_pct"           // % of all the host's CPUs busy, every process included (Linux)
 
 	SeriesTargetCPU        = "target.cpu_pct"          // % of one CPU, from process_cpu_seconds_total
 	SeriesTargetRSS        = "target.rss_bytes"        // process_resident_memory_bytes
