@@ -161,10 +161,15 @@ type Config struct {
 	// sequence.
 	Seed uint64 `json:"seed"`
 
+	// Epoch is the instant from which faults are timed: FaultAfter, each
+	// Fault's At and For, and the events log's offsets (default: when New
+	// returns). A load generator in another process can share it to start
+	// its run at the same instant.
+	Epoch time.Time `json:"epoch"`
 	// Profile is the fault profile (default Healthy).
 	Profile Profile `json:"profile"`
-	// FaultAfter is when the fault starts, from the moment New returns
-	// (default 0: at once).
+	// FaultAfter is when the fault starts, from Epoch (default 0: at
+	// once).
 	FaultAfter time.Duration `json:"faultAfter"`
 	// FaultFor is how long the fault lasts (default 0: until Close; for
 	// ErrorBurst it means DefaultBurstFor, 10 s).
@@ -306,7 +311,7 @@ func (c Config) withDefaults() Config {
 		faults = append(faults, f)
 	}
 	for _, f := range c.Faults {
-		faults = append(faults, f.withDefaults())
+		faults = append(faults, f.WithDefaults())
 	}
 	c.Faults = faults
 	if c.Now == nil {
@@ -346,6 +351,7 @@ type configJSON struct {
 	RandomErrors   bool         `json:"randomErrors,omitzero"`
 	Spread         float64      `json:"spread,omitzero"`
 	Seed           uint64       `json:"seed,omitzero"`
+	Epoch          time.Time    `json:"epoch,omitzero"`
 	Profile        Profile      `json:"profile,omitzero"`
 	FaultAfter     jsonDuration `json:"faultAfter,omitzero"`
 	FaultFor       jsonDuration `json:"faultFor,omitzero"`
@@ -369,7 +375,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 func (c Config) wire() configJSON {
 	return configJSON{
 		jsonDuration(c.Latency), jsonDuration(c.Jitter), jsonDuration(c.CPUWork), c.ErrorRate, c.RandomErrors, c.Spread,
-		c.Seed, c.Profile, jsonDuration(c.FaultAfter), jsonDuration(c.FaultFor), c.DegradeFactor, jsonDuration(c.DegradeAdd),
+		c.Seed, c.Epoch, c.Profile, jsonDuration(c.FaultAfter), jsonDuration(c.FaultFor), c.DegradeFactor, jsonDuration(c.DegradeAdd),
 		c.LeakPerRequest, c.LeakMax, c.Slots, jsonDuration(c.Hold), c.BurstErrorRate, jsonDuration(c.ShutdownGrace), c.Faults,
 	}
 }
@@ -384,7 +390,7 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	}
 	c.Latency, c.Jitter, c.CPUWork = time.Duration(w.Latency), time.Duration(w.Jitter), time.Duration(w.CPUWork)
 	c.ErrorRate, c.RandomErrors, c.Spread = w.ErrorRate, w.RandomErrors, w.Spread
-	c.Seed, c.Profile, c.Faults = w.Seed, w.Profile, w.Faults
+	c.Seed, c.Epoch, c.Profile, c.Faults = w.Seed, w.Epoch, w.Profile, w.Faults
 	c.FaultAfter, c.FaultFor = time.Duration(w.FaultAfter), time.Duration(w.FaultFor)
 	c.DegradeFactor, c.DegradeAdd = w.DegradeFactor, time.Duration(w.DegradeAdd)
 	c.LeakPerRequest, c.LeakMax = w.LeakPerRequest, w.LeakMax

@@ -17,23 +17,39 @@ import (
 type Event struct {
 	// Time is the wall-clock instant of the event.
 	Time time.Time `json:"time"`
-	// Offset is Time from the Server's start (when New returned).
+	// Offset is Time from the Config's Epoch (by default when New
+	// returned).
 	Offset time.Duration `json:"offset_ns"`
 	// Fault is the fault's index in Config().Faults (a Profile's fault
 	// comes first); Kind and Endpoint repeat its kind and endpoint.
 	Fault    int       `json:"fault"`
 	Kind     FaultKind `json:"kind"`
 	Endpoint string    `json:"endpoint,omitempty"`
-	// What is "start" or "end".
+	// What is "start" or "end" — or "capped" when a leak reached the
+	// Config's LeakMax and stopped growing, before its end.
 	What string `json:"what"`
 }
 
-// Events returns the events logged so far, in order. The log is written
-// while Serve runs.
+// Events returns the events logged so far, in order. Faults' starts and
+// ends are logged while Serve runs; a leak's cap when it is reached.
 func (s *Server) Events() []Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.eventsMu.Lock()
+	defer s.eventsMu.Unlock()
 	return slices.Clone(s.events)
+}
+
+// logEvent records ev in the events log.
+func (s *Server) logEvent(ev Event) {
+	s.eventsMu.Lock()
+	defer s.eventsMu.Unlock()
+	s.events = append(s.events, ev)
+	if s.cfg.Events != nil {
+		line, _ := json.Marshal(ev) // plain data: cannot fail
+		if _, err := s.cfg.Events.Write(append(line, '\n')); err != nil {
+			s.log.Warn("demo target: events log", "err", err)
+		}
+	}
+	s.log.Info("demo target fault "+ev.What, "fault", s.faults[ev.Fault].String())
 }
 
 // boundary is a scheduled fault transition.
@@ -76,17 +92,7 @@ func (s *Server) schedule(ctx context.Context, ln *switchListener) {
 		if b.start {
 			what = "start"
 		}
-		ev := Event{Time: s.start.Add(b.at), Offset: b.at, Fault: b.fault.index, Kind: b.fault.Kind, Endpoint: b.fault.Endpoint, What: what}
-		s.mu.Lock()
-		s.events = append(s.events, ev)
-		s.mu.Unlock()
-		if s.cfg.Events != nil {
-			line, _ := json.Marshal(ev) // plain data: cannot fail
-			if _, err := s.cfg.Events.Write(append(line, '\n')); err != nil {
-				s.log.Warn("demo target: events log", "err", err)
-			}
-		}
-		s.log.Info("demo target fault "+what, "fault", b.fault.String())
+		s.logEvent(Event{Time: s.start.Add(b.at), Offset: b.at, Fault: b.fault.index, Kind: b.fault.Kind, Endpoint: b.fault.Endpoint, What: what})
 		if b.fault.Kind != FaultRefuse || ln == nil {
 			continue
 		}

@@ -68,8 +68,9 @@ const (
 
 // Fault is one injected fault: what it does (Kind and the fields it
 // uses), to which requests (Endpoint), and when (At, For), measured from
-// the moment [New] returns. It applies to load routes only. The zero value
-// of every field but Kind means its default.
+// the Config's Epoch (by default the moment [New] returns). It applies to
+// load routes only. The zero value of every field but Kind means its
+// default.
 type Fault struct {
 	Kind FaultKind `json:"kind"`
 	// Endpoint is the request path the fault applies to, exactly
@@ -259,8 +260,9 @@ func (f Fault) validate(path string, leakMax int64, errs *[]error) {
 	}
 }
 
-// withDefaults fills the fault's zero fields with its kind's defaults.
-func (f Fault) withDefaults() Fault {
+// WithDefaults returns f with its kind's defaults in its zero fields, as
+// the Server applies them.
+func (f Fault) WithDefaults() Fault {
 	switch f.Kind {
 	case FaultStep:
 		if f.Factor == 0 && f.Delay == 0 {

@@ -129,6 +129,25 @@ func TestLeakFaultOnOneEndpoint(t *testing.T) {
 		serve(t.Context(), srv.Handler(), "GET", "/")
 	}
 	assert.Equal(t, int64(10*4096), srv.Stats().RetainedBytes)
+	assert.Empty(t, srv.Events(), "not capped")
+}
+
+// A leak that reaches the cap stops growing: the events log says when.
+func TestLeakCapIsLogged(t *testing.T) {
+	t.Parallel()
+	var log syncBuffer
+	srv, err := target.New(target.Config{LeakMax: 10_000, Events: &log, Faults: []target.Fault{{Kind: target.FaultLeak, Bytes: 3000}}})
+	require.NoError(t, err)
+	defer srv.Close()
+	for range 6 {
+		serve(t.Context(), srv.Handler(), "GET", "/")
+	}
+	ev := srv.Events()
+	require.Len(t, ev, 1)
+	assert.Equal(t, "capped", ev[0].What)
+	assert.Equal(t, target.FaultLeak, ev[0].Kind)
+	assert.Contains(t, log.String(), `"what":"capped"`)
+	assert.Equal(t, int64(10_000), srv.Stats().RetainedBytes)
 }
 
 func TestSpreadIsLogNormalAndDeterministic(t *testing.T) {
@@ -369,5 +388,25 @@ func FuzzParseFault(f *testing.F) {
 		again, err := target.ParseFault(got.String())
 		require.NoError(t, err, "String of %+v", got)
 		require.Equal(t, got, again)
+	})
+}
+
+// Faults are timed from Epoch, which may lie in the future: a generator in
+// another process can start its run at the same instant.
+func TestEpochTimesFaults(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		epoch := time.Now().Add(10 * time.Second)
+		srv, err := target.New(target.Config{Epoch: epoch, Faults: []target.Fault{{Kind: target.FaultStep, Delay: time.Second, At: 5 * time.Second}}})
+		require.NoError(t, err)
+		defer srv.Close()
+		d, _ := latency(t, srv.Handler(), "/")
+		assert.Zero(t, d, "before the epoch")
+		time.Sleep(time.Until(epoch.Add(4 * time.Second)))
+		d, _ = latency(t, srv.Handler(), "/")
+		assert.Zero(t, d, "4 s after it")
+		time.Sleep(time.Until(epoch.Add(5 * time.Second)))
+		d, _ = latency(t, srv.Handler(), "/")
+		assert.Equal(t, time.Second, d, "5 s after it")
 	})
 }

@@ -199,7 +199,8 @@ func (s *Server) faulty(weight time.Duration, h handlerFunc) handlerFunc {
 			switch f.Kind {
 			case FaultLeak:
 				if _, reached := s.leak.retain(f.Bytes); reached {
-					s.log.Warn("demo target leak reached its cap", "bytes", cfg.LeakMax)
+					now := cfg.Now()
+					s.logEvent(Event{Time: now, Offset: now.Sub(s.start), Fault: f.index, Kind: f.Kind, Endpoint: f.Endpoint, What: "capped"})
 				}
 			case FaultBurst:
 				fail, burst = f.hit() || fail, true

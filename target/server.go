@@ -45,9 +45,11 @@ type Server struct {
 	inFlight  atomic.Int64
 	orders    atomic.Uint64
 
+	eventsMu sync.Mutex // guards events and the writes to Config.Events
+	events   []Event
+
 	mu        sync.Mutex // guards the fields below
 	ln        *switchListener
-	events    []Event
 	srv       *http.Server
 	served    bool
 	closed    bool
@@ -65,9 +67,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	if cfg.Epoch.IsZero() {
+		cfg.Epoch = cfg.Now()
+	}
 	s := &Server{
 		cfg:     cfg,
-		start:   cfg.Now(),
+		start:   cfg.Epoch,
 		log:     cfg.Logger,
 		mux:     http.NewServeMux(),
 		errPPM:  toPPM(cfg.ErrorRate),
