@@ -44,7 +44,11 @@ type ChangePoint struct {
 	// StdBefore and StdAfter are population standard deviations.
 	StdBefore float64 `json:"std_before"`
 	StdAfter  float64 `json:"std_after"`
-	// PValue is the two-sided Student's t-test p-value between the segments.
+	// PValue is the two-sided Student's t-test p-value between the
+	// segments. Otava keeps a point on the statistics it had when a
+	// neighbour was merged away, so a point's p-value between its final
+	// segments may exceed MaxPValue: callers that need significance check
+	// it.
 	PValue float64 `json:"pvalue"`
 	// Magnitude is max(|after/before − 1|, |before/after − 1|).
 	Magnitude float64 `json:"magnitude"`
@@ -76,7 +80,8 @@ func (c ChangePoint) Change() float64 {
 //
 // It reproduces Otava's own expected outputs on its TigerBeetle fixture,
 // including Otava's choice to recompute only the right-hand neighbours
-// after a removal. NaN values are not allowed in series; the result is
+// after a removal while merging; the statistics it returns are those of
+// each point's final neighbouring segments. NaN values are not allowed in series; the result is
 // sorted by index and deterministic.
 func ChangePoints(series []float64, o ChangePointOptions) []ChangePoint {
 	o = o.withDefaults()
@@ -88,7 +93,15 @@ func ChangePoints(series []float64, o ChangePointOptions) []ChangePoint {
 		first *= 2
 	}
 	weak := splitChangePoints(series, o.Window, first)
-	return mergeChangePoints(weak, series, o.MaxPValue, o.MinMagnitude)
+	cps := mergeChangePoints(weak, series, o.MaxPValue, o.MinMagnitude)
+	// The merge leaves a removed point's left neighbour with the
+	// statistics of its old, shorter segment: every point's are those of
+	// its final neighbours.
+	final := make([]ChangePoint, len(cps))
+	for i := range cps {
+		final[i] = neighbourStats(cps, i, series)
+	}
+	return final
 }
 
 // sidesStats computes a change point's statistics from its two sides.
@@ -177,7 +190,8 @@ func mergeChangePoints(cps []ChangePoint, series []float64, maxP, minMag float64
 		cps = slices.Delete(cps, weakest, weakest+1)
 		// Otava recomputes the point that took the removed one's place
 		// and the one after it (not the left neighbour); so do we, for
-		// parity with its outputs.
+		// parity with its choices. The statistics reported are computed
+		// afresh at the end.
 		for _, j := range []int{weakest, weakest + 1} {
 			if j < len(cps) {
 				cps[j] = neighbourStats(cps, j, series)
