@@ -3,6 +3,7 @@ package anomaly
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,12 +55,18 @@ func Analyze(r loadtest.Result, history []loadtest.Result, opts Options) Report 
 	a.rules()
 	a.insights()
 	a.generator()
+	a.stalls()
+	a.grossLatency()
+	a.grossDrift()
 	a.latency()
 	a.errorEpisodes()
+	a.networkErrors()
+	a.iterationErrors()
 	a.leak()
 	a.knee()
 	a.targetCPU()
 	a.coordinatedOmission()
+	a.hostContention()
 	a.history(history)
 	return a.report()
 }
@@ -79,6 +86,10 @@ type analysis struct {
 	// earlyEnd is the end of the early-failures finding, if any: error
 	// episodes starting before it are the same episode.
 	earlyEnd int
+	// loads caches loadLevels.
+	loads []float64
+	// claims are the windows detectors have explained so far.
+	claims []claim
 }
 
 // span is a half-open range [a, b) of timeline points with its load key.
@@ -86,6 +97,9 @@ type span struct {
 	a, b int
 	load float64
 	key  string // equal keys mean equal load in every scenario
+	// from is where the steady load began, before settling: a rise of
+	// latency in the settling time is still a rise.
+	from int
 }
 
 func newAnalysis(r loadtest.Result, o Options) *analysis {
@@ -168,7 +182,7 @@ func (a *analysis) add(f Finding, i, j int) {
 }
 
 func (a *analysis) report() Report {
-	fs := mergeEpisodes(a.explainByGenerator(a.found), a.o.MergeGap)
+	fs := mergeEpisodes(a.explainByKnee(a.explainByGenerator(a.found)), a.o.MergeGap)
 	for i := range fs {
 		fs[i].ID = makeID(fs[i])
 	}
@@ -206,7 +220,7 @@ func (a *analysis) explainByGenerator(fs []Finding) []Finding {
 	for _, f := range fs {
 		folded := false
 		switch f.Kind {
-		case KindLatencyShift, KindLatencyDrift, KindLatencyDegradation, KindThroughputLimit:
+		case KindLatencyShift, KindLatencySpike, KindLatencyDrift, KindLatencyDegradation, KindThroughputLimit:
 			for _, gi := range gens {
 				g := &fs[gi]
 				if f.Start >= g.Start-a.o.MergeGap && f.Start <= g.End {
@@ -228,6 +242,35 @@ func (a *analysis) explainByGenerator(fs []Finding) []Finding {
 		}
 	}
 	return out
+}
+
+// explainByKnee drops latency findings that begin at or past the knee of
+// a stress ramp: latency that rises once throughput stopped growing is the
+// saturation the throughput-limit finding reports (with p95 before and
+// after it).
+func (a *analysis) explainByKnee(fs []Finding) []Finding {
+	var knees []Finding
+	for _, f := range fs {
+		if f.Kind == KindThroughputLimit {
+			knees = append(knees, f)
+		}
+	}
+	if len(knees) == 0 {
+		return fs
+	}
+	return slices.DeleteFunc(fs, func(f Finding) bool {
+		switch f.Kind {
+		case KindLatencyShift, KindLatencySpike, KindLatencyDrift, KindLatencyDegradation:
+		default:
+			return false
+		}
+		for _, k := range knees {
+			if f.Start >= k.Start-3*a.step && f.Start <= k.End {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // summarize writes the report's summary: a count by severity, then the

@@ -2,6 +2,7 @@ package anomaly_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -290,11 +291,26 @@ func TestSeverityText(t *testing.T) {
 }
 
 // BenchmarkAnalyzeHour analyses a one-hour run with 20 per-second series
-// (the target: under 50 ms).
+// and 4 endpoints with their own 3 (the target: under 50 ms).
 func BenchmarkAnalyzeHour(b *testing.B) {
 	res := synth.Generate(synth.Spec{Kind: synth.Null, Seed: 1, Duration: time.Hour}).Result
 	if len(res.Timeline.Series) != 20 || res.Timeline.Len() < 3600 {
 		b.Fatalf("want 20 series of an hour, got %d of %d s", len(res.Timeline.Series), res.Timeline.Len())
+	}
+	n := res.Timeline.Len()
+	for e := range 4 {
+		tags := map[string]string{"name": fmt.Sprintf("GET /api/%d", e)}
+		reqs, p95 := res.Timeline.Find(loadtest.SeriesRequests, nil).Values, res.Timeline.Find(loadtest.SeriesLatencyP95, nil).Values
+		failed := noisy(n, 0.001, 0.5, uint64(e))
+		lat := noisy(n, 1, 0.1, uint64(10+e))
+		share := make([]float64, n)
+		for i := range n {
+			share[i] = reqs[i] / 4
+			lat[i] *= p95[i]
+		}
+		res.Timeline.Series = append(res.Timeline.Series, loadtest.Series{Name: loadtest.SeriesRequests, Tags: tags, Values: share},
+			loadtest.Series{Name: loadtest.SeriesFailedRate, Tags: tags, Values: failed},
+			loadtest.Series{Name: loadtest.SeriesLatencyP95, Tags: tags, Values: lat})
 	}
 	b.ReportAllocs()
 	for b.Loop() {

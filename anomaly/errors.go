@@ -101,24 +101,64 @@ func (a *analysis) cusum(n, k []float64, p0 float64) []span {
 	return out
 }
 
+// trimEpisode narrows a CUSUM episode [i, j) to where it really ran: the
+// CUSUM starts where its statistic last left zero, which a few failures of
+// the baseline's before the rise may have lifted; seconds at its edges
+// whose failure rate stays below the middle of the baseline's and the
+// episode's are not part of it.
+func trimEpisode(n, k []float64, i, j int, p0 float64) (int, int) {
+	var sn, sk float64
+	for t := i; t < j; t++ {
+		sn, sk = sn+n[t], sk+k[t]
+	}
+	if sn == 0 {
+		return i, j
+	}
+	mid := (p0 + sk/sn) / 2
+	for i < j-1 && !(n[i] > 0 && k[i]/n[i] >= mid) {
+		i++
+	}
+	for j > i+1 && !(n[j-1] > 0 && k[j-1]/n[j-1] >= mid) {
+		j--
+	}
+	return i, j
+}
+
 // baselineRate returns the run's typical failure rate: the pooled rate of
 // its blocks of bs points, leaving out the tenth of blocks with the highest
-// rates (robust to bursts, unlike a median of mostly-zero block rates).
+// rates (at least one of three or more; robust to bursts, unlike a median
+// of mostly-zero block rates). No second weighs more than the median
+// second: fast failures (refused connections) come by the thousand and
+// would otherwise set the baseline.
 func baselineRate(n, k []float64, bs int) float64 {
+	var counts []float64
+	for _, v := range n {
+		if v > 0 {
+			counts = append(counts, v)
+		}
+	}
+	limit := median(counts)
 	type block struct{ n, k float64 }
 	var blocks []block
 	for i := 0; i < len(n); i += bs {
 		var b block
 		for j := i; j < min(i+bs, len(n)); j++ {
-			b.n += n[j]
-			b.k += k[j]
+			if n[j] > 0 {
+				w := min(1, limit/n[j])
+				b.n += n[j] * w
+				b.k += k[j] * w
+			}
 		}
 		if b.n > 0 {
 			blocks = append(blocks, b)
 		}
 	}
 	slices.SortStableFunc(blocks, func(x, y block) int { return cmp.Compare(x.k/x.n, y.k/y.n) })
-	keep := blocks[:len(blocks)-len(blocks)/10]
+	drop := len(blocks) / 10
+	if drop == 0 && len(blocks) >= 3 {
+		drop = 1
+	}
+	keep := blocks[:len(blocks)-drop]
 	var sn, sk float64
 	for _, b := range keep {
 		sn, sk = sn+b.n, sk+b.k
@@ -159,9 +199,7 @@ func dispersion(n, k []float64, p0 float64, bs int) float64 {
 const minBurstFailures = 5
 
 func (a *analysis) errorEpisode(n, k []float64, i, j int, p0 float64) {
-	if i < a.earlyEnd {
-		return // reported as early failures
-	}
+	i, j = trimEpisode(n, k, i, j, p0)
 	var sn, sk float64
 	for t := i; t < j; t++ {
 		sn += n[t]
@@ -179,6 +217,9 @@ func (a *analysis) errorEpisode(n, k []float64, i, j int, p0 float64) {
 	}
 	ev := map[string]float64{"observed": rate, "baseline": p0, "p_value": p, "failed": sk, "requests": sn}
 	tags := a.blameEndpoint(i, j, ev)
+	if a.networkDominated(tags) || i < a.earlyEnd {
+		return // network errors are networkErrors'; early ones the early failures'
+	}
 	where := ""
 	if tags != nil {
 		where = " on " + tags["name"]

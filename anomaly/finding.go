@@ -73,6 +73,28 @@ const (
 	// KindLatencyDrift: a latency percentile kept rising inside a period of
 	// steady load (Mann–Kendall trend, Sen's slope).
 	KindLatencyDrift Kind = "latency_drift"
+	// KindLatencySpike: latency rose several-fold for a few seconds and
+	// came back (low when 5 s or shorter, else medium): a hiccup, not a new
+	// level.
+	KindLatencySpike Kind = "latency_spike"
+	// KindLatencyStall: requests stalled together, again and again: the
+	// per-second max and the share of slow requests rose in short bursts,
+	// with their period and length when they recur regularly (a
+	// stop-the-world pause, a lock convoy).
+	KindLatencyStall Kind = "latency_stall"
+	// KindIterationErrors: iterations ended with an error (a script
+	// exception): how many, the first message, their share of the
+	// iterations, and from when.
+	KindIterationErrors Kind = "iteration_errors"
+	// KindNetworkErrors: requests failed without an HTTP answer (refused or
+	// reset connections, timeouts, DNS): the k6 error code, its meaning,
+	// the endpoint and from when.
+	KindNetworkErrors Kind = "network_errors"
+	// KindHostContention: other processes on the generator's machine took
+	// the CPU: the generator's goroutines waited to run while its own CPU
+	// was low, so latencies of that time include its wait; latency
+	// findings that began then are folded into it (low).
+	KindHostContention Kind = "host_contention"
 	// KindLatencyDegradation: a later period of steady load had higher
 	// latency than an earlier one at the same or a higher load.
 	KindLatencyDegradation Kind = "latency_degradation"

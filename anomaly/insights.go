@@ -23,11 +23,15 @@ func (a *analysis) insights() {
 			k += math.Round(reqs[i] * fr[i])
 			if n >= float64(a.o.EarlyRequests) {
 				if rate := k / n; rate > a.o.EarlyFailureRate {
+					why := "the script or its configuration is probably wrong (URLs, auth, payloads)"
+					if cause := a.failureCause(); cause != "" {
+						why = cause
+					}
 					a.add(Finding{Kind: KindEarlyFailures, Severity: SeverityHigh, Target: BlameTest, Metric: loadtest.SeriesFailedRate,
 						Method:   "rule",
 						Evidence: map[string]float64{"observed": rate, "threshold": a.o.EarlyFailureRate, "requests": n, "failed": k},
-						Message: fmt.Sprintf("%s of the first %.0f requests failed (more than %s): the script or its configuration is probably wrong (URLs, auth, payloads).",
-							pct(rate), n, pct(a.o.EarlyFailureRate))}, 0, i+1)
+						Message: fmt.Sprintf("%s of the first %.0f requests failed (more than %s): %s.",
+							pct(rate), n, pct(a.o.EarlyFailureRate), why)}, 0, i+1)
 					a.earlyEnd = i + 1
 				}
 				break

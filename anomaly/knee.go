@@ -128,6 +128,10 @@ func risingCurve(vus, rps []float64) curve {
 	return c
 }
 
+// minKneePoints is the fewest points of a rising ramp the knee is looked
+// for in, whatever the timeline's step: a 30 s ramp has 30.
+const minKneePoints = 10
+
 // knee is a bend found by kneedleKnee.
 type knee struct {
 	vus, kneedle, plateau, b1, b2, fP float64
@@ -138,31 +142,36 @@ type knee struct {
 // two-segment fit.
 func (a *analysis) kneedleKnee(c curve) (knee, bool) {
 	xs, ys := c.x, c.y
-	if len(xs) < a.points(a.o.ShortSteady) || c.peak < a.o.KneeMinSpan*c.lo {
+	if len(xs) < minKneePoints || c.peak < a.o.KneeMinSpan*c.lo {
 		return knee{}, false
 	}
 	bx, by := binCurve(xs, ys, c.lo, c.peak, 30)
 	if len(bx) < 8 {
 		return knee{}, false
 	}
+	// Where the knee is: the corner of a line that rises, then stays flat
+	// (a capacity), fitted by least squares over every breakpoint; Kneedle
+	// (Satopää et al.) on the smoothed curve is kept as evidence. A free
+	// slope after the corner says whether throughput really went flat.
 	k := kneedle(bx, by)
-	if k <= 0 || k >= len(bx)-2 {
+	kx, ok := flatHinge(bx, by, bx[0], bx[len(bx)-1])
+	if !ok || k < 0 {
 		return knee{}, false
 	}
-	b1, b2, kx, sse := hingeFit(bx, by, bx[k])
+	b1, b2, sse := fit2(bx, by, kx)
 	after := 0
 	for _, x := range bx {
 		if x > kx {
 			after++
 		}
 	}
-	// A knee needs throughput flat after it over a fifth of the VU range or
-	// more, and the bend must explain the curve far better than one line:
-	// four times better over 30 bins; over the fewer points of a short ramp,
-	// twice and significantly (an F-test at PValue: the bent line has two
-	// more parameters, the breakpoint and the second slope).
+	// A knee needs throughput flat after it over four bins or more, and the
+	// bend must explain the curve far better than one line: four times
+	// better over 30 bins; over the fewer points of a short ramp, twice and
+	// significantly (an F-test at PValue: the bent line has two more
+	// parameters, the breakpoint and the second slope).
 	line := lineSSE(bx, by)
-	if !(b1 > 0) || b2 > a.o.KneeFlatness*b1 || kx > 0.8*c.peak || after < 4 || line < 2*sse {
+	if !(b1 > 0) || b2 > a.o.KneeFlatness*b1 || kx > 0.9*c.peak || after < 4 || line < 2*sse {
 		return knee{}, false
 	}
 	fP := 0.0
@@ -173,13 +182,7 @@ func (a *analysis) kneedleKnee(c curve) (knee, bool) {
 	if len(bx) < 30 && fP > a.o.PValue || len(bx) >= 30 && line < 4*sse {
 		return knee{}, false
 	}
-	// Where the knee is: the corner of a line that rises, then stays flat
-	// (a capacity), fitted by least squares. The bent line above allows
-	// a slope after the knee, which pulls its corner early when the
-	// plateau still creeps up.
-	if fx, ok := flatHinge(bx, by, bx[k]); ok {
-		kx = fx
-	}
+	plateau := by[len(by)-after:]
 	first := c.at[len(c.at)-1]
 	for j, v := range xs {
 		if v >= kx {
@@ -187,7 +190,7 @@ func (a *analysis) kneedleKnee(c curve) (knee, bool) {
 			break
 		}
 	}
-	return knee{vus: kx, kneedle: bx[k], plateau: median(by[k:]), b1: b1, b2: b2, fP: fP, first: first}, true
+	return knee{vus: kx, kneedle: bx[k], plateau: median(plateau), b1: b1, b2: b2, fP: fP, first: first}, true
 }
 
 // plateauFit is a stretch of flat throughput found by plateau.
@@ -307,33 +310,14 @@ func kneedle(xs, ys []float64) int {
 	return at
 }
 
-// hingeFit fits y = c + b1·min(x, k) + b2·max(0, x − k) by least squares
-// over breakpoints k near guess and returns the slopes and the best k.
-func hingeFit(xs, ys []float64, guess float64) (b1, b2, k, bestSSE float64) {
-	bestSSE = math.Inf(1)
-	span := xs[len(xs)-1] - xs[0]
-	for s := -40; s <= 40; s++ {
-		kk := guess + float64(s)*span/200
-		if kk <= xs[1] || kk >= xs[len(xs)-2] {
-			continue
-		}
-		c1, c2, sse := fit2(xs, ys, kk)
-		if sse < bestSSE {
-			bestSSE, b1, b2, k = sse, c1, c2, kk
-		}
-	}
-	return b1, b2, k, bestSSE
-}
-
-// flatHinge fits y = c + b·min(x, k) by least squares over breakpoints k
-// near guess and returns the best k, or false when no k gives a rising
-// line.
-func flatHinge(xs, ys []float64, guess float64) (float64, bool) {
+// flatHinge fits y = c + b·min(x, k) by least squares over 200
+// breakpoints k in [lo, hi] and returns the best k, or false when no k
+// gives a rising line.
+func flatHinge(xs, ys []float64, lo, hi float64) (float64, bool) {
 	best, at := math.Inf(1), 0.0
-	span := xs[len(xs)-1] - xs[0]
 	u := make([]float64, len(xs))
-	for s := -40; s <= 40; s++ {
-		k := guess + float64(s)*span/200
+	for s := 0; s <= 200; s++ {
+		k := lo + float64(s)*(hi-lo)/200
 		if k <= xs[1] || k >= xs[len(xs)-2] {
 			continue
 		}
@@ -381,7 +365,8 @@ func lineSSE(xs, ys []float64) float64 {
 	return max(0, (vy-cov*cov/vx)*n)
 }
 
-// fit2 is the least-squares fit of hingeFit's model at breakpoint k.
+// fit2 fits y = c + b1·min(x, k) + b2·max(0, x − k) by least squares at
+// breakpoint k and returns the slopes and the residual sum of squares.
 func fit2(xs, ys []float64, k float64) (b1, b2, sse float64) {
 	// Normal equations for [1, u, v] with u = min(x, k), v = max(0, x−k).
 	var s [3][3]float64

@@ -248,14 +248,23 @@ func (a *analysis) latency() {
 	const metric = loadtest.SeriesLatencyP95
 	var levels []spanLevel
 	for _, sp := range a.steady {
-		idx, x, l95 := latencyIndex(qs, sp.a, sp.b)
+		short := a.short(sp)
+		// A short steady period is judged from its first full second: its
+		// settling time is a fifth of it, where a rise would hide.
+		from := sp.a
+		if short {
+			from = min(sp.a, sp.from)
+		}
+		idx, x, l95 := latencyIndex(qs, from, sp.b)
 		// Each side of a step keeps a quarter of a full steady period, or
-		// of a short one (at least 5 points).
+		// 5 points of a short one.
 		minSide := max(5, min(max(10, a.points(a.o.MinSteady)/4), len(x)/4))
+		if short {
+			minSide = 5
+		}
 		if len(x) < 2*minSide {
 			continue
 		}
-		short := a.short(sp)
 		minShift := a.o.MinShift
 		if short {
 			minShift = max(minShift, a.o.ShortMinChange)
@@ -299,13 +308,18 @@ func (a *analysis) latency() {
 				continue
 			}
 			end := idx[bounds[j+2]-1] + 1
+			if a.claimed("latency", idx[st.tau], end) || a.claimed("stall", idx[st.tau], end) {
+				continue
+			}
+			// The message quotes p95, as its numbers: the index of
+			// percentiles only decides.
+			p95Change := math.Exp(after-before) - 1
 			a.add(Finding{Kind: KindLatencyShift, Severity: latencySeverity(change), Target: BlameTarget, Metric: metric,
 				Method: "cusum+e-divisive",
-				Evidence: map[string]float64{"baseline_ms": math.Exp(before), "observed_ms": math.Exp(after), "change": change,
-					"p95_change": math.Exp(after-before) - 1,
-					"p_value":    pt, "cusum_p_value": st.cusumP, "load": sp.load},
-				Message: fmt.Sprintf("Latency stepped up %s (p95 %s → %s) at %s while the load stayed at %g.",
-					pct(change), fmtMs(math.Exp(before)), fmtMs(math.Exp(after)), fmtDur(a.at(idx[st.tau])), sp.load)},
+				Evidence: map[string]float64{"baseline_ms": math.Exp(before), "observed_ms": math.Exp(after), "change": p95Change,
+					"index_change": change, "p_value": pt, "cusum_p_value": st.cusumP, "load": sp.load},
+				Message: fmt.Sprintf("The p95 latency stepped up %s (%s → %s) at %s while the load stayed at %g.",
+					pct(p95Change), fmtMs(math.Exp(before)), fmtMs(math.Exp(after)), fmtSec(a.at(idx[st.tau])), sp.load)},
 				idx[st.tau], end)
 		}
 		for j := 0; j+1 < len(bounds); j++ {
@@ -367,13 +381,17 @@ func (a *analysis) drift(x, l95 []float64, idx []int, lo, hi, minSide int, sp sp
 	}
 	perMin := hs * float64(a.points(time.Minute)) / level
 	before := median(l95[lo : lo+max(t0, 1)])
+	if a.claimed("latency", idx[lo+t0]-screenWindow, idx[lo+t0]+screenWindow) {
+		return
+	}
+	msPerS := hs / a.step.Seconds()
 	a.add(Finding{Kind: KindLatencyDrift, Severity: latencySeverity(rise), Target: BlameTarget, Metric: loadtest.SeriesLatencyP95,
 		Method: "mann-kendall+sen",
 		Evidence: map[string]float64{"baseline_ms": math.Exp(before), "observed_ms": math.Exp(before) * (1 + rise), "change": rise,
-			"p_value": p, "slope_per_min": math.Exp(hs*float64(a.points(time.Minute))) - 1, "load": sp.load},
-		Message: fmt.Sprintf("Latency kept rising from %s, by %s over %s (%s per minute), while the load stayed at %g.",
-			fmtDur(a.at(idx[lo+t0])), pct(rise), fmtDur(a.at(idx[hi-1]+1)-a.at(idx[lo+t0])),
-			pct(perMin), sp.load)},
+			"p_value": p, "slope_per_min": perMin, "slope_ms_per_s": msPerS, "load": sp.load},
+		Message: fmt.Sprintf("Latency kept rising from %s, by %s over %s (%s per minute, %s a second), while the load stayed at %g.",
+			fmtSec(a.at(idx[lo+t0])), pct(rise), fmtDur(a.at(idx[hi-1]+1)-a.at(idx[lo+t0])),
+			pct(perMin), fmtMs(msPerS), sp.load)},
 		idx[lo+t0], idx[hi-1]+1)
 }
 
@@ -409,6 +427,9 @@ func (a *analysis) degradation(levels []spanLevel) {
 			minShift = max(minShift, a.o.ShortMinChange)
 		}
 		if change < minShift || p > a.o.PValue {
+			continue
+		}
+		if a.claimed("latency", cur.firstIdx[0], cur.firstIdx[len(cur.firstIdx)-1]+1) {
 			continue
 		}
 		note := "the same load"

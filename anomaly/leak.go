@@ -63,6 +63,18 @@ func (a *analysis) leakIn(xs []float64, tags map[string]string, name string, bla
 			idx, x = append(idx, i), append(x, v)
 		}
 	}
+	minBlocks := 10
+	if short && len(x) >= 16 {
+		// A short span is judged from where its memory began to grow (a
+		// flat-then-rising fit), so that a leak in its last seconds is not
+		// averaged away by the flat part.
+		pre := newPrefix(x)
+		if t0, sseHinge, slope := pre.bestHinge(0, len(x), 3); t0 > 0 && slope > 0 && len(x)-t0 >= 8 {
+			if sseLine, _ := pre.hingeSSE(0, len(x), 0); sseHinge < 0.7*sseLine {
+				idx, x, minBlocks = idx[t0:], x[t0:], 8
+			}
+		}
+	}
 	n := len(x)
 	bs := max(5, n/60)
 	minRate, minGrowth := a.o.LeakMinRate, a.o.LeakMinGrowth
@@ -71,7 +83,7 @@ func (a *analysis) leakIn(xs []float64, tags map[string]string, name string, bla
 		minRate, minGrowth = a.o.ShortLeakMinRate, a.o.ShortLeakMinGrowth
 	}
 	bm := blockMedians(x, bs)
-	if len(bm) < 10 {
+	if len(bm) < minBlocks {
 		return false
 	}
 	t := make([]float64, len(bm))
@@ -81,28 +93,32 @@ func (a *analysis) leakIn(xs []float64, tags map[string]string, name string, bla
 	_, z, p := mannKendall(bm)
 	h := len(bm) / 2
 	_, z2, p2 := mannKendall(bm[h:])
-	if z <= 0 || z2 <= 0 || p > a.o.PValue || p2 > 10*a.o.PValue {
+	// The second half rises too (a warm-up levels off); a short span's half
+	// has too few blocks for more than the direction at 5 %.
+	halfP := 10 * a.o.PValue
+	if short {
+		halfP = 0.05
+	}
+	if z <= 0 || z2 <= 0 || p > a.o.PValue || p2 > halfP {
 		return false
 	}
 	perMin := float64(time.Minute) / float64(a.step)
 	slope := senSlope(t, bm) * perMin
 	slope2 := senSlope(t[h:], bm[h:]) * perMin
 	if short {
-		// Warm-up slows down; a leak keeps its pace: the last third grows
-		// at least 70 % as fast as the first.
-		th := len(bm) / 3
-		if senSlope(t[len(bm)-th:], bm[len(bm)-th:]) < 0.7*senSlope(t[:th], bm[:th]) {
+		// Warm-up levels off; a leak keeps its pace: the second half grows
+		// at least half as fast as the first.
+		if senSlope(t[h:], bm[h:]) < 0.5*senSlope(t[:h], bm[:h]) {
 			return false
 		}
 	}
-	// Onset: a hinge fit on the per-second values.
-	pre := newPrefix(x)
-	t0, _, hs := pre.bestHinge(0, n, min(10, n/4))
-	start := 0
-	if t0 > 10 && hs > 0 {
-		start = t0
-	}
+	onset := a.leakOnset(xs, sp, idx[0], short)
 	level := bm[0]
+	if short {
+		// A small process that would double its memory within a minute
+		// leaks, whatever its size.
+		minRate = min(minRate, level)
+	}
 	growth := bm[len(bm)-1] - level
 	if slope < minRate || slope2 < minRate || growth < minGrowth*level {
 		return false
@@ -123,8 +139,38 @@ func (a *analysis) leakIn(xs []float64, tags map[string]string, name string, bla
 			"growth": growth / level, "p_value": p, "minutes_to_double": minutesTo(2 * level), "load": sp.load},
 		Message: fmt.Sprintf("%s %s grew steadily by %s per minute at steady load (%s → %s over %s, Mann–Kendall p=%.1e): a leak.",
 			upperFirst(who), what, fmtBytes(slope), fmtBytes(level), fmtBytes(bm[len(bm)-1]),
-			fmtDur(a.at(sp.b)-a.at(idx[min(start, n-1)])), p)}, idx[min(start, n-1)], sp.b)
+			fmtDur(a.at(sp.b)-a.at(onset)), p)}, onset, sp.b)
 	return true
+}
+
+// leakOnset returns where a leak found in a steady span began: the corner
+// of a flat-then-rising fit, when that fits clearly better than growth all
+// along, else from, where the judged part of the span began. A short run
+// is fitted from its second second (a leak waits neither for the load to
+// settle nor for the ramp to end); a long span after MemorySettle, whose
+// warm-up would bend the fit.
+func (a *analysis) leakOnset(xs []float64, sp span, from int, short bool) int {
+	lo := from
+	if short {
+		lo = 1
+	}
+	var idx []int
+	var x []float64
+	for i := lo; i < sp.b; i++ {
+		if v := xs[i]; v > 0 && !math.IsInf(v, 0) {
+			idx, x = append(idx, i), append(x, v)
+		}
+	}
+	if len(x) < 8 {
+		return from
+	}
+	pre := newPrefix(x)
+	t0, sseHinge, slope := pre.bestHinge(0, len(x), 3)
+	sseLine, _ := pre.hingeSSE(0, len(x), 0)
+	if t0 < 0 || slope <= 0 || sseHinge >= 0.7*sseLine {
+		return from
+	}
+	return idx[t0]
 }
 
 func upperFirst(s string) string {

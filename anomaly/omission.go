@@ -45,7 +45,8 @@ func (a *analysis) coordinatedOmission() {
 	if d+it > 0 {
 		share = d / (d + it)
 	}
-	dropFinding := d > 0 && (share > a.o.DroppedRate || a.o.DroppedRate < 0)
+	// An aborted run drops what it did not start: its finding says why.
+	dropFinding := d > 0 && (share > a.o.DroppedRate || a.o.DroppedRate < 0) && a.r.Abort == nil
 	if !dropFinding && len(lateEp) == 0 {
 		return
 	}
@@ -62,10 +63,13 @@ func (a *analysis) coordinatedOmission() {
 		if first < 0 {
 			i, j = -1, -1
 		}
+		msg := fmt.Sprintf("%.0f iterations (%s) were dropped because no VU was free when they were due: raise preAllocatedVUs/maxVUs, and read the latencies as optimistic (coordinated omission).",
+			d, pct(share))
+		if len(a.r.Config.Scenarios) > 0 && !a.arrivalRate() {
+			msg = fmt.Sprintf("%.0f iterations (%s) were not started before their scenario's time ran out (maxDuration or gracefulStop).", d, pct(share))
+		}
 		a.add(Finding{Kind: KindCoordinatedOmission, Severity: sev, Target: BlameTest, Metric: loadtest.SeriesDropped,
-			Method: "rule", Evidence: ev,
-			Message: fmt.Sprintf("%.0f iterations (%s) were dropped because no VU was free when they were due: raise preAllocatedVUs/maxVUs, and read the latencies as optimistic (coordinated omission).",
-				d, pct(share))}, i, j)
+			Method: "rule", Evidence: ev, Message: msg}, i, j)
 		return
 	}
 	for _, ep := range lateEp {

@@ -103,17 +103,19 @@ type Options struct {
 	// steady period too short for MemorySettle + LeakMinDuration (a soak of
 	// a minute): after a shorter settle (a quarter of the period, at least
 	// 5 s) only a strong, linear leak is reported — at least
-	// ShortLeakMinRate bytes per minute and ShortLeakMinGrowth of the
-	// starting level, without slowing down (warm-up levels off; a leak
-	// does not). The Go heap saw-tooths too much with GC to be judged that
-	// quickly. Defaults 64 MiB/min and 0.25.
+	// ShortLeakMinRate bytes per minute (or the starting level per minute,
+	// when that is less: a small process doubling its memory within a
+	// minute) and ShortLeakMinGrowth of the starting level, without
+	// slowing down (warm-up levels off; a leak does not). The Go heap
+	// saw-tooths too much with GC to be judged that quickly. Defaults 64
+	// MiB/min and 0.25.
 	ShortLeakMinRate   float64 `json:"short_leak_min_rate,omitempty"`
 	ShortLeakMinGrowth float64 `json:"short_leak_min_growth,omitempty"`
 
 	// KneeMinSpan is how much the VU count must grow (max/min of the ramp)
 	// before the knee detector looks for a bend in the throughput curve. The
-	// ramp needs ShortSteady worth of points (10 at 1 s) or more; a short
-	// ramp's bend must be significant (an F-test of the bent line against a
+	// ramp needs 10 points or more (a ramp of 10 s at 1 s); a short ramp's
+	// bend must be significant (an F-test of the bent line against a
 	// straight one at PValue). Default 3.
 	KneeMinSpan float64 `json:"knee_min_span,omitempty"`
 	// KneeFlatness is the largest ratio of the throughput slope after the
@@ -139,7 +141,9 @@ type Options struct {
 	Lateness time.Duration `json:"lateness,omitempty"`
 
 	// NoiseFloor is the smallest relative change against history that
-	// counts as a regression. Default 0.05.
+	// counts as a regression; half of it is the smallest spread between
+	// runs the regression test assumes (a few runs that happen to agree
+	// closely would otherwise make any move significant). Default 0.05.
 	NoiseFloor float64 `json:"noise_floor,omitempty"`
 	// RegressionPValue is the significance level of the comparisons with
 	// history. Default 0.01.

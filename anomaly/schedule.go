@@ -168,10 +168,11 @@ func (a *analysis) steadySpans() ([]span, string) {
 	if loads, ok := planLoads(a.r.Config.Scenarios); ok {
 		var out []span
 		for _, p := range planSteady(loads) {
-			i := a.index(p.start) + a.points(a.settleFor(p.end-p.start))
+			from := a.index(p.start)
+			i := from + a.points(a.settleFor(p.end-p.start))
 			j := min(int(math.Floor(float64(p.end-a.base)/float64(a.step))), a.n)
 			if j-i >= minLen {
-				out = append(out, span{a: i, b: j, load: p.load, key: p.key})
+				out = append(out, span{a: i, b: j, load: p.load, key: p.key, from: from})
 			}
 		}
 		return out, "plan"
@@ -206,7 +207,7 @@ func flatSpans(vus []float64, settle func(n int) int, minLen int) []span {
 			return
 		}
 		if s := settle(end - start); end-start-s >= minLen {
-			out = append(out, span{a: start + s, b: end, load: level, key: fmt.Sprintf("vus=%g", level)})
+			out = append(out, span{a: start + s, b: end, load: level, key: fmt.Sprintf("vus=%g", level), from: start})
 		}
 	}
 	for i, v := range vus {

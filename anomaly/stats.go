@@ -68,8 +68,23 @@ func sortedQuantile(s []float64, q float64) float64 {
 	return s[lo] + (pos-float64(lo))*(s[hi]-s[lo])
 }
 
-// median returns the median of xs, NaN when empty.
-func median(xs []float64) float64 { return quantile(xs, 0.5) }
+// median returns the median of xs, NaN when empty. Short inputs (the
+// screens' windows) are sorted on the stack.
+func median(xs []float64) float64 {
+	n := len(xs)
+	if n == 0 || n > 16 {
+		return quantile(xs, 0.5)
+	}
+	var buf [16]float64
+	s := buf[:n]
+	copy(s, xs)
+	for i := 1; i < n; i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	return sortedQuantile(s, 0.5)
+}
 
 // mad returns the median absolute deviation of xs scaled to estimate a
 // normal standard deviation (× 1.4826), NaN when xs is empty.

@@ -217,25 +217,29 @@ func Generate(spec Spec) Run {
 		}
 	}
 	steadyStart, steadyEnd := ramp, ramp+steadyLen
+	// Onsets are uniform over a share of the steady stage, but leave 5 s
+	// of it before and after (30 s in a long run): a subtle change at its
+	// very edge has nothing to be told from.
+	margin := 30 * time.Second
+	if spec.Short {
+		margin = 5 * time.Second
+	}
 	inSteady := func(lo, hi float64) time.Duration {
-		return steadyStart + time.Duration(float64(steadyLen)*u(lo, hi)).Truncate(time.Second)
+		at := time.Duration(float64(steadyLen) * u(lo, hi)).Truncate(time.Second)
+		return steadyStart + min(max(at, margin), steadyLen-margin)
 	}
 	var labels []Label
 	switch spec.Kind {
 	case LatencyStep:
-		at := inSteady(0.3, 0.7)
-		if spec.Short {
-			at = inSteady(0.45, 0.65)
-		}
+		at := inSteady(0.05, 0.95)
 		for i := sec(at); i < n; i++ {
 			m.latFactor[i] *= 1 + spec.Size
 		}
 		labels = append(labels, Label{Kind: LatencyStep, At: at, Size: spec.Size})
 	case LatencyDrift:
-		at := inSteady(0.2, 0.5)
-		if spec.Short {
-			at = inSteady(0.3, 0.45)
-		}
+		// A drift needs a quarter of the stage to rise: a faster one is a
+		// step.
+		at := inSteady(0.05, 0.75)
 		a, b := sec(at), sec(steadyEnd)
 		for i := a; i < n; i++ {
 			f := min(1, float64(i-a)/float64(b-a))
@@ -243,20 +247,21 @@ func Generate(spec Spec) Run {
 		}
 		labels = append(labels, Label{Kind: LatencyDrift, At: at, Size: spec.Size})
 	case ErrorBurst:
-		at := inSteady(0.2, 0.8)
+		at := inSteady(0.05, 0.95)
 		length := dur(15, 60)
 		if spec.Short {
-			at, length = inSteady(0.3, 0.6), dur(5, 10)
+			length = dur(5, 10)
 		}
+		length = min(length, steadyEnd-at)
 		for i := sec(at); i < min(n, sec(at+length)); i++ {
 			m.errRate[i] = max(m.errRate[i], spec.Size)
 		}
 		labels = append(labels, Label{Kind: ErrorBurst, At: at, Length: length, Size: spec.Size})
 	case GeneratorSaturation:
-		at := inSteady(0.3, 0.6)
+		at := inSteady(0.05, 0.6)
 		length := dur(60, 240)
 		if spec.Short {
-			at = inSteady(0.2, 0.35)
+			at = inSteady(0.05, 0.35)
 			length = time.Duration(float64(steadyLen)*u(0.5, 0.6)).Truncate(time.Second) + 3*time.Second
 		}
 		for i := sec(at); i < min(n, sec(at+length)); i++ {
@@ -266,18 +271,16 @@ func Generate(spec Spec) Run {
 		labels = append(labels, Label{Kind: GeneratorSaturation, At: at, Length: length, Size: spec.Size})
 	case Leak:
 		if spec.Size > 0 {
-			at := inSteady(0.1, 0.4)
-			if spec.Short {
-				at = inSteady(0.3, 0.5)
-			}
+			at := inSteady(0.05, 0.5)
 			for i := sec(at); i < n; i++ {
 				m.leak[i] = spec.Size * float64(i-sec(at)) / 60
 			}
 			labels = append(labels, Label{Kind: Leak, At: at, Size: spec.Size})
 		}
 	case Knee:
-		// Capacity: a knee at 30–70 % of the peak VUs.
-		kneeVUs := math.Round(vus * u(0.3, 0.7))
+		// Capacity: a knee at 30–80 % of the peak VUs (a ramp needs a few
+		// points before its knee).
+		kneeVUs := math.Round(vus * u(0.3, 0.8))
 		m.capacity = kneeVUs / (think + median/1000*math.Exp(sigma*sigma/2))
 		at := time.Duration(0)
 		for i, v := range m.vus {
