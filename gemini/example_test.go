@@ -100,6 +100,6 @@ func ExampleAnalyzer_Analyze() {
 	}
 	// Output:
 	// true gemini-2.5-flash loadlens-analysis/1 true
-	// high Saturated load generator [generator_cpu-7f79396c gen:cpu]
+	// high Saturated load generator [generator_cpu-f6e1d653 gen:cpu]
 	// dropped_claim Slow database: cites evidence that does not exist: "db:queries"
 }
