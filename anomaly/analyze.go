@@ -265,7 +265,8 @@ func (a *analysis) explainByKnee(fs []Finding) []Finding {
 			return false
 		}
 		for _, k := range knees {
-			if f.Start >= k.Start-3*a.step && f.Start <= k.End {
+			// The knee and a rise of latency are estimates of one bend.
+			if f.Start >= k.Start-max(3*a.step, (k.End-k.Start)/10) && f.Start <= k.End {
 				return true
 			}
 		}

@@ -134,6 +134,9 @@ func (a *analysis) fitDrift(ch *channel) (driftFit, bool) {
 		for from > onset && math.Abs(load[from-1]-final) <= max(0.5, 0.02*final) {
 			from--
 		}
+		if math.Abs(load[from]-final) > 0.5 {
+			return driftFit{}, false // a slow ramp, not a steady load
+		}
 		var flat []float64
 		for i := from; i < end; i++ {
 			if v := ch.x[i]; v > 0 {
