@@ -64,3 +64,54 @@ func ExampleAnalyze_throughputLimit() {
 	// throughput_limit kneedle+plateau 6s
 	// Throughput stopped growing at ≈10 VUs (~740 req/s) while the VUs rose to 40 and p95 rose from 16 ms to 56 ms: the target is saturated.
 }
+
+// The issue's first example: one endpoint of two goes from 5 ms to 200 ms
+// at 8 s of a 20 s run at 10 VUs. The screen names it, and says what
+// requests per second did at the same load.
+func ExampleAnalyze_stepOnOneEndpoint() {
+	const n = 20
+	series := func(name, endpoint string, f func(i int) float64) loadtest.Series {
+		s := loadtest.Series{Name: name, Values: make([]float64, n)}
+		if endpoint != "" {
+			s.Tags = map[string]string{"name": endpoint}
+		}
+		for i := range n {
+			s.Values[i] = f(i)
+		}
+		return s
+	}
+	slow := func(i int) float64 {
+		if i >= 8 {
+			return 200 + float64(i%3)
+		}
+		return 5 + float64(i%3)/10
+	}
+	fast := func(i int) float64 { return 5 + float64(i%2)/10 }
+	rps := func(i int) float64 {
+		if i >= 8 {
+			return 40
+		}
+		return 1300
+	}
+	half := func(i int) float64 { return rps(i) / 2 }
+	res := loadtest.Result{
+		Status:   loadtest.StatusPassed,
+		Duration: n * time.Second,
+		Timeline: loadtest.Timeline{Step: time.Second, Series: []loadtest.Series{
+			series(loadtest.SeriesVUs, "", func(int) float64 { return 10 }),
+			series(loadtest.SeriesRequests, "", rps),
+			series(loadtest.SeriesLatencyP95, "", slow),
+			series(loadtest.SeriesRequests, "GET /fast", half),
+			series(loadtest.SeriesLatencyP95, "GET /fast", fast),
+			series(loadtest.SeriesRequests, "GET /slow", half),
+			series(loadtest.SeriesLatencyP95, "GET /slow", slow),
+		}},
+	}
+	for _, f := range anomaly.Analyze(res, nil, anomaly.Options{}).Findings {
+		fmt.Println(f.Severity, f.Kind, f.Tags["name"], f.Start, f.End)
+		fmt.Println(f.Message)
+	}
+	// Output:
+	// high latency_shift GET /slow 8s 20s
+	// The p95 latency of GET /slow rose 39× (5.1 ms → 201 ms) at 8.0 s and stayed up to the end of the run; requests/s of GET /slow fell from 650 to 20 at a steady 10 VUs.
+}

@@ -244,7 +244,7 @@ func (a *analysis) abruptRises(ch *channel, minRatio float64) []rise {
 				break
 			}
 		}
-		if len(out) > 0 && out[len(out)-1].end > best {
+		if len(out) > 0 && out[len(out)-1].end > idx[best] {
 			k = j
 			continue // inside the previous rise
 		}
