@@ -18,6 +18,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/loadlens/loadlens/anomaly"
+	"github.com/loadlens/loadlens/loadtest"
+	"github.com/loadlens/loadlens/report"
 	"github.com/loadlens/loadlens/service"
 	"github.com/loadlens/loadlens/store"
 )
@@ -412,4 +415,48 @@ export default function () { while (true) {} }`})
 	require.NotNil(t, res)
 	assert.Equal(t, max(runtime.NumCPU()-1, 1), res.Generator.CPUs, "the child's CPUs")
 	assert.EqualValues(t, 4, res.Scenarios[0].Interrupted)
+}
+
+// M4: secrets a tenant puts in request bodies, query strings, headers,
+// URLs and env never come back: not in the stored spec, the result, the
+// report, the run list, nor the database file.
+func TestSecretsNeverStored(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *service.Config) {
+		c.RenderHTML = func(w io.Writer, res loadtest.Result, rep anomaly.Report, ai *anomaly.AIAnalysis) error {
+			return report.WriteHTML(w, report.Input{Result: res, Analysis: rep, AI: ai})
+		}
+	})
+	secrets := []string{"hunter2-body", "tok-in-query", "hdr-s3cret", "env-s3cret", "url-passw0rd", "fragment-t0k"}
+	base := strings.Replace(e.target.URL, "http://", "http://ann:url-passw0rd@", 1)
+	id := e.start(e.keyA, map[string]any{"test_type": "custom", "name": "login",
+		"target": map[string]any{"base_url": base, "auth_token": "hdr-s3cret",
+			"custom_headers": map[string]any{"X-Api-Key": "hdr-s3cret"},
+			"endpoints": []any{
+				"/search?q=shoes&access_token=tok-in-query",
+				"/cb#access_token=fragment-t0k",
+				map[string]any{"method": "POST", "path": "/login", "body": map[string]any{"user": "ann", "password": "hunter2-body"}},
+				map[string]any{"method": "POST", "path": "/form", "body": "user=ann&password=hunter2-body"},
+			}},
+		"env":     map[string]any{"DB_PASSWORD": "env-s3cret", "DSN": "postgres://u:env-s3cret@h/db"},
+		"options": map[string]any{"vus": 1, "iterations": 3}})
+	e.waitFinal(e.keyA, id)
+	seen := map[string][]byte{}
+	for _, path := range []string{"/load-test/" + id + "/result", "/load-test/" + id + "/report.html", "/load-test/list",
+		"/load-test/" + id + "/status"} {
+		r := e.do("GET", path, e.keyA, nil)
+		require.Equal(t, http.StatusOK, r.Status, "%s: %s", path, r.Body)
+		seen[path] = r.Body
+	}
+	for _, f := range []string{e.dbPath, e.dbPath + "-wal"} { // the pages as written, in either file
+		if b, err := os.ReadFile(f); err == nil {
+			seen[f] = b
+		}
+	}
+	for where, b := range seen {
+		for _, secret := range secrets {
+			assert.NotContains(t, string(b), secret, "%s holds a secret", where)
+		}
+	}
+	assert.Contains(t, string(seen["/load-test/"+id+"/result"]), "access_token=[REDACTED]", "the name says where it was")
 }
