@@ -58,6 +58,10 @@ type Config struct {
 	// HistorySize is how many earlier runs of the same test Analyze gets;
 	// default 20.
 	HistorySize int
+	// MaxStoredBytes is each tenant's storage quota: a start is refused
+	// (403, max_storage) while the tenant's runs take more in the database
+	// (DELETE /load-test/{id} frees it); default 1 GiB.
+	MaxStoredBytes int64
 	// MaxBodyBytes bounds JSON request bodies; default 1 MiB.
 	MaxBodyBytes int64
 	// MaxUploadBytes bounds a multipart POST /load-test/start (the spec and
@@ -153,6 +157,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
+	}
+	if o.MaxStoredBytes <= 0 {
+		o.MaxStoredBytes = 1 << 30
 	}
 	if o.MaxUploadBytes <= 0 {
 		o.MaxUploadBytes = 10 << 20

@@ -109,6 +109,10 @@ func (s *Server) begin(ctx context.Context, p principal, read func() (startReque
 	if err := s.admit(p.tenant.ID, lim.MaxConcurrent); err != nil {
 		return StartResponse{}, &notAdmitted{err}
 	}
+	if err := s.checkStorage(ctx, p.tenant.ID); err != nil {
+		s.release(p.tenant.ID)
+		return StartResponse{}, &notAdmitted{err}
+	}
 	req, err := read()
 	if err != nil {
 		s.release(p.tenant.ID)
@@ -361,6 +365,18 @@ func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request, p principa
 	lr.cancel(errCancelled)
 	s.audit(r.Context(), p, "cancel", id, "")
 	writeJSON(w, http.StatusAccepted, lr.status())
+}
+
+// handleDelete deletes a finished run and what is stored with it, freeing
+// the tenant's storage quota.
+func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, p principal) {
+	id := r.PathValue("id")
+	if err := s.st.DeleteRun(r.Context(), p.tenant.ID, id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.audit(r.Context(), p, "delete", id, "")
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // ScaleRequest is the body of POST /load-test/{id}/scale.

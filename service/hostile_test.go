@@ -272,10 +272,10 @@ func TestUnknownRoutesAnswerJSON(t *testing.T) {
 	r := e.do("GET", "/nope", e.keyA, nil)
 	assert.Equal(t, http.StatusNotFound, r.Status)
 	assert.Equal(t, []string{"not found"}, r.errors(t))
-	r = e.do("DELETE", "/load-test/start", e.keyA, nil)
+	r = e.do("PUT", "/load-test/start", e.keyA, nil)
 	assert.Equal(t, http.StatusMethodNotAllowed, r.Status)
-	assert.Equal(t, "POST", r.Header.Get("Allow"))
-	assert.Contains(t, r.errors(t)[0], "method DELETE not allowed")
+	assert.Contains(t, r.Header.Get("Allow"), "POST")
+	assert.Contains(t, r.errors(t)[0], "method PUT not allowed")
 }
 
 // M5: a revoked key, and the key of a removed tenant, answer 401 on the
@@ -459,4 +459,29 @@ func TestSecretsNeverStored(t *testing.T) {
 		}
 	}
 	assert.Contains(t, string(seen["/load-test/"+id+"/result"]), "access_token=[REDACTED]", "the name says where it was")
+}
+
+// M6: a tenant's stored runs are bounded in all: past its quota, starts
+// are refused (403 max_storage) until it deletes runs.
+func TestStorageQuota(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *service.Config) { c.MaxStoredBytes = 1 << 10 }) // less than one run
+	first := e.start(e.keyA, e.spec(map[string]any{"options": map[string]any{"vus": 1, "iterations": 2}}))
+	e.waitFinal(e.keyA, first)
+	r := e.do("POST", "/load-test/start", e.keyA, e.spec(nil))
+	require.Equal(t, http.StatusForbidden, r.Status, "%s", r.Body)
+	var body struct{ Errors, Limits []string }
+	r.json(t, &body)
+	assert.Equal(t, []string{"max_storage"}, body.Limits)
+	assert.Contains(t, body.Errors[0], "delete old ones (DELETE /load-test/{id})")
+	// Another tenant's quota is its own.
+	live := e.start(e.keyB, e.spec(map[string]any{"options": map[string]any{"vus": 1, "duration": "30s"}}))
+	assert.Equal(t, http.StatusConflict, e.do("DELETE", "/load-test/"+live, e.keyB, nil).Status, "a live run")
+	assert.Equal(t, http.StatusNotFound, e.do("DELETE", "/load-test/"+first, e.keyB, nil).Status, "another tenant's run")
+	require.Equal(t, http.StatusAccepted, e.do("POST", "/load-test/"+live+"/cancel", e.keyB, nil).Status)
+	e.waitFinal(e.keyB, live)
+
+	require.Equal(t, http.StatusNoContent, e.do("DELETE", "/load-test/"+first, e.keyA, nil).Status)
+	assert.Equal(t, http.StatusNotFound, e.do("GET", "/load-test/"+first+"/status", e.keyA, nil).Status)
+	e.waitFinal(e.keyA, e.start(e.keyA, e.spec(map[string]any{"options": map[string]any{"vus": 1, "iterations": 1}})))
 }

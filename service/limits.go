@@ -41,6 +41,23 @@ func (s *Server) checkLimits(ctx context.Context, lim store.Limits, spec loadtes
 	return le.orNil()
 }
 
+// checkStorage refuses a start while the tenant's stored runs take more
+// than its quota: a tenant's results, reports and specs are bounded in all,
+// not only one by one.
+func (s *Server) checkStorage(ctx context.Context, tenant string) error {
+	used, err := s.st.StoredBytes(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	if used <= s.cfg.MaxStoredBytes {
+		return nil
+	}
+	var le LimitError
+	le.add("max_storage", fmt.Sprintf("the tenant's runs take %d KiB of its quota of %d KiB; delete old ones (DELETE /load-test/{id})",
+		used>>10, s.cfg.MaxStoredBytes>>10))
+	return &le
+}
+
 // peakVUs returns the VUs a plan needs, or at least a count over limit when
 // it needs more: the configs' own counts settle most plans without the
 // schedule math, whose cost grows with the VUs asked for.

@@ -205,6 +205,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /load-test/{id}/report.html", s.authed(s.handleReport))
 	mux.HandleFunc("GET /load-test/{id}/compare/{other}", s.authed(s.handleCompare))
 	mux.HandleFunc("POST /load-test/{id}/cancel", s.authed(s.handleCancel))
+	mux.HandleFunc("DELETE /load-test/{id}", s.authed(s.handleDelete))
 	mux.HandleFunc("POST /load-test/{id}/scale", s.authed(s.handleScale))
 	mux.HandleFunc("POST /load-test/{id}/baseline", s.authed(s.handleBaseline))
 	mux.HandleFunc("GET /audit", s.authed(s.handleAudit))

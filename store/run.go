@@ -513,3 +513,34 @@ func (s *Store) CountByState(ctx context.Context) (map[State]int, error) {
 	}
 	return out, nil
 }
+
+// StoredBytes returns how much the tenant's runs take in the database:
+// their specs, results, reports and AI analyses, in characters of their
+// JSON. The agent's storage quota is checked against it.
+func (s *Store) StoredBytes(ctx context.Context, tenant string) (int64, error) {
+	var n int64
+	err := s.r.QueryRowContext(ctx, `SELECT COALESCE(SUM(LENGTH(spec) + COALESCE(LENGTH(result), 0) + COALESCE(LENGTH(report), 0)
+		+ COALESCE(LENGTH(ai), 0) + COALESCE(LENGTH(budget), 0)), 0) FROM runs WHERE tenant = ?`, tenant).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store: stored bytes of %q: %w", tenant, err)
+	}
+	return n, nil
+}
+
+// DeleteRun deletes a finished run of tenant with everything stored with
+// it; the audit log keeps its entries. It fails with ErrNotFound for
+// another tenant's or a missing run, and ErrConflict for a run that is
+// still queued or running.
+func (s *Store) DeleteRun(ctx context.Context, tenant, id string) error {
+	res, err := s.w.ExecContext(ctx, "DELETE FROM runs WHERE tenant = ? AND id = ? AND state NOT IN (?, ?)", tenant, id, Queued, Running)
+	if err != nil {
+		return fmt.Errorf("store: delete run %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return nil
+	}
+	if _, err := s.Summary(ctx, tenant, id); err != nil {
+		return err
+	}
+	return fmt.Errorf("store: delete run %s: it is still live: %w", id, ErrConflict)
+}

@@ -635,3 +635,40 @@ func TestExclusiveOpen(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, second.Close())
 }
+
+func TestDeleteRunAndStoredBytes(t *testing.T) { eachBackend(t, testDeleteRunAndStoredBytes) }
+
+// A tenant's stored bytes grow with its runs and shrink when it deletes
+// one; a live run or another tenant's cannot be deleted.
+func testDeleteRunAndStoredBytes(t *testing.T, st *store.Store, _ string) {
+	ctx := t.Context()
+	for _, name := range []string{"a", "b"} {
+		_, err := st.AddTenant(ctx, name)
+		require.NoError(t, err)
+	}
+	empty, err := st.StoredBytes(ctx, "a")
+	require.NoError(t, err)
+	assert.Zero(t, empty)
+	done, err := st.CreateRun(ctx, "a", store.Run{Name: "n", TestType: "smoke", Spec: json.RawMessage(`{"test_type":"smoke"}`)})
+	require.NoError(t, err)
+	res := loadtest.Result{Name: "n", Status: loadtest.StatusPassed, Warnings: []string{strings.Repeat("w", 10_000)}}
+	require.NoError(t, st.Finish(ctx, "a", done.ID, store.Finish{State: store.Completed, Ended: time.Now(), Result: &res}))
+	live, err := st.CreateRun(ctx, "a", store.Run{Name: "n", TestType: "smoke", Spec: json.RawMessage(`{}`)})
+	require.NoError(t, err)
+	full, err := st.StoredBytes(ctx, "a")
+	require.NoError(t, err)
+	assert.Greater(t, full, int64(10_000))
+	other, err := st.StoredBytes(ctx, "b")
+	require.NoError(t, err)
+	assert.Zero(t, other)
+
+	require.ErrorIs(t, st.DeleteRun(ctx, "b", done.ID), store.ErrNotFound, "another tenant's run")
+	require.ErrorIs(t, st.DeleteRun(ctx, "a", live.ID), store.ErrConflict, "a live run")
+	require.NoError(t, st.DeleteRun(ctx, "a", done.ID))
+	require.ErrorIs(t, st.DeleteRun(ctx, "a", done.ID), store.ErrNotFound)
+	_, err = st.Summary(ctx, "a", done.ID)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	after, err := st.StoredBytes(ctx, "a")
+	require.NoError(t, err)
+	assert.Less(t, after, int64(100))
+}
