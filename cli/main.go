@@ -82,7 +82,7 @@ Usage:
   loadlens report RESULT.json      write an HTML report (--html), JUnit (--junit) or JSON (--json)
   loadlens compare BASE CURRENT    compare two results (files written by run --result)
   loadlens serve [flags]           the agent: per-tenant REST API, history, alerts
-  loadlens tenant VERB NAME        the agent's tenants: add, limits, key, list, webhook add|list|remove
+  loadlens tenant VERB NAME        the agent's tenants: add, limits, key [revoke], keys, remove, list, webhook …
   loadlens coordinator [flags] FILE  coordinate a distributed run: runners join it over NATS
   loadlens runner --nats URL --run ID  take part in a distributed run
   loadlens k8s render [flags] FILE   Kubernetes manifests of a distributed run

@@ -10,6 +10,7 @@
 // /openapi.json):
 //
 //	POST /load-test/start                 202 started; 400 invalid; 403 over a limit; 429 too many running
+//	                                      (a JSON spec, or multipart: a "spec" field and the script's "file" parts)
 //	POST /load-test/quick-stress?target_url=&duration_minutes=&virtual_users=
 //	GET  /load-test/list?state=&test_type=&name=&since=&until=&limit=&cursor=
 //	GET  /load-test/{id}/status           state, progress %, VUs, req/s, error rate, p95 so far
@@ -18,6 +19,7 @@
 //	GET  /load-test/{id}/report.html      the HTML report (Config.RenderHTML)
 //	GET  /load-test/{id}/compare/{other}  key metrics against another run or "baseline"
 //	POST /load-test/{id}/cancel
+//	DELETE /load-test/{id}                delete a finished run, freeing the tenant's storage quota
 //	POST /load-test/{id}/scale            {"vus": N} for externally-controlled scenarios
 //	POST /load-test/{id}/baseline         make a completed run its test's baseline
 //	GET  /audit                           the tenant's audit log
@@ -31,6 +33,16 @@
 // KEY"; X-Tenant-ID, when sent, must name the key's tenant. Another
 // tenant's run answers 404 like a missing one. Errors are JSON
 // {"errors": ["field: problem", …]}; 500s log their details and send none.
+//
+// Tenants are hostile: a start is admitted (concurrency, storage quota)
+// before its body is read; a script's init code runs within
+// Config.InitTimeout in one of Config.MaxConcurrentInits slots, and with
+// Config.Sandbox (which loadlens serve sets) in a child process with its
+// own memory limit, fewer CPUs and a lower priority (see [Sandbox]). A
+// script reads only the files uploaded with it, and remote modules only
+// from its tenant's allowed hosts; every connection of a run is checked
+// against them at dial time. [Server.HTTPServer] and [LimitListener] bound
+// slow and idle clients.
 //
 // Schedules run on every agent replica that shares the store: each slot is
 // claimed in the store first, so that one replica runs it, once; a slot
