@@ -18,8 +18,8 @@ func TestBudgetValidation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	r := e.do("PUT", "/budgets/checkout", e.keyA, map[string]any{
-		"thresholds": map[string]any{"http_req_duration": []string{"p(95)<<300", "p(95)<300"}},
-		"baseline":   map[string]any{"http_reqs": []string{"rate>=0"}},
+		"thresholds":  map[string]any{"http_req_duration": []string{"p(95)<<300", "p(95)<300"}},
+		"baseline":    map[string]any{"http_reqs": []string{"rate>=0"}},
 		"no_findings": "dire",
 	})
 	require.Equal(t, http.StatusBadRequest, r.Status, "%s", r.Body)
