@@ -3,6 +3,8 @@ package anomaly
 import (
 	"math"
 	"slices"
+
+	"github.com/loadlens/loadlens/internal/stats"
 )
 
 // ChangePointOptions configure [ChangePoints]. The zero value means Apache
@@ -106,8 +108,8 @@ func ChangePoints(series []float64, o ChangePointOptions) []ChangePoint {
 
 // sidesStats computes a change point's statistics from its two sides.
 func sidesStats(index int, left, right []float64) ChangePoint {
-	m1, v1 := meanVar(left)
-	m2, v2 := meanVar(right)
+	m1, v1 := stats.MeanVar(left)
+	m2, v2 := stats.MeanVar(right)
 	s1, s2 := math.Sqrt(v1), math.Sqrt(v2)
 	if len(left) < 2 {
 		s1 = 0
@@ -115,7 +117,7 @@ func sidesStats(index int, left, right []float64) ChangePoint {
 	if len(right) < 2 {
 		s2 = 0
 	}
-	p, _ := studentT(m1, s1, len(left), m2, s2, len(right))
+	p, _ := stats.StudentT(m1, s1, len(left), m2, s2, len(right))
 	cp := ChangePoint{Index: index, MeanBefore: m1, MeanAfter: m2, StdBefore: s1, StdAfter: s2, PValue: p}
 	var fwd, back float64
 	if m1 != 0 {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/loadlens/loadlens/internal/stats"
 	"github.com/loadlens/loadlens/loadtest"
 )
 
@@ -191,7 +192,7 @@ func dispersion(n, k []float64, p0 float64, bs int) float64 {
 	keep := chi[:len(chi)-len(chi)/10]
 	// The kept values are the smaller 90 % of χ²₁ draws, whose mean is
 	// about 0.70 rather than 1.
-	return max(1, mean(keep)/0.70)
+	return max(1, stats.Mean(keep)/0.70)
 }
 
 // minBurstFailures is the fewest failed requests an episode needs: two or

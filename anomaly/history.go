@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/loadlens/loadlens/internal/stats"
 	"github.com/loadlens/loadlens/loadtest"
 )
 
@@ -123,7 +124,7 @@ func (a *analysis) regression(m runMetric, cur float64, vals []float64, last loa
 	var base, p float64
 	method := ""
 	if len(vals) >= 3 {
-		mu, v := meanVar(vals)
+		mu, v := stats.MeanVar(vals)
 		nf := float64(len(vals))
 		// Runs never agree more closely than the metric's resolution, nor
 		// than runs of a test on a shared machine do (half the noise
@@ -133,7 +134,7 @@ func (a *analysis) regression(m runMetric, cur float64, vals []float64, last loa
 		base, method = mu, "t-prediction"
 		switch {
 		case s > 0:
-			p = tTwoSided((cur-mu)/(s*math.Sqrt(1+1/nf)), nf-1)
+			p = stats.TwoSidedT((cur-mu)/(s*math.Sqrt(1+1/nf)), nf-1)
 		case cur == mu:
 			p = 1
 		}
@@ -144,7 +145,7 @@ func (a *analysis) regression(m runMetric, cur float64, vals []float64, last loa
 			return
 		}
 		base, method = vals[len(vals)-1], "welch"
-		p, _ = welchT(prevBlocks, curBlocks)
+		p, _ = stats.Welch(prevBlocks, curBlocks)
 	}
 	diff := cur - base
 	if (diff > 0) != m.higherBad || diff == 0 || math.Abs(diff) < m.absFloor || p > a.o.RegressionPValue {
@@ -208,5 +209,5 @@ func (a *analysis) blocksOf(r loadtest.Result, name string) []float64 {
 	if step <= 0 {
 		step = time.Second
 	}
-	return blockMeans(finite(s.Values), max(1, int(10*time.Second/step)))
+	return stats.BlockMeans(finite(s.Values), max(1, int(10*time.Second/step)))
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/loadlens/loadlens/internal/stats"
 	"github.com/loadlens/loadlens/loadtest"
 )
 
@@ -54,7 +55,7 @@ func (a *analysis) generator() {
 			if ep.b-ep.a < a.points(a.cpuFor()) {
 				continue
 			}
-			m := mean(finite(cpu[ep.a:ep.b]))
+			m := stats.Mean(finite(cpu[ep.a:ep.b]))
 			a.add(Finding{Kind: KindGeneratorCPU, Severity: SeverityHigh, Target: BlameGenerator, Metric: loadtest.SeriesGeneratorCPU,
 				Method:   "rule",
 				Evidence: map[string]float64{"observed_pct": m, "threshold_pct": a.o.GeneratorCPU, "seconds": a.at(ep.b).Seconds() - a.at(ep.a).Seconds()},
@@ -106,7 +107,7 @@ func (a *analysis) targetCPU() {
 		if ep.b-ep.a < a.points(a.cpuFor()) || a.explainedByLimit(ep) {
 			continue
 		}
-		m := mean(finite(cpu[ep.a:ep.b]))
+		m := stats.Mean(finite(cpu[ep.a:ep.b]))
 		d := a.at(ep.b) - a.at(ep.a)
 		a.add(Finding{Kind: KindTargetCPU, Severity: SeverityHigh, Target: BlameTarget, Metric: loadtest.SeriesTargetCPU, Tags: tags,
 			Method:   "rule",

@@ -7,6 +7,7 @@ import (
 
 	"gonum.org/v1/gonum/stat/distuv"
 
+	"github.com/loadlens/loadlens/internal/stats"
 	"github.com/loadlens/loadlens/loadtest"
 	"github.com/loadlens/loadlens/scenarios"
 )
@@ -293,7 +294,7 @@ func kneedle(xs, ys []float64) int {
 	sm := make([]float64, n)
 	for i := range ys {
 		lo, hi := max(0, i-1), min(n, i+2)
-		sm[i] = mean(ys[lo:hi])
+		sm[i] = stats.Mean(ys[lo:hi])
 	}
 	x0, x1 := xs[0], xs[n-1]
 	y0, y1 := slices.Min(sm), slices.Max(sm)
@@ -351,8 +352,8 @@ func flatHinge(xs, ys []float64, lo, hi float64) (float64, bool) {
 // lineSSE returns the residual sum of squares of the least-squares line
 // through (xs, ys).
 func lineSSE(xs, ys []float64) float64 {
-	mx, vx := meanVar(xs)
-	my, vy := meanVar(ys)
+	mx, vx := stats.MeanVar(xs)
+	my, vy := stats.MeanVar(ys)
 	var cov float64
 	for i := range xs {
 		cov += (xs[i] - mx) * (ys[i] - my)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/loadlens/loadlens/internal/stats"
 	"github.com/loadlens/loadlens/loadtest"
 )
 
@@ -74,26 +75,8 @@ func despike(xs []float64, k float64) {
 	}
 }
 
-// blockMeans returns the means of consecutive blocks of size bs of xs
-// (the last partial block is dropped when shorter than bs/2).
-func blockMeans(xs []float64, bs int) []float64 { return blockStats(xs, bs, mean) }
-
-// blockMedians is blockMeans with medians.
-func blockMedians(xs []float64, bs int) []float64 { return blockStats(xs, bs, median) }
-
-// blockStats returns stat of each consecutive block of size bs of xs, the
-// last partial block dropped when shorter than bs/2.
-func blockStats(xs []float64, bs int, stat func([]float64) float64) []float64 {
-	var out []float64
-	for i := 0; i < len(xs); i += bs {
-		j := min(i+bs, len(xs))
-		if j-i < max(1, bs/2) {
-			break
-		}
-		out = append(out, stat(xs[i:j]))
-	}
-	return out
-}
+// blockMedians is stats.BlockMeans with medians.
+func blockMedians(xs []float64, bs int) []float64 { return stats.Blocks(xs, bs, median) }
 
 // longRunSD estimates the standard deviation that governs sums of xs (the
 // long-run deviation, which short-range correlation inflates) robustly to
@@ -101,7 +84,7 @@ func blockStats(xs []float64, bs int, stat func([]float64) float64) []float64 {
 // back to one point.
 func longRunSD(xs []float64) float64 {
 	const bs = 10
-	bm := blockMeans(xs, bs)
+	bm := stats.BlockMeans(xs, bs)
 	if len(bm) < 6 {
 		d := make([]float64, 0, len(xs))
 		for i := 1; i < len(xs); i++ {
@@ -137,7 +120,7 @@ func (a *analysis) findSteps(x []float64, lo, hi, minSide int, out *[]step) {
 	if !(sd > 0) {
 		return
 	}
-	m := mean(seg)
+	m := stats.Mean(seg)
 	var s, maxAbs float64
 	for _, v := range seg {
 		s += v - m
@@ -153,7 +136,7 @@ func (a *analysis) findSteps(x []float64, lo, hi, minSide int, out *[]step) {
 		return // a trend, not a step: left to the drift detector
 	}
 	bs := max(5, n/40)
-	if bm := blockMeans(seg, bs); len(bm) >= 4 {
+	if bm := stats.BlockMeans(seg, bs); len(bm) >= 4 {
 		ed, _ := newDistances(bm).candidate(0, len(bm))
 		if abs(ed*bs-tau) > max(2*bs, n/20) {
 			return
@@ -299,7 +282,7 @@ func (a *analysis) latency() {
 			if short {
 				nb = 5
 			}
-			pt, _ := welchT(blockMeans(left, min(bs, max(1, len(left)/nb))), blockMeans(right, min(bs, max(1, len(right)/nb))))
+			pt, _ := stats.Welch(stats.BlockMeans(left, min(bs, max(1, len(left)/nb))), stats.BlockMeans(right, min(bs, max(1, len(right)/nb))))
 			if change < minShift || pt > a.o.PValue {
 				continue
 			}
@@ -328,7 +311,7 @@ func (a *analysis) latency() {
 		first, last := x[:bounds[1]], x[bounds[len(bounds)-2]:]
 		levels = append(levels, spanLevel{s: sp, first: median(first), last: median(last),
 			first95: median(l95[:bounds[1]]), last95: median(l95[bounds[len(bounds)-2]:]),
-			firstBlocks: blockMeans(first, bs), lastBlocks: blockMeans(last, bs),
+			firstBlocks: stats.BlockMeans(first, bs), lastBlocks: stats.BlockMeans(last, bs),
 			firstIdx: idx[:bounds[1]], lastIdx: idx[bounds[len(bounds)-2]:]})
 	}
 	a.degradation(levels)
@@ -421,7 +404,7 @@ func (a *analysis) degradation(levels []spanLevel) {
 		}
 		prev := levels[base]
 		change := math.Exp(cur.first-prev.last) - 1
-		p, _ := welchT(prev.lastBlocks, cur.firstBlocks)
+		p, _ := stats.Welch(prev.lastBlocks, cur.firstBlocks)
 		minShift := a.o.MinShift
 		if a.short(cur.s) || a.short(prev.s) {
 			minShift = max(minShift, a.o.ShortMinChange)

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/loadlens/loadlens/internal/stats"
 	"github.com/loadlens/loadlens/loadtest"
 )
 
@@ -224,7 +225,7 @@ func (a *analysis) abruptRises(ch *channel, minRatio float64) []rise {
 		best, bestD := k, math.Inf(-1)
 		j := k
 		for ; j+w <= m && score[j] >= threshold(j); j++ {
-			if d := mean(lx[j:j+w]) - mean(lx[j-w:j]); d > bestD {
+			if d := stats.Mean(lx[j:j+w]) - stats.Mean(lx[j-w:j]); d > bestD {
 				best, bestD = j, d
 			}
 		}

@@ -23,29 +23,6 @@ func finite(xs []float64) []float64 {
 	return out
 }
 
-// meanVar returns the mean and the population variance (ddof 0) of xs, and
-// NaN for both when xs is empty.
-func meanVar(xs []float64) (mean, variance float64) {
-	if len(xs) == 0 {
-		return math.NaN(), math.NaN()
-	}
-	for _, x := range xs {
-		mean += x
-	}
-	mean /= float64(len(xs))
-	for _, x := range xs {
-		d := x - mean
-		variance += d * d
-	}
-	return mean, variance / float64(len(xs))
-}
-
-// mean returns the arithmetic mean of xs, NaN when empty.
-func mean(xs []float64) float64 {
-	m, _ := meanVar(xs)
-	return m
-}
-
 // quantile returns the q-quantile (0 … 1) of xs with linear interpolation
 // between order statistics (numpy's default), NaN when xs is empty. It
 // sorts a copy.
@@ -98,57 +75,6 @@ func mad(xs []float64) float64 {
 		dev[i] = math.Abs(x - m)
 	}
 	return 1.4826 * median(dev)
-}
-
-// studentT returns the two-sided p-value and t statistic of Student's
-// two-sample t-test with pooled variance, from each side's mean, standard
-// deviation (as given: Otava passes population deviations) and size. It
-// returns p = 1 when there are no degrees of freedom, p = 0 when both sides
-// have no spread but different means, and p = NaN when they are identical
-// constants (as scipy's ttest_ind_from_stats).
-func studentT(m1, s1 float64, n1 int, m2, s2 float64, n2 int) (p, t float64) {
-	df := float64(n1 + n2 - 2)
-	if df <= 0 {
-		return 1, 0
-	}
-	pooled := ((float64(n1)-1)*s1*s1 + (float64(n2)-1)*s2*s2) / df
-	denom := math.Sqrt(pooled * (1/float64(n1) + 1/float64(n2)))
-	t = (m1 - m2) / denom
-	return tTwoSided(t, df), t
-}
-
-// welchT returns the two-sided p-value and t statistic of Welch's unequal
-// variances t-test between two samples, with sample (ddof 1) variances. It
-// returns p = 1 when either side has fewer than two values.
-func welchT(a, b []float64) (p, t float64) {
-	if len(a) < 2 || len(b) < 2 {
-		return 1, 0
-	}
-	ma, va := meanVar(a)
-	mb, vb := meanVar(b)
-	na, nb := float64(len(a)), float64(len(b))
-	va, vb = va*na/(na-1), vb*nb/(nb-1)
-	sa, sb := va/na, vb/nb
-	if sa+sb == 0 {
-		if ma == mb {
-			return 1, 0
-		}
-		return 0, math.Copysign(math.Inf(1), mb-ma)
-	}
-	t = (mb - ma) / math.Sqrt(sa+sb)
-	df := (sa + sb) * (sa + sb) / (sa*sa/(na-1) + sb*sb/(nb-1))
-	return tTwoSided(t, df), t
-}
-
-// tTwoSided returns P(|T| ≥ |t|) for Student's t with df degrees of freedom.
-func tTwoSided(t, df float64) float64 {
-	switch {
-	case math.IsNaN(t):
-		return math.NaN()
-	case math.IsInf(t, 0):
-		return 0
-	}
-	return mathext.RegIncBeta(df/2, 0.5, df/(df+t*t))
 }
 
 // normalTwoSided returns P(|Z| ≥ |z|) for a standard normal Z.

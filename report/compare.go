@@ -7,10 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"gonum.org/v1/gonum/stat"
-	"gonum.org/v1/gonum/stat/distuv"
-
 	"github.com/loadlens/loadlens/anomaly"
+	"github.com/loadlens/loadlens/internal/stats"
 	"github.com/loadlens/loadlens/loadtest"
 	"github.com/loadlens/loadlens/metrics"
 )
@@ -317,40 +315,14 @@ func seriesOf(r loadtest.Result, name string, tags map[string]string, transform 
 func significance(a, b []float64) (p float64, test string, ok bool) {
 	const block = 10
 	if len(a) >= 3*block && len(b) >= 3*block {
-		return welch(blockMeans(a, block), blockMeans(b, block)), TestWelchBlocks, true
+		p, _ := stats.Welch(stats.BlockMeans(a, block), stats.BlockMeans(b, block))
+		return p, TestWelchBlocks, true
 	}
 	if len(a) >= 5 && len(b) >= 5 {
-		return welch(a, b), TestWelchSeconds, true
+		p, _ := stats.Welch(a, b)
+		return p, TestWelchSeconds, true
 	}
 	return 0, "", false
-}
-
-// blockMeans returns the means of consecutive blocks of n values (a short
-// last block is dropped).
-func blockMeans(xs []float64, n int) []float64 {
-	out := make([]float64, 0, len(xs)/n)
-	for i := 0; i+n <= len(xs); i += n {
-		out = append(out, stat.Mean(xs[i:i+n], nil))
-	}
-	return out
-}
-
-// welch returns the two-sided p-value of Welch's unequal-variances t-test.
-func welch(a, b []float64) float64 {
-	ma, va := stat.MeanVariance(a, nil)
-	mb, vb := stat.MeanVariance(b, nil)
-	na, nb := float64(len(a)), float64(len(b))
-	sa, sb := va/na, vb/nb
-	se := sa + sb
-	if se == 0 {
-		if ma == mb {
-			return 1
-		}
-		return 0
-	}
-	t := (mb - ma) / math.Sqrt(se)
-	df := se * se / (sa*sa/(na-1) + sb*sb/(nb-1))
-	return 2 * distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.Survival(math.Abs(t))
 }
 
 func compareThresholds(base, cur []metrics.Verdict) []ThresholdChange {
