@@ -112,6 +112,16 @@ type Options struct {
 	ShortLeakMinRate   float64 `json:"short_leak_min_rate,omitempty"`
 	ShortLeakMinGrowth float64 `json:"short_leak_min_growth,omitempty"`
 
+	// GrossRatio is how many times higher latency must be, held for three
+	// points or more, for the gross-change screen to report it wherever it
+	// is (overall and per endpoint); while the load grows, latency must
+	// also rise 0.8 × GrossRatio times more than the load did. Default 2.5.
+	GrossRatio float64 `json:"gross_ratio,omitempty"`
+	// SpikeFor is the longest gross rise that came back which is a spike
+	// (KindLatencySpike: low up to half of it, then medium) rather than a
+	// step: a level held longer is a new level. Default 10s.
+	SpikeFor time.Duration `json:"spike_for,omitempty"`
+
 	// KneeMinSpan is how much the VU count must grow (max/min of the ramp)
 	// before the knee detector looks for a bend in the throughput curve. The
 	// ramp needs 10 points or more (a ramp of 10 s at 1 s); a short ramp's
@@ -199,6 +209,8 @@ func (o Options) withDefaults() Options {
 	def(&o.LeakMinGrowth, 0.02)
 	def(&o.ShortLeakMinRate, 64<<20)
 	def(&o.ShortLeakMinGrowth, 0.25)
+	def(&o.GrossRatio, 2.5)
+	defD(&o.SpikeFor, 10*time.Second)
 	def(&o.KneeMinSpan, 3)
 	def(&o.KneeFlatness, 0.25)
 	def(&o.PlateauSpan, 1.5)

@@ -211,7 +211,7 @@ func (a *analysis) abruptRises(ch *channel, minRatio float64) []rise {
 	noise := 5 * sigma * math.Sqrt(2.0/w)
 	threshold := func(k int) float64 {
 		if loadGrew[k] {
-			return max(math.Log(minLoadedRatio), noise)
+			return max(math.Log(loadedRatio*minRatio), noise)
 		}
 		return max(math.Log(minRatio), noise)
 	}
@@ -289,13 +289,10 @@ func (a *analysis) claimed(family string, i, j int) bool {
 	return false
 }
 
-// minGrossRatio is how many times higher latency must be, sustained for
-// screenWindow points, for the screen to report it; minLoadedRatio how
-// many times more than the load grew, when it grew.
-const (
-	minGrossRatio  = 2.5
-	minLoadedRatio = 2.0
-)
+// loadedRatio is the share of Options.GrossRatio by which latency must
+// rise beyond the load's growth, when the load grew: 2× at the default
+// 2.5×.
+const loadedRatio = 0.8
 
 // grossLatency runs the screen on latency: per endpoint first (so that a
 // change on one endpoint of several is named), then overall. A rise that
@@ -308,7 +305,7 @@ func (a *analysis) grossLatency() {
 	var found []rise
 	if len(endpoints) > 1 {
 		for i := range endpoints {
-			for _, r := range a.abruptRises(&endpoints[i], minGrossRatio) {
+			for _, r := range a.abruptRises(&endpoints[i], a.o.GrossRatio) {
 				if !a.keepsRising(r) {
 					found = append(found, r)
 				}
@@ -318,7 +315,7 @@ func (a *analysis) grossLatency() {
 	// Overall: a rise not already seen on an endpoint (one endpoint, or all
 	// of them).
 	for i := range overall {
-		for _, r := range a.abruptRises(&overall[i], minGrossRatio) {
+		for _, r := range a.abruptRises(&overall[i], a.o.GrossRatio) {
 			if a.keepsRising(r) || slices.ContainsFunc(found, func(f rise) bool { return abs(f.at-r.at) <= screenWindow }) {
 				continue
 			}
@@ -442,10 +439,10 @@ func (a *analysis) reportStep(r rise) {
 	}
 	a.claims = append(a.claims, claim{a: r.at, b: r.end, family: "latency"})
 	kind, sev := KindLatencyShift, latencySeverity(ratio-1)
-	if r.end < a.n && a.at(r.end)-a.at(r.at) < maxSpike {
+	if r.end < a.n && a.at(r.end)-a.at(r.at) < a.o.SpikeFor {
 		// Over within seconds: a spike, not a new level.
 		kind, sev = KindLatencySpike, SeverityLow
-		if a.at(r.end)-a.at(r.at) > maxSpike/2 {
+		if a.at(r.end)-a.at(r.at) > a.o.SpikeFor/2 {
 			sev = SeverityMedium
 		}
 		msg = fmt.Sprintf("The %s%s spiked %s (%s → %s) from %s to %s, then came back", what, where, fmtFactor(ratio),
@@ -454,10 +451,6 @@ func (a *analysis) reportStep(r rise) {
 	a.add(Finding{Kind: kind, Severity: sev, Target: BlameTarget, Metric: r.ch.metric,
 		Tags: r.ch.tags, Method: "gross-screen", Evidence: ev, Message: msg + "."}, r.at, r.end)
 }
-
-// maxSpike is the longest rise that came back which is a spike rather than
-// a step: a level held for 10 s is a new level.
-const maxSpike = 10 * time.Second
 
 // fmtFactor formats a ratio of levels: "3.2×", "12×".
 func fmtFactor(f float64) string {
