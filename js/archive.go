@@ -38,7 +38,7 @@ type ArchiveMetadata struct {
 type Archive struct {
 	Metadata ArchiveMetadata
 	Source   Source
-	Remote   ModuleFetcher
+	Remote   ModuleMap
 }
 
 // MaxArchiveBytes bounds what ReadArchive unpacks: the sum of the files'
@@ -109,7 +109,7 @@ func archivePath(id string) string {
 func ReadArchive(r io.Reader) (Archive, error) {
 	tr := tar.NewReader(r)
 	files := fstest.MapFS{}
-	remote := archivedModules{}
+	remote := ModuleMap{}
 	var meta ArchiveMetadata
 	var total int64
 	haveMeta := false
@@ -168,11 +168,12 @@ func ReadArchive(r io.Reader) (Archive, error) {
 	return Archive{Metadata: meta, Source: Source{Path: path.Clean("/" + main), FS: files}, Remote: remote}, nil
 }
 
-// archivedModules are the remote modules inside an archive, by URL.
-type archivedModules map[string][]byte
+// ModuleMap holds remote modules by URL, such as those inside an archive,
+// and answers them offline: a URL it lacks is refused, never fetched.
+type ModuleMap map[string][]byte
 
 // FetchModule implements ModuleFetcher, offline.
-func (a archivedModules) FetchModule(_ context.Context, u string) ([]byte, error) {
+func (a ModuleMap) FetchModule(_ context.Context, u string) ([]byte, error) {
 	b, ok := a[u]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s is not in the archive", ErrModuleRefused, u)

@@ -10,7 +10,8 @@
 // /openapi.json):
 //
 //	POST /load-test/start                 202 started; 400 invalid; 403 over a limit; 429 too many running
-//	                                      (a JSON spec, or multipart: a "spec" field and the script's "file" parts)
+//	                                      (a JSON spec, or multipart: a "spec" field and the script's "file"
+//	                                      parts, or an "archive" part from `loadlens archive` or `k6 archive`)
 //	POST /load-test/quick-stress?target_url=&duration_minutes=&virtual_users=
 //	GET  /load-test/list?state=&test_type=&name=&since=&until=&limit=&cursor=
 //	GET  /load-test/{id}/status           state, progress %, VUs, req/s, error rate, p95 so far

@@ -31,13 +31,32 @@ import (
 // upload sends a multipart start: the spec as a field and files by path.
 func (e *env) upload(key string, spec string, files map[string]string) response {
 	e.t.Helper()
+	parts := map[string][]byte{"spec": []byte(spec)}
+	for name, content := range files {
+		parts["file:"+name] = []byte(content)
+	}
+	return e.uploadParts(key, parts)
+}
+
+// uploadParts sends a multipart start: "file:NAME" keys are file parts
+// named NAME, other keys form fields (or, for "archive", a file part).
+func (e *env) uploadParts(key string, parts map[string][]byte) response {
+	e.t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
-	require.NoError(e.t, mw.WriteField("spec", spec))
-	for name, content := range files {
-		w, err := mw.CreateFormFile("file", name)
+	for field, content := range parts {
+		var w io.Writer
+		var err error
+		switch name, isFile := strings.CutPrefix(field, "file:"); {
+		case isFile:
+			w, err = mw.CreateFormFile("file", name)
+		case field == "archive":
+			w, err = mw.CreateFormFile("archive", "test.tar")
+		default:
+			w, err = mw.CreateFormField(field)
+		}
 		require.NoError(e.t, err)
-		_, err = io.WriteString(w, content)
+		_, err = w.Write(content)
 		require.NoError(e.t, err)
 	}
 	require.NoError(e.t, mw.Close())

@@ -87,8 +87,12 @@ func scriptPlan(ctx context.Context, req startRequest, allowed []string, initTim
 	if req.files == nil {
 		files = fstest.MapFS{}
 	}
+	var remote js.ModuleFetcher = req.modules
+	if req.modules == nil {
+		remote = hosts.remoteModules(ctx, parseAllowlist(allowed))
+	}
 	plan, warnings, err := js.SpecPlan(ctx, req.spec, loadtest.K6Options{}, files,
-		js.Options{Env: req.spec.Env, Modules: hosts.cfg.Modules, Remote: hosts.remoteModules(ctx, parseAllowlist(allowed))})
+		js.Options{Env: req.spec.Env, Modules: hosts.cfg.Modules, Remote: remote})
 	switch {
 	case errors.Is(context.Cause(ctx), errInitTimeout):
 		return loadtest.Plan{}, nil, invalid(fmt.Sprintf("script: its init code ran longer than %s (the agent's init_timeout); "+

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/loadlens/loadlens/js"
 	"github.com/loadlens/loadlens/loadtest"
 	"github.com/loadlens/loadlens/scenarios"
 	"github.com/loadlens/loadlens/store"
@@ -98,6 +99,7 @@ type (
 	sandboxJob struct {
 		Spec         loadtest.TestSpec `json:"spec"`
 		Files        map[string][]byte `json:"files,omitempty"`
+		Modules      js.ModuleMap      `json:"modules"` // null unless an archive's: see startRequest
 		AllowedHosts []string          `json:"allowed_hosts"`
 		InitTimeout  time.Duration     `json:"init_timeout"`
 		MemoryBytes  int64             `json:"memory_bytes"`
@@ -145,7 +147,7 @@ type (
 
 // sandboxed starts a child for a tenant's script and waits for its plan.
 func (s *Server) sandboxed(ctx context.Context, req startRequest, lim store.Limits) (prepared, error) {
-	job := &sandboxJob{Spec: req.spec, AllowedHosts: lim.AllowedHosts, InitTimeout: s.cfg.InitTimeout,
+	job := &sandboxJob{Spec: req.spec, Modules: req.modules, AllowedHosts: lim.AllowedHosts, InitTimeout: s.cfg.InitTimeout,
 		MemoryBytes: s.cfg.Sandbox.MemoryBytes, Nice: s.cfg.Sandbox.Nice, Procs: s.cfg.Sandbox.Procs, OpenFiles: s.cfg.Sandbox.OpenFiles}
 	if len(req.files) > 0 {
 		job.Files = map[string][]byte{}

@@ -103,7 +103,7 @@ func ServeSandbox(ctx context.Context, in io.Reader, out io.Writer, o ChildOptio
 	hosts := &Server{cfg: Config{Modules: o.Modules, LookupHost: func(ctx context.Context, host string) ([]netip.Addr, error) {
 		return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 	}}}
-	plan, warnings, err := scriptPlan(ctx, startRequest{spec: job.Spec, files: files}, job.AllowedHosts, job.InitTimeout, hosts)
+	plan, warnings, err := scriptPlan(ctx, startRequest{spec: job.Spec, files: files, modules: job.Modules}, job.AllowedHosts, job.InitTimeout, hosts)
 	if err != nil {
 		if err := w.send(planFailure(err, context.Cause(ctx), job.MemoryBytes)); err != nil {
 			return err

@@ -2,18 +2,22 @@ package service
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"testing/fstest"
 	"time"
 
+	"github.com/loadlens/loadlens/js"
 	"github.com/loadlens/loadlens/loadtest"
 )
 
@@ -22,14 +26,19 @@ import (
 type startRequest struct {
 	spec  loadtest.TestSpec
 	files fstest.MapFS // nil without uploads: the script sees no files
+	// modules are an uploaded archive's remote modules: with an archive
+	// (modules non-nil, maybe empty) the script runs offline, as the CLI
+	// runs an archive, and nothing is fetched.
+	modules js.ModuleMap
 }
 
 // readStart reads the body of POST /load-test/start: a JSON spec, or a
 // multipart/form-data upload with the spec in a "spec" field and the
-// script's files as "file" parts, each named by its relative path. The
+// script's files as "file" parts, each named by its relative path, or as
+// an "archive" part (a tar from `loadlens archive` or `k6 archive`). The
 // files become the only file system the script sees: paths are checked
 // here (relative, no "..", no duplicates), and the total is bounded by
-// MaxUploadBytes and MaxUploadFiles.
+// MaxUploadBytes and MaxUploadFiles, unpacked archives included.
 func (s *Server) readStart(w http.ResponseWriter, r *http.Request) (startRequest, error) {
 	mediaType, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mediaType != "multipart/form-data" {
@@ -47,6 +56,28 @@ func (s *Server) readStart(w http.ResponseWriter, r *http.Request) (startRequest
 	req := startRequest{files: fstest.MapFS{}}
 	var specBody []byte
 	var problems []string
+	var archive *js.Archive
+	var unpacked int64 // bytes of the files as the script will see them
+	addFile := func(name string, data []byte) error {
+		if problem := uploadPathProblem(name); problem != "" {
+			problems = append(problems, problem)
+			return nil
+		}
+		if _, dup := req.files[name]; dup {
+			problems = append(problems, fmt.Sprintf("file %q: uploaded twice", name))
+			return nil
+		}
+		if len(req.files) == s.cfg.MaxUploadFiles {
+			return invalid(fmt.Sprintf("file: more than %d files", s.cfg.MaxUploadFiles))
+		}
+		// An archive's hard links share their data: counted per file, a
+		// small archive cannot become a large job for the sandbox.
+		if unpacked += int64(len(data)); unpacked > s.cfg.MaxUploadBytes {
+			return invalid(fmt.Sprintf("file: the files hold more than %d bytes", s.cfg.MaxUploadBytes))
+		}
+		req.files[name] = &fstest.MapFile{Data: data, Mode: 0o444, ModTime: time.Unix(0, 0)}
+		return nil
+	}
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -66,21 +97,29 @@ func (s *Server) readStart(w http.ResponseWriter, r *http.Request) (startRequest
 			}
 			specBody = data
 		case "file":
-			name := rawFileName(part)
-			if problem := uploadPathProblem(name); problem != "" {
-				problems = append(problems, problem)
+			if err := addFile(rawFileName(part), data); err != nil {
+				return startRequest{}, err
+			}
+		case "archive":
+			if archive != nil {
+				problems = append(problems, "archive: give it once")
 				continue
 			}
-			if _, dup := req.files[name]; dup {
-				problems = append(problems, fmt.Sprintf("file %q: uploaded twice", name))
+			a, err := js.ReadArchive(bytes.NewReader(data))
+			if err != nil {
+				problems = append(problems, err.Error()) // "archive: …"
 				continue
 			}
-			if len(req.files) == s.cfg.MaxUploadFiles {
-				return startRequest{}, invalid(fmt.Sprintf("file: more than %d files", s.cfg.MaxUploadFiles))
+			archive = &a
+			files, _ := a.Source.FS.(fstest.MapFS)
+			for _, name := range slices.Sorted(maps.Keys(files)) {
+				if err := addFile(name, files[name].Data); err != nil {
+					return startRequest{}, err
+				}
 			}
-			req.files[name] = &fstest.MapFile{Data: data, Mode: 0o444, ModTime: time.Unix(0, 0)}
+			req.modules = a.Remote
 		default:
-			problems = append(problems, fmt.Sprintf("%s: unknown form field; want spec and file", part.FormName()))
+			problems = append(problems, fmt.Sprintf("%s: unknown form field; want spec, file and archive", part.FormName()))
 		}
 	}
 	if specBody == nil {
@@ -89,14 +128,48 @@ func (s *Server) readStart(w http.ResponseWriter, r *http.Request) (startRequest
 	if len(problems) > 0 {
 		return startRequest{}, invalid(problems...)
 	}
+	if archive != nil {
+		if specBody, err = archiveSpec(specBody, strings.TrimPrefix(archive.Source.Path, "/")); err != nil {
+			return startRequest{}, err
+		}
+	}
 	req.spec, err = loadtest.DecodeTestSpec(specBody)
 	if err != nil {
 		return startRequest{}, err
+	}
+	if archive != nil {
+		for name, value := range archive.Metadata.Env { // the spec's env wins, as -e over the archive's
+			if _, set := req.spec.Env[name]; !set {
+				if req.spec.Env == nil {
+					req.spec.Env = map[string]string{}
+				}
+				req.spec.Env[name] = value
+			}
+		}
 	}
 	if f := req.spec.ScriptFile; f != "" && req.files[f] == nil {
 		return startRequest{}, invalid(fmt.Sprintf("script_file: %q is not among the uploaded files", f))
 	}
 	return req, nil
+}
+
+// archiveSpec gives a spec without a script_file the archive's entry
+// script, before it is decoded and validated; the script itself comes
+// only from the archive. A body that is not a JSON object is left for
+// the decoder to report.
+func archiveSpec(spec []byte, entry string) ([]byte, error) {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(spec, &fields) != nil || fields == nil {
+		return spec, nil
+	}
+	if fields["script"] != nil {
+		return nil, invalid("script: the archive holds the script; leave script out")
+	}
+	if fields["script_file"] != nil {
+		return spec, nil
+	}
+	fields["script_file"], _ = json.Marshal(entry)
+	return json.Marshal(fields)
 }
 
 // rawFileName is a part's file name as sent: Part.FileName keeps only its
