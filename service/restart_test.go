@@ -23,6 +23,9 @@ import (
 // serves on a loopback port, prints "ADDR host:port" and runs until killed.
 const helperEnv = "LOADLENS_SERVICE_HELPER_DB"
 
+// helperSandboxEnv makes that agent run scripts in sandbox children.
+const helperSandboxEnv = "LOADLENS_SERVICE_HELPER_SANDBOX"
+
 func helperMain() int {
 	ctx := context.Background()
 	st, err := store.Open(ctx, os.Getenv(helperEnv))
@@ -30,7 +33,11 @@ func helperMain() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	srv, err := service.New(service.Config{Store: st})
+	cfg := service.Config{Store: st}
+	if os.Getenv(helperSandboxEnv) != "" {
+		cfg.Sandbox = &service.Sandbox{Command: []string{os.Args[0]}, Env: []string{sandboxChildEnv + "=1"}, MemoryBytes: 256 << 20}
+	}
+	srv, err := service.New(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
