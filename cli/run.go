@@ -123,17 +123,20 @@ func (a *app) loadPlan(ctx context.Context, path string, f *runFlags) (loadtest.
 // specPlan builds the plan of a test file: the preset, the file's options,
 // then the command line's.
 func (a *app) specPlan(ctx context.Context, spec loadtest.TestSpec, cli loadtest.K6Options, env map[string]string, f *runFlags) (loadtest.Plan, []string, error) {
-	opts := js.Options{Env: merge(spec.Env, env)} // the system environment is for scripts that ask for it
+	env = merge(spec.Env, env)
+	opts := js.Options{Env: env} // the system environment is for scripts that ask for it
+	var system map[string]string
 	if spec.HasScript() {
 		var err error
-		if opts, err = a.scriptOptions(opts.Env, f); err != nil {
+		if opts, system, err = a.scriptOptions(env, f); err != nil {
 			return loadtest.Plan{}, nil, err
 		}
 	}
 	if a.files != nil && spec.ScriptFile != "" {
 		spec.ScriptFile = fsName(spec.ScriptFile)
 	}
-	return js.SpecPlan(ctx, spec, cli, a.files, opts)
+	plan, warnings, err := js.SpecPlan(ctx, spec, cli, a.files, opts)
+	return recordEnv(plan, env, system), warnings, err
 }
 
 func merge(a, b map[string]string) map[string]string {

@@ -15,7 +15,7 @@ import (
 // scriptPlan builds the plan of the k6 script at path, with top (the
 // flags) over its own options (k6's precedence: script < flags).
 func (a *app) scriptPlan(ctx context.Context, path string, top loadtest.K6Options, env map[string]string, f *runFlags) (loadtest.Plan, []string, error) {
-	opts, err := a.scriptOptions(env, f)
+	opts, system, err := a.scriptOptions(env, f)
 	if err != nil {
 		return loadtest.Plan{}, nil, err
 	}
@@ -24,14 +24,27 @@ func (a *app) scriptPlan(ctx context.Context, path string, top loadtest.K6Option
 		src = js.Source{Path: fsName(path), FS: a.files}
 	}
 	plan, _, warnings, err := js.Plan(ctx, src, loadtest.K6Options{}, top, opts)
-	return plan, warnings, err
+	return recordEnv(plan, env, system), warnings, err
 }
 
-// scriptOptions are the script runtime's options for env and the flags.
-func (a *app) scriptOptions(env map[string]string, f *runFlags) (js.Options, error) {
+// scriptOptions are the script runtime's options for env and the flags;
+// system is the part of opts.Env that came from the process environment
+// (k6's --include-system-env-vars).
+func (a *app) scriptOptions(env map[string]string, f *runFlags) (opts js.Options, system map[string]string, err error) {
 	secrets, err := secretSources(f.secretSources)
-	return js.Options{Env: a.scriptEnv(env, f.includeSystemEnv), Logger: a.logger(f.quietLogs, f.logFormat), Throw: f.throw, Modules: a.modules,
-		Remote: a.remoteModules(f), Secrets: secrets}, err
+	if f.includeSystemEnv {
+		system = a.systemEnv()
+	}
+	return js.Options{Env: merge(system, env), Logger: a.logger(f.quietLogs, f.logFormat), Throw: f.throw, Modules: a.modules,
+		Remote: a.remoteModules(f), Secrets: secrets}, system, err
+}
+
+// recordEnv has a script's plan record only the environment the user
+// passed (-e, the test file's env): its VUs still see the process's
+// (__ENV holds both), but no Result, summary or report holds it.
+func recordEnv(plan loadtest.Plan, env, system map[string]string) loadtest.Plan {
+	plan.Env, plan.SystemEnv = merge(env, nil), system
+	return plan
 }
 
 // secretSources reads the --secret-source flags; every bad one is a
@@ -73,19 +86,13 @@ func (a *app) remoteModules(f *runFlags) js.ModuleFetcher {
 	return &js.RemoteModules{CacheDir: dir, Offline: f.offline}
 }
 
-// scriptEnv is a script's __ENV: the system environment unless excluded
-// (k6's --include-system-env-vars), then -e values.
-func (a *app) scriptEnv(env map[string]string, system bool) map[string]string {
+// systemEnv is the process environment.
+func (a *app) systemEnv() map[string]string {
 	out := map[string]string{}
-	if system {
-		for _, kv := range a.environ() {
-			if k, v, ok := strings.Cut(kv, "="); ok {
-				out[k] = v
-			}
+	for _, kv := range a.environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			out[k] = v
 		}
-	}
-	for k, v := range env {
-		out[k] = v
 	}
 	return out
 }

@@ -32,7 +32,13 @@ type Plan struct {
 	// VUs may Add to them.
 	Metrics []metrics.Metric `json:"metrics,omitempty"`
 	// Env is the environment VUs see (k6's __ENV); scenarios add theirs.
+	// It is what the user passed (-e, a test file's env): a Result's config
+	// records it, redacted.
 	Env map[string]string `json:"env,omitempty"`
+	// SystemEnv is the process environment VUs see under Env (k6's
+	// --include-system-env-vars). It is never recorded: no Result, summary
+	// or report holds it.
+	SystemEnv map[string]string `json:"-"`
 	// Target is a request plan: what VUs run when Program is nil.
 	Target *Target `json:"target,omitempty"`
 	// Telemetry names the target's own telemetry sources, read during the

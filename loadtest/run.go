@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"runtime"
 	"sort"
@@ -67,6 +68,7 @@ type run struct {
 	health   *healthSampler
 	target   *targetWatch // nil without telemetry
 
+	env       map[string]string // SystemEnv under Env: what VUs see outside scenarios with an env
 	scenarios []*scenarioRun
 	byName    map[string]*scenarioRun
 	pool      *vuPool
@@ -114,6 +116,11 @@ func newRun(plan Plan, outputs []Output) (*run, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
 	}
 	r.batches.New = func() any { b := make([]metrics.Sample, 0, flushAt); return &b }
+	r.env = plan.Env
+	if len(plan.SystemEnv) > 0 {
+		r.env = maps.Clone(plan.SystemEnv)
+		maps.Copy(r.env, plan.Env)
+	}
 	r.program = plan.Program
 	if r.program == nil {
 		r.program = plan.Target
@@ -133,7 +140,7 @@ func newRun(plan Plan, outputs []Output) (*run, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
 	}
 	for _, name := range sortedScenarioNames(plan.Scenarios) {
-		sc := newScenarioRun(name, plan.Scenarios[name], tuple, plan.Env)
+		sc := newScenarioRun(name, plan.Scenarios[name], tuple, r.env)
 		r.scenarios = append(r.scenarios, sc)
 		r.byName[name] = sc
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -448,6 +449,35 @@ func TestEchoRedactsURLPasswords(t *testing.T) {
 	}
 	assert.Equal(t, "/plain", e.Target.Endpoints[1].Path)
 	assert.Equal(t, "http://user:hunter2@127.0.0.1:8080", p.Target.BaseURL, "the plan itself keeps it")
+}
+
+// VUs see SystemEnv under Env, in scenarios with and without an env of
+// their own; the Result records Env only.
+func TestRunSystemEnvIsSeenNotRecorded(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		seen := map[string]map[string]string{}
+		plan := Plan{
+			Scenarios: scenarios.Scenarios{
+				"plain":   scenarios.SharedIterations{VUs: 1, Iterations: 1},
+				"withEnv": scenarios.SharedIterations{Common: scenarios.Common{Env: map[string]string{"SCEN": "s"}}, VUs: 1, Iterations: 1},
+			},
+			Env:       map[string]string{"USER_VAR": "u", "SHADOW": "user"},
+			SystemEnv: map[string]string{"HOME": "/root", "SHADOW": "system"},
+			Program: Funcs{"default": func(ctx context.Context, vu *VU) error {
+				mu.Lock()
+				defer mu.Unlock()
+				seen[vu.Iteration().Scenario] = maps.Clone(vu.Env())
+				return nil
+			}},
+		}
+		res, err := Run(t.Context(), plan)
+		require.NoError(t, err)
+		assert.Equal(t, map[string]string{"USER_VAR": "u", "SHADOW": "user", "HOME": "/root"}, seen["plain"])
+		assert.Equal(t, map[string]string{"USER_VAR": "u", "SHADOW": "user", "HOME": "/root", "SCEN": "s"}, seen["withEnv"])
+		assert.Equal(t, map[string]string{"USER_VAR": "u", "SHADOW": "user"}, res.Config.Env)
+	})
 }
 
 // k6's blacklistIPs and the AllowIP hook hold at dial time, for URLs the

@@ -81,13 +81,13 @@ func (vu *VU) Iteration() IterationState {
 	return st
 }
 
-// Env returns the environment of the running scenario: the plan's Env
-// overlaid with the scenario's env. Do not modify it.
+// Env returns the environment of the running scenario: the plan's
+// SystemEnv and Env overlaid with the scenario's env. Do not modify it.
 func (vu *VU) Env() map[string]string {
 	if vu.env != nil {
 		return vu.env
 	}
-	return vu.run.plan.Env
+	return vu.run.env
 }
 
 // Logger returns the run's logger, with the VU's id.
