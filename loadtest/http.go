@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -13,9 +14,9 @@ import (
 )
 
 // HTTP returns the VU's instrumented HTTP client: its own connections and
-// cookies, k6's timings, tags and samples. Pass the VU's tags and metadata
-// with each request (see [VU.Tags]); the samples reach the run by
-// themselves.
+// cookies, k6's timings, tags and samples. Requests carry the VU's tags
+// (the run's, the scenario's, the group) and metadata unless they set
+// VUTags or Metadata themselves; the samples reach the run by themselves.
 func (vu *VU) HTTP() *k6http.Client { return vu.http }
 
 // httpOptions are the k6http options of the plan; the errors name the
@@ -80,7 +81,31 @@ func (o Options) systemTags() systemTags {
 
 // newHTTPClient gives a VU its client; samples go to the VU's buffer.
 func (r *run) newHTTPClient(vu *VU) (*k6http.Client, error) {
-	return k6http.NewClient(r.registry, func(samples []metrics.Sample) { vu.add(samples...) }, r.httpOpts)
+	opts := r.httpOpts
+	opts.VUDefaults = func() (metrics.Tags, map[string]string) { return vu.tags, vu.metadata }
+	if r.plan.Options.HTTPDebug != "" {
+		opts.Debug, opts.DebugBodies = httpDebugLogger(r.logger, vu.id), r.plan.Options.HTTPDebug == HTTPDebugFull
+	}
+	return k6http.NewClient(r.registry, func(samples []metrics.Sample) { vu.add(samples...) }, opts)
+}
+
+// httpDebugLogger logs a VU's requests and responses as k6's httpDebug
+// does: at info, with source=http-debug and the request's group, scenario
+// and iteration, read from the request (a batch or a background request
+// is not on the VU's goroutine).
+func httpDebugLogger(logger *slog.Logger, vuID uint64) func(*k6http.Request, string) {
+	return func(req *k6http.Request, dump string) {
+		attrs := []any{"source", "http-debug", "vu", vuID}
+		for _, k := range []string{"group", "scenario"} {
+			if v, ok := req.VUTags.Get(k); ok {
+				attrs = append(attrs, k, v)
+			}
+		}
+		if it, ok := req.Metadata["iter"]; ok {
+			attrs = append(attrs, "iter", it)
+		}
+		logger.Info(dump, attrs...)
+	}
 }
 
 // emitIO records the bytes the VU's connections moved since the last call,

@@ -38,7 +38,7 @@ type K6Options struct {
 var engineOptionKeys = []string{"tags", "summaryTrendStats", "discardResponseBodies", "noConnectionReuse",
 	"noVUConnectionReuse", "noCookiesReset", "userAgent", "insecureSkipTLSVerify", "maxRedirects", "setupTimeout", "teardownTimeout",
 	"minIterationDuration", "systemTags", "executionSegment", "executionSegmentSequence", "noThresholds",
-	"noSetup", "noTeardown", "blacklistIPs", "tlsVersion", "tlsCipherSuites", "tlsAuth"}
+	"noSetup", "noTeardown", "blacklistIPs", "tlsVersion", "tlsCipherSuites", "tlsAuth", "httpDebug"}
 
 // ParseK6Options reads a k6 options object and reports every problem at
 // once, each prefixed by "options.KEY". Options k6 has and loadlens does

@@ -95,6 +95,10 @@ type Options struct {
 	// NoSetup and NoTeardown skip setup and teardown.
 	NoSetup    bool
 	NoTeardown bool
+	// HTTPDebug logs every HTTP request and response at info level, as
+	// k6's httpDebug: "headers" (the heads) or "full" (bodies too); ""
+	// logs none.
+	HTTPDebug string
 	// BlacklistIPs are CIDR ranges requests may not connect to (k6's
 	// blacklistIPs); such requests fail with error code 1110.
 	BlacklistIPs []string
@@ -115,6 +119,12 @@ type Options struct {
 	// uses it to hold its host allowlist for URLs scripts build at run time.
 	AllowIP func(netip.Addr) bool
 }
+
+// The values of Options.HTTPDebug, k6's.
+const (
+	HTTPDebugHeaders = "headers"
+	HTTPDebugFull    = "full"
+)
 
 // Default durations of setup and teardown, as k6.
 const (
@@ -145,6 +155,7 @@ type optionsJSON struct {
 	TLSVersion               *TLSVersion        `json:"tlsVersion,omitempty"`
 	TLSCipherSuites          []string           `json:"tlsCipherSuites,omitempty"`
 	TLSAuth                  []TLSAuth          `json:"tlsAuth,omitempty"`
+	HTTPDebug                string             `json:"httpDebug,omitempty"`
 }
 
 func optDuration(d time.Duration) *duration.Duration {
@@ -167,6 +178,7 @@ func (o Options) MarshalJSON() ([]byte, error) {
 		ExecutionSegment: o.ExecutionSegment, ExecutionSegmentSequence: o.ExecutionSegmentSequence,
 		NoThresholds: o.NoThresholds, NoSetup: o.NoSetup, NoTeardown: o.NoTeardown, BlacklistIPs: o.BlacklistIPs,
 		TLSVersion: o.TLSVersion, TLSCipherSuites: o.TLSCipherSuites, TLSAuth: o.TLSAuth,
+		HTTPDebug: o.HTTPDebug,
 	})
 }
 
@@ -192,6 +204,7 @@ func (o *Options) UnmarshalJSON(b []byte) error {
 		ExecutionSegment: j.ExecutionSegment, ExecutionSegmentSequence: j.ExecutionSegmentSequence,
 		NoThresholds: j.NoThresholds, NoSetup: j.NoSetup, NoTeardown: j.NoTeardown, BlacklistIPs: j.BlacklistIPs,
 		TLSVersion: j.TLSVersion, TLSCipherSuites: j.TLSCipherSuites, TLSAuth: j.TLSAuth,
+		HTTPDebug: j.HTTPDebug,
 	}
 	return nil
 }
@@ -291,6 +304,11 @@ func (p Plan) Validate() error {
 	}
 	if p.Options.MaxRedirects != nil && *p.Options.MaxRedirects < 0 {
 		errs = append(errs, fmt.Errorf("options.maxRedirects: must be >= 0, got %d", *p.Options.MaxRedirects))
+	}
+	switch p.Options.HTTPDebug {
+	case "", HTTPDebugHeaders, HTTPDebugFull:
+	default:
+		errs = append(errs, fmt.Errorf("options.httpDebug: want %q or %q, got %q", HTTPDebugHeaders, HTTPDebugFull, p.Options.HTTPDebug))
 	}
 	switch {
 	case p.Program == nil && p.Target == nil:

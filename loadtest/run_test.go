@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/loadlens/loadlens/loadtest/k6http"
 	"github.com/loadlens/loadlens/metrics"
 	"github.com/loadlens/loadlens/scenarios"
 )
@@ -449,6 +450,44 @@ func TestEchoRedactsURLPasswords(t *testing.T) {
 	}
 	assert.Equal(t, "/plain", e.Target.Endpoints[1].Path)
 	assert.Equal(t, "http://user:hunter2@127.0.0.1:8080", p.Target.BaseURL, "the plan itself keeps it")
+}
+
+// Requests made from Go with a bare k6http.Request carry the VU's tags:
+// thresholds on the scenario and the group see them, through Do, Batch and
+// Start alike.
+func TestRunGoRequestsCarryVUTags(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(srv.Close)
+	plan := Plan{
+		Scenarios: scenarios.Scenarios{"checkout": scenarios.SharedIterations{VUs: 2, Iterations: 4}},
+		Options:   Options{Tags: map[string]string{"env": "test"}},
+		Thresholds: mustThresholds(t, `{"http_reqs{scenario:checkout}": ["count==16"], "http_reqs{group:::pay}": ["count==12"],
+			"http_reqs{env:test}": ["count==16"], "http_req_duration{scenario:checkout}": ["p(95)<60000"]}`),
+		Program: Funcs{"default": func(ctx context.Context, vu *VU) error {
+			if _, err := vu.HTTP().Do(ctx, &k6http.Request{URL: srv.URL + "/cart"}); err != nil {
+				return err
+			}
+			return vu.Group("pay", func() error {
+				if _, err := vu.HTTP().Batch(ctx, []*k6http.Request{{URL: srv.URL + "/a"}, {URL: srv.URL + "/b"}}, k6http.BatchLimits{}); err != nil {
+					return err
+				}
+				p, err := vu.HTTP().Start(ctx, &k6http.Request{URL: srv.URL + "/c"}, nil)
+				if err != nil {
+					return err
+				}
+				_, err = p.Finish()
+				return err
+			})
+		}},
+	}
+	res, err := Run(t.Context(), plan)
+	require.NoError(t, err)
+	require.Len(t, res.Thresholds, 4)
+	for _, v := range res.Thresholds {
+		assert.Equal(t, metrics.Passed, v.Status, "%s %s", v.Metric, v.Threshold.Source)
+	}
+	assert.Equal(t, StatusPassed, res.Status)
 }
 
 // VUs see SystemEnv under Env, in scenarios with and without an env of

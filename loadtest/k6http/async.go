@@ -41,6 +41,7 @@ func (c *Client) Start(ctx context.Context, req *Request, notify func()) (*Pendi
 	if ctx.Err() != nil {
 		return nil, context.Cause(ctx)
 	}
+	req = c.withVUDefaults(req)
 	var s *batchSlot
 	if n := len(c.spare); n > 0 {
 		s = c.spare[n-1]

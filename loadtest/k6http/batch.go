@@ -82,7 +82,9 @@ func (c *Client) newSlot() *batchSlot {
 			r.hops = append(r.hops, len(r.samples))
 		}
 	}
-	s.c = newClient(c.s, emit)
+	st := c.s
+	st.vuDefaults = nil // Batch and Start apply them on the caller's goroutine
+	s.c = newClient(st, emit)
 	s.c.m = c.m
 	s.c.checkIdle = c.checkIdle
 	s.c.tr = c.transport() // one net/http pool per VU, as k6: HTTP/2 connections are shared
@@ -168,6 +170,12 @@ func (c *Client) Batch(ctx context.Context, reqs []*Request, lim BatchLimits) ([
 	}
 	if ctx.Err() != nil {
 		return nil, context.Cause(ctx)
+	}
+	if c.s.vuDefaults != nil {
+		reqs = slices.Clone(reqs)
+		for i, r := range reqs {
+			reqs[i] = c.withVUDefaults(r)
+		}
 	}
 	n := len(reqs)
 	res := make([]batchResult, n)

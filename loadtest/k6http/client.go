@@ -240,6 +240,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		return nil, context.Cause(ctx)
 	}
 	c.watch(ctx)
+	req = c.withVUDefaults(req)
 	timeout := req.Timeout
 	if timeout <= 0 {
 		timeout = c.s.timeout
@@ -280,6 +281,17 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		}
 		h = next
 	}
+}
+
+// withVUDefaults returns req, or a copy of it with the VU's tags and
+// metadata when it carries neither and the client has VUDefaults.
+func (c *Client) withVUDefaults(req *Request) *Request {
+	if c.s.vuDefaults == nil || req.VUTags.Len() > 0 || req.Metadata != nil {
+		return req
+	}
+	cp := *req
+	cp.VUTags, cp.Metadata = c.s.vuDefaults()
+	return &cp
 }
 
 // hop is one request of a redirect chain.

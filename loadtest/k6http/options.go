@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"net/url"
 	"time"
+
+	"github.com/loadlens/loadlens/metrics"
 )
 
 // Defaults of [Options], as k6 has them (the user agent is loadlens's own).
@@ -69,6 +71,20 @@ type Options struct {
 	// client's own HTTP/1.1 path: slower, for comparison or as an escape
 	// hatch.
 	DisableFastPath bool
+	// VUDefaults, when set, gives the VU tags and metadata of requests
+	// that carry neither (VUTags empty, Metadata nil): the engine sets it
+	// on each VU's client, so that a request made from Go carries the VU's
+	// run tags, scenario and group as a script's does. It is called from
+	// the goroutine calling Do, Batch or Start.
+	VUDefaults func() (metrics.Tags, map[string]string)
+	// Debug, when set, is called with each request as it is sent and each
+	// response as it arrives, written as k6's --http-debug logs them:
+	// "Request:\n" or "Response:\n", the HTTP/1.1 head, a blank line and,
+	// with DebugBodies, the body. Requests then go through net/http. It is
+	// called from the goroutine making the request.
+	Debug func(req *Request, dump string)
+	// DebugBodies adds bodies to Debug's dumps (k6's --http-debug=full).
+	DebugBodies bool
 }
 
 // DefaultSystemTags returns k6's default system tags.
@@ -171,13 +187,17 @@ type settings struct {
 	proxy        func(*http.Request) (*url.URL, error)
 	allowIP      func(netip.Addr) bool
 	noFast       bool
+	debug        func(*Request, string)
+	debugBodies  bool
+	vuDefaults   func() (metrics.Tags, map[string]string)
 }
 
 func (o Options) resolve() (settings, error) {
 	s := settings{
 		userAgent: o.UserAgent, timeout: o.Timeout, maxRedirects: DefaultMaxRedirects,
 		discard: o.DiscardResponseBodies, noReuse: o.NoConnectionReuse, expected: o.ExpectedStatuses,
-		proxy: o.Proxy, allowIP: o.AllowIP, noFast: o.DisableFastPath || o.Proxy != nil,
+		proxy: o.Proxy, allowIP: o.AllowIP, noFast: o.DisableFastPath || o.Proxy != nil || o.Debug != nil,
+		debug: o.Debug, debugBodies: o.DebugBodies, vuDefaults: o.VUDefaults,
 	}
 	if s.userAgent == "" && !o.NoUserAgent {
 		s.userAgent = DefaultUserAgent

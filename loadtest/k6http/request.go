@@ -37,7 +37,9 @@ type Request struct {
 	// VUTags are the tags of the VU making the request: the run's tags, the
 	// scenario, the group and the VU's own tags, already filtered by the
 	// enabled system tags. Request tags override them; system tags
-	// override both.
+	// override both. A VU's client fills in VUTags and Metadata when a
+	// request sets neither (Options.VUDefaults); the Response then points
+	// at a copy of the request holding them.
 	VUTags metrics.Tags
 	// Metadata is set as is on every sample of the request (k6's vu, iter
 	// and exec.vu.metrics.metadata). It is not copied.

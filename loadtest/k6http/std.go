@@ -222,12 +222,23 @@ func (c *Client) std(ctx context.Context, h *hop, x *exchange) {
 		hreq.Body = io.NopCloser(h.req.BodyReader)
 	}
 	hreq = hreq.WithContext(rctx)
+	if c.s.debug != nil {
+		c.s.debug(h.req, c.dumpRequest(h.req, hreq))
+	}
 
 	resp, err := c.transport().RoundTrip(hreq)
 	if err != nil {
 		x.err, x.end = err, time.Now()
 		st.copyTo(x)
 		return
+	}
+	if c.s.debug != nil {
+		if err := c.dumpResponse(h.req, resp); err != nil {
+			_ = resp.Body.Close()
+			x.err, x.end = err, time.Now()
+			st.copyTo(x)
+			return
+		}
 	}
 	var body []byte
 	if h.keep {
