@@ -40,7 +40,7 @@ func TestAnalyseTargetCPUs(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f := newRunFlags()
+			f := newRunFlags("run")
 			require.NoError(t, f.fs.Parse(tc.args))
 			plan := loadtest.Plan{Telemetry: &loadtest.Telemetry{Prometheus: "http://127.0.0.1:9100/metrics"}}
 			require.NoError(t, f.applyTelemetry(&plan))
@@ -58,7 +58,7 @@ func TestAnalyseTargetCPUs(t *testing.T) {
 
 func TestTargetCPUsNeedsATelemetrySource(t *testing.T) {
 	t.Parallel()
-	f := newRunFlags()
+	f := newRunFlags("run")
 	require.NoError(t, f.fs.Parse([]string{"--target-cpus", "2"}))
 	var plan loadtest.Plan
 	err := f.applyTelemetry(&plan)

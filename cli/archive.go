@@ -12,7 +12,7 @@ import (
 // imports and opens and its remote modules in one tar (k6's layout) that
 // `loadlens run archive.tar` runs offline.
 func (a *app) archive(ctx context.Context, args []string) int {
-	f := newRunFlags()
+	f := newRunFlags("archive")
 	out := f.fs.StringP("archive-out", "O", "archive.tar", "write the archive to FILE")
 	prog, code, done := a.loadProgram(ctx, f, "loadlens archive [flags] SCRIPT", args)
 	if done {
@@ -30,7 +30,7 @@ func (a *app) archive(ctx context.Context, args []string) int {
 // inspect is `loadlens inspect SCRIPT`: the script's options as k6
 // inspect prints them.
 func (a *app) inspect(ctx context.Context, args []string) int {
-	prog, code, done := a.loadProgram(ctx, newRunFlags(), "loadlens inspect [flags] SCRIPT", args)
+	prog, code, done := a.loadProgram(ctx, newRunFlags("inspect"), "loadlens inspect [flags] SCRIPT", args)
 	if done {
 		return code
 	}
@@ -58,7 +58,7 @@ func (a *app) loadProgram(ctx context.Context, f *runFlags, usage string, args [
 		return nil, a.configError(err), true
 	}
 	f.remoteModules = true
-	opts, err := a.scriptOptions(vars, f)
+	opts, _, err := a.scriptOptions(vars, f)
 	if err != nil {
 		return nil, a.configError(err), true
 	}

@@ -23,14 +23,22 @@ import (
 )
 
 // parseFlags parses a command's flags; done is set when the command should
-// return code at once (help, or a usage error).
+// return code at once. --help prints the usage to stdout and returns 0; a
+// bad flag or value prints pflag's error and the usage to stderr and
+// returns exitUsage. Afterwards fs.Usage prints the usage to stderr, for
+// the command's own argument checks.
 func (a *app) parseFlags(fs *flag.FlagSet, usage string, args []string) (code int, done bool) {
 	fs.SetOutput(a.stderr)
-	fs.Usage = func() { fmt.Fprintf(a.stderr, "Usage: %s\n\nFlags:\n%s", usage, fs.FlagUsages()) }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, true
-		}
+	printUsage := func(w io.Writer) { fmt.Fprintf(w, "Usage: %s\n\nFlags:\n%s", usage, fs.FlagUsages()) }
+	fs.Usage = func() { printUsage(a.stdout) }
+	err := fs.Parse(args)
+	fs.Usage = func() { printUsage(a.stderr) }
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK, true
+	case err != nil:
+		fmt.Fprintf(a.stderr, "loadlens %s: %v\n\n", fs.Name(), err)
+		fs.Usage()
 		return exitUsage, true
 	}
 	return 0, false

@@ -15,11 +15,21 @@ import (
 // a free loopback port, a short stress test against it with live progress,
 // the summary and the analysis.
 func (a *app) demo(ctx context.Context, args []string) int {
-	f := newRunFlags()
-	f.fs.SetOutput(a.stderr)
-	if err := f.fs.Parse(args); err != nil {
+	f := newRunFlags("demo")
+	if code, done := a.parseFlags(f.fs, "loadlens demo [flags]  (run's flags: --report, --result, -q, --ai, …)", args); done {
+		return code
+	}
+	if f.fs.NArg() > 0 {
+		fmt.Fprintf(a.stderr, "loadlens demo: takes no arguments, got %q\n\n", f.fs.Args())
+		f.fs.Usage()
 		return exitUsage
 	}
+	logger, logs, err := a.runLogger(f)
+	if err != nil {
+		return a.configError(fmt.Errorf("%w: %w", loadtest.ErrInvalidPlan, err))
+	}
+	defer logs.Close()
+	f.logger = logger
 	srv, err := target.New(target.Config{Latency: 2 * time.Millisecond, Profile: target.Saturate, Slots: 8, Hold: 10 * time.Millisecond})
 	if err != nil {
 		fmt.Fprintf(a.stderr, "loadlens demo: %v\n", err)
@@ -33,7 +43,7 @@ func (a *app) demo(ctx context.Context, args []string) int {
 	fmt.Fprintf(a.stdout, "loadlens demo: a built-in target on %s admits 8 requests at a time (a saturation fault);\n"+
 		"a stress test of about 25 s follows: 0 → 40 VUs over 20 s, then 5 s at 40.\n", srv.URL())
 	plan := demoPlan(srv.URL())
-	plan.Logger = a.logger(f.quietLogs, f.logFormat)
+	plan.Logger = f.log(a)
 	plan.Telemetry = &loadtest.Telemetry{Prometheus: srv.URL() + "/metrics"}
 	if !f.fs.Changed("report") {
 		f.reportFile = demoReport

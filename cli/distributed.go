@@ -206,7 +206,7 @@ func (a *app) unpackTest(ctx context.Context, archive []byte) (loadtest.Plan, *r
 	for name, data := range arch.Files {
 		files[name] = &fstest.MapFile{Data: data}
 	}
-	f := newRunFlags()
+	f := newRunFlags("run")
 	var d distFlags
 	d.register(f.fs, false)
 	if err := f.fs.Parse(arch.Args); err != nil {
@@ -349,19 +349,13 @@ func runnerOutput(spec string, index int) string {
 
 // coordinator is `loadlens coordinator [flags] FILE`.
 func (a *app) coordinator(ctx context.Context, args []string) int {
-	f := newRunFlags()
+	f := newRunFlags("coordinator")
 	var d distFlags
 	d.register(f.fs, true)
-	f.fs.SetOutput(a.stderr)
-	f.fs.Usage = func() {
-		fmt.Fprintf(a.stderr, "Usage: loadlens coordinator --runners N [flags] FILE.json|FILE.js\n\n"+
-			"Coordinates a distributed run: N runners (`loadlens runner`) join it over NATS.\n\nFlags:\n%s", f.fs.FlagUsages())
-	}
-	if err := f.fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	usage := "loadlens coordinator --runners N [flags] FILE.json|FILE.js\n\n" +
+		"Coordinates a distributed run: N runners (`loadlens runner`) join it over NATS."
+	if code, done := a.parseFlags(f.fs, usage, args); done {
+		return code
 	}
 	if d.runners < 1 || (f.fs.NArg() != 1) == (d.archive == "") {
 		f.fs.Usage()
@@ -378,7 +372,7 @@ func (a *app) runner(ctx context.Context, args []string) int {
 	index := fset.Int("index", -1, "this runner's slot; default $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job), else any free one")
 	outs := fset.StringArrayP("out", "o", nil, "this runner's own output: json=FILE or csv=FILE")
 	joinTimeout := fset.Duration("join-timeout", distributed.DefaultJoinTimeout, "how long to wait for the coordinator")
-	if code, done := a.parseFlags(fset, "Usage: loadlens runner --nats URL --run ID [flags]\n", args); done {
+	if code, done := a.parseFlags(fset, "loadlens runner --nats URL --run ID [flags]", args); done {
 		return code
 	}
 	if *url == "" || *runID == "" {

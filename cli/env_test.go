@@ -32,7 +32,7 @@ export default function () {
     '-e is in __ENV': (e) => e.PLAIN === 'visible',
   });
 }`)
-	r := runCLIEnv(t, []string{"LOADLENS_LEAK_CANARY=" + canary},
+	r := runCLIWith(t, cliInput{env: []string{"LOADLENS_LEAK_CANARY=" + canary}},
 		"run", "-q", "--result", result, "--report", html, "--junit", junit, "--summary-export", export,
 		"-e", "PLAIN=visible",
 		"-e", "DSN=postgres://u:pw@h/db", // secret by name

@@ -38,7 +38,7 @@ func TestEnvLayerPrecedence(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			a := &app{stdout: io.Discard, stderr: io.Discard, getenv: fakeEnv(tc.env)}
-			f := newRunFlags()
+			f := newRunFlags("run")
 			require.NoError(t, f.fs.Parse(tc.flags))
 			plan, _, err := a.loadPlan(t.Context(), path, f)
 			require.NoError(t, err)

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	flag "github.com/spf13/pflag"
@@ -51,12 +52,41 @@ type runFlags struct {
 	budgetBaseline           string
 	remoteModules            bool // not a flag: only `run` fetches remote modules, the agent does not
 
+	// k6's engine options, as flags.
+	insecureSkipTLSVerify bool
+	systemTags            []string
+	discardResponseBodies bool
+	maxRedirects          int
+	noConnectionReuse     bool
+	noVUConnectionReuse   bool
+	setupTimeout          string
+	teardownTimeout       string
+	minIterationDuration  string
+	blacklistIPs          []string
+	httpDebug             string
+	config                string
+	configLayer           loadtest.K6Options // --config's options, read by loadPlan
+	compatibilityMode     string
+
+	// Logging, as k6.
+	verbose       bool
+	logOutput     string
+	consoleOutput string
+	logger        *slog.Logger // made from these and logFormat by runLogger; nil: a.logger(quietLogs, logFormat)
+
+	// k6 flags loadlens accepts and does not act on (see ignoredFlags).
+	rps, batch, batchPerHost int64
+	dns                      string
+	paused, linger           bool
+	noUsageReport            bool
+
 	fs *flag.FlagSet
 }
 
-func newRunFlags() *runFlags {
+// newRunFlags returns the flags of run, and of demo, which takes them too.
+func newRunFlags(command string) *runFlags {
 	f := &runFlags{}
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs := flag.NewFlagSet(command, flag.ContinueOnError)
 	fs.Int64VarP(&f.vus, "vus", "u", 0, "number of virtual users")
 	fs.StringVarP(&f.duration, "duration", "d", "", "test duration, e.g. 30s, 5m")
 	fs.Int64VarP(&f.iterations, "iterations", "i", 0, "total iterations, shared among the VUs")
@@ -92,9 +122,68 @@ func newRunFlags() *runFlags {
 	fs.StringVar(&f.budgetFile, "budget", "", "hold the run to the performance budgets in FILE (the body of the agent's PUT /budgets/{test}); a breach exits 99")
 	fs.StringVar(&f.budgetBaseline, "budget-baseline", "", "an earlier --result FILE: the baseline of --budget's baseline budgets")
 	fs.BoolVar(&f.offline, "offline", false, "scripts: take remote modules from the module cache only, never from the network")
+
+	fs.BoolVar(&f.insecureSkipTLSVerify, "insecure-skip-tls-verify", false, "accept any TLS certificate")
+	fs.StringSliceVar(&f.systemTags, "system-tags", nil, "only these system tags on samples, e.g. status,method,url,scenario")
+	fs.BoolVar(&f.discardResponseBodies, "discard-response-bodies", false, "read response bodies off the wire and drop them")
+	fs.IntVar(&f.maxRedirects, "max-redirects", k6http.DefaultMaxRedirects, "follow at most N redirects")
+	fs.BoolVar(&f.noConnectionReuse, "no-connection-reuse", false, "a new connection for every request")
+	fs.BoolVar(&f.noVUConnectionReuse, "no-vu-connection-reuse", false, "close a VU's connections after each iteration")
+	fs.StringVar(&f.setupTimeout, "setup-timeout", "", "how long setup() may take (default 60s)")
+	fs.StringVar(&f.teardownTimeout, "teardown-timeout", "", "how long teardown() may take (default 60s)")
+	fs.StringVar(&f.minIterationDuration, "min-iteration-duration", "", "shorter iterations are padded to this")
+	fs.StringArrayVar(&f.blacklistIPs, "blacklist-ip", nil, "a CIDR range requests may not connect to (repeatable)")
+	fs.StringVar(&f.httpDebug, "http-debug", "", "log every HTTP request and response; headers only, or full with bodies")
+	fs.Lookup("http-debug").NoOptDefVal = loadtest.HTTPDebugHeaders
+	fs.StringVarP(&f.config, "config", "c", "", "scripts: k6's JSON config file, options under the script's own")
+	fs.StringVar(&f.compatibilityMode, "compatibility-mode", "extended", "scripts: extended (adds the global \"global\") or base")
+
+	fs.BoolVarP(&f.verbose, "verbose", "v", false, "debug logs")
+	fs.StringVar(&f.logOutput, "log-output", "stderr", "where logs go: stderr, stdout, none or file=PATH")
+	fs.StringVar(&f.consoleOutput, "console-output", "", "write the script's console output to FILE instead of the logs")
+
+	fs.Int64Var(&f.rps, "rps", 0, "k6's global request rate limit: not implemented by loadlens; use an arrival-rate scenario")
+	fs.Int64Var(&f.batch, "batch", 0, "k6's http.batch parallelism: loadlens reads it from the script's options only")
+	fs.Int64Var(&f.batchPerHost, "batch-per-host", 0, "k6's http.batch parallelism per host: loadlens reads it from the script's options only")
+	fs.StringVar(&f.dns, "dns", "", "k6's DNS resolver settings: not implemented by loadlens (the system resolver, cached per VU)")
+	fs.BoolVarP(&f.paused, "paused", "p", false, "k6 starts paused for its REST API: loadlens has none and starts at once")
+	fs.BoolVarP(&f.linger, "linger", "l", false, "k6 keeps its REST API up after the test: loadlens has none")
+	fs.BoolVar(&f.noUsageReport, "no-usage-report", false, "accepted for k6 compatibility: loadlens never reports usage")
 	fs.SetInterspersed(true)
 	f.fs = fs
 	return f
+}
+
+// ignoredFlags are k6 flags loadlens accepts without acting on them, with
+// what to say when one is given (nothing for --no-usage-report: k6 users
+// pass it everywhere, and loadlens never reports usage anyway).
+var ignoredFlags = []struct{ name, warning string }{
+	{"rps", "--rps is not implemented by loadlens and was ignored: for a request rate, use a constant-arrival-rate scenario"},
+	{"batch", "--batch was ignored: loadlens reads http.batch's limits from the script's options (batch, batchPerHost)"},
+	{"batch-per-host", "--batch-per-host was ignored: loadlens reads http.batch's limits from the script's options (batch, batchPerHost)"},
+	{"dns", "--dns is not implemented by loadlens and was ignored: names resolve through the system resolver"},
+	{"paused", "--paused was ignored: loadlens has no REST API to resume a test, so it starts at once"},
+	{"linger", "--linger was ignored: loadlens has no REST API to keep up after the test"},
+	{"no-usage-report", ""},
+}
+
+// ignoredWarnings are the warnings for the ignored k6 flags that were given.
+func (f *runFlags) ignoredWarnings() []string {
+	var out []string
+	for _, ig := range ignoredFlags {
+		if f.fs.Changed(ig.name) && ig.warning != "" {
+			out = append(out, ig.warning)
+		}
+	}
+	return out
+}
+
+// log is the logger of the run: runLogger's, or the default one.
+func (f *runFlags) log(a *app) *slog.Logger {
+	if f.logger != nil {
+		return f.logger
+	}
+	return a.logger(f.quietLogs, f.logFormat)
 }
 
 // The values of --summary-mode, k6's.
@@ -148,13 +237,38 @@ func (f *runFlags) overrides() (loadtest.K6Options, error) {
 	if changed("no-teardown") {
 		m["noTeardown"] = f.noTeardown
 	}
-	if changed("user-agent") {
-		m["userAgent"] = f.userAgent
+	for _, o := range []struct {
+		flag, option string
+		value        any
+	}{
+		{"insecure-skip-tls-verify", "insecureSkipTLSVerify", f.insecureSkipTLSVerify},
+		{"user-agent", "userAgent", f.userAgent},
+		{"system-tags", "systemTags", f.systemTags},
+		{"discard-response-bodies", "discardResponseBodies", f.discardResponseBodies},
+		{"max-redirects", "maxRedirects", f.maxRedirects},
+		{"no-connection-reuse", "noConnectionReuse", f.noConnectionReuse},
+		{"no-vu-connection-reuse", "noVUConnectionReuse", f.noVUConnectionReuse},
+		{"setup-timeout", "setupTimeout", f.setupTimeout},
+		{"teardown-timeout", "teardownTimeout", f.teardownTimeout},
+		{"min-iteration-duration", "minIterationDuration", f.minIterationDuration},
+		{"blacklist-ip", "blacklistIPs", f.blacklistIPs},
+	} {
+		if changed(o.flag) {
+			m[o.option] = o.value
+		}
+	}
+	if changed("http-debug") {
+		m["httpDebug"] = f.httpDebug // checked by the plan's validation, as the option
 	}
 	switch f.logFormat {
 	case logFormatText, logFormatRaw, logFormatJSON:
 	default:
 		errs = append(errs, fmt.Sprintf("--log-format %q: want raw or json (or nothing, for k6's text lines)", f.logFormat))
+	}
+	switch f.compatibilityMode {
+	case "extended", "base":
+	default:
+		errs = append(errs, fmt.Sprintf("--compatibility-mode %q: want extended or base", f.compatibilityMode))
 	}
 	switch f.summaryTimeUnit {
 	case "", "s", "ms", "us":

@@ -38,7 +38,7 @@ func TestLogFormats(t *testing.T) {
 		slog.New(newLogHandler(&buf, format, slog.LevelInfo)).Info("hello", "source", "console")
 		assert.Contains(t, buf.String(), want, format)
 	}
-	f := newRunFlags()
+	f := newRunFlags("run")
 	require.NoError(t, f.fs.Parse([]string{"--user-agent", "", "--log-format", "yaml"}))
 	o, err := f.overrides()
 	require.ErrorContains(t, err, `--log-format "yaml"`)

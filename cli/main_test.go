@@ -68,19 +68,24 @@ type cliResult struct {
 
 func runCLI(t *testing.T, args ...string) cliResult {
 	t.Helper()
-	return runCLIEnv(t, nil, args...)
+	return runCLIWith(t, cliInput{}, args...)
 }
 
-// runCLIEnv runs the CLI with extra environment variables (K=V) on top of
-// the test's.
-func runCLIEnv(t *testing.T, env []string, args ...string) cliResult {
+// cliInput is what a run of the CLI gets besides its arguments.
+type cliInput struct {
+	env   []string // K=V on top of the test's environment
+	stdin string
+}
+
+func runCLIWith(t *testing.T, in cliInput, args ...string) cliResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	if env != nil {
-		cmd.Env = append(os.Environ(), env...)
+	if in.env != nil {
+		cmd.Env = append(os.Environ(), in.env...)
 	}
+	cmd.Stdin = strings.NewReader(in.stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -268,7 +273,7 @@ func TestUsage(t *testing.T) {
 	assert.Equal(t, 2, runCLI(t, "bogus").code)
 	r := runCLI(t, "run", "--help")
 	assert.Equal(t, 0, r.code)
-	assert.Contains(t, r.stderr, "--vus")
+	assert.Contains(t, r.stdout, "--vus", "help goes to stdout, as k6's")
 	r = runCLI(t, "run", "nope.txt")
 	assert.Equal(t, 255, r.code, "an unreadable file is not a config error")
 	assert.True(t, strings.Contains(runCLI(t, "version").stdout, "loadlens"))

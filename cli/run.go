@@ -9,11 +9,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
-
-	flag "github.com/spf13/pflag"
 
 	"github.com/loadlens/loadlens/js"
 	"github.com/loadlens/loadlens/loadtest"
@@ -22,23 +21,22 @@ import (
 
 // run is `loadlens run [flags] FILE`.
 func (a *app) run(ctx context.Context, args []string) int {
-	f := newRunFlags()
+	f := newRunFlags("run")
 	var d distFlags
 	d.register(f.fs, false)
-	f.fs.SetOutput(a.stderr)
-	f.fs.Usage = func() {
-		fmt.Fprintf(a.stderr, "Usage: loadlens run [flags] FILE.json|FILE.js\n\nFlags:\n%s", f.fs.FlagUsages())
-	}
-	if err := f.fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := a.parseFlags(f.fs, "loadlens run [flags] FILE.json|FILE.js|FILE.ts|-", args); done {
+		return code
 	}
 	if f.fs.NArg() != 1 {
 		f.fs.Usage()
 		return exitUsage
 	}
+	logger, logs, err := a.runLogger(f)
+	if err != nil {
+		return a.configError(fmt.Errorf("%w: %w", loadtest.ErrInvalidPlan, err))
+	}
+	defer logs.Close()
+	f.logger = logger
 	path := f.fs.Arg(0)
 	f.remoteModules = true
 	if d.runners > 0 {
@@ -55,11 +53,11 @@ func (a *app) run(ctx context.Context, args []string) int {
 	if err := f.applyTelemetry(&plan); err != nil {
 		return a.configError(err)
 	}
-	plan.Logger = a.logger(f.quietLogs, f.logFormat)
+	plan.Logger = f.log(a)
 	if f.summaryMode == summaryFull {
 		warnings = append(warnings, "--summary-mode=full: loadlens prints the compact summary")
 	}
-	for _, w := range warnings {
+	for _, w := range append(f.ignoredWarnings(), warnings...) {
 		plan.Logger.Warn(w)
 	}
 	_, code := a.execute(ctx, plan, f, filepath.Base(path))
@@ -88,12 +86,34 @@ func (a *app) loadPlan(ctx context.Context, path string, f *runFlags) (loadtest.
 	if err != nil {
 		return loadtest.Plan{}, nil, fmt.Errorf("%w: %w", loadtest.ErrInvalidPlan, err)
 	}
-	src, err := a.readFile(path)
+	var warnings []string
+	if f.config != "" {
+		b, err := a.readFile(f.config)
+		if err == nil {
+			f.configLayer, err = loadtest.ParseK6Options(b)
+		}
+		if err != nil {
+			return loadtest.Plan{}, nil, fmt.Errorf("%w: --config %s: %w", loadtest.ErrInvalidPlan, f.config, err)
+		}
+		warnings = f.configLayer.Warnings
+	}
+	var src []byte
+	if path == "-" {
+		src, err = io.ReadAll(a.stdin)
+	} else {
+		src, err = a.readFile(path)
+	}
 	if err != nil {
 		return loadtest.Plan{}, nil, err
 	}
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".json":
+	var plan loadtest.Plan
+	var more []string
+	switch kind := strings.ToLower(filepath.Ext(path)); {
+	case path == "-" && !bytes.HasPrefix(bytes.TrimSpace(src), []byte("{")):
+		// k6 run - reads a script; a test file (a JSON object) may come too.
+		plan, more, err = a.scriptPlan(ctx, js.Source{Filename: "stdin.js", Code: src}, f.configLayer, cli, vars, f)
+		return plan, append(warnings, more...), err
+	case kind == ".json" || path == "-":
 		spec, err := loadtest.DecodeTestSpec(src)
 		if err != nil {
 			return loadtest.Plan{}, nil, err
@@ -101,21 +121,27 @@ func (a *app) loadPlan(ctx context.Context, path string, f *runFlags) (loadtest.
 		if spec.ScriptFile != "" { // next to the test file
 			spec.ScriptFile = filepath.Join(filepath.Dir(path), filepath.FromSlash(spec.ScriptFile))
 		}
-		return a.specPlan(ctx, spec, cli, vars, f)
-	case ".js", ".mjs", ".cjs", ".ts", ".mts", ".cts":
-		return a.scriptPlan(ctx, path, cli, vars, f)
-	case ".tar":
+		if f.config != "" {
+			return loadtest.Plan{}, nil, fmt.Errorf("%w: --config: applies to k6 scripts; a test file has its own \"options\"", loadtest.ErrInvalidPlan)
+		}
+		plan, more, err = a.specPlan(ctx, spec, cli, vars, f)
+		return plan, append(warnings, more...), err
+	case slices.Contains([]string{".js", ".mjs", ".cjs", ".ts", ".mts", ".cts"}, kind):
+		plan, more, err = a.scriptPlan(ctx, js.Source{Path: path}, f.configLayer, cli, vars, f)
+		return plan, append(warnings, more...), err
+	case kind == ".tar":
 		ar, err := js.ReadArchive(bytes.NewReader(src))
 		if err != nil {
 			return loadtest.Plan{}, nil, fmt.Errorf("%w: %s: %w", js.ErrScript, path, err)
 		}
-		opts, err := a.scriptOptions(merge(ar.Metadata.Env, vars), f)
+		env := merge(ar.Metadata.Env, vars)
+		opts, system, err := a.scriptOptions(env, f)
 		if err != nil {
 			return loadtest.Plan{}, nil, err
 		}
 		opts.Remote = ar.Remote // offline: only what the archive holds
-		plan, _, warnings, err := js.Plan(ctx, ar.Source, loadtest.K6Options{}, cli, opts)
-		return plan, warnings, err
+		plan, _, more, err = js.Plan(ctx, ar.Source, f.configLayer, cli, opts)
+		return recordEnv(plan, env, system), append(warnings, more...), err
 	}
 	return loadtest.Plan{}, nil, fmt.Errorf("%w: %s: want a test file (.json) or a k6 script (.js)", loadtest.ErrInvalidPlan, path)
 }

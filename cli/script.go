@@ -12,18 +12,18 @@ import (
 	"github.com/loadlens/loadlens/loadtest"
 )
 
-// scriptPlan builds the plan of the k6 script at path, with top (the
-// flags) over its own options (k6's precedence: script < flags).
-func (a *app) scriptPlan(ctx context.Context, path string, top loadtest.K6Options, env map[string]string, f *runFlags) (loadtest.Plan, []string, error) {
+// scriptPlan builds the plan of a k6 script, with base (--config) under
+// its own options and top (K6_* and the flags) over them (k6's
+// precedence: config < script < environment < flags).
+func (a *app) scriptPlan(ctx context.Context, src js.Source, base, top loadtest.K6Options, env map[string]string, f *runFlags) (loadtest.Plan, []string, error) {
 	opts, system, err := a.scriptOptions(env, f)
 	if err != nil {
 		return loadtest.Plan{}, nil, err
 	}
-	src := js.Source{Path: path}
-	if a.files != nil {
-		src = js.Source{Path: fsName(path), FS: a.files}
+	if a.files != nil && src.Path != "" {
+		src = js.Source{Path: fsName(src.Path), FS: a.files}
 	}
-	plan, _, warnings, err := js.Plan(ctx, src, loadtest.K6Options{}, top, opts)
+	plan, _, warnings, err := js.Plan(ctx, src, base, top, opts)
 	return recordEnv(plan, env, system), warnings, err
 }
 
@@ -35,8 +35,8 @@ func (a *app) scriptOptions(env map[string]string, f *runFlags) (opts js.Options
 	if f.includeSystemEnv {
 		system = a.systemEnv()
 	}
-	return js.Options{Env: merge(system, env), Logger: a.logger(f.quietLogs, f.logFormat), Throw: f.throw, Modules: a.modules,
-		Remote: a.remoteModules(f), Secrets: secrets}, system, err
+	return js.Options{Env: merge(system, env), Logger: f.log(a), Throw: f.throw, Modules: a.modules,
+		Remote: a.remoteModules(f), Secrets: secrets, CompatibilityMode: f.compatibilityMode}, system, err
 }
 
 // recordEnv has a script's plan record only the environment the user

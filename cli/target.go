@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	goflag "flag"
 	"fmt"
 	"io"
@@ -25,14 +24,8 @@ func (a *app) target(ctx context.Context, args []string) int {
 	gofs.SetOutput(io.Discard)
 	cfg.RegisterFlags(gofs, "")
 	fs.AddGoFlagSet(gofs)
-	fs.Usage = func() {
-		fmt.Fprintf(a.stderr, "Usage: loadlens target [flags]\n\nFlags:\n%s", fs.FlagUsages())
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := a.parseFlags(fs, "loadlens target [flags]", args); done {
+		return code
 	}
 	if *events != "" {
 		f, err := os.OpenFile(*events, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
