@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
+	"runtime"
 	"slices"
+	"strings"
 )
 
 // Program is the code a plan's VUs run: Go functions ([Funcs]), a request
@@ -74,10 +77,42 @@ type funcsVU struct {
 	vu    *VU
 }
 
-func (f funcsVU) Run(ctx context.Context, exec string) error {
+// Run runs one iteration. A panic ends it with an iteration error naming
+// the panic and where it happened, as an exception does in a script: one
+// bad iteration must not take the whole process (a go test binary) down.
+func (f funcsVU) Run(ctx context.Context, exec string) (err error) {
 	fn, ok := f.funcs[exec]
 	if !ok {
 		return fmt.Errorf("no exec function %q", exec)
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v (%s)", p, panicSite())
+			if f.vu.group != "" { // the panic left a group without leaving it
+				f.vu.group = ""
+				f.vu.regroup()
+			}
+		}
+	}()
 	return fn(ctx, f.vu)
+}
+
+// panicSite returns where the panic being recovered happened, file:line
+// in function, called from the deferred function that recovers.
+func panicSite() string {
+	pcs := make([]uintptr, 32)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	panicking := false
+	for {
+		fr, more := frames.Next()
+		switch {
+		case fr.Function == "runtime.gopanic":
+			panicking = true
+		case panicking && !strings.HasPrefix(fr.Function, "runtime."):
+			return fmt.Sprintf("%s:%d in %s", filepath.Base(fr.File), fr.Line, fr.Function)
+		}
+		if !more {
+			return "unknown site"
+		}
+	}
 }

@@ -19,9 +19,10 @@ import (
 )
 
 // Run runs plan under t's context and returns the result. It fails t (and
-// goes on) when the plan is invalid, the run errors or is aborted, or any
-// threshold fails, with one message that names each failed threshold and
-// its observed value.
+// goes on) when the plan is invalid, the run errors or is aborted, any
+// threshold fails or any iteration returns an error (a Go iteration that
+// panics returns one), with one message that names each failed threshold
+// with its observed value and unit, and each iteration error.
 func Run(t testing.TB, plan loadtest.Plan, outputs ...loadtest.Output) loadtest.Result {
 	t.Helper()
 	res, err := loadtest.Run(t.Context(), plan, outputs...)
@@ -42,9 +43,14 @@ func nameOf(p loadtest.Plan) string {
 	return "(unnamed)"
 }
 
-// Failure describes why a result did not pass, or returns "" when it did.
+// Failure describes why a result did not pass, or returns "" when it
+// passed without iteration errors.
 func Failure(res loadtest.Result) string {
-	if res.Status == loadtest.StatusPassed {
+	var iterErrs int64
+	for _, e := range res.IterationErrors {
+		iterErrs += e.Count
+	}
+	if res.Status == loadtest.StatusPassed && iterErrs == 0 {
 		return ""
 	}
 	var b strings.Builder
@@ -55,9 +61,12 @@ func Failure(res loadtest.Result) string {
 	if res.FailedBy != "" {
 		fmt.Fprintf(&b, "; marked failed: %s", res.FailedBy)
 	}
+	if iterErrs > 0 {
+		fmt.Fprintf(&b, "; %d of %.0f iterations returned an error", iterErrs, res.Metrics[metrics.Iterations].Values["count"])
+	}
 	for _, v := range res.Thresholds {
 		if v.Status == metrics.Failed {
-			fmt.Fprintf(&b, "\n\tthreshold %s '%s' failed: %s = %.4g", v.Metric, v.Threshold.Source, v.Threshold.Aggregation, v.Observed)
+			fmt.Fprintf(&b, "\n\tthreshold %s '%s' failed: %s", v.Metric, v.Threshold.Source, res.Observed(v))
 		}
 	}
 	for i, e := range res.IterationErrors {
