@@ -99,10 +99,19 @@ func (a *app) compare(args []string) int {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "write the comparison as JSON")
 	noise := fs.Float64("noise-floor", 0, "smallest relative change that counts (default 0.05)")
+	failOn := fs.String("fail-on", "", "exit 1 when the outcome is worse (worse), or only on regressions: a threshold that newly fails, "+
+		"a metric significantly worse (regression); for CI gates")
 	if code, done := a.parseFlags(fs, "loadlens compare [flags] BASE.json CURRENT.json", args); done {
 		return code
 	}
 	if fs.NArg() != 2 {
+		fs.Usage()
+		return exitUsage
+	}
+	switch *failOn {
+	case "", failOnWorse, failOnRegression:
+	default:
+		fmt.Fprintf(a.stderr, "loadlens compare: --fail-on %q: want worse or regression\n\n", *failOn)
 		fs.Usage()
 		return exitUsage
 	}
@@ -126,8 +135,28 @@ func (a *app) compare(args []string) int {
 		fmt.Fprintf(a.stderr, "loadlens compare: %v\n", err)
 		return exitGenericError
 	}
+	for _, w := range c.Warnings {
+		fmt.Fprintf(a.stderr, "loadlens compare: warning: %s\n", w)
+	}
+	switch regressions := c.Regressions(); {
+	case *failOn == failOnWorse && c.Outcome == report.OutcomeWorse:
+		fmt.Fprintf(a.stderr, "loadlens compare: the current run is worse (--fail-on worse)\n")
+		return exitCompareFailed
+	case *failOn == failOnRegression && len(regressions) > 0:
+		fmt.Fprintf(a.stderr, "loadlens compare: %d regression(s) (--fail-on regression):\n", len(regressions))
+		for _, r := range regressions {
+			fmt.Fprintf(a.stderr, "  - %s\n", r)
+		}
+		return exitCompareFailed
+	}
 	return exitOK
 }
+
+// The values of compare --fail-on.
+const (
+	failOnWorse      = "worse"
+	failOnRegression = "regression"
+)
 
 // sandbox is the agent's child for one tenant script (service.Sandbox): a
 // job on stdin, messages on stdout, the script's logs on stderr.

@@ -59,6 +59,32 @@ func TestReportAndCompare(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &c))
 	assert.Contains(t, c, "comparison")
 
+	// CI gates: the second run's threshold fails where the first had none.
+	r = runCLI(t, "compare", "--fail-on", "regression", results[0], results[1])
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "threshold http_req_failed 'rate<0.1': absent → failed")
+	r = runCLI(t, "compare", "--fail-on", "worse", results[0], results[1])
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "Outcome: worse")
+	r = runCLI(t, "compare", "--fail-on", "regression", results[1], results[1])
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, 2, runCLI(t, "compare", "--fail-on", "slower", results[0], results[1]).code)
+
+	// Another test's result is compared, with a warning.
+	var doc map[string]any
+	b, err := os.ReadFile(results[0])
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &doc))
+	doc["result"].(map[string]any)["name"] = "another test"
+	other := filepath.Join(dir, "other.json")
+	b, err = json.Marshal(doc)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(other, b, 0o644))
+	r = runCLI(t, "compare", other, results[0])
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, `warning: the runs are of different tests: base "another test", current ""`)
+	assert.Contains(t, r.stdout, "Warning: the runs are of different tests")
+
 	assert.Equal(t, 2, runCLI(t, "report", results[0]).code, "nothing to write")
 	assert.Equal(t, 255, runCLI(t, "report", filepath.Join(dir, "missing.json"), "--html", out).code)
 }

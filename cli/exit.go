@@ -13,5 +13,6 @@ const (
 	exitScriptAborted   = js.ExitScriptAborted
 	exitMarkedFailed    = js.ExitMarkedFailed
 	exitGenericError    = js.ExitGenericError
+	exitCompareFailed   = 1 // compare --fail-on: the current run is worse
 	exitUsage           = 2 // the command line itself is wrong
 )

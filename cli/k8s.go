@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"os"
 
-	flag "github.com/spf13/pflag"
-
 	"github.com/loadlens/loadlens/distributed"
 	"github.com/loadlens/loadlens/distributed/k8s"
 	"github.com/loadlens/loadlens/loadtest"
 )
 
-const k8sUsage = `Usage: loadlens k8s render --runners N --image IMAGE [flags] FILE.json|FILE.js
+const k8sUsage = `loadlens k8s render --runners N --image IMAGE [flags] FILE.json|FILE.js
 
 Writes the Kubernetes manifests of a distributed run to stdout (or -o FILE):
 the test in a ConfigMap, the coordinator as a Job with a Service for its NATS
@@ -23,18 +21,15 @@ flags (-u, -d, -e, --tag …) shape the test as for run. Then:
   loadlens k8s render --runners 10 --image IMAGE script.js > run.yaml
   kubectl apply -f run.yaml
   kubectl logs -f job/loadlens-coordinator    # the summary; the Job fails when the test fails
-  kubectl delete -f run.yaml
-
-Flags:
-`
+  kubectl delete -f run.yaml`
 
 // k8s is `loadlens k8s render [flags] FILE`.
 func (a *app) k8s(ctx context.Context, args []string) int {
 	if len(args) == 0 || args[0] != "render" {
-		fmt.Fprint(a.stderr, k8sUsage)
+		fmt.Fprintf(a.stderr, "Usage: %s\n", k8sUsage)
 		return exitUsage
 	}
-	f := newRunFlags()
+	f := newRunFlags("k8s render")
 	var d distFlags
 	d.register(f.fs, true)
 	var o k8s.Options
@@ -45,13 +40,8 @@ func (a *app) k8s(ctx context.Context, args []string) int {
 	f.fs.StringVar(&o.RunnerCPU, "runner-cpu", "1", "CPU each runner requests")
 	f.fs.StringVar(&o.RunnerMemory, "runner-memory", "512Mi", "memory each runner requests")
 	f.fs.StringVarP(&outFile, "output", "O", "", "write the manifests to FILE instead of stdout")
-	f.fs.SetOutput(a.stderr)
-	f.fs.Usage = func() { fmt.Fprintf(a.stderr, "%s%s", k8sUsage, f.fs.FlagUsages()) }
-	if err := f.fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := a.parseFlags(f.fs, k8sUsage, args[1:]); done {
+		return code
 	}
 	if f.fs.NArg() != 1 {
 		f.fs.Usage()

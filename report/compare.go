@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"maps"
 	"math"
 	"slices"
@@ -89,6 +90,9 @@ type Comparison struct {
 	// that the current run no longer has.
 	NewFindings      []anomaly.Finding `json:"new_findings"`
 	ResolvedFindings []anomaly.Finding `json:"resolved_findings"`
+	// Warnings say why the runs may not be comparable: different test
+	// names or types.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // RunRef identifies a compared run.
@@ -216,7 +220,38 @@ func Compare(base, cur Run, opts CompareOptions) Comparison {
 		c.ResolvedFindings = findingsNotIn(base.Findings, cur.Findings)
 	}
 	c.Outcome = c.overall()
+	if b, cu := base.Result.Name, cur.Result.Name; b != cu {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("the runs are of different tests: base %q, current %q", b, cu))
+	}
+	if b, cu := base.Result.TestType, cur.Result.TestType; b != "" && cu != "" && b != cu {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("the runs are of different test types: base %s, current %s", b, cu))
+	}
 	return c
+}
+
+// Regressions lists what got worse beyond doubt: thresholds that passed
+// in the base run (or were not there) and fail now, and metrics that are
+// worse where a significance test could say so. New findings and changes
+// judged on the noise floor alone are not regressions (they may still make
+// the Outcome worse).
+func (c Comparison) Regressions() []string {
+	var out []string
+	for _, t := range c.Thresholds {
+		if t.Current == metrics.Failed.String() && t.Base != t.Current {
+			base := t.Base
+			if base == "" {
+				base = "absent"
+			}
+			out = append(out, fmt.Sprintf("threshold %s '%s': %s → %s", t.Metric, t.Threshold, base, t.Current))
+		}
+	}
+	for _, m := range c.Metrics {
+		if m.Outcome == OutcomeWorse && m.Significant {
+			out = append(out, fmt.Sprintf("%s: %s → %s (%s, p = %s)", m.Name(), optValue(m.Base, m.Unit), optValue(m.Current, m.Unit),
+				formatChange(m.Change), formatP(m.PValue)))
+		}
+	}
+	return out
 }
 
 func ref(r loadtest.Result) RunRef {

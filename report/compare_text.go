@@ -20,7 +20,11 @@ func (c Comparison) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
 	ew.printf("Base:    %s\n", c.Base)
 	ew.printf("Current: %s\n", c.Current)
-	ew.printf("Outcome: %s (noise floor %s, alpha %g)\n\n", c.Outcome, formatValue(c.NoiseFloor, "ratio"), c.Alpha)
+	ew.printf("Outcome: %s (noise floor %s, alpha %g)\n", c.Outcome, formatValue(c.NoiseFloor, "ratio"), c.Alpha)
+	for _, w := range c.Warnings {
+		ew.printf("Warning: %s\n", w)
+	}
+	ew.printf("\n")
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "METRIC\tBASE\tCURRENT\tDELTA\tCHANGE\tP-VALUE\tOUTCOME")
 	for _, m := range c.Metrics {
