@@ -207,8 +207,8 @@ func (a *app) execute(ctx context.Context, plan loadtest.Plan, f *runFlags, scri
 	if !f.quiet {
 		a.printHeader(plan, script, outNames)
 	}
-	if !f.quiet && tty {
-		outputs = append(outputs, newProgressBar(a.stdout))
+	if !f.quiet {
+		outputs = append(outputs, newProgressBar(a.stdout, tty, plan.Scenarios))
 	}
 
 	ctx, stop := a.signalContext(ctx)
@@ -228,15 +228,22 @@ func (a *app) execute(ctx context.Context, plan loadtest.Plan, f *runFlags, scri
 	// summary; --summary-mode=disabled drops it and handleSummary.
 	summary := f.summaryMode != summaryDisabled
 	replaced := summary && a.handleSummary(ctx, plan, res, senv)
-	if summary && !replaced {
-		if err := loadtest.WriteTextSummary(a.stdout, res, senv); err != nil {
-			fmt.Fprintf(a.stderr, "loadlens: summary: %v\n", err)
+	if summary {
+		// When handleSummary took stdout, what loadlens adds to k6's
+		// summary still reaches the terminal, on stderr.
+		out := a.stderr
+		if !replaced {
+			out = a.stdout
+			if err := loadtest.WriteTextSummary(a.stdout, res, senv); err != nil {
+				fmt.Fprintf(a.stderr, "loadlens: summary: %v\n", err)
+			}
 		}
+		writeErrorCodes(out, res)
 		if !f.noAnalysis {
-			writeFindings(a.stdout, in.Analysis)
+			writeFindings(out, in.Analysis)
 		}
 		if in.AI != nil {
-			writeAI(a.stdout, *in.AI)
+			writeAI(out, *in.AI)
 		}
 	}
 	if err := a.writeFiles(f, res, in); err != nil {
