@@ -162,7 +162,40 @@ func (a *app) specPlan(ctx context.Context, spec loadtest.TestSpec, cli loadtest
 		spec.ScriptFile = fsName(spec.ScriptFile)
 	}
 	plan, warnings, err := js.SpecPlan(ctx, spec, cli, a.files, opts)
+	if err == nil {
+		warnings = append(presetDefaults(spec, plan), warnings...)
+	}
 	return recordEnv(plan, env, system), warnings, err
+}
+
+// presetDefaults says up front what a preset test file left to the
+// preset, and the test that makes: a load test of "10s" is not 10 s.
+func presetDefaults(spec loadtest.TestSpec, plan loadtest.Plan) []string {
+	var missing []string
+	switch spec.TestType {
+	case loadtest.TestSmoke, loadtest.TestSoak, loadtest.TestBreakpoint:
+	case loadtest.TestLoad, loadtest.TestStress, loadtest.TestSpike:
+		if spec.RampUpDurationSeconds == nil {
+			missing = append(missing, "ramp_up_duration_seconds")
+		}
+	default:
+		return nil
+	}
+	if spec.VirtualUsers == nil {
+		missing = append(missing, "virtual_users")
+	}
+	if spec.Duration == nil && spec.DurationMinutes == nil {
+		missing = append(missing, "duration")
+	}
+	if len(missing) == 0 || len(plan.Scenarios) != 1 || spec.HasScript() {
+		return nil
+	}
+	if opts, err := loadtest.ParseK6Options(spec.Options); len(spec.Options) > 0 && err == nil && opts.HasExecution() {
+		return nil // the file's options replace the preset
+	}
+	name := plan.Scenarios.Sorted()[0]
+	return []string{fmt.Sprintf("test_type %q: %s not given, so the preset's (ramps scale with a given duration): %s",
+		spec.TestType, strings.Join(missing, ", "), plan.Scenarios[name].Description(nil))}
 }
 
 func merge(a, b map[string]string) map[string]string {

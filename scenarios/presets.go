@@ -11,22 +11,30 @@ type PresetParams struct {
 	Rate int64
 	// Duration is the length of the main phase.
 	Duration time.Duration
-	// RampUp is the length of each ramp; nil means the preset's default,
-	// and a pointer to 0 means no ramp (the load jumps).
+	// RampUp is the length of each ramp; a pointer to 0 means no ramp (the
+	// load jumps). nil means the preset's default ramp, scaled with
+	// Duration when Duration is given, so that the test keeps the preset's
+	// shape: Load's 5m ramps around 30m become 1m40s ramps around 10m, and
+	// 10s has ramps of about 1.7s, not 5m.
 	RampUp *time.Duration
 }
 
 // withDefaults returns p with its zero fields set to the given defaults and
-// the ramp length resolved.
+// the ramp length resolved: given, or the default ramp scaled by how
+// Duration compares with the default duration d.
 func (p PresetParams) withDefaults(vus int64, d, ramp time.Duration) (PresetParams, time.Duration) {
 	if p.VUs <= 0 {
 		p.VUs = vus
 	}
+	switch {
+	case p.RampUp != nil:
+		ramp = max(*p.RampUp, 0)
+	case p.Duration > 0 && d > 0:
+		// In floating point: ramp × Duration overflows int64 nanoseconds.
+		ramp = time.Duration(float64(ramp) * float64(p.Duration) / float64(d)).Round(time.Millisecond)
+	}
 	if p.Duration <= 0 {
 		p.Duration = d
-	}
-	if p.RampUp != nil {
-		ramp = max(*p.RampUp, 0)
 	}
 	return p, ramp
 }

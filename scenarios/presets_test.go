@@ -50,6 +50,20 @@ func TestPresets(t *testing.T) {
 			want: Scenarios{"load": RampingVUs{StartVUs: zero, Stages: []Stage{{0, 20}, {2 * time.Second, 20}, {0, 0}}}},
 		},
 		{
+			// A duration without a ramp keeps the preset's shape: 10 s of
+			// load does not take 10 min 10 s.
+			name: "load: the default ramps scale with the duration", got: Load(PresetParams{Duration: 10 * time.Second}),
+			want: Scenarios{"load": RampingVUs{StartVUs: zero, Stages: []Stage{{1667 * time.Millisecond, 100}, {10 * time.Second, 100}, {1667 * time.Millisecond, 0}}}},
+		},
+		{
+			name: "stress: the default ramps scale with the duration", got: Stress(PresetParams{VUs: 8, Duration: 50 * time.Second}),
+			want: Scenarios{"stress": RampingVUs{StartVUs: zero, Stages: []Stage{{20 * time.Second, 2}, {50 * time.Second, 4}, {20 * time.Second, 8}, {20 * time.Second, 0}}}},
+		},
+		{
+			name: "spike: the default ramps scale with the duration", got: Spike(PresetParams{VUs: 10, Duration: 10 * time.Second}),
+			want: Scenarios{"spike": RampingVUs{StartVUs: zero, Stages: []Stage{{5 * time.Second, 2}, {10 * time.Second, 10}, {5 * time.Second, 2}, {10 * time.Second, 0}}}},
+		},
+		{
 			name: "soak with a zero ramp is constant", got: Soak(PresetParams{VUs: 5, Duration: time.Minute, RampUp: new(time.Duration(0))}),
 			want: Scenarios{"soak": ConstantVUs{VUs: 5, Duration: time.Minute}},
 		},
