@@ -59,7 +59,7 @@ func newBrowser(t testing.TB) *browser {
 	)
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
-	ctx, tcancel := context.WithTimeout(ctx, 90*time.Second)
+	ctx, tcancel := context.WithTimeout(ctx, 5*time.Minute) // generous: a busy 2-core machine under -race
 	t.Cleanup(func() {
 		tcancel()
 		cancel()
