@@ -16,7 +16,8 @@ type runMetric struct {
 	name      string // as in findings
 	series    string // the per-second series
 	label     string
-	value     func(loadtest.Result) (float64, bool)
+	metric    string // the summary metric and aggregation of its value
+	agg       string
 	higherBad bool
 	absFloor  float64 // smallest absolute change that counts
 	// resolution is the metric's relative resolution: latency percentiles
@@ -29,22 +30,11 @@ type runMetric struct {
 // percentiles come from (metrics.Trend).
 const sketchError = 0.005
 
-func summaryValue(metric, key string) func(loadtest.Result) (float64, bool) {
-	return func(r loadtest.Result) (float64, bool) {
-		m, ok := r.Metrics[metric]
-		if !ok {
-			return 0, false
-		}
-		v, ok := m.Values[key]
-		return v, ok && !math.IsNaN(v)
-	}
-}
-
 var runMetrics = []runMetric{
-	{name: "http_req_duration.p95", series: loadtest.SeriesLatencyP95, label: "p95 latency", value: summaryValue("http_req_duration", "p(95)"), higherBad: true, resolution: sketchError},
-	{name: "http_req_duration.avg", series: loadtest.SeriesLatencyAvg, label: "average latency", value: summaryValue("http_req_duration", "avg"), higherBad: true, resolution: sketchError},
-	{name: "http_req_failed", series: loadtest.SeriesFailedRate, label: "failure rate", value: summaryValue("http_req_failed", "rate"), higherBad: true, absFloor: 0.005},
-	{name: "http_reqs", series: loadtest.SeriesRequests, label: "throughput", value: summaryValue("http_reqs", "rate"), higherBad: false},
+	{name: "http_req_duration.p95", series: loadtest.SeriesLatencyP95, label: "p95 latency", metric: "http_req_duration", agg: "p(95)", higherBad: true, resolution: sketchError},
+	{name: "http_req_duration.avg", series: loadtest.SeriesLatencyAvg, label: "average latency", metric: "http_req_duration", agg: "avg", higherBad: true, resolution: sketchError},
+	{name: "http_req_failed", series: loadtest.SeriesFailedRate, label: "failure rate", metric: "http_req_failed", agg: "rate", higherBad: true, absFloor: 0.005},
+	{name: "http_reqs", series: loadtest.SeriesRequests, label: "throughput", metric: "http_reqs", agg: "rate", higherBad: false},
 }
 
 // history compares the run with previous runs of the same test: each
@@ -68,13 +58,13 @@ func (a *analysis) history(hist []loadtest.Result) {
 	}
 	slices.SortStableFunc(prev, func(x, y loadtest.Result) int { return x.Start.Compare(y.Start) })
 	for _, m := range runMetrics {
-		cur, ok := m.value(a.r)
+		cur, ok := a.r.Metric(m.metric).Value(m.agg)
 		if !ok {
 			continue
 		}
 		var vals []float64
 		for _, h := range prev {
-			if v, ok := m.value(h); ok {
+			if v, ok := h.Metric(m.metric).Value(m.agg); ok {
 				vals = append(vals, v)
 			}
 		}

@@ -61,7 +61,7 @@ func (a *analysis) rules() {
 	}
 
 	if m, ok := r.Metrics["http_req_duration"]; ok {
-		p95, ok := m.Values["p(95)"]
+		p95, ok := m.Percentile(95)
 		limit := float64(a.o.LatencyP95) / float64(time.Millisecond)
 		if ok && p95 > limit {
 			sev := SeverityMedium

@@ -295,10 +295,8 @@ func (b *builder) run() {
 	}
 	it.Values["duration_s"] = secs(r.Duration)
 	pick := func(metric, agg, name string) {
-		if m, ok := r.Metrics[metric]; ok {
-			if v, ok := m.Values[agg]; ok {
-				it.Values[name] = v
-			}
+		if v, ok := r.Metric(metric).Value(agg); ok {
+			it.Values[name] = v
 		}
 	}
 	pick("http_reqs", "count", "http_reqs")
@@ -648,8 +646,8 @@ func (b *builder) baseline(base loadtest.Result) {
 		b.add(it)
 	}
 	for _, m := range baselineMetrics {
-		cur, ok1 := b.res.Metrics[m.metric].Values[m.agg]
-		old, ok2 := base.Metrics[m.metric].Values[m.agg]
+		cur, ok1 := b.res.Metric(m.metric).Value(m.agg)
+		old, ok2 := base.Metric(m.metric).Value(m.agg)
 		if ok1 && ok2 {
 			delta("base:"+m.metric+"."+aggName(m.agg), m.unit, cur, old, 66)
 		}

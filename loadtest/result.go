@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"encoding/json"
+	"math"
 	"time"
 
 	"github.com/loadlens/loadlens/metrics"
@@ -115,6 +116,27 @@ type MetricSummary struct {
 	Values map[string]float64 `json:"values"`
 	// Submetric is set for sub-metric entries.
 	Submetric *SubmetricInfo `json:"submetric,omitempty"`
+}
+
+// Metric returns the end-of-test aggregation of the metric or sub-metric
+// called name ("http_req_duration", "http_req_duration{status:200}"): the
+// zero MetricSummary, which has no values, when the run has none.
+func (r Result) Metric(name string) MetricSummary { return r.Metrics[name] }
+
+// Value returns the aggregation agg as k6 spells it ("avg", "rate",
+// "count", "p(95)"), and whether the metric has it as a finite number.
+func (m MetricSummary) Value(agg string) (float64, bool) {
+	v, ok := m.Values[agg]
+	return v, ok && !math.IsNaN(v) && !math.IsInf(v, 0)
+}
+
+// Percentile returns the p-th percentile of a trend (95 for "p(95)"; 50
+// is also found as "med"), as Value does.
+func (m MetricSummary) Percentile(p float64) (float64, bool) {
+	if v, ok := m.Value(metrics.Percentile(p).String()); ok || p != 50 {
+		return v, ok
+	}
+	return m.Value("med")
 }
 
 // SubmetricInfo names a sub-metric's parent and selector tags.

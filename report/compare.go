@@ -150,38 +150,23 @@ type compared struct {
 	metric, label, unit string
 	higherBetter        bool
 	absFloor            float64 // smallest absolute change that counts
-	value               func(loadtest.Result) (float64, bool)
+	source, agg         string  // the summary metric and aggregation of its value
 	series              string
 	transform           func(float64) float64 // applied to series values
 }
 
-func summary(metric string, keys ...string) func(loadtest.Result) (float64, bool) {
-	return func(r loadtest.Result) (float64, bool) {
-		m, ok := r.Metrics[metric]
-		if !ok {
-			return 0, false
-		}
-		for _, k := range keys {
-			if v, ok := m.Values[k]; ok && finiteNum(v) {
-				return v, true
-			}
-		}
-		return 0, false
-	}
-}
-
 var comparedMetrics = []compared{
-	{metric: "http_req_duration.avg", label: "latency avg", unit: "ms", value: summary("http_req_duration", "avg"), series: loadtest.SeriesLatencyAvg},
-	{metric: "http_req_duration.p50", label: "latency p50", unit: "ms", value: summary("http_req_duration", "p(50)", "med"), series: loadtest.SeriesLatencyP50},
-	{metric: "http_req_duration.p90", label: "latency p90", unit: "ms", value: summary("http_req_duration", "p(90)"), series: loadtest.SeriesLatencyP90},
-	{metric: "http_req_duration.p95", label: "latency p95", unit: "ms", value: summary("http_req_duration", "p(95)"), series: loadtest.SeriesLatencyP95},
-	{metric: "http_req_duration.p99", label: "latency p99", unit: "ms", value: summary("http_req_duration", "p(99)"), series: loadtest.SeriesLatencyP99},
-	{metric: "http_req_failed", label: "error rate", unit: "ratio", absFloor: 0.001, value: summary("http_req_failed", "rate"), series: loadtest.SeriesFailedRate},
-	{metric: "http_reqs", label: "throughput", unit: "1/s", higherBetter: true, value: summary("http_reqs", "rate"), series: loadtest.SeriesRequests},
-	{metric: "iterations", label: "iterations", unit: "1/s", higherBetter: true, value: summary("iterations", "rate"), series: loadtest.SeriesIterations},
-	{metric: "checks", label: "checks passed", unit: "ratio", higherBetter: true, absFloor: 0.001, value: summary("checks", "rate"),
+	{metric: "http_req_duration.avg", label: "latency avg", unit: "ms", source: "http_req_duration", agg: "avg", series: loadtest.SeriesLatencyAvg},
+	{metric: "http_req_duration.p50", label: "latency p50", unit: "ms", source: "http_req_duration", agg: "med", series: loadtest.SeriesLatencyP50},
+	{metric: "http_req_duration.p90", label: "latency p90", unit: "ms", source: "http_req_duration", agg: "p(90)", series: loadtest.SeriesLatencyP90},
+	{metric: "http_req_duration.p95", label: "latency p95", unit: "ms", source: "http_req_duration", agg: "p(95)", series: loadtest.SeriesLatencyP95},
+	{metric: "http_req_duration.p99", label: "latency p99", unit: "ms", source: "http_req_duration", agg: "p(99)", series: loadtest.SeriesLatencyP99},
+	{metric: "http_req_failed", label: "error rate", unit: "ratio", absFloor: 0.001, source: "http_req_failed", agg: "rate", series: loadtest.SeriesFailedRate},
+	{metric: "http_reqs", label: "throughput", unit: "1/s", higherBetter: true, source: "http_reqs", agg: "rate", series: loadtest.SeriesRequests},
+	{metric: "iterations", label: "iterations", unit: "1/s", higherBetter: true, source: "iterations", agg: "rate", series: loadtest.SeriesIterations},
+	{metric: "checks", label: "checks passed", unit: "ratio", higherBetter: true, absFloor: 0.001, source: "checks", agg: "rate",
 		series: loadtest.SeriesChecksFail, transform: func(v float64) float64 { return 1 - v }},
-	{metric: "dropped_iterations", label: "dropped iterations", absFloor: 1, value: summary("dropped_iterations", "count"), series: loadtest.SeriesDropped},
+	{metric: "dropped_iterations", label: "dropped iterations", absFloor: 1, source: "dropped_iterations", agg: "count", series: loadtest.SeriesDropped},
 }
 
 // Compare compares cur with base: every run-wide metric and every endpoint
@@ -203,8 +188,8 @@ func Compare(base, cur Run, opts CompareOptions) Comparison {
 		ResolvedFindings: []anomaly.Finding{},
 	}
 	for _, m := range comparedMetrics {
-		bv, bok := m.value(base.Result)
-		cv, cok := m.value(cur.Result)
+		bv, bok := base.Result.Metric(m.source).Value(m.agg)
+		cv, cok := cur.Result.Metric(m.source).Value(m.agg)
 		d := MetricDelta{Metric: m.metric, Label: m.label, Unit: m.unit, HigherIsBetter: m.higherBetter}
 		if !bok && !cok {
 			continue // neither run has it: nothing to say

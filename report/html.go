@@ -176,7 +176,7 @@ func verdict(r loadtest.Result) (string, bool) {
 func keyStats(r loadtest.Result) []keyStat {
 	var out []keyStat
 	add := func(label, metric, key, unit string) {
-		if v, ok := summary(metric, key)(r); ok {
+		if v, ok := r.Metric(metric).Value(key); ok {
 			out = append(out, keyStat{label, formatValue(v, unit)})
 		}
 	}

@@ -145,13 +145,13 @@ func runSuite(r loadtest.Result, dur, ts string) junitSuite {
 	if r.TestType != "" {
 		props = append(props, junitProp{"test_type", r.TestType})
 	}
-	if v, ok := summary("http_reqs", "count")(r); ok {
+	if v, ok := r.Metric("http_reqs").Value("count"); ok {
 		props = append(props, junitProp{"http_reqs", fmt.Sprintf("%g", v)})
 	}
-	if v, ok := summary("http_req_failed", "rate")(r); ok {
+	if v, ok := r.Metric("http_req_failed").Value("rate"); ok {
 		props = append(props, junitProp{"http_req_failed", fmt.Sprintf("%g", v)})
 	}
-	if v, ok := summary("http_req_duration", "p(95)")(r); ok {
+	if v, ok := r.Metric("http_req_duration").Percentile(95); ok {
 		props = append(props, junitProp{"http_req_duration_p95_ms", fmt.Sprintf("%g", v)})
 	}
 	s.Properties = &junitProps{props}

@@ -382,10 +382,7 @@ func outcome(cause error, res loadtest.Result, runErr error) (store.State, strin
 func statsOf(res loadtest.Result, snap loadtest.Snapshot, state store.State) store.Stats {
 	st := store.Stats{Requests: snap.Requests, RequestRate: finite(snap.RequestRate), ErrorRate: finite(snap.ErrorRate),
 		P95: finite(snap.P95), Iterations: snap.Iterations, VUsMax: snap.VUsMax, Fraction: finite(snap.Fraction)}
-	val := func(metric, key string) (float64, bool) {
-		v, ok := res.Metrics[metric].Values[key]
-		return v, ok && !math.IsNaN(v) && !math.IsInf(v, 0)
-	}
+	val := func(metric, agg string) (float64, bool) { return res.Metric(metric).Value(agg) }
 	if v, ok := val(metrics.HTTPReqs, "count"); ok {
 		st.Requests = int64(v)
 	}
@@ -395,7 +392,7 @@ func statsOf(res loadtest.Result, snap loadtest.Snapshot, state store.State) sto
 	if v, ok := val(metrics.HTTPReqFailed, "rate"); ok {
 		st.ErrorRate = v
 	}
-	if v, ok := val(metrics.HTTPReqDuration, "p(95)"); ok {
+	if v, ok := res.Metric(metrics.HTTPReqDuration).Percentile(95); ok {
 		st.P95 = v
 	}
 	if v, ok := val(metrics.Iterations, "count"); ok {
