@@ -16,29 +16,42 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// BenchmarkNewVU is the cost of one VU's runtime after the init code of a
-// script that imports k6/http and k6: heap-B/VU is what each VU keeps.
+// BenchmarkNewVU is the cost of one VU's runtime after its init code:
+// heap-B/VU is what each VU keeps once the garbage is collected, B/op and
+// allocs/op what making it costs.
 func BenchmarkNewVU(b *testing.B) {
-	prog, err := Load(b.Context(), Source{Code: []byte(`
+	for _, tc := range []struct{ name, code string }{
+		{"empty", `export default function () {}`},
+		{"http+check", `
 import http from 'k6/http';
 import { check, sleep } from 'k6';
 export default function () { check(http.get(__ENV.URL), { ok: (r) => r.status === 200 }); sleep(1); }
-`)}, Options{})
-	require.NoError(b, err)
-	b.ReportAllocs()
-	var keep []*VU
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	for b.Loop() {
-		vu, err := prog.newVU(b.Context(), nil, 1)
-		require.NoError(b, err)
-		keep = append(keep, vu)
+`},
+		{"commonjs", `
+const http = require('k6/http');
+const { check, sleep } = require('k6');
+exports.default = function () { check(http.get(__ENV.URL), { ok: (r) => r.status === 200 }); sleep(1); };
+`},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			prog, err := Load(b.Context(), Source{Code: []byte(tc.code)}, Options{})
+			require.NoError(b, err)
+			b.ReportAllocs()
+			var keep []*VU
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			for b.Loop() {
+				vu, err := prog.newVU(b.Context(), nil, 1)
+				require.NoError(b, err)
+				keep = append(keep, vu)
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(len(keep)), "heap-B/VU")
+			runtime.KeepAlive(keep)
+		})
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(len(keep)), "heap-B/VU")
-	runtime.KeepAlive(keep)
 }
 
 // countingFS counts the files opened.

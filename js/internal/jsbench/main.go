@@ -10,6 +10,14 @@
 // -memvus) and reports the marginal RSS per VU between them.
 //
 //	go run ./js/internal/jsbench -vus 50 -d 10s -runs 3
+//
+// Where a VU's memory goes: one child run with a heap profile taken half
+// way through, when every VU is initialised and parked in sleep(), against
+// a server started with -serve:
+//
+//	go build -o /tmp/jsbench ./js/internal/jsbench && /tmp/jsbench -serve 127.0.0.1:0 &
+//	/tmp/jsbench -client http://ADDR/ -script memory -vus 2000 -d 6s -memprofile heap.pb.gz
+//	go tool pprof -sample_index=inuse_space -top /tmp/jsbench heap.pb.gz
 package main
 
 import (
@@ -22,6 +30,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,30 +41,36 @@ import (
 	"github.com/loadlens/loadlens/internal/leanserver"
 	"github.com/loadlens/loadlens/js"
 	"github.com/loadlens/loadlens/loadtest"
+	"github.com/loadlens/loadlens/metrics"
 )
 
-// The two scripts, as a user would write them.
+// The scripts, as a user would write them.
 const (
 	throughputScript = "import http from 'k6/http';\nexport default function () { http.get(__ENV.URL); }\n"
 	memoryScript     = "import http from 'k6/http';\nimport { sleep } from 'k6';\nexport default function () { http.get(__ENV.URL); sleep(1); }\n"
+	sleepScript      = "import { sleep } from 'k6';\nexport default function () { sleep(1); }\n"
 )
 
 func main() {
 	serve := flag.String("serve", "", "child mode: serve on this address and print it")
 	client := flag.String("client", "", "child mode: run the script against this URL and print the request count")
-	script := flag.String("script", "throughput", "script of -client: throughput or memory")
+	script := flag.String("script", "throughput", "script of -client: throughput, memory, or sleep (idle VUs that never request)")
 	vus := flag.Int("vus", 50, "VUs of the throughput runs")
 	memVUs := flag.String("memvus", "50,500", "VU counts of the memory runs")
 	dur := flag.Duration("d", 10*time.Second, "duration of each throughput run")
 	memDur := flag.Duration("memd", 5*time.Second, "duration of each memory run")
 	runs := flag.Int("runs", 3, "runs of each measurement (medians are shown)")
+	memProfile := flag.String("memprofile", "", "child mode: write a heap profile of -client here half way through the run")
 	flag.Parse()
+	if *memProfile != "" {
+		runtime.MemProfileRate = 4096 // the profile should see small per-VU objects
+	}
 	var err error
 	switch {
 	case *serve != "":
 		err = leanserver.ListenAndServe(*serve, os.Stdout)
 	case *client != "":
-		err = runClient(*client, *script, *vus, *dur)
+		err = runClient(*client, *script, *vus, *dur, *memProfile)
 	default:
 		err = compare(*vus, *dur, *memVUs, *memDur, *runs)
 	}
@@ -65,10 +81,13 @@ func main() {
 }
 
 // runClient runs one script with loadlens and prints http_reqs.
-func runClient(url, script string, vus int, d time.Duration) error {
+func runClient(url, script string, vus int, d time.Duration, memProfile string) error {
 	code := throughputScript
-	if script == "memory" {
+	switch script {
+	case "memory":
 		code = memoryScript
+	case "sleep":
+		code = sleepScript
 	}
 	top, err := loadtest.ParseK6Options(fmt.Appendf(nil, `{"vus":%d,"duration":%q,"summaryTrendStats":["avg"]}`, vus, d))
 	if err != nil {
@@ -79,9 +98,18 @@ func runClient(url, script string, vus int, d time.Duration) error {
 	if err != nil {
 		return err
 	}
-	res, err := loadtest.Run(ctx, plan)
+	var outs []loadtest.Output
+	if memProfile != "" {
+		outs = append(outs, &heapProfiler{path: memProfile, at: d / 2})
+	}
+	res, err := loadtest.Run(ctx, plan, outs...)
 	if err != nil {
 		return err
+	}
+	for _, o := range outs {
+		if err := o.(*heapProfiler).err; err != nil {
+			return err
+		}
 	}
 	fmt.Println(int64(res.Metrics["http_reqs"].Values["count"]))
 	return nil
@@ -257,4 +285,37 @@ func runK6(k6, url, script string, vus int, d time.Duration) measurement {
 		}
 		return int64(s.Metrics["http_reqs"]["count"]), nil
 	})
+}
+
+// heapProfiler is an output that writes a heap profile once, the first
+// time the run's progress passes at, when every VU is initialised and
+// idle in sleep(), and prints where the memory is (heap, stacks, runtime).
+type heapProfiler struct {
+	path string
+	at   time.Duration
+	done bool
+	err  error
+}
+
+func (h *heapProfiler) Start(loadtest.RunInfo) error { return nil }
+func (h *heapProfiler) AddSamples([]metrics.Sample)  {}
+func (h *heapProfiler) Stop(*loadtest.Result) error  { return nil }
+func (h *heapProfiler) Progress(s loadtest.Snapshot) {
+	if h.done || s.Elapsed < h.at {
+		return
+	}
+	h.done = true
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(os.Stderr, "at %s, %d VUs: heap in use %.1f MB (%d objects), stacks %.1f MB, other runtime %.1f MB, goroutines %d, sys %.1f MB\n",
+		s.Elapsed.Round(time.Millisecond), s.VUsMax, float64(ms.HeapInuse)/1e6, ms.HeapObjects, float64(ms.StackInuse)/1e6,
+		float64(ms.MSpanInuse+ms.MCacheInuse+ms.BuckHashSys+ms.GCSys+ms.OtherSys)/1e6, runtime.NumGoroutine(), float64(ms.Sys)/1e6)
+	f, err := os.Create(h.path)
+	if err != nil {
+		h.err = err
+		return
+	}
+	defer f.Close()
+	h.err = pprof.Lookup("heap").WriteTo(f, 0)
 }
