@@ -285,12 +285,18 @@ func (vu *VU) Run(ctx context.Context, exec string) error {
 	}
 	_, err = vu.call(ctx, exec, fn, data)
 	if err != nil {
-		var se *ScriptError
-		if errors.As(err, &se) {
-			vu.prog.logger.Error(se.Message, "source", "stacktrace", "at", se.position(), "exec", exec, "vu", vu.id)
-		}
+		vu.logException(err, exec)
 	}
 	return err
+}
+
+// logException logs a script's exception as k6 does. It is apart from Run
+// to keep the frame under the script small (see loadtest.VU.Iterate).
+func (vu *VU) logException(err error, exec string) {
+	var se *ScriptError
+	if errors.As(err, &se) {
+		vu.prog.logger.Error(se.Message, "source", "stacktrace", "at", se.position(), "exec", exec, "vu", vu.id)
+	}
 }
 
 // setupArg returns setup's data for this VU, parsed once: k6 gives every
