@@ -482,8 +482,9 @@ func (r *run) warn(format string, args ...any) {
 	r.warnings = append(r.warnings, msg)
 }
 
-// send hands a batch to the dispatcher and returns an empty one. Batches
-// travel in pooled holders, so a full round trip allocates nothing.
+// send hands the executors' batch to the dispatcher and returns an empty
+// one. Batches travel in pooled holders, so a full round trip allocates
+// nothing; VUs take holders from the pool themselves (VU.add).
 func (r *run) send(batch []metrics.Sample) []metrics.Sample {
 	holder := r.batches.Get().(*[]metrics.Sample)
 	fresh := (*holder)[:0]
@@ -596,7 +597,6 @@ func (r *run) totalsKeys() []string {
 // newVU initialises one VU with the program's code.
 func (r *run) newVU(ctx context.Context, id uint64) (*VU, error) {
 	vu := &VU{id: id, run: r}
-	vu.pending = (*r.batches.Get().(*[]metrics.Sample))[:0]
 	client, err := r.newHTTPClient(vu)
 	if err != nil {
 		return nil, fmt.Errorf("VU %d: %w", id, err)

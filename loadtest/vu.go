@@ -40,7 +40,7 @@ type VU struct {
 	group    string            // "::a::b"; "" at the root
 	userTags map[string]string // k6 exec.vu.tags
 	metadata map[string]string // k6 exec.vu.metrics.metadata
-	pending  []metrics.Sample  // samples not yet handed to the engine
+	pending  *[]metrics.Sample // samples not yet handed to the engine; nil when there are none
 
 	// Tag sets are immutable and cost allocations to build, so the VU keeps
 	// the ones it uses: base (run + scenario + user tags), tags (base +
@@ -195,22 +195,29 @@ func (vu *VU) Emit(samples ...metrics.Sample) {
 	}
 }
 
-// add buffers samples, handing the buffer over when it is full.
+// add buffers samples, handing the buffer over when it is full. A VU
+// takes a buffer from the run's pool when it has samples and hands it
+// over with them, so that a VU that waits (in sleep(), in the pool of
+// idle VUs) holds none: 64 samples are 5.8 KB.
 func (vu *VU) add(samples ...metrics.Sample) {
-	if len(vu.pending)+len(samples) > cap(vu.pending) {
+	if vu.pending != nil && len(*vu.pending)+len(samples) > cap(*vu.pending) {
 		vu.flush()
 	}
-	vu.pending = append(vu.pending, samples...)
+	if vu.pending == nil {
+		vu.pending = vu.run.batches.Get().(*[]metrics.Sample)
+	}
+	*vu.pending = append(*vu.pending, samples...)
 }
 
 // flushAt is how many samples a VU buffers before handing them over.
 const flushAt = 64
 
 func (vu *VU) flush() {
-	if len(vu.pending) == 0 {
+	if vu.pending == nil {
 		return
 	}
-	vu.pending = vu.run.send(vu.pending)
+	vu.run.samples <- vu.pending
+	vu.pending = nil
 }
 
 // Add records a value of the custom (or built-in) metric called name, with
