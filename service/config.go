@@ -96,6 +96,15 @@ type Config struct {
 	// claims, run ownership); default the host name and process ID.
 	Replica string
 
+	// Heartbeat is how often the agent tells the store that its runs are
+	// alive, with their progress for other replicas, and learns of cancels
+	// asked on them; default 2s.
+	Heartbeat time.Duration
+	// StaleAfter is how long a run's heartbeat may be missing before
+	// another replica on the same PostgreSQL database marks it
+	// interrupted (its agent died); default 15s.
+	StaleAfter time.Duration
+
 	// RunSlack is how long a run may exceed its plan's maximum duration
 	// (setup, teardown, the end of iterations) before it is stopped as
 	// failed; default 2m.
@@ -190,6 +199,12 @@ func (c *Config) withDefaults() (Config, error) {
 	if o.Replica == "" {
 		host, _ := os.Hostname()
 		o.Replica = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 2 * time.Second
+	}
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = 15 * time.Second
 	}
 	if o.RunSlack <= 0 {
 		o.RunSlack = 2 * time.Minute

@@ -51,6 +51,13 @@
 // slot starts its test through the same path as POST /load-test/start,
 // as a run of the schedule's tenant under its current limits.
 //
+// Several agents may share one PostgreSQL store (replicas): each run
+// belongs to the replica that started it, which heartbeats it with its
+// progress every Config.Heartbeat; any replica shows its status, lists it,
+// streams its events (from the heartbeats) and cancels it (through the
+// store, within a heartbeat), and a run whose replica stopped heartbeating
+// for Config.StaleAfter is marked interrupted by another.
+//
 // The capabilities of packages still being written elsewhere (k6 scripts,
 // the AI analysis, the HTML report) come in as plain functions in
 // [Config], wired by package cli.

@@ -134,7 +134,7 @@ func (s *Server) begin(ctx context.Context, p principal, read func() (startReque
 		testType = loadtest.TestCustom
 	}
 	run, err := s.st.CreateRun(ctx, p.tenant.ID, store.Run{Name: name, TestType: testType, Actor: p.keyID, Spec: redactSpec(spec),
-		Schedule: o.schedule, Slot: o.slot})
+		Schedule: o.schedule, Slot: o.slot, Replica: s.cfg.Replica})
 	if err != nil {
 		prep.discard()
 		s.release(p.tenant.ID)
@@ -359,6 +359,10 @@ func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request, p principa
 			s.writeError(w, r, err)
 			return
 		}
+		if lr == nil && !run.State.Final() { // live on another replica
+			s.cancelRemote(w, r, p, run)
+			return
+		}
 		s.writeError(w, r, fmt.Errorf("run %s is %s: %w", id, run.State, errNotLive))
 		return
 	}
@@ -546,6 +550,10 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p principa
 		st, err := s.status(r.Context(), p.tenant.ID, id)
 		if err != nil {
 			s.writeError(w, r, err)
+			return
+		}
+		if lr == nil && !st.State.Final() { // live on another replica
+			s.eventsRemote(w, r, p, st)
 			return
 		}
 		b, _ := json.Marshal(st)

@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/loadlens/loadlens/internal/pgtest"
 	"github.com/loadlens/loadlens/service"
 	"github.com/loadlens/loadlens/store"
 )
@@ -41,7 +42,15 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	goleak.VerifyTestMain(m)
+	code := m.Run()
+	pgtest.Stop()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // openAPIRouter is the OpenAPI document's router, shared by all tests.

@@ -37,6 +37,8 @@ type Server struct {
 	sched     *scheduler
 	stopSched context.CancelFunc
 	schedDone chan struct{} // closed when the schedule loop returned
+	stopBeat  context.CancelFunc
+	beatDone  chan struct{} // closed when the heartbeat loop returned
 
 	mu        sync.Mutex
 	closing   bool
@@ -61,18 +63,10 @@ func New(cfg Config) (*Server, error) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	recovered, err := s.st.RecoverInterrupted(ctx, time.Now(), "the agent stopped while the test was running")
-	if err != nil {
+	if err := s.recoverRuns(ctx, true); err != nil {
 		s.stopRuns(nil)
 		s.stopBG()
 		return nil, err
-	}
-	for _, r := range recovered {
-		s.logger.Warn("run interrupted by an earlier stop of the agent", "run", r.ID, "tenant", r.Tenant, "name", r.Name)
-		if err := s.st.Audit(ctx, r.Tenant, store.AuditEvent{Actor: "agent", Action: "interrupted", RunID: r.ID,
-			Detail: "marked interrupted at restart"}); err != nil {
-			s.logger.Error("audit", "error", err)
-		}
 	}
 	s.handler = s.routes()
 	s.sched = &scheduler{st: s.st, logger: s.logger, replica: c.Replica, grace: max(time.Minute, 2*c.SchedulePoll),
@@ -88,6 +82,13 @@ func New(cfg Config) (*Server, error) {
 	} else {
 		close(s.schedDone)
 	}
+	var beatCtx context.Context
+	beatCtx, s.stopBeat = context.WithCancel(context.Background())
+	s.beatDone = make(chan struct{})
+	go func() { // owned: Shutdown waits for beatDone
+		defer close(s.beatDone)
+		s.replicaLoop(beatCtx)
+	}()
 	return s, nil
 }
 
@@ -136,6 +137,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-done
 	}
 	s.stopBG()
+	s.stopBeat() // after the runs: they are live until they end
+	<-s.beatDone
 	return err
 }
 

@@ -87,6 +87,8 @@ type Run struct {
 	// BudgetStatus is what the test's budgets said of the run: "passed",
 	// "breached", or "" when the test has none (see SetRunBudget).
 	BudgetStatus string `json:"budget_status,omitempty"`
+	// Replica names the agent that runs (or ran) the run.
+	Replica string `json:"replica,omitempty"`
 
 	// Spec is the test spec as started, secrets redacted.
 	Spec   json.RawMessage     `json:"spec,omitempty"`
@@ -96,22 +98,23 @@ type Run struct {
 }
 
 // CreateRun records a new queued run of tenant and returns it with its ID
-// and creation time. r's Name, TestType, Actor, Schedule, Slot and Spec are
-// kept; the other fields are ignored. Spec must already be redacted.
+// and creation time, its first heartbeat. r's Name, TestType, Actor,
+// Schedule, Slot, Replica and Spec are kept; the other fields are ignored. Spec must already be redacted.
 func (s *Store) CreateRun(ctx context.Context, tenant string, r Run) (Run, error) {
 	spec := r.Spec
 	if len(spec) == 0 {
 		spec = json.RawMessage("{}")
 	}
 	out := Run{ID: randomID("run-", 8), Tenant: tenant, Name: r.Name, TestType: r.TestType, State: Queued,
-		Actor: r.Actor, Created: time.Now().UTC().Truncate(time.Microsecond), Spec: spec, Schedule: r.Schedule, Slot: r.Slot}
+		Actor: r.Actor, Created: time.Now().UTC().Truncate(time.Microsecond), Spec: spec, Schedule: r.Schedule, Slot: r.Slot,
+		Replica: r.Replica}
 	err := s.tx(ctx, func(tx *txn) error {
 		if err := tenantExists(ctx, tx, tenant); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO runs (id, tenant, name, test_type, state, actor, created_ns, spec, schedule_id, slot_ns)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, out.ID, tenant, out.Name, out.TestType, out.State, out.Actor,
-			nanos(out.Created), string(spec), out.Schedule, nanos(out.Slot))
+		_, err := tx.ExecContext(ctx, `INSERT INTO runs (id, tenant, name, test_type, state, actor, created_ns, spec, schedule_id, slot_ns,
+			replica, heartbeat_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, out.ID, tenant, out.Name, out.TestType, out.State, out.Actor,
+			nanos(out.Created), string(spec), out.Schedule, nanos(out.Slot), out.Replica, time.Now().UnixNano())
 		return err
 	})
 	if err != nil {
@@ -236,7 +239,7 @@ func (s *Store) update(ctx context.Context, tenant, id, what, query string, args
 }
 
 const summaryCols = `seq, id, tenant, name, test_type, state, actor, created_ns, started_ns, ended_ns, error, status, baseline, stats,
-	schedule_id, slot_ns, budget_status`
+	schedule_id, slot_ns, budget_status, replica`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -249,7 +252,7 @@ func scanSummary(sc scanner, extra ...any) (Run, int64, error) {
 		slot                    int64
 	)
 	dest := append([]any{&seq, &r.ID, &r.Tenant, &r.Name, &r.TestType, &r.State, &r.Actor, &created, &started, &ended,
-		&r.Error, &status, &r.Baseline, &stats, &r.Schedule, &slot, &r.BudgetStatus}, extra...)
+		&r.Error, &status, &r.Baseline, &stats, &r.Schedule, &slot, &r.BudgetStatus, &r.Replica}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return Run{}, 0, err
 	}

@@ -313,6 +313,13 @@ var migrations = []string{
 	);
 	ALTER TABLE runs ADD COLUMN budget_status TEXT NOT NULL DEFAULT '';
 	ALTER TABLE runs ADD COLUMN budget TEXT;`,
+	// 6: the replica that runs a run, its heartbeat, and a cancel asked
+	// of another replica: agents sharing a database see, cancel and
+	// recover each other's runs.
+	`ALTER TABLE runs ADD COLUMN replica TEXT NOT NULL DEFAULT '';
+	ALTER TABLE runs ADD COLUMN heartbeat_ns INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE runs ADD COLUMN cancel_ns INTEGER NOT NULL DEFAULT 0;
+	CREATE INDEX runs_replica ON runs(replica, state);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -531,7 +531,9 @@ func TestMigrationAddsWebhooks(t *testing.T) {
 	_, err = db.ExecContext(ctx, `DROP TABLE webhooks; ALTER TABLE tenants DROP COLUMN removed_ns;
 		DROP TABLE schedule_slots; DROP TABLE schedules; DROP TABLE budgets;
 		ALTER TABLE runs DROP COLUMN schedule_id; ALTER TABLE runs DROP COLUMN slot_ns;
-		ALTER TABLE runs DROP COLUMN budget_status; ALTER TABLE runs DROP COLUMN budget; PRAGMA user_version = 1`)
+		ALTER TABLE runs DROP COLUMN budget_status; ALTER TABLE runs DROP COLUMN budget;
+		DROP INDEX runs_replica; ALTER TABLE runs DROP COLUMN replica; ALTER TABLE runs DROP COLUMN heartbeat_ns;
+		ALTER TABLE runs DROP COLUMN cancel_ns; PRAGMA user_version = 1`)
 	require.NoError(t, err)
 	require.NoError(t, db.Close())
 
