@@ -365,6 +365,8 @@ func (m *model) result(spec Spec, stages []stage, median, sigma, think float64) 
 	var all []float64 // every latency sample, for the summary
 	var reqs, fails float64
 	lat := make([]float64, 0, 4096)
+	peakVUs := slices.Max(m.vus)
+	peakDemand := max(1, demandAt(m, stages, think, median, sigma))
 	for i := range n {
 		v := m.vus[i]
 		wander = phi*wander + wsd*rng.NormFloat64()
@@ -397,7 +399,7 @@ func (m *model) result(spec Spec, stages []stage, median, sigma, think float64) 
 		all = append(all, lat...)
 		setStats(cols, i, lat)
 		cols[loadtest.SeriesVUs][i] = v
-		cols[loadtest.SeriesVUsMax][i] = slices.Max(m.vus)
+		cols[loadtest.SeriesVUsMax][i] = peakVUs
 		cols[loadtest.SeriesRequests][i] = float64(count)
 		cols[loadtest.SeriesIterations][i] = float64(count)
 		cols[loadtest.SeriesFailedRate][i] = math.NaN()
@@ -408,7 +410,7 @@ func (m *model) result(spec Spec, stages []stage, median, sigma, think float64) 
 		}
 		cols[loadtest.SeriesDataSent][i] = float64(count) * 180
 		cols[loadtest.SeriesDataRecv][i] = float64(count) * 2400
-		cpu := genBase*rate/max(1, demandAt(m, stages, think, median, sigma)) + 3*rng.NormFloat64()
+		cpu := genBase*rate/peakDemand + 3*rng.NormFloat64()
 		if !math.IsNaN(m.genCPU[i]) {
 			cpu = m.genCPU[i]
 		}
