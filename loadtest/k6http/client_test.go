@@ -116,13 +116,17 @@ func cases(e *env) []tcase {
 			}},
 		{name: "307 keeps method and body", req: &k6http.Request{Method: "PUT", URL: e.base + "/keep-method", Body: []byte("data")},
 			status: 200, hops: 2, tags: map[string]string{"method": "PUT"}, body: `PUT data|ua=loadlens/0.1 (k6-compatible)|x=|cl="4"|te=[]|ref=` + e.base + "/keep-method"},
-		{name: "timeout", req: &k6http.Request{URL: e.base + "/slow", Timeout: 50 * time.Millisecond}, code: 1050, hops: 1, failed: 1,
+		// The timeout leaves a busy machine time to connect and send: it is
+		// the wait for the answer that runs out.
+		{name: "timeout", req: &k6http.Request{URL: e.base + "/slow", Timeout: time.Second}, code: 1050, hops: 1, failed: 1,
 			timingOK: true,
 			tags: map[string]string{"status": "0", "error": "request timeout", "error_code": "1050", "proto": "",
 				"expected_response": "false"},
 			check: func(t *testing.T, r *k6http.Response, _ *recorder) {
 				assert.Equal(t, "request timeout", r.Error)
-				assert.GreaterOrEqual(t, r.Timings.Waiting, 40.0)
+				tm := r.Timings
+				assert.Greater(t, tm.Waiting, 0.0)
+				assert.GreaterOrEqual(t, tm.Blocked+tm.Sending+tm.Waiting, 800.0, "the timeout's second is accounted for")
 			}},
 		{name: "refused", req: &k6http.Request{URL: e.refused}, code: 1212, hops: 1, failed: 1, timingOK: true,
 			tags: map[string]string{"status": "0", "error": "dial: connection refused", "error_code": "1212", "url": e.refused}},
@@ -327,28 +331,43 @@ func TestKeepAliveAndReuse(t *testing.T) {
 				srv := newServer(t, &conns)
 				rec := &recorder{}
 				c := newClient(t, rec, k6http.Options{DisableFastPath: p.std, NoConnectionReuse: noReuse})
-				const n = 4
+				const n = 6
 				for range n {
 					r, err := c.Do(bg, &k6http.Request{URL: srv.URL + "/"})
 					require.NoError(t, err)
 					require.Equal(t, 200, r.Status, r.Error)
 				}
 				require.Len(t, rec.batches, n)
+				connected := 0
 				for i, b := range rec.batches {
 					connecting, _ := value(b, metrics.HTTPReqConnecting)
 					blocked, _ := value(b, metrics.HTTPReqBlocked)
-					if noReuse || i == 0 {
+					switch {
+					case noReuse || i == 0:
 						assert.Greater(t, connecting, 0.0, "request %d connects", i)
 						assert.GreaterOrEqual(t, blocked, connecting, "request %d", i)
-					} else {
+					case p.std && connecting > 0:
+						// net/http hands a connection back to its pool on its
+						// own goroutine after the body's end: on a busy
+						// machine the next request may dial before then.
+						assert.GreaterOrEqual(t, blocked, connecting, "request %d", i)
+					default:
 						assert.Zero(t, connecting, "request %d reuses", i)
-						assert.Less(t, blocked, 1.0, "request %d: blocked ≈ 0 on a reused connection", i)
+						// ≈ 0; the bound is a busy machine's scheduling delay.
+						assert.Less(t, blocked, 100.0, "request %d: blocked ≈ 0 on a reused connection", i)
+					}
+					if connecting > 0 {
+						connected++
 					}
 				}
-				if noReuse {
-					assert.EqualValues(t, n, conns.Load())
-				} else {
-					assert.EqualValues(t, 1, conns.Load())
+				assert.EqualValues(t, connected, conns.Load(), "a connection for each request that connected, and only those")
+				switch {
+				case noReuse:
+					assert.Equal(t, n, connected)
+				case p.std:
+					assert.Less(t, connected, n/2, "most requests reuse a connection")
+				default:
+					assert.Equal(t, 1, connected, "the fast path reuses its connection at once")
 				}
 			})
 		}
