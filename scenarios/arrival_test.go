@@ -273,13 +273,14 @@ func TestArrivalScheduleUnion(t *testing.T) {
 			split: func(et *ExecutionTuple) arrivalSplit { return mustSplit(t, et, 3, 200) },
 		},
 	}
+	qs, splitEts := splitTuples(t)
 	for _, c := range configs {
 		wantIdx, wantAt := scheduleTimes(c.sched(nil))
 		require.NotEmpty(t, wantIdx)
-		for _, q := range splits(t) {
+		for qi, q := range qs {
 			got := map[int64]time.Duration{}
 			var pre, maxVUs int64
-			for _, et := range tuples(t, q) {
+			for _, et := range splitEts[qi] {
 				s := c.split(et)
 				pre += s.preAllocated
 				maxVUs += s.maxVUs

@@ -121,11 +121,12 @@ func TestRampingVUsStepsAddUp(t *testing.T) {
 		{StartVUs: ptr(int64(0)), Stages: []Stage{{10 * time.Second, 250}, {7 * time.Second, 3}, {0, 40}, {3 * time.Second, 41}, {5 * time.Second, 0}}},
 		{Stages: []Stage{{time.Second, 1000}, {1500 * time.Millisecond, 999}, {time.Second, 0}}},
 	}
+	qs, splitEts := splitTuples(t)
 	for _, c := range configs {
 		whole := c.vuSteps(nil)
-		for _, q := range splits(t) {
+		for qi, q := range qs {
 			parts := make([][]vuChange, 0, len(q)+1)
-			for _, et := range tuples(t, q) {
+			for _, et := range splitEts[qi] {
 				parts = append(parts, c.vuSteps(et))
 			}
 			parts = append(parts, whole)
@@ -307,6 +308,7 @@ func requirementsByDefinition(c RampingVUs, et *ExecutionTuple) []VUStep {
 func TestRampingVUsRequirementsMatchDefinition(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(15, 3))
+	_, splitEts := splitTuples(t)
 	for i := range 300 {
 		c := RampingVUs{StartVUs: ptr(rng.Int64N(20))}
 		for range 1 + rng.IntN(6) {
@@ -317,7 +319,7 @@ func TestRampingVUsRequirementsMatchDefinition(t *testing.T) {
 		if c.peak() == 0 {
 			continue
 		}
-		for _, et := range append([]*ExecutionTuple{nil}, tuples(t, splits(t)[i%len(splits(t))])...) {
+		for _, et := range append([]*ExecutionTuple{nil}, splitEts[i%len(splitEts)]...) {
 			require.Equal(t, requirementsByDefinition(c, et), c.Requirements(et), "%+v", c)
 		}
 	}

@@ -261,6 +261,19 @@ func splits(t testing.TB) []ExecutionSegmentSequence {
 	return out
 }
 
+// splitTuples returns splits and the tuples of each: a test that loops
+// over them builds them once, as the tuples of the 100-way splits are most
+// of what such a test costs.
+func splitTuples(t testing.TB) ([]ExecutionSegmentSequence, [][]*ExecutionTuple) {
+	t.Helper()
+	qs := splits(t)
+	ets := make([][]*ExecutionTuple, len(qs))
+	for i, q := range qs {
+		ets[i] = tuples(t, q)
+	}
+	return qs, ets
+}
+
 func tuples(t testing.TB, q ExecutionSegmentSequence) []*ExecutionTuple {
 	t.Helper()
 	ets := make([]*ExecutionTuple, len(q))
