@@ -219,12 +219,8 @@ func (a *app) serve(ctx context.Context, args []string) int {
 			fmt.Fprintf(a.stderr, "loadlens serve: %v\n", err)
 			return exitInvalidConfig
 		}
-		cfg.Analyze = func(ctx context.Context, res loadtest.Result, history []loadtest.Result) (anomaly.Report, *anomaly.AIAnalysis) {
+		cfg.Analyze = func(ctx context.Context, res loadtest.Result, history []loadtest.Result, base *loadtest.Result) (anomaly.Report, *anomaly.AIAnalysis) {
 			rep := anomaly.Analyze(res, history, anomaly.Options{})
-			var base *loadtest.Result
-			if b, ok := report.Baseline(history, res); ok {
-				base = &b
-			}
 			analysis := an.Analyze(ctx, res, rep, base)
 			return rep, &analysis
 		}

@@ -418,16 +418,23 @@ func (c Comparison) overall() Outcome {
 	return OutcomeNoChange
 }
 
-// Baseline returns the run of history that cur should be compared with:
-// the latest run that started before cur, has cur's name (any name when
-// cur has none) and passed; failing that, the latest such run that
-// completed (thresholds failed or marked failed). It reports false when
-// there is none.
+// Baseline returns the run of history that cur is compared with, and
+// false when there is none. It is loadlens's one baseline rule, which the
+// CLI, the agent's GET /load-test/{id}/compare/baseline and its AI analysis
+// all follow (store.Baseline applies it in SQL, after a run the tenant
+// marked as the baseline):
+//
+//   - only runs of the same test that started before cur count: cur's name
+//     (any name when cur has none) and its test type (when both have one);
+//   - the latest of them that passed;
+//   - failing that, the latest that ran to its end with failed thresholds
+//     or marked failed;
+//   - aborted and errored runs are never a baseline.
 func Baseline(history []loadtest.Result, cur loadtest.Result) (loadtest.Result, bool) {
 	var best, fallback *loadtest.Result
 	for i := range history {
 		h := &history[i]
-		if (cur.Name != "" && h.Name != cur.Name) || !h.Start.Before(cur.Start) {
+		if !sameTest(*h, cur) || !h.Start.Before(cur.Start) {
 			continue
 		}
 		switch h.Status {
@@ -448,6 +455,14 @@ func Baseline(history []loadtest.Result, cur loadtest.Result) (loadtest.Result, 
 		return *fallback, true
 	}
 	return loadtest.Result{}, false
+}
+
+// sameTest reports whether h is a run of cur's test, as Baseline reads it.
+func sameTest(h, cur loadtest.Result) bool {
+	if cur.Name != "" && h.Name != cur.Name {
+		return false
+	}
+	return cur.TestType == "" || h.TestType == "" || h.TestType == cur.TestType
 }
 
 func finiteNum(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

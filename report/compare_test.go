@@ -195,7 +195,8 @@ func TestBaseline(t *testing.T) {
 	run := func(name string, daysAgo int, status loadtest.Status) loadtest.Result {
 		return loadtest.Result{Name: name, Start: t0.Add(-time.Duration(daysAgo) * 24 * time.Hour), Status: status}
 	}
-	cur := run("checkout", 0, loadtest.StatusPassed)
+	typed := func(r loadtest.Result, testType string) loadtest.Result { r.TestType = testType; return r }
+	cur := typed(run("checkout", 0, loadtest.StatusPassed), "load")
 	tests := []struct {
 		name    string
 		history []loadtest.Result
@@ -209,6 +210,8 @@ func TestBaseline(t *testing.T) {
 			run("checkout", 3, loadtest.StatusAborted), run("checkout", 2, loadtest.StatusThresholdsFailed)}, want: 1},
 		{name: "never the run itself or a later one", history: []loadtest.Result{cur, run("checkout", -1, loadtest.StatusPassed)}, want: -1},
 		{name: "errored runs are no baseline", history: []loadtest.Result{run("checkout", 1, loadtest.StatusErrored)}, want: -1},
+		{name: "the same test type", history: []loadtest.Result{
+			run("checkout", 2, loadtest.StatusPassed), typed(run("checkout", 1, loadtest.StatusPassed), "stress")}, want: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -227,11 +228,17 @@ const secretToken = "tok-3f9a-very-secret"
 func TestRunToCompletion(t *testing.T) {
 	t.Parallel()
 	var analyzed []int
+	var bases []time.Time // each analysis's baseline start, zero for none
 	var mu sync.Mutex
 	e := newEnv(t, func(c *service.Config) {
-		c.Analyze = func(_ context.Context, res loadtest.Result, history []loadtest.Result) (anomaly.Report, *anomaly.AIAnalysis) {
+		c.Analyze = func(_ context.Context, res loadtest.Result, history []loadtest.Result, base *loadtest.Result) (anomaly.Report, *anomaly.AIAnalysis) {
 			mu.Lock()
 			analyzed = append(analyzed, len(history))
+			var start time.Time
+			if base != nil {
+				start = base.Start
+			}
+			bases = append(bases, start)
 			mu.Unlock()
 			return anomaly.Analyze(res, history, anomaly.Options{}), &anomaly.AIAnalysis{Available: false, Unavailable: "no API key"}
 		}
@@ -270,7 +277,17 @@ func TestRunToCompletion(t *testing.T) {
 	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(analyzed) == 2 }, 10*time.Second, 10*time.Millisecond)
 	mu.Lock()
 	assert.Equal(t, []int{0, 1}, analyzed)
+	analysedBases := slices.Clone(bases)
 	mu.Unlock()
+	// The AI analysis had the baseline the API compares with.
+	var c service.CompareResponse
+	r = e.do("GET", "/load-test/"+second+"/compare/baseline", e.keyA, nil)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	r.json(t, &c)
+	assert.Equal(t, first, c.Other)
+	require.Len(t, analysedBases, 2)
+	assert.True(t, analysedBases[0].IsZero(), "the first run has no baseline")
+	assert.True(t, c.Comparison.Base.Start.Equal(analysedBases[1]), "analysis base %v, API base %v", analysedBases[1], c.Comparison.Base.Start)
 
 	// The list, its filters and pages.
 	var list service.ListResponse
@@ -448,14 +465,14 @@ func TestCompareAndBaseline(t *testing.T) {
 	second := e.start(e.keyA, short)
 	e.waitFinal(e.keyA, second)
 
-	var c service.Comparison
+	var c service.CompareResponse
 	r = e.do("GET", "/load-test/"+second+"/compare/"+first, e.keyA, nil)
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	r.json(t, &c)
 	assert.Equal(t, second, c.Run)
 	assert.Equal(t, first, c.Other)
 	assert.False(t, c.Baseline)
-	names := map[string]service.MetricDelta{}
+	names := map[string]service.CompareMetric{}
 	for _, m := range c.Metrics {
 		names[m.Name] = m
 	}

@@ -2,110 +2,107 @@ package service
 
 import (
 	"fmt"
-	"math"
 	"net/http"
 
-	"github.com/loadlens/loadlens/loadtest"
-	"github.com/loadlens/loadlens/metrics"
+	"github.com/loadlens/loadlens/anomaly"
+	"github.com/loadlens/loadlens/report"
 	"github.com/loadlens/loadlens/store"
 )
 
-// noiseFloor is the smallest relative change Compare calls a regression
-// or an improvement.
-const noiseFloor = 0.05
-
-// Comparison is the body of GET /load-test/{id}/compare/{other}: the key
-// metrics of a run against another run of the tenant, or its baseline.
-type Comparison struct {
+// CompareResponse is the body of GET /load-test/{id}/compare/{other}: run
+// id (the current run) against another run of the tenant, or against its
+// baseline (store.Baseline).
+//
+// Comparison is report.Compare's answer, the one `loadlens compare` gives
+// for the same pair of runs. Metrics, Regressions, Improvements and
+// Thresholds restate it in the shape of the endpoint's first version, for
+// its clients.
+type CompareResponse struct {
 	Run   string `json:"run"`
 	Other string `json:"other"`
 	// Baseline is set when Other is the run's baseline.
-	Baseline bool          `json:"baseline"`
-	Metrics  []MetricDelta `json:"metrics"`
-	// Regressions and Improvements count metrics that changed by more than
-	// 5 % for the worse or the better.
+	Baseline   bool              `json:"baseline"`
+	Comparison report.Comparison `json:"comparison"`
+
+	// Metrics are Comparison's run-wide metrics that both runs have.
+	Metrics []CompareMetric `json:"metrics"`
+	// Regressions and Improvements count Metrics that are worse or better.
 	Regressions  int `json:"regressions"`
 	Improvements int `json:"improvements"`
-	// Thresholds lists thresholds whose verdict differs between the runs.
-	Thresholds []ThresholdDelta `json:"thresholds,omitempty"`
+	// Thresholds lists thresholds of both runs whose verdict differs.
+	Thresholds []CompareThreshold `json:"thresholds,omitempty"`
 }
 
-// MetricDelta is one metric in both runs. Change is (run - other) / other;
-// it is omitted when other is 0.
-type MetricDelta struct {
+// CompareMetric is one metric of a CompareResponse. Change is (run −
+// other) / other; it is omitted when other is 0.
+type CompareMetric struct {
+	// Name is the metric and its aggregation: "http_req_duration.p95",
+	// "http_req_failed.rate".
 	Name   string   `json:"name"`
 	Run    float64  `json:"run"`
 	Other  float64  `json:"other"`
 	Change *float64 `json:"change,omitempty"`
 	// HigherIsWorse says which direction is a regression.
 	HigherIsWorse bool `json:"higher_is_worse"`
-	// Verdict is "regressed", "improved" or "unchanged" (within 5 %).
+	// Verdict is "regressed", "improved" or "unchanged": the metric's
+	// report.Outcome.
 	Verdict string `json:"verdict"`
 }
 
-// ThresholdDelta is a threshold whose verdict changed.
-type ThresholdDelta struct {
+// CompareThreshold is a threshold whose verdict changed.
+type CompareThreshold struct {
 	Metric string `json:"metric"`
 	Expr   string `json:"threshold"`
 	Run    string `json:"run"`
 	Other  string `json:"other"`
 }
 
-type comparedMetric struct {
-	name, metric, key string
-	higherIsWorse     bool
+// verdicts spells report outcomes as the first version of the endpoint did.
+var verdicts = map[report.Outcome]string{
+	report.OutcomeWorse:    "regressed",
+	report.OutcomeBetter:   "improved",
+	report.OutcomeNoChange: "unchanged",
 }
 
-var comparedMetrics = []comparedMetric{
-	{"http_req_duration.p95", metrics.HTTPReqDuration, "p(95)", true},
-	{"http_req_duration.p99", metrics.HTTPReqDuration, "p(99)", true},
-	{"http_req_duration.avg", metrics.HTTPReqDuration, "avg", true},
-	{"http_req_failed.rate", metrics.HTTPReqFailed, "rate", true},
-	{"http_reqs.rate", metrics.HTTPReqs, "rate", false},
-	{"iterations.rate", metrics.Iterations, "rate", false},
-	{"checks.rate", metrics.Checks, "rate", false},
-}
+// rateMetrics are the metrics whose first-version name says ".rate".
+var rateMetrics = map[string]bool{"http_req_failed": true, "http_reqs": true, "iterations": true, "checks": true}
 
-// compare compares two results' key metrics.
-func compare(a, b loadtest.Result) Comparison {
-	c := Comparison{Metrics: []MetricDelta{}}
-	for _, m := range comparedMetrics {
-		av, aok := a.Metrics[m.metric].Values[m.key]
-		bv, bok := b.Metrics[m.metric].Values[m.key]
-		if !aok || !bok || math.IsNaN(av+bv) || math.IsInf(av+bv, 0) {
+// compareRuns compares run (current) with other (base).
+func compareRuns(run, other store.Run) CompareResponse {
+	c := report.Compare(report.Run{Result: *other.Result, Findings: findingsOf(other)},
+		report.Run{Result: *run.Result, Findings: findingsOf(run)}, report.CompareOptions{})
+	out := CompareResponse{Run: run.ID, Other: other.ID, Comparison: c, Metrics: []CompareMetric{}}
+	for _, m := range c.Metrics {
+		if len(m.Tags) > 0 || m.Outcome == report.OutcomeNoData {
 			continue
 		}
-		d := MetricDelta{Name: m.name, Run: av, Other: bv, HigherIsWorse: m.higherIsWorse, Verdict: "unchanged"}
-		diff := av - bv
-		if bv != 0 {
-			ch := diff / math.Abs(bv)
-			d.Change = &ch
+		name := m.Metric
+		if rateMetrics[name] {
+			name += ".rate"
 		}
-		significant := math.Abs(diff) > noiseFloor*math.Abs(bv)
-		if m.metric == metrics.HTTPReqFailed || m.metric == metrics.Checks {
-			significant = math.Abs(diff) > 0.005 // rates near 0: an absolute floor
-		}
-		if significant {
-			if (diff > 0) == m.higherIsWorse {
-				d.Verdict = "regressed"
-				c.Regressions++
-			} else {
-				d.Verdict = "improved"
-				c.Improvements++
-			}
-		}
-		c.Metrics = append(c.Metrics, d)
-	}
-	other := map[string]string{}
-	for _, v := range b.Thresholds {
-		other[v.Metric+"\x00"+v.Threshold.Source] = fmt.Sprint(v.Status)
-	}
-	for _, v := range a.Thresholds {
-		if o, ok := other[v.Metric+"\x00"+v.Threshold.Source]; ok && o != fmt.Sprint(v.Status) {
-			c.Thresholds = append(c.Thresholds, ThresholdDelta{Metric: v.Metric, Expr: v.Threshold.Source, Run: fmt.Sprint(v.Status), Other: o})
+		out.Metrics = append(out.Metrics, CompareMetric{Name: name, Run: *m.Current, Other: *m.Base, Change: m.Change,
+			HigherIsWorse: !m.HigherIsBetter, Verdict: verdicts[m.Outcome]})
+		switch m.Outcome {
+		case report.OutcomeWorse:
+			out.Regressions++
+		case report.OutcomeBetter:
+			out.Improvements++
 		}
 	}
-	return c
+	for _, t := range c.Thresholds {
+		if t.Base != "" && t.Changed() {
+			out.Thresholds = append(out.Thresholds, CompareThreshold{Metric: t.Metric, Expr: t.Threshold, Run: t.Current, Other: t.Base})
+		}
+	}
+	return out
+}
+
+// findingsOf returns a run's findings, nil when it was not analysed.
+func findingsOf(r store.Run) []anomaly.Finding {
+	if r.Report == nil {
+		return nil
+	}
+	return r.Report.Findings
 }
 
 func (s *Server) handleCompare(w http.ResponseWriter, r *http.Request, p principal) {
@@ -132,7 +129,7 @@ func (s *Server) handleCompare(w http.ResponseWriter, r *http.Request, p princip
 			return
 		}
 	}
-	c := compare(*run.Result, *other.Result)
-	c.Run, c.Other, c.Baseline = run.ID, other.ID, otherID == "baseline"
+	c := compareRuns(run, other)
+	c.Baseline = otherID == "baseline"
 	writeJSON(w, http.StatusOK, c)
 }

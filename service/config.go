@@ -35,10 +35,12 @@ type Config struct {
 
 	// Analyze reads a finished run: findings and, optionally, an AI
 	// analysis (nil for none). history holds earlier completed runs of the
-	// same test (tenant, name and test type), oldest first. ctx ends when
-	// the Server shuts down. nil means anomaly.Analyze with default options
-	// and no AI analysis.
-	Analyze func(ctx context.Context, res loadtest.Result, history []loadtest.Result) (anomaly.Report, *anomaly.AIAnalysis)
+	// same test (tenant, name and test type), oldest first; base is the
+	// run's baseline (store.Baseline, the run GET
+	// /load-test/{id}/compare/baseline compares with), nil when it has
+	// none. ctx ends when the Server shuts down. nil means anomaly.Analyze
+	// with default options and no AI analysis.
+	Analyze func(ctx context.Context, res loadtest.Result, history []loadtest.Result, base *loadtest.Result) (anomaly.Report, *anomaly.AIAnalysis)
 	// RenderHTML writes a run's self-contained HTML report. nil makes
 	// GET /load-test/{id}/report.html answer 501 "report renderer not
 	// configured".
@@ -149,7 +151,7 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	o.Limits = mergeLimits(o.Limits, DefaultLimits)
 	if o.Analyze == nil {
-		o.Analyze = func(_ context.Context, res loadtest.Result, history []loadtest.Result) (anomaly.Report, *anomaly.AIAnalysis) {
+		o.Analyze = func(_ context.Context, res loadtest.Result, history []loadtest.Result, _ *loadtest.Result) (anomaly.Report, *anomaly.AIAnalysis) {
 			return anomaly.Analyze(res, history, anomaly.Options{}), nil
 		}
 	}

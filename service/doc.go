@@ -18,7 +18,7 @@
 //	GET  /load-test/{id}/result           Result, findings, AI analysis
 //	GET  /load-test/{id}/events           text/event-stream of per-second progress
 //	GET  /load-test/{id}/report.html      the HTML report (Config.RenderHTML)
-//	GET  /load-test/{id}/compare/{other}  key metrics against another run or "baseline"
+//	GET  /load-test/{id}/compare/{other}  report.Compare against another run or "baseline"
 //	POST /load-test/{id}/cancel
 //	DELETE /load-test/{id}                delete a finished run, freeing the tenant's storage quota
 //	POST /load-test/{id}/scale            {"vus": N} for externally-controlled scenarios

@@ -330,7 +330,14 @@ func (s *Server) execute(r *liveRun, prep prepared) {
 		if err != nil {
 			logger.Error("reading the test's history", "error", err)
 		}
-		report, ai := s.cfg.Analyze(s.bgCtx, res, hist)
+		var base *loadtest.Result
+		switch b, err := s.st.Baseline(s.bgCtx, r.tenant, r.id); {
+		case err == nil:
+			base = b.Result
+		case !errors.Is(err, store.ErrNotFound):
+			logger.Error("reading the test's baseline", "error", err)
+		}
+		report, ai := s.cfg.Analyze(s.bgCtx, res, hist, base)
 		rep = &report
 		wctx, cancel := context.WithTimeout(bg, 30*time.Second)
 		if err := s.st.SetAnalysis(wctx, r.tenant, r.id, rep, ai); err != nil {

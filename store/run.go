@@ -446,9 +446,11 @@ func (s *Store) History(ctx context.Context, tenant, name, testType, before stri
 }
 
 // Baseline returns the baseline of the test of run id: the run marked with
-// SetBaseline for the same name and test type, or else the latest
-// completed run with a result created before it. It fails with ErrNotFound
-// when there is none (or no run id).
+// SetBaseline for the same name and test type; else, among the completed
+// runs of the test created before it, the latest that passed, or failing
+// that the latest whose thresholds failed or that was marked failed (the
+// rule of report.Baseline). It fails with ErrNotFound when there is none
+// (or no run id).
 func (s *Store) Baseline(ctx context.Context, tenant, id string) (Run, error) {
 	var name, typ string
 	var seq int64
@@ -461,7 +463,10 @@ func (s *Store) Baseline(ctx context.Context, tenant, id string) (Run, error) {
 	}
 	var base string
 	err = s.r.QueryRowContext(ctx, `SELECT id FROM runs WHERE tenant = ? AND name = ? AND test_type = ? AND result IS NOT NULL
-		AND state = ? AND id != ? AND (baseline = 1 OR seq < ?) ORDER BY baseline DESC, seq DESC LIMIT 1`, tenant, name, typ, Completed, id, seq).Scan(&base)
+		AND state = ? AND id != ? AND (baseline = 1 OR (seq < ? AND status IN (?, ?, ?)))
+		ORDER BY baseline DESC, CASE WHEN status = ? THEN 1 ELSE 0 END DESC, seq DESC LIMIT 1`,
+		tenant, name, typ, Completed, id, seq, loadtest.StatusPassed, loadtest.StatusThresholdsFailed, loadtest.StatusMarkedFailed,
+		loadtest.StatusPassed).Scan(&base)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Run{}, fmt.Errorf("store: baseline of run %s: %w", id, ErrNotFound)
 	}

@@ -291,6 +291,42 @@ func testListHistoryBaseline(t *testing.T, st *store.Store, _ string) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
 
+func TestBaselineRule(t *testing.T) { eachBackend(t, testBaselineRule) }
+
+// testBaselineRule: a passed run beats a later failed one; aborted runs
+// are never a baseline; a failed-thresholds run serves when none passed.
+func testBaselineRule(t *testing.T, st *store.Store, _ string) {
+	ctx := t.Context()
+	_, err := st.AddTenant(ctx, "a")
+	require.NoError(t, err)
+	start := time.Now().Add(-time.Hour)
+	add := func(status loadtest.Status) string {
+		r, err := st.CreateRun(ctx, "a", store.Run{Name: "checkout", TestType: "load"})
+		require.NoError(t, err)
+		res := result("checkout", start, 100)
+		res.Status = status
+		require.NoError(t, st.Finish(ctx, "a", r.ID, store.Finish{State: store.Completed, Result: res}))
+		return r.ID
+	}
+	baseline := func(id string) string {
+		t.Helper()
+		b, err := st.Baseline(ctx, "a", id)
+		require.NoError(t, err)
+		return b.ID
+	}
+	add(loadtest.StatusAborted)
+	failed := add(loadtest.StatusThresholdsFailed)
+	cur := add(loadtest.StatusPassed)
+	assert.Equal(t, failed, baseline(cur), "no run passed: the failed one, never the aborted one")
+	_, err = st.Baseline(ctx, "a", failed)
+	require.ErrorIs(t, err, store.ErrNotFound, "an aborted run is no baseline")
+	passed := cur
+	add(loadtest.StatusMarkedFailed)
+	add(loadtest.StatusAborted)
+	last := add(loadtest.StatusThresholdsFailed)
+	assert.Equal(t, passed, baseline(last), "the latest passed run, not the later failed ones")
+}
+
 func TestRecoverInterruptedAndCounts(t *testing.T) { eachBackend(t, testRecoverInterruptedAndCounts) }
 
 func testRecoverInterruptedAndCounts(t *testing.T, st *store.Store, path string) {
