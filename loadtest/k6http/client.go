@@ -1,7 +1,6 @@
 package k6http
 
 import (
-	"bufio"
 	"compress/flate"
 	"compress/gzip"
 	"context"
@@ -63,12 +62,8 @@ type Client struct {
 	texts   map[string]string // interned status texts
 
 	// fast path
-	p      *parser
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	brConn *fconn
-	idle   []*fconn
-	lent   *lentIdle // the idle connections of the client whose batch this client runs
+	idle []*fconn
+	lent *lentIdle // the idle connections of the client whose batch this client runs
 	// checkIdle is the idle time after which a connection is checked
 	// before reuse (a constant but for tests).
 	checkIdle time.Duration
@@ -136,9 +131,6 @@ func newClient(s settings, emit Emitter) *Client {
 		tags:      make(map[tagKey]tagEntry),
 		urls:      make(map[string]*target),
 		texts:     make(map[string]string),
-		p:         newParser(limits{header: maxHeaderBytes, chunkLine: maxChunkLine}),
-		br:        bufio.NewReaderSize(nil, 4096),
-		bw:        bufio.NewWriterSize(nil, 4096),
 		tlsConf:   make(map[string]*tls.Config),
 		checkIdle: checkIdle,
 		dns:       make(map[string]dnsEntry),

@@ -1,6 +1,7 @@
 package k6http
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -100,8 +102,38 @@ func replayable(method string, hi *headerInfo) bool {
 	return hi.idempoKey
 }
 
+// wire is what a hop on the fast path reads and writes with: 8 KB of
+// buffers and a parser. Clients take one from wires for a hop and put it
+// back when the hop ends, so that VUs that think between requests (the
+// common case, and the one with thousands of VUs) share a few instead of
+// keeping one each. A connection is kept only when the reader holds
+// nothing of it past the response, so a wire carries no state from one
+// hop to the next.
+type wire struct {
+	br *bufio.Reader
+	bw *bufio.Writer
+	p  *parser
+}
+
+// wires is the process's pool of wires: like net/http's pools of bufio
+// readers and writers, it is shared by every client, and it empties itself
+// when the garbage collector runs.
+var wires = sync.Pool{New: func() any {
+	return &wire{br: bufio.NewReaderSize(nil, 4096), bw: bufio.NewWriterSize(nil, 4096),
+		p: newParser(limits{header: maxHeaderBytes, chunkLine: maxChunkLine})}
+}}
+
+// release puts the wire back into the pool, holding no connection.
+func (w *wire) release() {
+	w.br.Reset(nil)
+	w.bw.Reset(nil)
+	wires.Put(w)
+}
+
 // fast makes one hop on the client's own HTTP/1.1 path.
 func (c *Client) fast(ctx context.Context, h *hop, hi *headerInfo, x *exchange) {
+	w := wires.Get().(*wire)
+	defer w.release()
 	cookie := c.cookieHeader(h, hi.cookie)
 	x.cookie = cookie
 	for attempt := 0; ; attempt++ {
@@ -122,17 +154,14 @@ func (c *Client) fast(ctx context.Context, h *hop, hi *headerInfo, x *exchange) 
 			err = ctx.Err()
 		}
 		if err == nil {
-			c.bw.Reset(fc.nc)
-			c.writeRequest(h, hi, cookie)
-			err = c.bw.Flush()
+			w.bw.Reset(fc.nc)
+			c.writeRequest(w.bw, h, hi, cookie)
+			err = w.bw.Flush()
 		}
 		if err == nil {
 			x.wrote = time.Now()
-			if c.brConn != fc {
-				c.br.Reset(fc.nc)
-				c.brConn = fc
-			}
-			_, err = c.br.Peek(1)
+			w.br.Reset(fc.nc)
+			_, err = w.br.Peek(1)
 		}
 		if err != nil {
 			c.setActive(nil)
@@ -146,19 +175,19 @@ func (c *Client) fast(ctx context.Context, h *hop, hi *headerInfo, x *exchange) 
 			return
 		}
 		x.firstByte = time.Now()
-		c.read(h, hi, fc, x)
+		c.read(w, h, hi, fc, x)
 		return
 	}
 }
 
 // read reads the response head and body of a hop whose first byte has
 // arrived, then keeps or closes the connection.
-func (c *Client) read(h *hop, hi *headerInfo, fc *fconn, x *exchange) {
+func (c *Client) read(w *wire, h *hop, hi *headerInfo, fc *fconn, x *exchange) {
 	var hd head
-	err := c.p.readHead(c.br, h.method, &hd)
+	err := w.p.readHead(w.br, h.method, &hd)
 	var buf []byte
 	if err == nil {
-		n := len(c.p.hdr)
+		n := len(w.p.hdr)
 		size := n
 		if h.keep {
 			switch {
@@ -169,8 +198,8 @@ func (c *Client) read(h *hop, hi *headerInfo, fc *fconn, x *exchange) {
 			}
 		}
 		buf = make([]byte, n, size)
-		copy(buf, c.p.hdr)
-		buf, err = c.p.readBody(c.br, &hd, buf, h.keep)
+		copy(buf, w.p.hdr)
+		buf, err = w.p.readBody(w.br, &hd, buf, h.keep)
 		x.rawHeader = buf[:n:n]
 		if body := buf[n:]; len(body) > 0 {
 			x.body = body
@@ -186,7 +215,7 @@ func (c *Client) read(h *hop, hi *headerInfo, fc *fconn, x *exchange) {
 		x.err = err
 		return
 	}
-	if hd.close || c.s.noReuse || hi.close || c.br.Buffered() > 0 {
+	if hd.close || c.s.noReuse || hi.close || w.br.Buffered() > 0 {
 		fc.close()
 	} else {
 		c.putIdle(fc, x.end)
@@ -220,12 +249,11 @@ func rawValues(raw []byte, key string) []string {
 	return vs
 }
 
-// writeRequest writes the request head and body to c.bw, as net/http
+// writeRequest writes the request head and body to bw, as net/http
 // would: request line, Host, User-Agent, Content-Length (always for POST,
 // PUT and PATCH), the caller's headers, Cookie, Connection: close when
 // connections are not reused.
-func (c *Client) writeRequest(h *hop, hi *headerInfo, cookie string) {
-	bw := c.bw
+func (c *Client) writeRequest(bw *bufio.Writer, h *hop, hi *headerInfo, cookie string) {
 	bw.WriteString(h.method)
 	bw.WriteByte(' ')
 	bw.WriteString(h.t.requestURI)
