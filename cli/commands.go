@@ -192,7 +192,7 @@ func (a *app) serve(ctx context.Context, args []string) int {
 		return exitGenericError
 	}
 	defer st.Close()
-	cfg := service.Config{Store: st, Logger: logger, RenderHTML: renderHTML, Modules: a.modules}
+	cfg := service.Config{Store: st, Logger: logger, Modules: a.modules}
 	if *sandbox {
 		exe, err := a.executable()
 		if err != nil {
@@ -256,8 +256,4 @@ func (a *app) serve(ctx context.Context, args []string) int {
 		return exitGenericError
 	}
 	return exitOK
-}
-
-func renderHTML(w io.Writer, res loadtest.Result, rep anomaly.Report, ai *anomaly.AIAnalysis) error {
-	return report.WriteHTML(w, report.Input{Result: res, Analysis: rep, AI: ai})
 }

@@ -503,8 +503,10 @@ func TestReportHTML(t *testing.T) {
 	id := bare.start(bare.keyA, bare.spec(map[string]any{"options": map[string]any{"vus": 1, "duration": "1s"}}))
 	bare.waitFinal(bare.keyA, id)
 	r := bare.do("GET", "/load-test/"+id+"/report.html", bare.keyA, nil)
-	assert.Equal(t, http.StatusNotImplemented, r.Status)
-	assert.Equal(t, []string{"report renderer not configured"}, r.errors(t))
+	require.Equal(t, http.StatusOK, r.Status, "the default renderer is report.WriteHTML: %s", r.Body)
+	assert.Equal(t, "text/html; charset=utf-8", r.Header.Get("Content-Type"))
+	assert.Contains(t, string(r.Body), "<!DOCTYPE html>")
+	assert.Contains(t, string(r.Body), "checkout")
 
 	e := newEnv(t, func(c *service.Config) {
 		c.RenderHTML = func(w io.Writer, res loadtest.Result, rep anomaly.Report, ai *anomaly.AIAnalysis) error {

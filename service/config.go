@@ -17,6 +17,7 @@ import (
 	"github.com/loadlens/loadlens/anomaly"
 	"github.com/loadlens/loadlens/js"
 	"github.com/loadlens/loadlens/loadtest"
+	"github.com/loadlens/loadlens/report"
 	"github.com/loadlens/loadlens/store"
 )
 
@@ -41,9 +42,8 @@ type Config struct {
 	// none. ctx ends when the Server shuts down. nil means anomaly.Analyze
 	// with default options and no AI analysis.
 	Analyze func(ctx context.Context, res loadtest.Result, history []loadtest.Result, base *loadtest.Result) (anomaly.Report, *anomaly.AIAnalysis)
-	// RenderHTML writes a run's self-contained HTML report. nil makes
-	// GET /load-test/{id}/report.html answer 501 "report renderer not
-	// configured".
+	// RenderHTML writes a run's self-contained HTML report for GET
+	// /load-test/{id}/report.html; nil means report.WriteHTML.
 	RenderHTML func(w io.Writer, res loadtest.Result, rep anomaly.Report, ai *anomaly.AIAnalysis) error
 
 	// Webhooks receive alerts when runs end: every tenant's, or those of
@@ -153,6 +153,11 @@ func (c *Config) withDefaults() (Config, error) {
 	if o.Analyze == nil {
 		o.Analyze = func(_ context.Context, res loadtest.Result, history []loadtest.Result, _ *loadtest.Result) (anomaly.Report, *anomaly.AIAnalysis) {
 			return anomaly.Analyze(res, history, anomaly.Options{}), nil
+		}
+	}
+	if o.RenderHTML == nil {
+		o.RenderHTML = func(w io.Writer, res loadtest.Result, rep anomaly.Report, ai *anomaly.AIAnalysis) error {
+			return report.WriteHTML(w, report.Input{Result: res, Analysis: rep, AI: ai})
 		}
 	}
 	if o.HTTPClient == nil {

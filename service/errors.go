@@ -16,7 +16,6 @@ var (
 	errUnauthorized   = errors.New("missing or invalid API key: send Authorization: Bearer KEY or X-API-Key: KEY")
 	errTenantMismatch = errors.New("X-Tenant-ID does not name the API key's tenant")
 	errShuttingDown   = errors.New("the agent is shutting down")
-	errNoRenderer     = errors.New("report renderer not configured")
 	errNotLive        = errors.New("the run is not running")
 	errNoResult       = errors.New("the run has no result yet")
 	errNoExternal     = errors.New("the run has no externally-controlled scenario")
@@ -97,8 +96,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, store.ErrConflict), errors.Is(err, errNotLive), errors.Is(err, errNoResult),
 		errors.Is(err, errNoExternal), errors.Is(err, scenarios.ErrNotRunning):
 		status, body.Errors = http.StatusConflict, []string{err.Error()}
-	case errors.Is(err, errNoRenderer):
-		status, body.Errors = http.StatusNotImplemented, []string{err.Error()}
 	case errors.Is(err, errShuttingDown):
 		status, body.Errors = http.StatusServiceUnavailable, []string{err.Error()}
 	default:

@@ -457,10 +457,6 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request, p principa
 		s.writeError(w, r, err)
 		return
 	}
-	if s.cfg.RenderHTML == nil {
-		s.writeError(w, r, errNoRenderer)
-		return
-	}
 	if run.Result == nil {
 		s.writeError(w, r, fmt.Errorf("run %s is %s: %w", run.ID, run.State, errNoResult))
 		return
