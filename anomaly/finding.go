@@ -74,8 +74,8 @@ const (
 	// steady load (Mann–Kendall trend, Sen's slope).
 	KindLatencyDrift Kind = "latency_drift"
 	// KindLatencySpike: latency rose several-fold for a few seconds and
-	// came back within Options.SpikeFor (low up to half of it, else
-	// medium): a hiccup, not a new level.
+	// came back within Options.SpikeFor (low), or rose less than 4× and came
+	// back within twice that (medium): a hiccup, not a new level.
 	KindLatencySpike Kind = "latency_spike"
 	// KindLatencyStall: requests stalled together, again and again: the
 	// per-second max and the share of slow requests rose in short bursts,

@@ -297,12 +297,13 @@ func (a *analysis) latency() {
 			// The message quotes p95, as its numbers: the index of
 			// percentiles only decides.
 			p95Change := math.Exp(after-before) - 1
-			a.add(Finding{Kind: KindLatencyShift, Severity: latencySeverity(change), Target: BlameTarget, Metric: metric,
-				Method: "cusum+e-divisive",
-				Evidence: map[string]float64{"baseline_ms": math.Exp(before), "observed_ms": math.Exp(after), "change": p95Change,
-					"index_change": change, "p_value": pt, "cusum_p_value": st.cusumP, "load": sp.load},
-				Message: fmt.Sprintf("The p95 latency stepped up %s (%s → %s) at %s while the load stayed at %g.",
-					pct(p95Change), fmtMs(math.Exp(before)), fmtMs(math.Exp(after)), fmtSec(a.at(idx[st.tau])), sp.load)},
+			ev := map[string]float64{"baseline_ms": math.Exp(before), "observed_ms": math.Exp(after), "change": p95Change,
+				"index_change": change, "p_value": pt, "cusum_p_value": st.cusumP, "load": sp.load}
+			tags, where := a.blameLatency(idx[bounds[j]], idx[st.tau], end, p95Change, ev)
+			a.add(Finding{Kind: KindLatencyShift, Severity: latencySeverity(change), Target: BlameTarget, Metric: metric, Tags: tags,
+				Method: "cusum+e-divisive", Evidence: ev,
+				Message: fmt.Sprintf("The p95 latency stepped up %s (%s → %s) at %s while the load stayed at %g%s.",
+					pct(p95Change), fmtMs(math.Exp(before)), fmtMs(math.Exp(after)), fmtSec(a.at(idx[st.tau])), sp.load, where)},
 				idx[st.tau], end)
 		}
 		for j := 0; j+1 < len(bounds); j++ {
@@ -368,14 +369,27 @@ func (a *analysis) drift(x, l95 []float64, idx []int, lo, hi, minSide int, sp sp
 		return
 	}
 	msPerS := hs / a.step.Seconds()
+	ev := map[string]float64{"baseline_ms": math.Exp(before), "observed_ms": math.Exp(before) * (1 + rise), "change": rise,
+		"p_value": p, "slope_per_min": perMin, "slope_ms_per_s": msPerS, "load": sp.load}
+	tags, where := a.blameLatency(idx[lo], idx[lo+t0], idx[hi-1]+1, rise, ev)
 	a.add(Finding{Kind: KindLatencyDrift, Severity: latencySeverity(rise), Target: BlameTarget, Metric: loadtest.SeriesLatencyP95,
-		Method: "mann-kendall+sen",
-		Evidence: map[string]float64{"baseline_ms": math.Exp(before), "observed_ms": math.Exp(before) * (1 + rise), "change": rise,
-			"p_value": p, "slope_per_min": perMin, "slope_ms_per_s": msPerS, "load": sp.load},
-		Message: fmt.Sprintf("Latency kept rising from %s, by %s over %s (%s per minute, %s a second), while the load stayed at %g.",
+		Tags: tags, Method: "mann-kendall+sen", Evidence: ev,
+		Message: fmt.Sprintf("Latency kept rising from %s, by %s over %s (%s per minute, %s a second), while the load stayed at %g%s.",
 			fmtSec(a.at(idx[lo+t0])), pct(rise), fmtDur(a.at(idx[hi-1]+1)-a.at(idx[lo+t0])),
-			pct(perMin), fmtMs(msPerS), sp.load)},
+			pct(perMin), fmtMs(msPerS), sp.load, where)},
 		idx[lo+t0], idx[hi-1]+1)
+}
+
+// blameLatency names the endpoint that alone moved when the overall
+// latency changed by change at point at (from [b0, at) to [at, e)): its
+// tags, with its change in ev, and the clause the message ends with.
+func (a *analysis) blameLatency(b0, at, e int, change float64, ev map[string]float64) (map[string]string, string) {
+	tags, moved := a.movedEndpoint(b0, at, e, change)
+	if tags == nil {
+		return nil, ""
+	}
+	ev["endpoint_change"] = moved
+	return tags, fmt.Sprintf("; it was %s, whose p95 rose %s while the others held", tags["name"], pct(moved))
 }
 
 // degradation compares each steady span with the earliest earlier one at

@@ -51,6 +51,36 @@ func (a *analysis) leak() {
 			found = found || (ok && c.blame == BlameTarget)
 		}
 	}
+	if !found {
+		a.leakOverRamp()
+	}
+}
+
+// leakOverRamp looks for a leak that began while the load still ramped up,
+// which the steady spans, starting after the ramp, see too little of: the
+// target's resident memory is judged from the run's second second to the
+// end of its final steady load, for the strong, linear leak of a short
+// span, and must keep growing within that steady load on its own (memory
+// that a ramp's extra connections take levels off with the load).
+func (a *analysis) leakOverRamp() {
+	xs, tags := a.seriesAny(loadtest.SeriesTargetRSS)
+	if xs == nil || len(a.steady) == 0 {
+		return
+	}
+	last := a.steady[len(a.steady)-1]
+	if last.from <= 1 || last.b-last.from < 6 || a.at(last.b)-a.at(last.from) >= a.o.MemorySettle+a.o.LeakMinDuration {
+		return // no ramp before it, or a long steady load: leak judged it
+	}
+	var flat []float64
+	for i := last.from; i < last.b; i++ {
+		if v := xs[i]; v > 0 && !math.IsInf(v, 0) {
+			flat = append(flat, v)
+		}
+	}
+	if _, z, p := mannKendall(flat); len(flat) < 6 || z <= 0 || p > 0.05 {
+		return
+	}
+	a.leakIn(xs, tags, loadtest.SeriesTargetRSS, BlameTarget, span{a: 1, b: last.b, load: last.load, from: last.from}, true)
 }
 
 // leakIn judges one steady span of memory xs; short asks for the strong,
@@ -134,11 +164,15 @@ func (a *analysis) leakIn(xs []float64, tags map[string]string, name string, bla
 	}
 	what := map[string]string{loadtest.SeriesTargetRSS: "resident memory", loadtest.SeriesTargetHeap: "Go heap in use",
 		loadtest.SeriesGeneratorRSS: "resident memory"}[name]
+	load := "at steady load"
+	if sp.from > sp.a {
+		load = fmt.Sprintf("while the load ramped up and then held at %g", sp.load)
+	}
 	a.add(Finding{Kind: KindMemoryLeak, Severity: sev, Target: blame, Metric: name, Tags: tags, Method: "mann-kendall+sen",
 		Evidence: map[string]float64{"slope_bytes_per_min": slope, "baseline_bytes": level, "observed_bytes": bm[len(bm)-1],
 			"growth": growth / level, "p_value": p, "minutes_to_double": minutesTo(2 * level), "load": sp.load},
-		Message: fmt.Sprintf("%s %s grew steadily by %s per minute at steady load (%s → %s over %s, Mann–Kendall p=%.1e): a leak.",
-			upperFirst(who), what, fmtBytes(slope), fmtBytes(level), fmtBytes(bm[len(bm)-1]),
+		Message: fmt.Sprintf("%s %s grew steadily by %s per minute %s (%s → %s over %s, Mann–Kendall p=%.1e): a leak.",
+			upperFirst(who), what, fmtBytes(slope), load, fmtBytes(level), fmtBytes(bm[len(bm)-1]),
 			fmtDur(a.at(sp.b)-a.at(onset)), p)}, onset, sp.b)
 	return true
 }

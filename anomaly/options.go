@@ -118,8 +118,10 @@ type Options struct {
 	// also rise 0.8 × GrossRatio times more than the load did. Default 2.5.
 	GrossRatio float64 `json:"gross_ratio,omitempty"`
 	// SpikeFor is the longest gross rise that came back which is a spike
-	// (KindLatencySpike: low up to half of it, then medium) rather than a
-	// step: a level held longer is a new level. Default 10s.
+	// (KindLatencySpike, low) rather than a step: a level held longer is a
+	// new level, reported as a shift with its end (a 12× rise for 6 s is an
+	// incident, not a blip) — when it rose 4× or more or held twice
+	// SpikeFor; a smaller one is a medium spike. Default 5s.
 	SpikeFor time.Duration `json:"spike_for,omitempty"`
 
 	// KneeMinSpan is how much the VU count must grow (max/min of the ramp)
@@ -210,7 +212,7 @@ func (o Options) withDefaults() Options {
 	def(&o.ShortLeakMinRate, 64<<20)
 	def(&o.ShortLeakMinGrowth, 0.25)
 	def(&o.GrossRatio, 2.5)
-	defD(&o.SpikeFor, 10*time.Second)
+	defD(&o.SpikeFor, 5*time.Second)
 	def(&o.KneeMinSpan, 3)
 	def(&o.KneeFlatness, 0.25)
 	def(&o.PlateauSpan, 1.5)

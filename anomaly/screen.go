@@ -74,6 +74,39 @@ func compareStrings(a, b string) int {
 	return 0
 }
 
+// movedEndpoint returns the name tag of the one endpoint whose p95 moved
+// when the overall latency did, from points [b0, at) to [at, e): its
+// relative change is at least the overall one (one endpoint of several
+// moves more than their mix) and every other endpoint's at most a quarter
+// of it. Nil with fewer than two endpoints, or when several moved.
+func (a *analysis) movedEndpoint(b0, at, e int, overall float64) (map[string]string, float64) {
+	_, endpoints := a.latencyChannels()
+	if len(endpoints) < 2 || !(overall > 0) {
+		return nil, 0
+	}
+	changes := make([]float64, len(endpoints))
+	best := 0
+	for k, ch := range endpoints {
+		before, after := median(finite(ch.x[max(0, b0):at])), median(finite(ch.x[at:min(e, a.n)]))
+		if !(before > 0) || !(after > 0) {
+			return nil, 0
+		}
+		changes[k] = after/before - 1
+		if changes[k] > changes[best] {
+			best = k
+		}
+	}
+	if changes[best] < overall {
+		return nil, 0
+	}
+	for k, c := range changes {
+		if k != best && c > changes[best]/4 {
+			return nil, 0
+		}
+	}
+	return endpoints[best].tags, changes[best]
+}
+
 // what names the channel's percentile: "p95 latency" or "median latency".
 func (ch *channel) what() string {
 	if ch.metric == loadtest.SeriesLatencyP50 {
@@ -439,10 +472,11 @@ func (a *analysis) reportStep(r rise) {
 	}
 	a.claims = append(a.claims, claim{a: r.at, b: r.end, family: "latency"})
 	kind, sev := KindLatencyShift, latencySeverity(ratio-1)
-	if r.end < a.n && a.at(r.end)-a.at(r.at) < a.o.SpikeFor {
+	held := a.at(r.end) - a.at(r.at)
+	if r.end < a.n && (held < a.o.SpikeFor || held < 2*a.o.SpikeFor && ratio < episodeRatio) {
 		// Over within seconds: a spike, not a new level.
 		kind, sev = KindLatencySpike, SeverityLow
-		if a.at(r.end)-a.at(r.at) > a.o.SpikeFor/2 {
+		if held > a.o.SpikeFor {
 			sev = SeverityMedium
 		}
 		msg = fmt.Sprintf("The %s%s spiked %s (%s → %s) from %s to %s, then came back", what, where, fmtFactor(ratio),
@@ -451,6 +485,12 @@ func (a *analysis) reportStep(r rise) {
 	a.add(Finding{Kind: kind, Severity: sev, Target: BlameTarget, Metric: r.ch.metric,
 		Tags: r.ch.tags, Method: "gross-screen", Evidence: ev, Message: msg + "."}, r.at, r.end)
 }
+
+// episodeRatio is how many times higher a rise that came back within
+// twice Options.SpikeFor must be to be a new level rather than a spike: its
+// own few seconds are all its evidence, and a p95 of tens of requests a
+// second on a busy machine swings 2–3× for seconds now and then.
+const episodeRatio = 4.0
 
 // fmtFactor formats a ratio of levels: "3.2×", "12×".
 func fmtFactor(f float64) string {

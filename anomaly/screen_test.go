@@ -114,14 +114,18 @@ func TestStepOnOneEndpoint(t *testing.T) {
 	}
 }
 
-// A rise that is over within seconds is a spike, low when short; one that
-// keeps climbing is a drift, with its onset from the data.
+// A rise that is over within seconds is a spike, low when short; a
+// several-fold one held longer that came back is a shift with its end; one that keeps climbing is a drift, with its onset from the data.
 func TestSpikeAndDriftShapes(t *testing.T) {
 	t.Parallel()
 	const n = 40
 	spike := noisy(n, 10, 0.05, 3)
 	for i := 20; i < 24; i++ {
 		spike[i] *= 4
+	}
+	episode := noisy(n, 10, 0.05, 5)
+	for i := 12; i < 19; i++ {
+		episode[i] *= 12
 	}
 	drift := scale(noisy(n, 10, 0.05, 4), func(i int, x float64) float64 {
 		if i >= 14 {
@@ -137,6 +141,7 @@ func TestSpikeAndDriftShapes(t *testing.T) {
 		sev   anomaly.Severity
 	}{
 		{"4× for 4 s", spike, anomaly.KindLatencySpike, 20 * time.Second, anomaly.SeverityLow},
+		{"12× for 7 s, then back", episode, anomaly.KindLatencyShift, 12 * time.Second, anomaly.SeverityHigh},
 		{"+2 ms a second from 14 s", drift, anomaly.KindLatencyDrift, 14 * time.Second, anomaly.SeverityHigh},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -149,6 +154,10 @@ func TestSpikeAndDriftShapes(t *testing.T) {
 			assert.Equal(t, c.kind, f.Kind)
 			assert.InDelta(t, c.start.Seconds(), f.Start.Seconds(), 2)
 			assert.Equal(t, c.sev, f.Severity)
+			if c.kind == anomaly.KindLatencyShift {
+				assert.Equal(t, 19*time.Second, f.End, "it ends where latency came back")
+				assert.Contains(t, f.Message, "until 19.0 s")
+			}
 			if c.kind == anomaly.KindLatencyDrift {
 				assert.InDelta(t, 2, f.Evidence["slope_ms_per_s"], 0.5)
 				assert.Contains(t, f.Message, fmtMs(f.Evidence["slope_ms_per_s"])+" per second")
