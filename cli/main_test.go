@@ -118,7 +118,7 @@ func TestRunExitCodes(t *testing.T) {
 		stderr    []string
 	}{
 		{name: "passes", file: testFile(srv.URL(), `, "thresholds": {"checks": ["rate==1"]}`), code: 0,
-			stdout: []string{"█ THRESHOLDS", "✓ 'rate==1'", "http_reqs......", ": 20 "}},
+			stdout: []string{"█ THRESHOLDS", "✓ 'rate==1'", "http_reqs......", ": 20 "}, notStdout: []string{"http_req_blocked"}},
 		{name: "thresholds crossed", file: testFile(srv.URL(), `, "thresholds": {"http_req_failed": ["rate<0.1"]}`), code: 99,
 			stdout: []string{"✗ 'rate<0.1' rate=50.00%"}, stderr: []string{"thresholds on metrics 'http_req_failed' have been crossed"}},
 		{name: "flags override the file", file: testFile(srv.URL(), ``), args: []string{"-i", "4", "--vus", "1"}, code: 0,
@@ -127,6 +127,8 @@ func TestRunExitCodes(t *testing.T) {
 			"target": {"base_url": "` + srv.URL() + `", "endpoints": ["/"]}}`, code: 0,
 			stdout: []string{"* load: Up to 2 looping VUs for 2.666s over 3 stages"},
 			stderr: []string{`test_type \"load\": ramp_up_duration_seconds not given, so the preset's (ramps scale with a given duration)`}},
+		{name: "summary mode full lists every HTTP timing, as k6's", file: testFile(srv.URL(), ``), args: []string{"-q", "--summary-mode", "full"},
+			code: 0, stdout: []string{"http_req_blocked....", "http_req_connecting....", "http_req_waiting....", "http_req_receiving...."}},
 		{name: "no thresholds", file: testFile(srv.URL(), `, "thresholds": {"http_req_failed": ["rate<0.1"]}`), args: []string{"--no-thresholds"}, code: 0},
 		{name: "invalid config lists every problem", file: `{"test_type": "volcano", "virtual_users": -3,
 			"target": {"base_url": "ftp://x", "endpoints": [""]}, "options": {"thresholds": {"nope": ["count>1"]}}}`, code: 104,

@@ -55,7 +55,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 	}
 	plan.Logger = f.log(a)
 	if f.summaryMode == summaryFull {
-		warnings = append(warnings, "--summary-mode=full: loadlens prints the compact summary")
+		warnings = append(warnings, "--summary-mode=full: TOTAL RESULTS lists every HTTP timing, as k6's; its per-scenario and per-group sections are not written yet")
 	}
 	for _, w := range append(f.ignoredWarnings(), warnings...) {
 		plan.Logger.Warn(w)
@@ -256,7 +256,7 @@ func (a *app) execute(ctx context.Context, plan loadtest.Plan, f *runFlags, scri
 	}
 
 	in := a.analyse(ctx, res, f)
-	senv := loadtest.SummaryEnv{StdoutTTY: tty, NoColor: f.noColor, TimeUnit: f.summaryTimeUnit}
+	senv := loadtest.SummaryEnv{StdoutTTY: tty, NoColor: f.noColor, TimeUnit: f.summaryTimeUnit, Full: f.summaryMode == summaryFull}
 	// -q hides the banner and the progress bar only: k6 still prints the
 	// summary; --summary-mode=disabled drops it and handleSummary.
 	summary := f.summaryMode != summaryDisabled

@@ -52,6 +52,9 @@ type ThresholdOK struct {
 type SummaryEnv struct {
 	StdoutTTY, StderrTTY bool
 	NoColor              bool
+	// Full is k6's --summary-mode full: every HTTP timing in the text
+	// summary.
+	Full bool
 	// TimeUnit fixes the unit of time values in the text summary: "s",
 	// "ms" or "us"; "" picks one per value.
 	TimeUnit string

@@ -183,7 +183,7 @@ func TestFormatters(t *testing.T) {
 	assert.Equal(t, "0.3s", formatMillis(302.68, "s"))
 	assert.Equal(t, "302680µs", formatMillis(302.68, "us"))
 	for in, want := range map[float64]string{19992: "20 kB", 6958: "7.0 kB", 3971.37: "4.0 kB", 399: "399 B", 1_234_567: "1.2 MB"} {
-		assert.Equal(t, want, formatBytes(in), "%v bytes", in)
+		assert.Equal(t, want, FormatBytes(in), "%v bytes", in)
 	}
 	assert.Equal(t, "0.422373", formatPlain(0.422373))
 	assert.Equal(t, "98", formatPlain(98))

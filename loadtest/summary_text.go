@@ -14,10 +14,13 @@ import (
 
 // WriteTextSummary writes k6's end-of-test text summary (its compact
 // mode): THRESHOLDS, then TOTAL RESULTS with checks and the metrics grouped
-// as CUSTOM, HTTP, EXECUTION and NETWORK.
+// as CUSTOM, HTTP, EXECUTION and NETWORK. With env.Full, TOTAL RESULTS
+// lists every HTTP timing as k6's full mode does (its per-scenario and
+// per-group sections are not written: loadlens does not aggregate per
+// scenario and group yet).
 func WriteTextSummary(w io.Writer, res Result, env SummaryEnv) error {
 	var b strings.Builder
-	f := summaryFormatter{res: &res, unit: env.TimeUnit}
+	f := summaryFormatter{res: &res, unit: env.TimeUnit, full: env.Full}
 	f.thresholds(&b)
 	f.totals(&b)
 	_, err := io.WriteString(w, b.String())
@@ -27,6 +30,7 @@ func WriteTextSummary(w io.Writer, res Result, env SummaryEnv) error {
 type summaryFormatter struct {
 	res  *Result
 	unit string
+	full bool // every HTTP metric, as k6's full mode
 }
 
 // builtinSections puts each built-in metric in its section of the summary;
@@ -107,7 +111,7 @@ func (f *summaryFormatter) number(m MetricSummary, v float64) string {
 	case metrics.Time:
 		return formatMillis(v, f.unit)
 	case metrics.Data:
-		return formatBytes(v)
+		return FormatBytes(v)
 	}
 	return formatPlain(v)
 }
@@ -156,8 +160,10 @@ func formatMillis(ms float64, unit string) string {
 	return (time.Duration(ms * float64(time.Millisecond))).Round(time.Second).String()
 }
 
-// formatBytes formats a size as k6 does (SI units): 399 B, 7.0 kB, 20 kB.
-func formatBytes(v float64) string {
+// FormatBytes formats a size as k6's summary does (SI units): 399 B,
+// 7.0 kB, 20 kB. Reports use it too, so that a size reads the same
+// everywhere.
+func FormatBytes(v float64) string {
 	units := []string{"B", "kB", "MB", "GB", "TB", "PB"}
 	i := 0
 	for math.Abs(v) >= 1000 && i < len(units)-1 {
@@ -179,10 +185,30 @@ type summaryRow struct {
 	trend, gauge bool
 }
 
-func (f *summaryFormatter) totals(b *strings.Builder) {
-	b.WriteString("\n  █ TOTAL RESULTS \n")
-	f.checks(b)
-	sections := map[string][]summaryRow{}
+// SummaryRow is one metric as the text summary shows it.
+type SummaryRow struct {
+	// Section is k6's: CUSTOM, HTTP, EXECUTION or NETWORK.
+	Section string `json:"section"`
+	// Metric is the metric's key: "http_req_duration", or a sub-metric's
+	// "http_req_duration{status:200}".
+	Metric string             `json:"metric"`
+	Type   metrics.MetricType `json:"type"`
+	// Cells are its values with their units: "avg=59.48ms", "p(95)=…"
+	// for a trend; "12", "3.2/s" for a counter; "1.25%", "30 out of
+	// 2400" for a rate; "5", "min=1", "max=9" for a gauge.
+	Cells []string `json:"cells"`
+}
+
+// SummaryRows returns every metric of k6's full summary (all but checks
+// and group_duration, which are shown otherwise), by section and name, as
+// the text summary writes them.
+func SummaryRows(res Result) []SummaryRow {
+	f := summaryFormatter{res: &res, full: true}
+	return f.rows()
+}
+
+// rows are the metrics of TOTAL RESULTS, sorted by section and name.
+func (f *summaryFormatter) rows() []SummaryRow {
 	var names []string
 	for name := range f.res.Metrics {
 		if inK6Shapes(f.res, name) {
@@ -191,28 +217,44 @@ func (f *summaryFormatter) totals(b *strings.Builder) {
 	}
 	sort.Strings(names)
 	stats := trendStatNames(f.res)
-	for _, name := range names {
-		parent, suffix, isSub := splitKey(name)
-		section, builtin := builtinSections[parent]
-		if !builtin {
-			section = "CUSTOM"
+	var out []SummaryRow
+	for _, section := range summarySections {
+		for _, name := range names {
+			parent, _, _ := splitKey(name)
+			sec, builtin := builtinSections[parent]
+			if !builtin {
+				sec = "CUSTOM"
+			}
+			if sec != section || section == "HTTP" && !f.full && !compactHTTP[parent] {
+				continue
+			}
+			m := f.res.Metrics[name]
+			out = append(out, SummaryRow{Section: section, Metric: name, Type: m.Type, Cells: f.cells(m, stats)})
 		}
-		if section == "" || section == "HTTP" && !compactHTTP[parent] {
-			continue
-		}
-		m := f.res.Metrics[name]
-		row := summaryRow{name: name, cells: f.cells(m, stats), trend: m.Type == metrics.Trend, gauge: m.Type == metrics.Gauge}
-		if isSub {
+	}
+	return out
+}
+
+// summarySections are k6's sections of TOTAL RESULTS, in order.
+var summarySections = []string{"CUSTOM", "HTTP", "EXECUTION", "NETWORK"}
+
+func (f *summaryFormatter) totals(b *strings.Builder) {
+	b.WriteString("\n  █ TOTAL RESULTS \n")
+	f.checks(b)
+	sections := map[string][]summaryRow{}
+	for _, r := range f.rows() {
+		row := summaryRow{name: r.Metric, cells: r.Cells, trend: r.Type == metrics.Trend, gauge: r.Type == metrics.Gauge}
+		if _, suffix, isSub := splitKey(r.Metric); isSub {
 			row.name = "  { " + suffix + " }"
 		}
-		sections[section] = append(sections[section], row)
+		sections[r.Section] = append(sections[r.Section], row)
 	}
 	var all []summaryRow
 	for _, rows := range sections {
 		all = append(all, rows...)
 	}
 	nameWidth, trendWidths, plainWidths := columnWidths(all)
-	for _, section := range []string{"CUSTOM", "HTTP", "EXECUTION", "NETWORK"} {
+	for _, section := range summarySections {
 		rows := sections[section]
 		if len(rows) == 0 {
 			continue
