@@ -20,6 +20,12 @@ const (
 	// MaxEndpointSeries is how many endpoints (the first seen) get their own
 	// per-second series.
 	MaxEndpointSeries = 20
+	// MaxSliceSeries is how many scenarios, and how many groups (the first
+	// seen), get their own per-second request series.
+	MaxSliceSeries = 20
+	// MaxCustomSeries is how many custom metrics (the first seen) get a
+	// per-second series.
+	MaxCustomSeries = 20
 	// MaxIterationErrors is how many distinct iteration error messages are
 	// counted; the rest count under "(other)".
 	MaxIterationErrors = 50
@@ -89,6 +95,10 @@ type collector struct {
 	endpoints     map[endpointKey]*endpointAgg
 	endpointOrder []endpointKey
 	seriesNames   map[string]bool // endpoints with their own series
+	sliceNames    map[sliceKey]bool
+	nSlices       map[string]int // by tag: slices with their own series
+	customNames   map[string]bool
+	nCustom       int
 	distinctNames map[string]struct{}
 
 	root groupNode
@@ -97,6 +107,13 @@ type collector struct {
 }
 
 type endpointKey struct{ name, method string }
+
+// A slice is the requests of one scenario or one group: tag is
+// "scenario" or "group".
+type sliceKey struct{ tag, value string }
+
+// sliceTags are the tags whose values get their own request series.
+var sliceTags = [...]string{"scenario", "group"}
 
 type endpointAgg struct {
 	requests, failed int64
@@ -132,12 +149,25 @@ type bin struct {
 	vus, vusMax           float64
 	genCPU, genRSS        float64
 	endpoints             map[string]*endpointBin
+	slices                map[sliceKey]*endpointBin
+	custom                map[string]*customBin // by metric name
 	gauges                map[string]gaugeValue // other per-second values, by series key
 }
 
 type endpointBin struct {
 	reqs, failed, failedN float64
 	dur                   *metrics.TrendSink
+}
+
+// customBin accumulates one second of a custom metric, as its type
+// aggregates: the sum of a counter, the share of non-zero values of a
+// rate, the last value of a gauge, the distribution of a trend.
+type customBin struct {
+	typ        metrics.MetricType
+	contains   metrics.ValueType
+	sum, n, nz float64
+	last       float64
+	trend      *metrics.TrendSink
 }
 
 type gaugeValue struct {
@@ -157,6 +187,7 @@ func newCollector(start time.Time, reg *metrics.Registry, totals *metrics.Totals
 		start: start, m: newBuiltinMetrics(reg), totals: totals, open: openSeconds,
 		bins: make(map[int64]*bin), seriesIdx: make(map[string]*Series),
 		endpoints: make(map[endpointKey]*endpointAgg), seriesNames: make(map[string]bool),
+		sliceNames: make(map[sliceKey]bool), nSlices: make(map[string]int), customNames: make(map[string]bool),
 		distinctNames: make(map[string]struct{}),
 	}
 }
@@ -209,6 +240,11 @@ func (c *collector) addOne(s *metrics.Sample) {
 		if eb := c.endpointBin(b, name); eb != nil {
 			eb.reqs += s.Value
 		}
+		for _, sb := range c.sliceBins(b, s.Tags) {
+			if sb != nil {
+				sb.reqs += s.Value
+			}
+		}
 	case c.m.httpReqFailed:
 		b.failedN++
 		name, _ := s.Tags.Get("name")
@@ -224,6 +260,14 @@ func (c *collector) addOne(s *metrics.Sample) {
 				eb.failed++
 			}
 		}
+		for _, sb := range c.sliceBins(b, s.Tags) {
+			if sb != nil {
+				sb.failedN++
+				if s.Value != 0 {
+					sb.failed++
+				}
+			}
+		}
 	case c.m.httpReqDuration:
 		if b.dur == nil {
 			b.dur = metrics.NewSketchTrendSink()
@@ -236,6 +280,14 @@ func (c *collector) addOne(s *metrics.Sample) {
 				eb.dur = metrics.NewSketchTrendSink()
 			}
 			eb.dur.Add(s.Value)
+		}
+		for _, sb := range c.sliceBins(b, s.Tags) {
+			if sb != nil {
+				if sb.dur == nil {
+					sb.dur = metrics.NewSketchTrendSink()
+				}
+				sb.dur.Add(s.Value)
+			}
 		}
 	case c.m.iterations:
 		b.iterations += s.Value
@@ -269,7 +321,116 @@ func (c *collector) addOne(s *metrics.Sample) {
 		b.vus = s.Value
 	case c.m.vusMax:
 		b.vusMax = s.Value
+	default:
+		if _, builtin := builtinSections[s.Metric.Name]; !builtin {
+			c.customSample(b, s)
+		}
 	}
+}
+
+// sliceBins returns the per-second accumulators of the sample's scenario
+// and group, nil for one without its own series (no tag, the root group,
+// or past MaxSliceSeries).
+func (c *collector) sliceBins(b *bin, tags metrics.Tags) (out [len(sliceTags)]*endpointBin) {
+	for i, tag := range sliceTags {
+		v, ok := tags.Get(tag)
+		if !ok || v == "" {
+			continue
+		}
+		out[i] = c.sliceBin(b, sliceKey{tag, v})
+	}
+	return out
+}
+
+// sliceBin returns the per-second accumulator of a slice, or nil when it
+// has no series of its own.
+func (c *collector) sliceBin(b *bin, key sliceKey) *endpointBin {
+	has, seen := c.sliceNames[key]
+	if !seen {
+		has = c.nSlices[key.tag] < MaxSliceSeries
+		c.sliceNames[key] = has
+		if has {
+			c.nSlices[key.tag]++
+		}
+	}
+	if !has {
+		return nil
+	}
+	if b.slices == nil {
+		b.slices = make(map[sliceKey]*endpointBin)
+	}
+	sb := b.slices[key]
+	if sb == nil {
+		sb = &endpointBin{}
+		b.slices[key] = sb
+	}
+	return sb
+}
+
+// customSample folds a sample of a custom metric into its second, for the
+// first MaxCustomSeries custom metrics.
+func (c *collector) customSample(b *bin, s *metrics.Sample) {
+	if cb := c.customBin(b, s.Metric.Name, s.Metric.Type, s.Metric.Contains); cb != nil {
+		cb.add(s.Value)
+	}
+}
+
+// customBin returns the per-second accumulator of a custom metric, or nil
+// when it has no series of its own.
+func (c *collector) customBin(b *bin, name string, typ metrics.MetricType, contains metrics.ValueType) *customBin {
+	has, seen := c.customNames[name]
+	if !seen {
+		has = c.nCustom < MaxCustomSeries
+		c.customNames[name] = has
+		if has {
+			c.nCustom++
+		}
+	}
+	if !has {
+		return nil
+	}
+	if b.custom == nil {
+		b.custom = make(map[string]*customBin)
+	}
+	cb := b.custom[name]
+	if cb == nil {
+		cb = &customBin{typ: typ, contains: contains, last: math.NaN()}
+		b.custom[name] = cb
+	}
+	return cb
+}
+
+func (cb *customBin) add(v float64) {
+	cb.sum += v
+	cb.n++
+	if v != 0 {
+		cb.nz++
+	}
+	cb.last = v
+	if cb.typ == metrics.Trend {
+		if cb.trend == nil {
+			cb.trend = metrics.NewSketchTrendSink()
+		}
+		cb.trend.Add(v)
+	}
+}
+
+// series returns the series a custom metric's second goes to, its
+// unit and its value.
+func (cb *customBin) series() (name, unit string, v float64) {
+	unit = map[metrics.ValueType]string{metrics.Time: "ms", metrics.Data: "bytes"}[cb.contains]
+	switch cb.typ {
+	case metrics.Counter:
+		if unit == "" {
+			return SeriesCustomCount, "1/s", cb.sum
+		}
+		return SeriesCustomCount, unit + "/s", cb.sum
+	case metrics.Rate:
+		return SeriesCustomRate, "", cb.nz / cb.n
+	case metrics.Gauge:
+		return SeriesCustomValue, unit, cb.last
+	}
+	return SeriesCustomP95, unit, trendValue(cb.trend, metrics.Percentile(95))
 }
 
 func method(tags metrics.Tags) string {
@@ -420,6 +581,16 @@ func (c *collector) write(i int64, b *bin) {
 		put(SeriesFailedRate, tags, "", ratio(eb.failed, eb.failedN))
 		put(SeriesLatencyP95, tags, "ms", trendValue(eb.dur, metrics.Percentile(95)))
 	}
+	for key, sb := range b.slices {
+		tags := map[string]string{key.tag: key.value}
+		put(SeriesRequests, tags, "req/s", sb.reqs)
+		put(SeriesFailedRate, tags, "", ratio(sb.failed, sb.failedN))
+		put(SeriesLatencyP95, tags, "ms", trendValue(sb.dur, metrics.Percentile(95)))
+	}
+	for metric, cb := range b.custom {
+		name, unit, v := cb.series()
+		put(name, map[string]string{"metric": metric}, unit, v)
+	}
 	for _, g := range b.gauges {
 		put(g.name, g.tags, g.unit, g.value)
 	}
@@ -511,6 +682,28 @@ func (c *collector) snapshotCounts() (requests, failed int64, lastSecond float64
 		lastSecond = s.Values[len(s.Values)-1]
 	}
 	return c.requests, c.failedRequests, lastSecond
+}
+
+// timelineSince returns a copy of the seconds [from, closed) of every
+// series, and closed: where the next call starts.
+func (c *collector) timelineSince(from int64) (Timeline, int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tl := Timeline{Start: c.start.Add(time.Duration(from) * time.Second), Step: time.Second}
+	if c.finalized <= from {
+		return tl, from
+	}
+	for _, s := range c.series {
+		vs := make([]float64, c.finalized-from)
+		for i := range vs {
+			vs[i] = math.NaN()
+		}
+		if int64(len(s.Values)) > from {
+			copy(vs, s.Values[from:])
+		}
+		tl.Series = append(tl.Series, Series{Name: s.Name, Tags: s.Tags, Unit: s.Unit, Values: vs})
+	}
+	return tl, c.finalized
 }
 
 // finish closes every open second up to end and returns the timeline,

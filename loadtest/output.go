@@ -30,6 +30,16 @@ type ProgressReceiver interface {
 	Progress(Snapshot)
 }
 
+// TimelineReceiver is an optional interface of an Output: each second, and
+// once more before Stop, it receives the seconds of the run's timeline
+// closed since its previous call, for live charts. Every series seen so far
+// is in it, aligned (a series that began later is NaN before), and Start is
+// the time of the first second given; it is not called when no second
+// closed. The Timeline is the receiver's to keep.
+type TimelineReceiver interface {
+	TimelineSeconds(Timeline)
+}
+
 // RunInfo describes a run to outputs before it starts.
 type RunInfo struct {
 	Start      time.Time

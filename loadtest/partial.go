@@ -129,6 +129,27 @@ func (c *collector) mergeBin(b, o *bin) {
 	// The busiest generator is the one that tells whether load generation
 	// was the bottleneck.
 	b.genCPU, b.genRSS = nanMax(b.genCPU, o.genCPU), nanMax(b.genRSS, o.genRSS)
+	for key, os := range o.slices {
+		sb := c.sliceBin(b, key)
+		if sb == nil {
+			continue
+		}
+		sb.reqs += os.reqs
+		sb.failed += os.failed
+		sb.failedN += os.failedN
+		sb.dur = mergeTrend(sb.dur, os.dur)
+	}
+	for name, oc := range o.custom {
+		cb := c.customBin(b, name, oc.typ, oc.contains)
+		if cb == nil {
+			continue
+		}
+		cb.sum += oc.sum
+		cb.n += oc.n
+		cb.nz += oc.nz
+		cb.last = latest(cb.last, oc.last)
+		cb.trend = mergeTrend(cb.trend, oc.trend)
+	}
 	for name, oe := range o.endpoints {
 		eb := c.endpointBin(b, name)
 		if eb == nil {
@@ -217,6 +238,8 @@ type secondWire struct {
 	GenCPU     *float64                   `json:"gen_cpu,omitempty"`
 	GenRSS     *float64                   `json:"gen_rss,omitempty"`
 	Endpoints  map[string]endpointBinWire `json:"endpoints,omitempty"`
+	Slices     []sliceBinWire             `json:"slices,omitempty"`
+	Custom     map[string]customBinWire   `json:"custom,omitempty"`
 	Gauges     map[string]gaugeValueWire  `json:"gauges,omitempty"`
 }
 
@@ -225,6 +248,22 @@ type endpointBinWire struct {
 	Failed  float64            `json:"failed,omitempty"`
 	FailedN float64            `json:"failed_n,omitempty"`
 	Dur     *metrics.TrendSink `json:"dur,omitempty"`
+}
+
+type sliceBinWire struct {
+	Tag   string `json:"tag"`
+	Value string `json:"value"`
+	endpointBinWire
+}
+
+type customBinWire struct {
+	Type     metrics.MetricType `json:"type"`
+	Contains metrics.ValueType  `json:"contains"`
+	Sum      float64            `json:"sum,omitempty"`
+	N        float64            `json:"n"`
+	NZ       float64            `json:"nz,omitempty"`
+	Last     float64            `json:"last"`
+	Trend    *metrics.TrendSink `json:"trend,omitempty"`
 }
 
 type gaugeValueWire struct {
@@ -279,6 +318,15 @@ func (p *Partial) MarshalBinary() ([]byte, error) {
 			s.Endpoints = map[string]endpointBinWire{}
 			for name, eb := range b.endpoints {
 				s.Endpoints[name] = endpointBinWire{eb.reqs, eb.failed, eb.failedN, eb.dur}
+			}
+		}
+		for key, sb := range b.slices {
+			s.Slices = append(s.Slices, sliceBinWire{key.tag, key.value, endpointBinWire{sb.reqs, sb.failed, sb.failedN, sb.dur}})
+		}
+		if len(b.custom) > 0 {
+			s.Custom = map[string]customBinWire{}
+			for name, cb := range b.custom {
+				s.Custom[name] = customBinWire{cb.typ, cb.contains, cb.sum, cb.n, cb.nz, cb.last, cb.trend}
 			}
 		}
 		if len(b.gauges) > 0 {
@@ -339,6 +387,21 @@ func (p *Partial) UnmarshalBinary(data []byte) error {
 				b.endpoints = map[string]*endpointBin{}
 			}
 			b.endpoints[name] = &endpointBin{eb.Reqs, eb.Failed, eb.FailedN, eb.Dur}
+		}
+		for _, sb := range s.Slices {
+			if b.slices == nil {
+				b.slices = map[sliceKey]*endpointBin{}
+			}
+			b.slices[sliceKey{sb.Tag, sb.Value}] = &endpointBin{sb.Reqs, sb.Failed, sb.FailedN, sb.Dur}
+		}
+		for name, cb := range s.Custom {
+			if cb.N <= 0 {
+				return fmt.Errorf("partial: second %d: custom metric %q: n %v", s.I, name, cb.N)
+			}
+			if b.custom == nil {
+				b.custom = map[string]*customBin{}
+			}
+			b.custom[name] = &customBin{cb.Type, cb.Contains, cb.Sum, cb.N, cb.NZ, cb.Last, cb.Trend}
 		}
 		for k, g := range s.Gauges {
 			if b.gauges == nil {

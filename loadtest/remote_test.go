@@ -144,6 +144,9 @@ func TestRemoteRunMergesGeneratorsAsOneProcess(t *testing.T) {
 			sum += v
 		}
 		assert.Equal(t, 1042.0, sum, "the merged timeline holds every iteration")
+		trend := dist.Timeline.Find(SeriesCustomP95, map[string]string{"metric": "my_trend"})
+		require.NotNil(t, trend, "custom metrics' series come through the wire")
+		assert.Equal(t, single.Timeline.Find(SeriesCustomP95, map[string]string{"metric": "my_trend"}).Unit, trend.Unit)
 	})
 }
 

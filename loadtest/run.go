@@ -92,6 +92,9 @@ type run struct {
 	failingMu sync.Mutex
 	failing   []string
 
+	timelineMu   sync.Mutex
+	timelineFrom []int64 // per output: the first second it has not been given
+
 	partials []PartialReceiver
 	sentErrs map[string]int64 // iteration errors already in partials
 	remote   *RemoteRun       // set when the scenarios run elsewhere
@@ -210,6 +213,7 @@ func (r *run) execute(ctx context.Context) (Result, error) {
 	dispatcher.Wait()
 	r.sendPartial()
 	r.finish(&result)
+	r.sendTimeline()
 	for i, o := range r.outputs {
 		if p, ok := o.(ProgressReceiver); ok {
 			p.Progress(r.snapshot(true))
@@ -551,6 +555,28 @@ func (r *run) progress() {
 				snap = &s
 			}
 			p.Progress(*snap)
+		}
+	}
+	r.sendTimeline()
+}
+
+// sendTimeline hands each TimelineReceiver the seconds closed since its
+// previous call.
+func (r *run) sendTimeline() {
+	r.timelineMu.Lock()
+	defer r.timelineMu.Unlock()
+	for i, o := range r.outputs {
+		tr, ok := o.(TimelineReceiver)
+		if !ok {
+			continue
+		}
+		if r.timelineFrom == nil {
+			r.timelineFrom = make([]int64, len(r.outputs))
+		}
+		tl, next := r.coll.timelineSince(r.timelineFrom[i])
+		if next > r.timelineFrom[i] {
+			r.timelineFrom[i] = next
+			tr.TimelineSeconds(tl)
 		}
 	}
 }

@@ -490,6 +490,154 @@ func TestRunGoRequestsCarryVUTags(t *testing.T) {
 	assert.Equal(t, StatusPassed, res.Status)
 }
 
+// The timeline has request series per scenario and per group, and one
+// series per custom metric as its type aggregates, so that reports can
+// chart them.
+func TestRunTimelineSlicesAndCustomMetrics(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/fail" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	get := func(ctx context.Context, vu *VU, path string) error {
+		_, err := vu.HTTP().Do(ctx, &k6http.Request{URL: srv.URL + path})
+		return err
+	}
+	plan := Plan{
+		Scenarios: scenarios.Scenarios{
+			"browse": scenarios.SharedIterations{VUs: 1, Iterations: 3},
+			"buy":    scenarios.SharedIterations{Common: scenarios.Common{Exec: "buy"}, VUs: 1, Iterations: 2},
+		},
+		Metrics: []metrics.Metric{{Name: "cart_ms", Type: metrics.Trend, Contains: metrics.Time},
+			{Name: "orders", Type: metrics.Counter}, {Name: "paid", Type: metrics.Rate}, {Name: "queue", Type: metrics.Gauge}},
+		Program: Funcs{
+			"default": func(ctx context.Context, vu *VU) error { return get(ctx, vu, "/") },
+			"buy": func(ctx context.Context, vu *VU) error {
+				return vu.Group("pay", func() error {
+					if err := get(ctx, vu, "/"); err != nil {
+						return err
+					}
+					if err := get(ctx, vu, "/fail"); err != nil {
+						return err
+					}
+					return errors.Join(vu.Add("cart_ms", 40, nil), vu.Add("orders", 3, nil),
+						vu.Add("paid", 1, nil), vu.Add("paid", 0, nil), vu.Add("queue", 7, nil))
+				})
+			},
+		},
+	}
+	res, err := Run(t.Context(), plan)
+	require.NoError(t, err)
+	tl := res.Timeline
+	sum := func(name string, tags map[string]string) (total float64, points int) {
+		s := tl.Find(name, tags)
+		require.NotNil(t, s, "%s%v", name, tags)
+		for _, v := range s.Values {
+			if !math.IsNaN(v) {
+				total += v
+				points++
+			}
+		}
+		return total, points
+	}
+	n, _ := sum(SeriesRequests, map[string]string{"scenario": "browse"})
+	assert.Equal(t, 3.0, n, "browse requests")
+	n, _ = sum(SeriesRequests, map[string]string{"scenario": "buy"})
+	assert.Equal(t, 4.0, n, "buy requests")
+	n, _ = sum(SeriesRequests, map[string]string{"group": "::pay"})
+	assert.Equal(t, 4.0, n, "requests in group pay")
+	assert.Nil(t, tl.Find(SeriesRequests, map[string]string{"group": ""}), "the root group is the whole run")
+	for _, tags := range []map[string]string{{"scenario": "buy"}, {"group": "::pay"}} {
+		_, p := sum(SeriesLatencyP95, tags)
+		assert.Positive(t, p, "p95 of %v", tags)
+		fr, p := sum(SeriesFailedRate, tags)
+		assert.InDelta(t, 0.5*float64(p), fr, 0.5, "half the requests of %v fail", tags)
+	}
+	fr, _ := sum(SeriesFailedRate, map[string]string{"scenario": "browse"})
+	assert.Zero(t, fr, "no request of browse fails")
+
+	custom := func(name string) map[string]string { return map[string]string{"metric": name} }
+	n, _ = sum(SeriesCustomCount, custom("orders"))
+	assert.Equal(t, 6.0, n, "orders counted per second")
+	assert.Equal(t, "1/s", tl.Find(SeriesCustomCount, custom("orders")).Unit)
+	rate, p := sum(SeriesCustomRate, custom("paid"))
+	assert.InDelta(t, 0.5*float64(p), rate, 1e-9, "half the paid values are non-zero, every second")
+	v, _ := sum(SeriesCustomP95, custom("cart_ms"))
+	assert.Positive(t, v)
+	assert.Equal(t, "ms", tl.Find(SeriesCustomP95, custom("cart_ms")).Unit)
+	_, p = sum(SeriesCustomValue, custom("queue"))
+	assert.Positive(t, p)
+	for _, s := range tl.Series {
+		assert.NotContains(t, []string{"http_req_blocked", "iteration_duration"}, s.Tags["metric"], "built-in metrics are not custom")
+	}
+}
+
+// timelineRecorder keeps the seconds a TimelineReceiver is given.
+type timelineRecorder struct {
+	calls  int
+	starts []time.Time
+	total  int                  // seconds received
+	series map[string][]float64 // by name and tags
+}
+
+func (tr *timelineRecorder) Start(RunInfo) error         { tr.series = map[string][]float64{}; return nil }
+func (tr *timelineRecorder) AddSamples([]metrics.Sample) {}
+func (tr *timelineRecorder) Stop(*Result) error          { return nil }
+func (tr *timelineRecorder) TimelineSeconds(tl Timeline) {
+	tr.calls++
+	tr.starts = append(tr.starts, tl.Start)
+	n := -1
+	for _, s := range tl.Series {
+		key := s.Name + metrics.TagsFromMap(s.Tags).String()
+		if n >= 0 && len(s.Values) != n {
+			panic("series of one delivery differ in length")
+		}
+		n = len(s.Values)
+		got := tr.series[key]
+		for len(got) < tr.total { // a series that begins now was NaN before
+			got = append(got, math.NaN())
+		}
+		tr.series[key] = append(got, s.Values...)
+	}
+	tr.total += max(n, 0)
+}
+
+// A TimelineReceiver gets the timeline second by second while the run goes
+// on; put together, the pieces are the Result's timeline.
+func TestRunTimelineReceiver(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		tr := &timelineRecorder{}
+		res, err := Run(t.Context(), Plan{
+			Scenarios: scenarios.Scenarios{"default": scenarios.ConstantVUs{VUs: 1, Duration: 10 * time.Second}},
+			Program: Funcs{"default": func(ctx context.Context, vu *VU) error {
+				return vu.Sleep(ctx, 100*time.Millisecond)
+			}},
+		}, tr)
+		require.NoError(t, err)
+		// Seconds close a few seconds late (late samples still land in
+		// them), so a 10 s run has at least one delivery before the last.
+		assert.GreaterOrEqual(t, tr.calls, 2, "deliveries during the run, then the last")
+		require.NotEmpty(t, res.Timeline.Series)
+		for i := 1; i < len(tr.starts); i++ {
+			assert.True(t, tr.starts[i].After(tr.starts[i-1]), "deliveries follow each other")
+		}
+		for _, s := range res.Timeline.Series {
+			got := tr.series[s.Name+metrics.TagsFromMap(s.Tags).String()]
+			require.GreaterOrEqual(t, len(got), len(s.Values), s.Name)
+			for i, v := range got {
+				if i >= len(s.Values) || math.IsNaN(s.Values[i]) {
+					assert.True(t, math.IsNaN(v), "%s[%d]: the result has no value", s.Name, i)
+				} else {
+					assert.Equal(t, s.Values[i], v, "%s[%d]", s.Name, i)
+				}
+			}
+		}
+	})
+}
+
 // VUs see SystemEnv under Env, in scenarios with and without an env of
 // their own; the Result records Env only.
 func TestRunSystemEnvIsSeenNotRecorded(t *testing.T) {

@@ -8,8 +8,9 @@ import (
 )
 
 // Names of the per-second series a run's Timeline holds. Per-endpoint
-// series repeat the HTTP names with a "name" tag; target telemetry series
-// carry a "source" tag.
+// series repeat the HTTP names with a "name" tag, per-scenario and
+// per-group series (requests, failed rate, p95) with a "scenario" or a
+// "group" tag; target telemetry series carry a "source" tag.
 const (
 	SeriesVUs         = "vus"                    // active VUs (last value in the second)
 	SeriesVUsMax      = "vus_max"                // initialised VUs
@@ -39,6 +40,13 @@ const (
 	SeriesTargetHeap       = "target.heap_inuse_bytes" // go_memstats_heap_inuse_bytes
 	SeriesTargetGoroutines = "target.goroutines"       // go_goroutines
 	SeriesTargetScrapeErr  = "target.scrape_errors"    // failed scrapes in the second
+
+	// Series of custom metrics (the first MaxCustomSeries), tagged with
+	// the metric's name ("metric").
+	SeriesCustomP95   = "custom.p95"   // a trend's p95 in the second
+	SeriesCustomCount = "custom.count" // a counter's sum in the second (per second)
+	SeriesCustomRate  = "custom.rate"  // a rate's share of non-zero values, 0 … 1
+	SeriesCustomValue = "custom.value" // a gauge's last value
 )
 
 // Timeline holds per-second series aligned on Start: point i covers
