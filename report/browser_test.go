@@ -129,6 +129,18 @@ const chartPixels = `[...document.querySelectorAll("figure.chart canvas")].map(c
 	return {chart: c.closest("figure").dataset.chart, pixels: n};
 })`
 
+// chartLegends returns, per chart, the time its legend shows and how
+// many threshold lines it drew.
+const chartLegends = `[...document.querySelectorAll("figure.chart")].filter(f => f.querySelector(".u-legend")).map(f => ({
+	chart: f.dataset.chart, time: f.querySelector(".u-legend .u-value").textContent, thresholds: f.dataset.thresholds || "",
+}))`
+
+type chartLegend struct {
+	Chart      string `json:"chart"`
+	Time       string `json:"time"`
+	Thresholds string `json:"thresholds"`
+}
+
 type chartInk struct {
 	Chart  string `json:"chart"`
 	Pixels int    `json:"pixels"`
@@ -148,6 +160,7 @@ func TestBrowserRendersReport(t *testing.T) {
 		{"fixture", func(t testing.TB) []byte { return renderHTML(t, fixtureInput(t, false)) }},
 		{"hostile", func(t testing.TB) []byte { return renderHTML(t, fixtureInput(t, true)) }},
 		{"real", func(t testing.TB) []byte { return renderHTML(t, realRun(t)) }},
+		{"complete", func(t testing.TB) []byte { return renderHTML(t, completeRun(t)) }},
 	}
 	for _, tc := range cases { // one tab: sequential
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,6 +180,14 @@ func TestBrowserRendersReport(t *testing.T) {
 			}
 			for _, want := range []string{"vus", "throughput", "latency", "errors", "generator-cpu", "generator-memory"} {
 				assert.True(t, hasChart(ink, want), "chart %s drawn", want)
+			}
+			legends, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]chartLegend](chartLegends))
+			require.NoError(t, err)
+			for _, l := range legends {
+				assert.NotEqual(t, "–", l.Time, "chart %s: the legend shows the last second while the cursor is away", l.Chart)
+				if tc.name == "complete" && (l.Chart == "latency" || l.Chart == "scenario-latency") {
+					assert.Equal(t, "1", l.Thresholds, "chart %s draws its threshold", l.Chart)
+				}
 			}
 			shot, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 			require.NoError(t, err)

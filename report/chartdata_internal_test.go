@@ -22,7 +22,7 @@ func TestTargetChartsTakeAnySource(t *testing.T) {
 		series(loadtest.SeriesTargetRSS, "pid:42", 4, 5, 6),
 		series(loadtest.SeriesTargetCPU, "http://127.0.0.1:9100/metrics", 10, 20, 30),
 	}}}
-	d := newChartData(res, nil)
+	d := newChartData(res, nil, maxChartPoints)
 	labels := map[string][]string{}
 	for _, c := range d.Charts {
 		for _, s := range c.Series {

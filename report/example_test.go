@@ -23,7 +23,7 @@ func exampleRun(p95 float64, start time.Time) loadtest.Result {
 	return loadtest.Result{
 		Name: "checkout", Start: start, Duration: time.Minute, Status: status,
 		Metrics: map[string]loadtest.MetricSummary{
-			"http_req_duration": {Type: metrics.Trend, Values: map[string]float64{"p(95)": p95}},
+			"http_req_duration": {Type: metrics.Trend, Contains: metrics.Time, Values: map[string]float64{"p(95)": p95}},
 		},
 		Thresholds: []metrics.Verdict{{Metric: "http_req_duration", Threshold: th, Status: verdict, Observed: p95}},
 		RootGroup:  loadtest.Group{Checks: []loadtest.Check{{Name: "status is 200", Passes: 98, Fails: 2}}},
@@ -48,7 +48,7 @@ func Example() {
 	}
 	back, _ := report.ReadJSON(&doc)
 	fmt.Println(back.Result.Status, strings.Contains(page.String(), `id="thresholds"`))
-	fmt.Println(strings.Contains(junit.String(), `<failure message="http_req_duration: p(95) is 250, threshold p(95)&lt;200"`))
+	fmt.Println(strings.Contains(junit.String(), `<failure message="http_req_duration: p(95) = 250ms, threshold p(95)&lt;200"`))
 	// Output:
 	// thresholds_failed true
 	// true

@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"context"
+	"errors"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"github.com/loadlens/loadlens/anomaly"
 	"github.com/loadlens/loadlens/anomaly/synth"
 	"github.com/loadlens/loadlens/loadtest"
+	"github.com/loadlens/loadlens/loadtest/k6http"
 	"github.com/loadlens/loadlens/metrics"
 	"github.com/loadlens/loadlens/report"
 	"github.com/loadlens/loadlens/scenarios"
@@ -267,4 +269,61 @@ func longRun(t testing.TB) report.Input {
 		}
 	}
 	return report.Input{Result: res, Analysis: anomaly.Analyze(res, nil, anomaly.Options{}), AI: aiAnalysis(false)}
+}
+
+// completeRun runs two scenarios against a loopback server, one of them in
+// a group with failing requests and custom metrics of every type, with
+// thresholds on the whole run, a scenario and a custom trend.
+func completeRun(t testing.TB) report.Input {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/fail" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	ths, err := metrics.ParseThresholds(map[string][]string{
+		"http_req_duration": {"p(95)<1000"}, "http_req_duration{scenario:buy}": {"p(95)<2000"},
+		"cart_ms": {"p(95)<30"}, "paid": {"rate>0.9"},
+	})
+	require.NoError(t, err)
+	get := func(ctx context.Context, vu *loadtest.VU, path string) error {
+		_, err := vu.HTTP().Do(ctx, &k6http.Request{URL: srv.URL + path})
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := loadtest.Run(ctx, loadtest.Plan{
+		Name: "complete",
+		Scenarios: scenarios.Scenarios{
+			"browse": scenarios.ConstantVUs{VUs: 1, Duration: 3 * time.Second},
+			"buy":    scenarios.ConstantVUs{Common: scenarios.Common{Exec: "buy"}, VUs: 1, Duration: 3 * time.Second},
+		},
+		Metrics: []metrics.Metric{{Name: "cart_ms", Type: metrics.Trend, Contains: metrics.Time},
+			{Name: "orders", Type: metrics.Counter}, {Name: "paid", Type: metrics.Rate}, {Name: "queue", Type: metrics.Gauge}},
+		Thresholds: ths,
+		Program: loadtest.Funcs{
+			"default": func(ctx context.Context, vu *loadtest.VU) error {
+				if err := get(ctx, vu, "/"); err != nil {
+					return err
+				}
+				return vu.Sleep(ctx, 50*time.Millisecond)
+			},
+			"buy": func(ctx context.Context, vu *loadtest.VU) error {
+				err := vu.Group("pay", func() error {
+					if err := get(ctx, vu, "/fail"); err != nil {
+						return err
+					}
+					return errors.Join(vu.Add("cart_ms", 40, nil), vu.Add("orders", 2, nil),
+						vu.Add("paid", 1, nil), vu.Add("paid", 0, nil), vu.Add("queue", 7, nil))
+				})
+				if err != nil {
+					return err
+				}
+				return vu.Sleep(ctx, 50*time.Millisecond)
+			},
+		},
+	})
+	require.NoError(t, err)
+	return report.Input{Result: res, Analysis: anomaly.Analyze(res, nil, anomaly.Options{})}
 }

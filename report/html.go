@@ -10,11 +10,13 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/loadlens/loadlens/anomaly"
 	"github.com/loadlens/loadlens/loadtest"
+	"github.com/loadlens/loadlens/loadtest/k6http"
 	"github.com/loadlens/loadlens/metrics"
 )
 
@@ -23,7 +25,7 @@ var files embed.FS
 
 // pageTemplate is parsed once; templates are safe for concurrent use.
 var pageTemplate = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
-	"value":    formatValue,
+	"value":    pageValue,
 	"optValue": optValue,
 	"signed":   signed,
 	"change":   formatChange,
@@ -38,7 +40,7 @@ var pageTemplate = template.Must(template.New("report.html.tmpl").Funcs(template
 	"tags":     tagString,
 	"evidence": sortedEvidence,
 	"statuses": statusList,
-	"errors":   statusList,
+	"errors":   errorCodeList,
 }).ParseFS(files, "report.html.tmpl"))
 
 // asset returns an embedded file's content.
@@ -69,6 +71,15 @@ type page struct {
 	Style       template.CSS
 	UPlotStyle  template.CSS
 	ChangedThrs []ThresholdChange
+	Metrics     []loadtest.SummaryRow // every metric, as k6's full summary
+	Timings     []timingRow           // the HTTP timing breakdown
+}
+
+// timingRow is one phase of HTTP requests (k6's http_req_* timings).
+type timingRow struct {
+	Phase, Metric string
+	Avg, P95      float64
+	Share         float64 // of the average request's duration, 0 … 100
 }
 
 type keyStat struct{ Label, Value string }
@@ -119,13 +130,15 @@ func newPage(in Input) (page, error) {
 	for _, v := range r.Thresholds {
 		row := thresholdRow{Metric: v.Metric, Expression: v.Threshold.Source, Status: v.Status.String(), Observed: "–"}
 		if v.Status != metrics.NoData {
-			row.Observed = fmt.Sprintf("%s = %.6g", aggName(v.Threshold), v.Observed)
+			row.Observed = r.Observed(v) // with its unit, as the terminal says it
 		}
 		p.Thresholds = append(p.Thresholds, row)
 	}
 	for _, e := range r.Endpoints {
 		p.Endpoints = append(p.Endpoints, endpointRow{EndpointStats: e, FailRate: failRate(e)})
 	}
+	p.Metrics = loadtest.SummaryRows(r)
+	p.Timings = timingRows(r)
 	var cfg bytes.Buffer // html/template escapes it: no need for \u003c
 	enc := json.NewEncoder(&cfg)
 	enc.SetEscapeHTML(false)
@@ -134,7 +147,7 @@ func newPage(in Input) (page, error) {
 		return page{}, fmt.Errorf("config: %w", err)
 	}
 	p.ConfigJSON = strings.TrimSpace(cfg.String())
-	cd := newChartData(r, in.Analysis.Findings)
+	cd := newChartData(r, in.Analysis.Findings, maxChartPoints)
 	p.Charts = cd.Charts
 	p.Windowless = len(in.Analysis.Findings) - len(cd.Windows)
 	data, err := json.Marshal(cd) // escapes <, >, &, U+2028, U+2029: safe inside <script>
@@ -177,7 +190,7 @@ func keyStats(r loadtest.Result) []keyStat {
 	var out []keyStat
 	add := func(label, metric, key, unit string) {
 		if v, ok := r.Metric(metric).Value(key); ok {
-			out = append(out, keyStat{label, formatValue(v, unit)})
+			out = append(out, keyStat{label, pageValue(v, unit)})
 		}
 	}
 	add("requests", "http_reqs", "count", "count")
@@ -191,10 +204,10 @@ func keyStats(r loadtest.Result) []keyStat {
 	add("data received", "data_received", "count", "bytes")
 	g := r.Generator
 	if g.CPUs > 0 {
-		out = append(out, keyStat{"generator CPU", fmt.Sprintf("avg %s, max %s of %d CPUs", formatValue(g.CPUAvg, "%"), formatValue(g.CPUMax, "%"), g.CPUs)})
+		out = append(out, keyStat{"generator CPU", fmt.Sprintf("avg %s, max %s of %d CPUs", pageValue(g.CPUAvg, "%"), pageValue(g.CPUMax, "%"), g.CPUs)})
 	}
 	if g.RSSMaxBytes > 0 {
-		out = append(out, keyStat{"generator memory", formatValue(g.RSSMaxBytes, "bytes") + " peak"})
+		out = append(out, keyStat{"generator memory", pageValue(g.RSSMaxBytes, "bytes") + " peak"})
 	}
 	return out
 }
@@ -219,6 +232,61 @@ func sortedEvidence(ev map[string]float64) []kv {
 		out = append(out, kv{k, fmt.Sprintf("%.4g", ev[k])})
 	}
 	return out
+}
+
+// timingRows breaks the average request down into k6's phases: blocked
+// (waiting for a connection), connecting, TLS handshaking, sending,
+// waiting (time to first byte) and receiving. Blocked includes connecting
+// and TLS, so shares are of sending + waiting + receiving + blocked.
+func timingRows(r loadtest.Result) []timingRow {
+	var rows []timingRow
+	total := 0.0
+	for _, t := range []struct{ phase, metric string }{
+		{"blocked", metrics.HTTPReqBlocked}, {"connecting", metrics.HTTPReqConnecting},
+		{"TLS handshaking", metrics.HTTPReqTLSHandshaking}, {"sending", metrics.HTTPReqSending},
+		{"waiting", metrics.HTTPReqWaiting}, {"receiving", metrics.HTTPReqReceiving},
+	} {
+		m, ok := r.Metrics[t.metric]
+		if !ok || m.Values["count"] == 0 {
+			continue
+		}
+		rows = append(rows, timingRow{Phase: t.phase, Metric: t.metric, Avg: m.Values["avg"], P95: m.Values["p(95)"]})
+		switch t.metric {
+		case metrics.HTTPReqBlocked, metrics.HTTPReqSending, metrics.HTTPReqWaiting, metrics.HTTPReqReceiving:
+			total += m.Values["avg"]
+		}
+	}
+	for i := range rows {
+		if total > 0 {
+			rows[i].Share = 100 * rows[i].Avg / total
+		}
+	}
+	return rows
+}
+
+// pageValue formats a value with its unit, sizes in the terminal
+// summary's SI units (kB, MB) rather than the comparison text's KiB.
+func pageValue(v float64, unit string) string {
+	if unit == "bytes" && finiteNum(v) {
+		return loadtest.FormatBytes(v)
+	}
+	return formatValue(v, unit)
+}
+
+// errorCodeList formats counts by k6 error code with what each means,
+// largest first: "1212 connection refused ×385, 1503 HTTP 503 Service
+// Unavailable ×12".
+func errorCodeList(m map[string]int64) string {
+	parts := strings.Split(statusList(m), ", ")
+	for i, p := range parts {
+		code, n, ok := strings.Cut(p, "×")
+		if c, err := strconv.Atoi(code); ok && err == nil {
+			if text := k6http.CodeText(c); text != "" {
+				parts[i] = code + " " + text + " ×" + n
+			}
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // statusList formats counts by key, largest first: "200×950, 503×50".

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/loadlens/loadlens/anomaly"
+	"github.com/loadlens/loadlens/metrics"
 	"github.com/loadlens/loadlens/report"
 )
 
@@ -329,4 +330,89 @@ func TestRealRunReports(t *testing.T) {
 	for _, out := range [][]byte{page, js.Bytes(), xmlOut.Bytes()} {
 		assert.NotContains(t, string(out), "s3cret-token")
 	}
+}
+
+// A report shows what the terminal shows, with units: every metric with
+// its stats, the HTTP timing breakdown, error codes with their meaning,
+// thresholds' observed values with their unit and as lines on their
+// charts, and series per scenario, per group and per custom metric.
+func TestWriteHTMLCompleteness(t *testing.T) {
+	t.Parallel()
+	in := completeRun(t)
+	b := renderHTML(t, in)
+	require.NoError(t, os.WriteFile(filepath.Join(artifactDir(t), "complete.html"), b, 0o644))
+	p := parsePage(t, b)
+
+	metricsText := text(p.byID["metrics"])
+	for name := range in.Result.Metrics {
+		if name == metrics.Checks || name == metrics.GroupDuration {
+			continue
+		}
+		assert.Contains(t, metricsText, name, "the metric table lists %s", name)
+	}
+	for _, want := range []string{"cart_ms", "avg=40ms", "orders", "paid", "50.00%", "queue", "http_req_waiting", "data_received"} {
+		assert.Contains(t, metricsText, want)
+	}
+	timings := text(p.byID["timings"].Parent)
+	for _, phase := range []string{"blocked", "connecting", "TLS handshaking", "sending", "waiting", "receiving"} {
+		assert.Contains(t, timings, phase)
+	}
+	assert.Contains(t, text(p.byID["endpoints"]), "1503 HTTP 503 Service Unavailable ×", "error codes say what they mean")
+
+	assert.Regexp(t, `data received\s*[0-9.]+ kB`, text(p.byID["summary"]), "sizes in SI units, as the terminal's")
+	ths := text(p.byID["thresholds"])
+	assert.Regexp(t, `p\(95\) = [0-9.]+(ms|µs|s)`, ths, "observed latencies carry their unit")
+	assert.Contains(t, ths, "p(95) = 40ms", "a custom time trend carries its unit")
+
+	var data struct {
+		Charts []struct {
+			ID, Title, Unit string
+			Series          []struct{ Label string }
+			Thresholds      []struct {
+				Value  float64
+				Label  string
+				Failed bool
+			}
+		} `json:"charts"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(text(p.byID["report-data"])), &data))
+	charts := map[string]int{}
+	for i, c := range data.Charts {
+		charts[c.Title] = i
+		charts[c.ID] = i
+	}
+	chart := func(key string) (c struct {
+		ID, Title, Unit string
+		Series          []struct{ Label string }
+		Thresholds      []struct {
+			Value  float64
+			Label  string
+			Failed bool
+		}
+	}) {
+		i, ok := charts[key]
+		require.True(t, ok, "chart %q in %v", key, charts)
+		return data.Charts[i]
+	}
+	lat := chart("latency")
+	require.Len(t, lat.Thresholds, 1)
+	assert.Equal(t, 1000.0, lat.Thresholds[0].Value)
+	assert.False(t, lat.Thresholds[0].Failed)
+	sc := chart("scenario-latency")
+	assert.Len(t, sc.Series, 2, "one line per scenario")
+	require.Len(t, sc.Thresholds, 1, "the buy scenario's threshold")
+	assert.Equal(t, 2000.0, sc.Thresholds[0].Value)
+	gr := chart("group-latency")
+	require.Len(t, gr.Series, 1)
+	assert.Equal(t, "::pay", gr.Series[0].Label)
+	trend := chart("cart_ms (trend)")
+	assert.Equal(t, "ms", trend.Unit)
+	require.Len(t, trend.Thresholds, 1)
+	assert.True(t, trend.Thresholds[0].Failed, "p(95)<30 failed: every value is 40")
+	assert.Equal(t, "1/s", chart("orders (counter)").Unit)
+	paid := chart("paid (rate)")
+	assert.Equal(t, "%", paid.Unit)
+	require.Len(t, paid.Thresholds, 1)
+	assert.InDelta(t, 90, paid.Thresholds[0].Value, 1e-9, "a rate's bound in percent")
+	chart("queue (gauge)")
 }

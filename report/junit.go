@@ -97,7 +97,7 @@ func WriteJUnit(w io.Writer, in Input) error {
 	if name == "" {
 		name = "loadlens"
 	}
-	suites := []junitSuite{runSuite(r, dur, ts), thresholdSuite(r.Thresholds, ts), checkSuite(r.RootGroup, ts)}
+	suites := []junitSuite{runSuite(r, dur, ts), thresholdSuite(r, ts), checkSuite(r.RootGroup, ts)}
 	if s, ok := findingSuite(in.Analysis.Findings, ts); ok {
 		suites = append(suites, s)
 	}
@@ -158,32 +158,26 @@ func runSuite(r loadtest.Result, dur, ts string) junitSuite {
 	return s
 }
 
-func thresholdSuite(vs []metrics.Verdict, ts string) junitSuite {
+func thresholdSuite(r loadtest.Result, ts string) junitSuite {
+	vs := r.Thresholds
 	s := junitSuite{Name: "thresholds", Time: "0", Timestamp: ts, Cases: []junitTestCase{}}
 	for _, v := range vs {
 		tc := junitTestCase{Name: (v.Threshold.Source), Classname: ("thresholds." + v.Metric), Time: "0"}
 		switch v.Status {
 		case metrics.Failed:
 			tc.Failure = &junitMessage{Type: "threshold",
-				Message: (fmt.Sprintf("%s: %s is %s, threshold %s", v.Metric, aggName(v.Threshold), number(v.Observed), v.Threshold.Source))}
+				Message: fmt.Sprintf("%s: %s, threshold %s", v.Metric, r.Observed(v), v.Threshold.Source)}
 			s.Failures++
 		case metrics.NoData:
 			tc.Skipped = &junitMessage{Message: (fmt.Sprintf("no data: no samples of %s to judge %s", v.Metric, v.Threshold.Source))}
 			s.Skipped++
 		default:
-			tc.SystemOut = (fmt.Sprintf("%s is %s", aggName(v.Threshold), number(v.Observed)))
+			tc.SystemOut = r.Observed(v)
 		}
 		s.Tests++
 		s.Cases = append(s.Cases, tc)
 	}
 	return s
-}
-
-func aggName(t metrics.Threshold) string {
-	if s := t.Aggregation.String(); s != "" {
-		return s
-	}
-	return "value"
 }
 
 func checkSuite(root loadtest.Group, ts string) junitSuite {
@@ -259,5 +253,3 @@ func tagString(tags map[string]string) string {
 }
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
-
-func number(v float64) string { return fmt.Sprintf("%.6g", v) }
