@@ -246,14 +246,16 @@ func timingRows(r loadtest.Result) []timingRow {
 		{"TLS handshaking", metrics.HTTPReqTLSHandshaking}, {"sending", metrics.HTTPReqSending},
 		{"waiting", metrics.HTTPReqWaiting}, {"receiving", metrics.HTTPReqReceiving},
 	} {
-		m, ok := r.Metrics[t.metric]
-		if !ok || m.Values["count"] == 0 {
+		m := r.Metric(t.metric)
+		avg, ok := m.Value("avg")
+		if !ok {
 			continue
 		}
-		rows = append(rows, timingRow{Phase: t.phase, Metric: t.metric, Avg: m.Values["avg"], P95: m.Values["p(95)"]})
+		p95, _ := m.Percentile(95)
+		rows = append(rows, timingRow{Phase: t.phase, Metric: t.metric, Avg: avg, P95: p95})
 		switch t.metric {
 		case metrics.HTTPReqBlocked, metrics.HTTPReqSending, metrics.HTTPReqWaiting, metrics.HTTPReqReceiving:
-			total += m.Values["avg"]
+			total += avg
 		}
 	}
 	for i := range rows {
