@@ -59,20 +59,31 @@ func (a *analysis) leak() {
 // leakOverRamp looks for a leak that began while the load still ramped up,
 // which the steady spans, starting after the ramp, see too little of: the
 // target's resident memory is judged from the run's second second to the
-// end of its final steady load, for the strong, linear leak of a short
-// span, and must keep growing within that steady load on its own (memory
+// end of its final planned load, for the strong, linear leak of a short
+// span, and must keep growing within that final load on its own (memory
 // that a ramp's extra connections take levels off with the load).
 func (a *analysis) leakOverRamp() {
 	xs, tags := a.seriesAny(loadtest.SeriesTargetRSS)
-	if xs == nil || len(a.steady) == 0 {
+	load := a.loadLevels()
+	if xs == nil || load == nil {
 		return
 	}
-	last := a.steady[len(a.steady)-1]
-	if last.from <= 1 || last.b-last.from < 6 || a.at(last.b)-a.at(last.from) >= a.o.MemorySettle+a.o.LeakMinDuration {
-		return // no ramp before it, or a long steady load: leak judged it
+	end := a.n
+	for end > 0 && !(load[end-1] > 0) {
+		end--
+	}
+	if end < 2 {
+		return
+	}
+	final, from := load[end-1], end-1
+	for from > 0 && math.Abs(load[from-1]-final) <= max(0.5, 0.02*final) {
+		from--
+	}
+	if from <= 1 || end-from < 6 || !(load[1] < 0.9*final) || a.at(end)-a.at(from) >= a.o.MemorySettle+a.o.LeakMinDuration {
+		return // no ramp up before the final load, or a long one: leak judged it
 	}
 	var flat []float64
-	for i := last.from; i < last.b; i++ {
+	for i := from; i < end; i++ {
 		if v := xs[i]; v > 0 && !math.IsInf(v, 0) {
 			flat = append(flat, v)
 		}
@@ -80,7 +91,7 @@ func (a *analysis) leakOverRamp() {
 	if _, z, p := mannKendall(flat); len(flat) < 6 || z <= 0 || p > 0.05 {
 		return
 	}
-	a.leakIn(xs, tags, loadtest.SeriesTargetRSS, BlameTarget, span{a: 1, b: last.b, load: last.load, from: last.from}, true)
+	a.leakIn(xs, tags, loadtest.SeriesTargetRSS, BlameTarget, span{a: 1, b: end, load: final, from: from}, true)
 }
 
 // leakIn judges one steady span of memory xs; short asks for the strong,
