@@ -5,6 +5,12 @@
 // requests per generator CPU-second — all from the same run. It also checks
 // that a 5 000/s constant-arrival-rate run keeps its rate.
 //
+// The VU experiment runs 50, 500 and 2 000 VUs (-vu-counts) against the
+// target's /delay/100 page with the request plan, with a k6 script, and
+// with k6 itself running the same script when a k6 binary is on PATH: peak
+// RSS at each count, memory per extra VU, and requests per second against
+// the ceiling (VUs × 10/s), with loadlens's ratios to k6 from the same run.
+//
 // Run it through bench/run, which installs the peers.
 package main
 
@@ -39,6 +45,9 @@ type config struct {
 	genCPU, tgtCPU  string
 	rate            int
 	skipArrivalRate bool
+	skipPeers       bool
+	vuCounts        string
+	vuDuration      time.Duration
 }
 
 func run() error {
@@ -50,6 +59,9 @@ func run() error {
 	flag.StringVar(&c.tgtCPU, "target-cpu", "1", "CPU list for the target (taskset)")
 	flag.IntVar(&c.rate, "rate", 5000, "constant-arrival-rate check: iterations per second")
 	flag.BoolVar(&c.skipArrivalRate, "skip-arrival-rate", false, "skip the arrival-rate check")
+	flag.BoolVar(&c.skipPeers, "skip-peers", false, "skip the c=50 comparison with wrk, hey and vegeta")
+	flag.StringVar(&c.vuCounts, "vu-counts", "50,500,2000", "VU experiment: VU counts against /delay/100 (empty skips it)")
+	flag.DurationVar(&c.vuDuration, "vu-duration", 10*time.Second, "VU experiment: length of each run")
 	flag.Parse()
 
 	dir, err := os.MkdirTemp("", "loadlens-peers")
@@ -68,6 +80,25 @@ func run() error {
 		return err
 	}
 	defer stop()
+	if !c.skipPeers {
+		if err := peers(ctx, bin, dir, url, c); err != nil {
+			return err
+		}
+	}
+	if !c.skipArrivalRate {
+		if err := arrivalRate(ctx, bin, dir, url, c); err != nil {
+			return err
+		}
+	}
+	if c.vuCounts != "" {
+		return vuExperiment(ctx, bin, dir, url, c)
+	}
+	return nil
+}
+
+// peers compares loadlens's request plan with wrk, hey and vegeta at
+// c.conns connections against the 2-byte page.
+func peers(ctx context.Context, bin, dir, url string, c config) error {
 	fmt.Printf("target %s on CPU %s; generators on CPU %s; %d connections, %s per run, %d runs each\n\n",
 		url, c.tgtCPU, c.genCPU, c.conns, c.duration, c.runs)
 
@@ -100,10 +131,111 @@ func run() error {
 		fmt.Printf("  vs %-7s %.2f×   (req/s %.2f×)\n", g.name, med["loadlens"].reqPerCPUSec()/med[g.name].reqPerCPUSec(),
 			med["loadlens"].reqPerSec()/med[g.name].reqPerSec())
 	}
-	if !c.skipArrivalRate {
-		return arrivalRate(ctx, bin, dir, url, c)
+	return nil
+}
+
+// delayScript is the VU experiment's k6 script: one request to a page
+// that answers after 100 ms, so that each VU makes at most 10 a second.
+const delayScript = "import http from 'k6/http';\nexport default function () { http.get(__ENV.URL + '/delay/100'); }\n"
+
+// vuExperiment measures memory and throughput at several VU counts against
+// the /delay/100 page: the request plan, a k6 script, and k6 running the
+// same script when it is on PATH, each run interleaved with the others.
+func vuExperiment(ctx context.Context, bin, dir, url string, c config) error {
+	var counts []int
+	for _, f := range strings.Split(c.vuCounts, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return fmt.Errorf("-vu-counts: %q is not a VU count", f)
+		}
+		counts = append(counts, n)
+	}
+	script := filepath.Join(dir, "delay.js")
+	if err := os.WriteFile(script, []byte(delayScript), 0o644); err != nil {
+		return err
+	}
+	d := c.vuDuration.String()
+	type tool struct {
+		name string
+		cmd  func(vus int) generator
+	}
+	summary := filepath.Join(dir, "summary.json")
+	tools := []tool{
+		{"plan", func(vus int) generator {
+			spec := fmt.Sprintf(`{"test_type": "custom", "target": {"base_url": %q, "endpoints": ["/delay/100"]},
+				"options": {"vus": %d, "duration": %q, "discardResponseBodies": true}}`, url, vus, d)
+			path := filepath.Join(dir, "vus.json")
+			if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
+				panic(err)
+			}
+			return generator{"plan", []string{bin, "run", "-q", "--no-analysis", "--summary-export", summary, path}, loadlensCount(dir)}
+		}},
+		{"script", func(vus int) generator {
+			return generator{"script", []string{bin, "run", "-q", "--no-analysis", "-u", strconv.Itoa(vus), "-d", d,
+				"-e", "URL=" + url, "--summary-export", summary, script}, loadlensCount(dir)}
+		}},
+	}
+	if k6, err := exec.LookPath("k6"); err == nil {
+		tools = append(tools, tool{"k6", func(vus int) generator {
+			return generator{"k6", []string{k6, "run", "-q", "--no-usage-report", "-u", strconv.Itoa(vus), "-d", d,
+				"-e", "URL=" + url, "--summary-export", summary, script}, loadlensCount(dir)}
+		}})
+	} else {
+		fmt.Println("\nk6 is not on PATH: the VU experiment runs loadlens alone")
+	}
+	fmt.Printf("\nVUs against %s/delay/100 (ceiling: VUs × 10 req/s), %s per run, median of %d, generators on CPU %s\n",
+		url, d, c.runs, c.genCPU)
+	med := map[string]map[int]measure{}
+	for _, t := range tools {
+		med[t.name] = map[int]measure{}
+	}
+	for _, n := range counts {
+		results := map[string][]measure{}
+		for i := range c.runs {
+			for _, t := range tools {
+				m, err := t.cmd(n).measure(ctx, c.genCPU)
+				if err != nil {
+					return fmt.Errorf("%s, %d VUs, run %d: %w", t.name, n, i+1, err)
+				}
+				m.wall = c.vuDuration.Seconds() // req/s over the test, not the process (init, k6's start-up)
+				results[t.name] = append(results[t.name], m)
+			}
+		}
+		for _, t := range tools {
+			med[t.name][n] = medianRSS(results[t.name])
+		}
+	}
+	fmt.Printf("%-8s %6s %10s %10s %12s %10s\n", "tool", "VUs", "peak RSS", "req/s", "of ceiling", "CPU s")
+	for _, t := range tools {
+		for _, n := range counts {
+			m := med[t.name][n]
+			fmt.Printf("%-8s %6d %7.1f MB %10.0f %11.1f%% %10.2f\n", t.name, n, m.rssKB/1024, m.reqPerSec(),
+				100*m.reqPerSec()/(10*float64(n)), m.cpu)
+		}
+	}
+	if len(counts) < 2 {
+		return nil
+	}
+	lo, hi := counts[0], counts[len(counts)-1]
+	perVU := func(name string) float64 {
+		return (med[name][hi].rssKB - med[name][lo].rssKB) * 1024 / 1000 / float64(hi-lo)
+	}
+	fmt.Printf("\nmemory per extra VU (%d → %d VUs, peak RSS):\n", lo, hi)
+	for _, t := range tools {
+		fmt.Printf("  %-7s %6.1f KB\n", t.name, perVU(t.name))
+	}
+	if _, ok := med["k6"]; ok {
+		fmt.Printf("\nloadlens / k6 (same run): KB per VU plan %.2f×, script %.2f×; req/s at %d VUs plan %.2f×, script %.2f×\n",
+			perVU("plan")/perVU("k6"), perVU("script")/perVU("k6"), hi,
+			med["plan"][hi].reqPerSec()/med["k6"][hi].reqPerSec(), med["script"][hi].reqPerSec()/med["k6"][hi].reqPerSec())
 	}
 	return nil
+}
+
+// medianRSS is the run with the median peak RSS.
+func medianRSS(ms []measure) measure {
+	slices.SortFunc(ms, func(a, b measure) int { return int(a.rssKB - b.rssKB) })
+	return ms[len(ms)/2]
 }
 
 type generator struct {
