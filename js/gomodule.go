@@ -71,7 +71,7 @@ func (m *goModule) instantiate(vu *VU) (*goInstance, error) {
 	if err != nil {
 		return nil, err
 	}
-	inst := &goInstance{rt: vu.rt, ex: ex, vals: make(map[string]sobek.Value, 4)}
+	inst := &goInstance{vu: vu, ex: ex, vals: make(map[string]sobek.Value, 4)}
 	if !m.static {
 		m.mu.Lock()
 		if m.names == nil {
@@ -92,7 +92,7 @@ func (m *goModule) instantiate(vu *VU) (*goInstance, error) {
 // k6/http has dozens, and a VU that makes a value it never reads pays
 // memory for nothing.
 type goInstance struct {
-	rt   *sobek.Runtime
+	vu   *VU
 	ex   Exports
 	vals map[string]sobek.Value
 	def  sobek.Value
@@ -103,9 +103,9 @@ func (i *goInstance) GetBindingValue(name string) sobek.Value {
 	if name == "default" {
 		if i.def == nil {
 			if i.ex.Default != nil {
-				i.def = i.rt.ToValue(i.ex.Default)
+				i.def = i.vu.rt.ToValue(i.ex.Default)
 			} else {
-				i.def = i.rt.NewDynamicObject(&lazyExports{i: i})
+				i.def = i.vu.rt.NewDynamicObject(&lazyExports{i: i})
 			}
 		}
 		return i.def
@@ -125,10 +125,19 @@ func (i *goInstance) named(name string) sobek.Value {
 	if !ok {
 		return nil
 	}
-	v := i.rt.ToValue(x)
+	if mk, ok := x.(perVU); ok {
+		x = mk(i.vu)
+	}
+	v := i.vu.rt.ToValue(x)
 	i.vals[name] = v
 	return v
 }
+
+// perVU is a named export of one of k6's modules that each VU makes on
+// first use from a table all VUs of a program share: k6/http has 33
+// exports, and a VU that built a map of them with a closure each kept
+// 2.7 KB for the two or three its script reads.
+type perVU func(vu *VU) any
 
 // lazyExports is the default export of a module without one: an object
 // of its named exports, each made on first use. Scripts may add and

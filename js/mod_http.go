@@ -38,37 +38,57 @@ func httpExportNames() []string {
 		"request", "setResponseCallback", "url"}
 }
 
-// httpModule is k6/http.
-func httpModule(vu *VU) (Exports, error) {
-	h := &httpState{vu: vu}
-	vu.http = h
-	noBody := func(method string) func(sobek.FunctionCall) sobek.Value {
-		return func(call sobek.FunctionCall) sobek.Value {
-			return h.request(method, call.Argument(0), nil, call.Argument(1))
+// httpModule returns k6/http: its exports, made once per program, and
+// each VU's state, made when the VU imports it.
+func httpModule() *builtin {
+	named := httpExports()
+	return &builtin{names: httpExportNames(), inst: func(vu *VU) (Exports, error) {
+		vu.http = &httpState{vu: vu}
+		return Exports{Named: named}, nil
+	}}
+}
+
+// httpExports are k6/http's named exports; its functions are made per VU.
+func httpExports() map[string]any {
+	noBody := func(method string) perVU {
+		return func(vu *VU) any {
+			h := vu.http
+			return func(call sobek.FunctionCall) sobek.Value {
+				return h.request(method, call.Argument(0), nil, call.Argument(1))
+			}
 		}
 	}
-	withBody := func(method string) func(sobek.FunctionCall) sobek.Value {
-		return func(call sobek.FunctionCall) sobek.Value {
-			return h.request(method, call.Argument(0), call.Argument(1), call.Argument(2))
+	withBody := func(method string) perVU {
+		return func(vu *VU) any {
+			h := vu.http
+			return func(call sobek.FunctionCall) sobek.Value {
+				return h.request(method, call.Argument(0), call.Argument(1), call.Argument(2))
+			}
 		}
 	}
-	named := map[string]any{
+	return map[string]any{
 		"get": noBody(http.MethodGet), "head": noBody(http.MethodHead),
 		"post": withBody(http.MethodPost), "put": withBody(http.MethodPut), "patch": withBody(http.MethodPatch),
 		"del": withBody(http.MethodDelete), "options": withBody(http.MethodOptions),
-		"request": func(call sobek.FunctionCall) sobek.Value {
-			return h.request(strings.ToUpper(call.Argument(0).String()), call.Argument(1), call.Argument(2), call.Argument(3))
-		},
-		"asyncRequest": func(call sobek.FunctionCall) sobek.Value {
-			return h.asyncRequest(strings.ToUpper(call.Argument(0).String()), call.Argument(1), call.Argument(2), call.Argument(3))
-		},
-		"batch":               h.batch,
-		"url":                 h.taggedURL,
-		"file":                h.file,
-		"cookieJar":           h.cookieJar,
-		"CookieJar":           h.newCookieJar,
-		"expectedStatuses":    h.expectedStatuses,
-		"setResponseCallback": h.setResponseCallback,
+		"request": perVU(func(vu *VU) any {
+			h := vu.http
+			return func(call sobek.FunctionCall) sobek.Value {
+				return h.request(strings.ToUpper(call.Argument(0).String()), call.Argument(1), call.Argument(2), call.Argument(3))
+			}
+		}),
+		"asyncRequest": perVU(func(vu *VU) any {
+			h := vu.http
+			return func(call sobek.FunctionCall) sobek.Value {
+				return h.asyncRequest(strings.ToUpper(call.Argument(0).String()), call.Argument(1), call.Argument(2), call.Argument(3))
+			}
+		}),
+		"batch":               perVU(func(vu *VU) any { return vu.http.batch }),
+		"url":                 perVU(func(vu *VU) any { return vu.http.taggedURL }),
+		"file":                perVU(func(vu *VU) any { return vu.http.file }),
+		"cookieJar":           perVU(func(vu *VU) any { return vu.http.cookieJar }),
+		"CookieJar":           perVU(func(vu *VU) any { return vu.http.newCookieJar }),
+		"expectedStatuses":    perVU(func(vu *VU) any { return vu.http.expectedStatuses }),
+		"setResponseCallback": perVU(func(vu *VU) any { return vu.http.setResponseCallback }),
 		"TLS_1_0":             "tls1.0", "TLS_1_1": "tls1.1", "TLS_1_2": "tls1.2", "TLS_1_3": "tls1.3",
 		"OCSP_STATUS_GOOD": "good", "OCSP_STATUS_REVOKED": "revoked", "OCSP_STATUS_UNKNOWN": "unknown",
 		"OCSP_REASON_UNSPECIFIED": "unspecified", "OCSP_REASON_KEY_COMPROMISE": "key_compromise",
@@ -77,7 +97,6 @@ func httpModule(vu *VU) (Exports, error) {
 		"OCSP_REASON_CERTIFICATE_HOLD": "certificate_hold", "OCSP_REASON_REMOVE_FROM_CRL": "remove_from_crl",
 		"OCSP_REASON_PRIVILEGE_WITHDRAWN": "privilege_withdrawn", "OCSP_REASON_AA_COMPROMISE": "aa_compromise",
 	}
-	return Exports{Named: named}, nil
 }
 
 // try runs fn, catching what it throws (interruptions go on).

@@ -15,7 +15,7 @@ import (
 func builtinModules() map[string]Module {
 	return map[string]Module{
 		"k6":                         &builtin{names: []string{"check", "fail", "group", "randomSeed", "sleep"}, inst: k6Module},
-		"k6/http":                    &builtin{names: httpExportNames(), inst: httpModule},
+		"k6/http":                    httpModule(),
 		"k6/metrics":                 &builtin{names: []string{"Counter", "Gauge", "Rate", "Trend"}, inst: metricsModule},
 		"k6/execution":               &builtin{names: []string{"instance", "scenario", "test", "vu"}, inst: executionModule},
 		"k6/data":                    &builtin{names: []string{"SharedArray"}, inst: dataModule},
