@@ -285,25 +285,12 @@ func (a *app) execute(ctx context.Context, plan loadtest.Plan, f *runFlags, scri
 	}
 	code = js.ExitCode(res, nil)
 	if code == exitThresholds {
-		fmt.Fprintf(a.stderr, "loadlens: %s\n", crossed(res))
+		fmt.Fprintf(a.stderr, "loadlens: %s\n", loadtest.CrossedMessage(res.Thresholds))
 	}
 	if gate != nil && a.holdToBudgets(gate, res, in, f) && code == exitOK {
 		code = exitThresholds
 	}
 	return res, code
-}
-
-// crossed is k6's error line for failed thresholds.
-func crossed(res loadtest.Result) string {
-	var keys []string
-	seen := map[string]bool{}
-	for _, v := range res.Thresholds {
-		if v.Status.String() == "failed" && !seen[v.Metric] {
-			seen[v.Metric] = true
-			keys = append(keys, v.Metric)
-		}
-	}
-	return fmt.Sprintf("thresholds on metrics '%s' have been crossed", strings.Join(keys, ", "))
 }
 
 // writeFiles writes --summary-export, --result, --report and --junit.

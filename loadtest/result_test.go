@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/loadlens/loadlens/loadtest"
+	"github.com/loadlens/loadlens/metrics"
 )
 
 func TestResultMetric(t *testing.T) {
@@ -43,4 +44,18 @@ func TestResultMetric(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCrossedMessage: the CLI's error line and an abortOnFail abort say the
+// same thing, each metric once and sorted (the CLI's own once listed them
+// in verdict order).
+func TestCrossedMessage(t *testing.T) {
+	t.Parallel()
+	verdicts := []metrics.Verdict{
+		{Metric: "http_req_failed", Status: metrics.Failed},
+		{Metric: "checks", Status: metrics.Passed},
+		{Metric: "http_req_duration", Status: metrics.Failed},
+		{Metric: "http_req_failed", Status: metrics.Failed},
+	}
+	assert.Equal(t, "thresholds on metrics 'http_req_duration, http_req_failed' have been crossed", loadtest.CrossedMessage(verdicts))
 }

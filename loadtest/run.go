@@ -8,7 +8,7 @@ import (
 	"maps"
 	"math"
 	"runtime"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -417,12 +417,13 @@ func (r *run) checkThresholds() {
 	elapsed := time.Since(r.start)
 	var verdicts []metrics.Verdict
 	r.totals.View(func(src metrics.SinkSource) { verdicts = r.eval.Evaluate(src, elapsed, false) })
-	var failing, aborting []string
+	var failing []string
+	var aborting []metrics.Verdict
 	for _, v := range verdicts {
 		if v.Status == metrics.Failed {
 			failing = append(failing, v.Metric+" "+v.Threshold.Source)
 			if v.Aborts(elapsed) {
-				aborting = append(aborting, v.Metric)
+				aborting = append(aborting, v)
 			}
 		}
 	}
@@ -430,22 +431,22 @@ func (r *run) checkThresholds() {
 	r.failing = failing
 	r.failingMu.Unlock()
 	if len(aborting) > 0 {
-		r.abort(AbortByThreshold, crossedMessage(aborting))
+		r.abort(AbortByThreshold, CrossedMessage(aborting))
 	}
 }
 
-// crossedMessage is k6's message for failed thresholds.
-func crossedMessage(metricKeys []string) string {
-	seen := map[string]bool{}
-	var uniq []string
-	for _, k := range metricKeys {
-		if !seen[k] {
-			seen[k] = true
-			uniq = append(uniq, k)
+// CrossedMessage is k6's message for failed thresholds: "thresholds on
+// metrics 'http_req_duration, http_req_failed' have been crossed", naming
+// the metrics of the failed verdicts once each, sorted.
+func CrossedMessage(verdicts []metrics.Verdict) string {
+	var keys []string
+	for _, v := range verdicts {
+		if v.Status == metrics.Failed {
+			keys = append(keys, v.Metric)
 		}
 	}
-	sort.Strings(uniq)
-	return fmt.Sprintf("thresholds on metrics '%s' have been crossed", strings.Join(uniq, ", "))
+	slices.Sort(keys)
+	return fmt.Sprintf("thresholds on metrics '%s' have been crossed", strings.Join(slices.Compact(keys), ", "))
 }
 
 // abort stops the run at once; the first abort wins.
