@@ -46,7 +46,9 @@ func (r *run) watchTarget(ctx context.Context, wg *sync.WaitGroup) {
 	if r.plan.Telemetry == nil {
 		return
 	}
-	s, err := r.plan.Telemetry.Scraper(r.logger)
+	cfg := *r.plan.Telemetry
+	cfg.AllowIP = r.plan.Options.allowIP() // a scrape reaches what the run's requests may
+	s, err := cfg.Scraper(r.logger)
 	if err != nil { // Validate has run: not expected
 		r.warn("target telemetry: %v", err)
 		return

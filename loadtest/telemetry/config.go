@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"time"
 
@@ -59,6 +60,11 @@ type Config struct {
 	// limit), which its telemetry does not say; 0 means unknown. Known, the
 	// analysis reports a target whose CPU stays near it.
 	CPUs float64
+	// AllowIP, when set, must approve every address a Prometheus scrape
+	// connects to, and redirects are then not followed; it is not
+	// serialised. The agent sets it to a tenant's allowed hosts, as it
+	// sets the run's loadtest.Options.AllowIP.
+	AllowIP func(netip.Addr) bool
 }
 
 type configJSON struct {
@@ -190,7 +196,7 @@ func (c Config) Scraper(logger *slog.Logger) (*Scraper, error) {
 	}
 	s := &Scraper{Interval: c.interval(), Timeout: c.timeout(), Metrics: c.Metrics, Logger: logger}
 	if c.Prometheus != "" {
-		s.Sources = append(s.Sources, &Prometheus{URL: c.Prometheus})
+		s.Sources = append(s.Sources, &Prometheus{URL: c.Prometheus, AllowIP: c.AllowIP})
 	}
 	if c.PID != 0 {
 		s.Sources = append(s.Sources, Process{PID: c.PID})

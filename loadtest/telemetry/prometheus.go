@@ -3,10 +3,13 @@ package telemetry
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
@@ -39,6 +42,10 @@ type Prometheus struct {
 	// Client sends the scrapes; nil means a client of its own that opens a
 	// connection per scrape and uses no proxy.
 	Client *http.Client
+	// AllowIP, when set and Client is nil, must approve every address a
+	// scrape connects to, and a redirect is an error instead of being
+	// followed: a scrape reaches only what its owner may reach.
+	AllowIP func(netip.Addr) bool
 }
 
 var _ Source = (*Prometheus)(nil)
@@ -61,11 +68,7 @@ func (p *Prometheus) Read(ctx context.Context) (Reading, error) {
 	}
 	client := p.Client
 	if client == nil {
-		client = &http.Client{Transport: &http.Transport{
-			Proxy:             nil,
-			DialContext:       (&net.Dialer{}).DialContext,
-			DisableKeepAlives: true,
-		}}
+		client = p.ownClient()
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -90,3 +93,26 @@ func (p *Prometheus) Read(ctx context.Context) (Reading, error) {
 	}
 	return Parse(bytes.NewReader(body), ct)
 }
+
+// ownClient is the client of a Prometheus without one: a connection per
+// scrape, no proxy, and AllowIP asked about each address after DNS.
+func (p *Prometheus) ownClient() *http.Client {
+	dialer := &net.Dialer{}
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DialContext: dialer.DialContext, DisableKeepAlives: true}}
+	if allow := p.AllowIP; allow != nil {
+		dialer.ControlContext = func(_ context.Context, _, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil || !allow(ap.Addr().Unmap()) {
+				return fmt.Errorf("the address %s is not allowed", address)
+			}
+			return nil
+		}
+		client.CheckRedirect = func(*http.Request, []*http.Request) error {
+			return errRedirect
+		}
+	}
+	return client
+}
+
+// errRedirect refuses a redirect of a scrape limited by AllowIP.
+var errRedirect = errors.New("redirects are not followed")

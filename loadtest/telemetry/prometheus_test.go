@@ -5,8 +5,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,6 +143,32 @@ func TestPrometheusRefused(t *testing.T) {
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "hunter2")
 	assert.Equal(t, "http://user:%5BREDACTED%5D@"+addr+"/metrics", src.Name())
+}
+
+// With AllowIP, a scrape dials only approved addresses and follows no
+// redirect (the agent gives a tenant's telemetry its allowed hosts).
+func TestPrometheusAllowIP(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	inside := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		_, _ = w.Write([]byte("up 1\n"))
+	}))
+	defer inside.Close()
+	redirect := httptest.NewServer(http.RedirectHandler(inside.URL, http.StatusFound))
+	defer redirect.Close()
+	allowAll := func(netip.Addr) bool { return true }
+
+	_, err := (&telemetry.Prometheus{URL: inside.URL, AllowIP: func(netip.Addr) bool { return false }}).Read(t.Context())
+	require.ErrorContains(t, err, "is not allowed")
+	_, err = (&telemetry.Prometheus{URL: redirect.URL, AllowIP: allowAll}).Read(t.Context())
+	require.ErrorContains(t, err, "redirects are not followed")
+	assert.Zero(t, hits.Load())
+	reading, err := (&telemetry.Prometheus{URL: inside.URL, AllowIP: allowAll}).Read(t.Context())
+	require.NoError(t, err)
+	assert.NotEmpty(t, reading)
+	_, err = (&telemetry.Prometheus{URL: redirect.URL}).Read(t.Context()) // no AllowIP: as before
+	require.NoError(t, err)
 }
 
 // TestScraperAgainstClientGolang scrapes a real client_golang endpoint on

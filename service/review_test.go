@@ -1,0 +1,61 @@
+package service_test
+
+// Findings of a hostile-tenant review of the agent's defences (after the
+// sandbox landed): each test plays a tenant against a real agent and
+// failed on the code the review was written against.
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/loadlens/loadlens/store"
+)
+
+// listenOn starts an httptest server on a given loopback address.
+func listenOn(t *testing.T, addr string, h http.Handler) *httptest.Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	require.NoError(t, err)
+	ts := httptest.NewUnstartedServer(h)
+	ts.Listener = ln
+	ts.Start()
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// SSRF: the telemetry scraper follows redirects and dials without the
+// tenant's dial rule, so a tenant allowed only 127.0.0.1 reads a Prometheus
+// endpoint on 127.0.0.2 (in production: 169.254.169.254, the node's
+// exporters, the cluster's internal services) through a redirect from its
+// own allowed host; the values come back in the result's timeline, and a
+// body that is not an exposition comes back quoted in the scrape error.
+func TestTelemetryScrapesStayWithinTheAllowlist(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	require.NoError(t, e.st.SetLimits(t.Context(), "tenant-a", store.Limits{AllowedHosts: []string{"127.0.0.1/32"}}))
+	var internalHits atomic.Int64
+	internal := listenOn(t, "127.0.0.2:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		internalHits.Add(1)
+		_, _ = io.WriteString(w, "# TYPE internal_secret gauge\ninternal_secret 4242.5\n")
+	}))
+	redirector := listenOn(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, internal.URL+"/metrics", http.StatusFound)
+	}))
+	id := e.start(e.keyA, e.spec(map[string]any{
+		"options":   map[string]any{"vus": 1, "duration": "1s"},
+		"telemetry": map[string]any{"prometheus": redirector.URL + "/metrics", "metrics": []string{"internal_secret"}, "interval": "200ms"},
+	}))
+	e.waitFinal(e.keyA, id)
+	body := e.do("GET", "/load-test/"+id+"/result", e.keyA, nil).Body
+	assert.Zero(t, internalHits.Load(), "the agent scraped an address outside the tenant's allowed_hosts")
+	assert.False(t, strings.Contains(string(body), "4242.5"), "an internal endpoint's metrics came back to the tenant")
+	assert.Contains(t, string(body), "redirects are not followed")
+}
