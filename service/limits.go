@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/loadlens/loadlens/loadtest"
+	"github.com/loadlens/loadlens/scenarios"
 	"github.com/loadlens/loadlens/store"
 )
 
@@ -20,7 +21,11 @@ import (
 // the concurrency limit, which admission checks.
 func (s *Server) checkLimits(ctx context.Context, lim store.Limits, spec loadtest.TestSpec, plan loadtest.Plan) error {
 	var le LimitError
-	if peak := peakVUs(plan, lim.MaxVUs); peak > lim.MaxVUs {
+	switch peak, changes := peakVUs(plan, lim.MaxVUs); {
+	case changes > maxVUChanges:
+		le.add("max_vus", fmt.Sprintf("options.scenarios: the VU count changes %d times over the scenarios; the agent plans at most %d: use fewer stages or VUs",
+			changes, maxVUChanges))
+	case peak > lim.MaxVUs:
 		le.add("max_vus", fmt.Sprintf("virtual_users: the test needs up to %d VUs; the tenant's max_vus is %d", peak, lim.MaxVUs))
 	}
 	switch end, ok := plan.Scenarios.End(); {
@@ -58,16 +63,49 @@ func (s *Server) checkStorage(ctx context.Context, tenant string) error {
 	return &le
 }
 
+// maxVUChanges bounds the schedule math the agent does for a tenant's
+// plan: PeakVUs costs some 3 µs and 400 bytes per change of a scenario's VU
+// count, and a tenant's JSON spec of many ramping stages that hand over to
+// one another asked for minutes and gigabytes of it.
+const maxVUChanges = 200_000
+
 // peakVUs returns the VUs a plan needs, or at least a count over limit when
 // it needs more: the configs' own counts settle most plans without the
-// schedule math, whose cost grows with the VUs asked for.
-func peakVUs(plan loadtest.Plan, limit int64) int64 {
+// schedule math, whose cost grows with the changes of the VU counts. When
+// those are over maxVUChanges it returns their count instead of doing it.
+func peakVUs(plan loadtest.Plan, limit int64) (peak, changes int64) {
 	total, highest := plan.Scenarios.VUCeiling()
 	if highest > limit || total <= limit {
-		return highest
+		return highest, 0
 	}
-	_, peak := plan.Scenarios.PeakVUs(nil)
-	return peak
+	if changes = vuChanges(plan.Scenarios); changes > maxVUChanges {
+		return 0, changes
+	}
+	_, peak = plan.Scenarios.PeakVUs(nil)
+	return peak, changes
+}
+
+// vuChanges bounds how often the scenarios' VU counts change, from their
+// configs alone: a ramping-vus stage changes it once per VU it adds or
+// removes; other executors a few times.
+func vuChanges(sc scenarios.Scenarios) int64 {
+	var n int64
+	for _, c := range sc {
+		r, ok := c.(scenarios.RampingVUs)
+		if !ok {
+			n += 2
+			continue
+		}
+		vus := int64(1)
+		if r.StartVUs != nil {
+			vus = *r.StartVUs
+		}
+		for _, st := range r.Stages {
+			n += max(st.Target-vus, vus-st.Target) + 1
+			vus = st.Target
+		}
+	}
+	return n
 }
 
 type fieldURL struct{ field, raw string }

@@ -5,6 +5,7 @@ package service_test
 // failed on the code the review was written against.
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -58,4 +59,31 @@ func TestTelemetryScrapesStayWithinTheAllowlist(t *testing.T) {
 	assert.Zero(t, internalHits.Load(), "the agent scraped an address outside the tenant's allowed_hosts")
 	assert.False(t, strings.Contains(string(body), "4242.5"), "an internal endpoint's metrics came back to the tenant")
 	assert.Contains(t, string(body), "redirects are not followed")
+}
+
+// The limit check's schedule math is bounded: a JSON spec (no script, so
+// no init timeout) of many ramping scenarios that hand over to one another
+// cost stages × VUs of it (4 minutes and 20 GB at 1 000 VUs); past
+// maxVUChanges the agent refuses the plan instead of computing its peak.
+func TestScheduleMathIsBounded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	require.NoError(t, e.st.SetLimits(t.Context(), "tenant-a", store.Limits{MaxVUs: 400, MaxConcurrent: 10}))
+	spec := func(vus int) map[string]any {
+		sc := map[string]any{}
+		const n, stages = 10, 400
+		for i := range n {
+			var st []any
+			for j := range stages {
+				st = append(st, map[string]any{"duration": "1us", "target": vus * ((j + 1) % 2)})
+			}
+			sc[fmt.Sprint("s", i)] = map[string]any{"executor": "ramping-vus", "startVUs": 0, "stages": st,
+				"gracefulRampDown": "0s", "gracefulStop": "0s", "startTime": fmt.Sprintf("%dus", i*stages*2)}
+		}
+		return e.spec(map[string]any{"options": map[string]any{"scenarios": sc}})
+	}
+	e.waitFinal(e.keyA, e.start(e.keyA, spec(2))) // 12 000 changes: planned
+	r := e.do("POST", "/load-test/start", e.keyA, spec(400))
+	require.Equal(t, http.StatusForbidden, r.Status, "%s", r.Body)
+	assert.Contains(t, strings.Join(r.errors(t), "\n"), "options.scenarios: the VU count changes 1604000 times")
 }
