@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/loadlens/loadlens/metrics"
 )
@@ -36,6 +37,11 @@ const (
 	// each check was found by a scan of its group.
 	MaxGroups = 1000
 	MaxChecks = 1000
+	// MaxNameBytes is how long a check, group or endpoint name and an
+	// iteration error message may be; longer ones are cut there, with an
+	// ellipsis. A 200-byte script of 1 000 checks with 60 KB names made a
+	// 120 MB result.
+	MaxNameBytes = 1024
 	// distinctNamesCap bounds the set used to count distinct name tags.
 	distinctNamesCap = 10_000
 	// openSeconds is how many recent seconds stay open for late samples.
@@ -229,7 +235,7 @@ func (c *collector) addOne(s *metrics.Sample) {
 	case c.m.httpReqs:
 		b.reqs += s.Value
 		c.requests += int64(s.Value)
-		name, _ := s.Tags.Get("name")
+		name := tagName(s.Tags, "name")
 		ep := c.endpoint(name, method(s.Tags))
 		ep.requests += int64(s.Value)
 		status, _ := s.Tags.Get("status")
@@ -247,7 +253,7 @@ func (c *collector) addOne(s *metrics.Sample) {
 		}
 	case c.m.httpReqFailed:
 		b.failedN++
-		name, _ := s.Tags.Get("name")
+		name := tagName(s.Tags, "name")
 		eb := c.endpointBin(b, name)
 		if eb != nil {
 			eb.failedN++
@@ -273,7 +279,7 @@ func (c *collector) addOne(s *metrics.Sample) {
 			b.dur = metrics.NewSketchTrendSink()
 		}
 		b.dur.Add(s.Value)
-		name, _ := s.Tags.Get("name")
+		name := tagName(s.Tags, "name")
 		c.endpoint(name, method(s.Tags)).duration.Add(s.Value)
 		if eb := c.endpointBin(b, name); eb != nil {
 			if eb.dur == nil {
@@ -303,8 +309,8 @@ func (c *collector) addOne(s *metrics.Sample) {
 		if s.Value == 0 {
 			b.checksFail++
 		}
-		group, _ := s.Tags.Get("group")
-		name, _ := s.Tags.Get("check")
+		group, _ := s.Tags.Get("group") // each of its names is cut in group
+		name := tagName(s.Tags, "check")
 		if s.Value != 0 {
 			c.check(group, name).passes++
 		} else {
@@ -614,6 +620,7 @@ func (c *collector) group(path string) *groupNode {
 		return node
 	}
 	for _, name := range strings.Split(strings.TrimPrefix(path, "::"), "::") {
+		name = shortName(name)
 		next := node.groupIdx[name]
 		if next == nil {
 			if root.nGroups >= MaxGroups {
@@ -626,6 +633,26 @@ func (c *collector) group(path string) *groupNode {
 		node = next
 	}
 	return node
+}
+
+// tagName is a name-like tag's value, cut to MaxNameBytes.
+func tagName(tags metrics.Tags, key string) string {
+	v, _ := tags.Get(key)
+	return shortName(v)
+}
+
+// shortName cuts a name past MaxNameBytes, at a rune's start, and marks
+// the cut with an ellipsis.
+func shortName(name string) string {
+	if len(name) <= MaxNameBytes {
+		return name
+	}
+	const ellipsis = "…"
+	cut := MaxNameBytes - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return name[:cut] + ellipsis
 }
 
 // child returns the subgroup called name, made if need be.

@@ -69,6 +69,7 @@ func (rr *RemoteRun) Merge(generator string, p *Partial) error {
 	r.coll.merge(p.coll)
 	r.errMu.Lock()
 	for msg, n := range p.errs {
+		msg = shortName(msg) // a partial comes from another process
 		if _, ok := r.iterErrs[msg]; !ok && len(r.iterErrs) >= MaxIterationErrors {
 			msg = "(other)"
 		}

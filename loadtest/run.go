@@ -466,7 +466,7 @@ func (r *run) markFailed(reason string) {
 
 func (r *run) countIterationError(err error) {
 	r.coll.iterationError(time.Now())
-	msg := err.Error()
+	msg := shortName(err.Error())
 	r.errMu.Lock()
 	defer r.errMu.Unlock()
 	if _, ok := r.iterErrs[msg]; !ok && len(r.iterErrs) >= MaxIterationErrors {

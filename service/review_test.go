@@ -13,10 +13,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/loadlens/loadlens/service"
 	"github.com/loadlens/loadlens/store"
 )
 
@@ -86,4 +88,43 @@ func TestScheduleMathIsBounded(t *testing.T) {
 	r := e.do("POST", "/load-test/start", e.keyA, spec(400))
 	require.Equal(t, http.StatusForbidden, r.Status, "%s", r.Body)
 	assert.Contains(t, strings.Join(r.errors(t), "\n"), "options.scenarios: the VU count changes 1604000 times")
+}
+
+// M6 bounded the count of names, and the review found their length
+// unbounded: 1 000 names of 60 KB from a 200-byte script made a 120 MB
+// result (the agent's RSS went from 64 MB to 851 MB to store it). Names
+// and iteration errors are cut at loadtest.MaxNameBytes.
+func TestLongNamesAreCut(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.start(e.keyA, map[string]any{"test_type": "custom", "name": "fat", "script": `import { check } from "k6"
+export const options = { vus: 1, iterations: 1 }
+const big = "x".repeat(8000)
+export default function () {
+  for (let i = 0; i < 1000; i++) check(null, { ["c" + i + big]: () => true })
+  throw new Error(big)
+}`})
+	st := e.waitFinal(e.keyA, id)
+	require.Equal(t, store.Completed, st.State, "%+v", st)
+	r := e.do("GET", "/load-test/"+id+"/result", e.keyA, nil)
+	assert.Less(t, len(r.Body), 4<<20, "a 200-byte script stored a %d MB result", len(r.Body)>>20)
+}
+
+// A sandboxed run's result is bounded as the child sends it: a script of
+// thousands of custom metrics fails its own run, named, instead of handing
+// the agent a result of any size to decode, store and analyse.
+func TestSandboxResultIsBounded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withSandbox(256), func(c *service.Config) {
+		c.Sandbox.MaxResultBytes = 1 << 20
+		c.InitTimeout = time.Minute // 12 000 metrics under the race detector on a busy machine
+	})
+	id := e.start(e.keyA, map[string]any{"test_type": "custom", "script": `import { Trend } from "k6/metrics"
+const trends = []
+for (let i = 0; i < 12000; i++) trends.push(new Trend("t" + i))
+export const options = { vus: 1, iterations: 1 }
+export default function () { for (const t of trends) t.add(1) }`})
+	st := e.waitFinal(e.keyA, id)
+	require.Equal(t, store.Failed, st.State, "%+v", st)
+	assert.Contains(t, st.Error, "more than the agent keeps (1 MiB)")
 }

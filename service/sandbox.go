@@ -53,6 +53,10 @@ type Sandbox struct {
 	// OpenFiles bounds a child's file descriptors (RLIMIT_NOFILE); default
 	// 16384.
 	OpenFiles uint64
+	// MaxResultBytes bounds a run's result as the child sends it (JSON);
+	// a larger one fails the run, so that what the agent decodes, stores
+	// and analyses stays small whatever the script made. Default 64 MiB.
+	MaxResultBytes int64
 }
 
 func (sb *Sandbox) withDefaults() (*Sandbox, error) {
@@ -69,6 +73,9 @@ func (sb *Sandbox) withDefaults() (*Sandbox, error) {
 	}
 	if o.MaxResidentBytes <= 0 {
 		o.MaxResidentBytes = 3 * o.MemoryBytes
+	}
+	if o.MaxResultBytes <= 0 {
+		o.MaxResultBytes = 64 << 20
 	}
 	if o.Nice == 0 {
 		o.Nice = 10
@@ -106,6 +113,7 @@ type (
 		Nice         int               `json:"nice"`
 		Procs        int               `json:"procs"`
 		OpenFiles    uint64            `json:"open_files"`
+		MaxResult    int64             `json:"max_result_bytes"`
 	}
 	// sandboxStop ends a run: Hard interrupts running iterations
 	// (scenarios.ErrHardStop), otherwise they get gracefulStop.
@@ -148,7 +156,8 @@ type (
 // sandboxed starts a child for a tenant's script and waits for its plan.
 func (s *Server) sandboxed(ctx context.Context, req startRequest, lim store.Limits) (prepared, error) {
 	job := &sandboxJob{Spec: req.spec, Modules: req.modules, AllowedHosts: lim.AllowedHosts, InitTimeout: s.cfg.InitTimeout,
-		MemoryBytes: s.cfg.Sandbox.MemoryBytes, Nice: s.cfg.Sandbox.Nice, Procs: s.cfg.Sandbox.Procs, OpenFiles: s.cfg.Sandbox.OpenFiles}
+		MemoryBytes: s.cfg.Sandbox.MemoryBytes, Nice: s.cfg.Sandbox.Nice, Procs: s.cfg.Sandbox.Procs, OpenFiles: s.cfg.Sandbox.OpenFiles,
+		MaxResult: s.cfg.Sandbox.MaxResultBytes}
 	if len(req.files) > 0 {
 		job.Files = map[string][]byte{}
 		for name, f := range req.files {
