@@ -50,6 +50,7 @@ type RemoteRun struct {
 	mu        sync.Mutex
 	progress  map[string][]scenarios.Progress
 	generator map[string]GeneratorHealth
+	vusMax    map[string]float64 // each generator's latest vus_max
 }
 
 // Zero returns the run's time zero; generators' partials are binned by
@@ -82,7 +83,56 @@ func (rr *RemoteRun) Merge(generator string, p *Partial) error {
 		rr.progress[generator] = p.scenarios
 	}
 	rr.generator[generator] = p.generator
+	latest := int64(-1)
+	for i, b := range p.coll.bins {
+		if i > latest && !math.IsNaN(b.vusMax) {
+			latest = i
+			rr.vusMax[generator] = b.vusMax
+		}
+	}
 	return nil
+}
+
+// Metric returns the run's metric called name, registering it with the
+// given types if the coordinator's own program did not: the metric of a
+// sample a generator forwards.
+func (rr *RemoteRun) Metric(name string, typ metrics.MetricType, contains metrics.ValueType) (*metrics.Metric, error) {
+	if m := rr.r.registry.Get(name); m != nil {
+		return m, nil
+	}
+	return rr.r.registry.Register(name, typ, contains)
+}
+
+// Forward hands samples a generator measured to the run's outputs (its
+// NDJSON or CSV files), and to them only: the generator's partials carry
+// what they measured into the Result. Forward takes ownership of samples,
+// whose metrics must come from [RemoteRun.Metric]. Call it only during
+// Remote.Execute; it waits while the outputs are busy. The generators'
+// own vus and vus_max are not forwarded: the coordinator writes their sums
+// every second, as one process writes its own.
+func (rr *RemoteRun) Forward(samples []metrics.Sample) {
+	if len(rr.r.outputs) > 0 && len(samples) > 0 {
+		rr.r.forwarded <- samples
+	}
+}
+
+// forwardVUs writes the vus and vus_max of all generators to the outputs.
+func (rr *RemoteRun) forwardVUs(now time.Time) {
+	r := rr.r
+	var active int64
+	for _, p := range rr.scenarioProgress(r.scenarios) {
+		active += p.ActiveVUs
+	}
+	rr.mu.Lock()
+	var vusMax float64
+	for _, v := range rr.vusMax {
+		vusMax += v
+	}
+	rr.mu.Unlock()
+	rr.Forward([]metrics.Sample{
+		{Metric: r.builtin.vus, Time: now, Value: float64(active), Tags: r.runTags},
+		{Metric: r.builtin.vusMax, Time: now, Value: vusMax, Tags: r.runTags},
+	})
 }
 
 // Abort stops the run at once, as an abortOnFail threshold does; the

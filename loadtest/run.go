@@ -74,7 +74,8 @@ type run struct {
 	pool      *vuPool
 
 	samples   chan *[]metrics.Sample
-	batches   sync.Pool // *[]metrics.Sample, cap flushAt
+	forwarded chan []metrics.Sample // a coordinator's generators' samples, for the outputs only
+	batches   sync.Pool             // *[]metrics.Sample, cap flushAt
 	execMu    sync.Mutex
 	execBuf   []metrics.Sample // executor samples, sent in batches
 	setupData []byte
@@ -154,7 +155,9 @@ func newRun(plan Plan, outputs []Output) (*run, error) {
 		}
 	}
 	if plan.Remote != nil {
-		r.remote = &RemoteRun{r: r, progress: map[string][]scenarios.Progress{}, generator: map[string]GeneratorHealth{}}
+		r.remote = &RemoteRun{r: r, progress: map[string][]scenarios.Progress{}, generator: map[string]GeneratorHealth{},
+			vusMax: map[string]float64{}}
+		r.forwarded = make(chan []metrics.Sample, 16)
 	}
 	return r, nil
 }
@@ -387,6 +390,8 @@ func (r *run) tick(ctx context.Context) {
 		case now := <-vus.C:
 			if r.remote == nil {
 				r.emitVUs(now)
+			} else {
+				r.remote.forwardVUs(now)
 			}
 			r.flushExecutorSamples()
 			r.progress()
@@ -520,9 +525,24 @@ func (r *run) flushExecutorSamples() {
 	}
 }
 
-// dispatch feeds every batch to the collector and the outputs, in order.
+// dispatch feeds every batch to the collector and the outputs, in order,
+// and a coordinator's forwarded batches to the outputs alone: the
+// generators' partials already carry what they measured.
 func (r *run) dispatch() {
-	for holder := range r.samples {
+	for {
+		var holder *[]metrics.Sample
+		select {
+		case fw := <-r.forwarded:
+			for _, o := range r.outputs {
+				o.AddSamples(fw)
+			}
+			continue
+		case h, ok := <-r.samples:
+			if !ok {
+				return
+			}
+			holder = h
+		}
 		batch := *holder
 		r.ingest.add(batch)
 		for _, o := range r.outputs {
