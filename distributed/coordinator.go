@@ -81,6 +81,10 @@ type Coordinator struct {
 	StopGrace time.Duration
 	// OnRunnerLoss says what a lost runner does to the run; default abort.
 	OnRunnerLoss LossPolicy
+	// ForwardSamples has every runner forward every sample it measures,
+	// for the run's outputs (NDJSON, CSV) to write them all, as one
+	// process's outputs would; set it when the run has such outputs.
+	ForwardSamples bool
 	// Launcher starts the runners; nil waits for runners started elsewhere.
 	Launcher Launcher
 	// Logger receives the run's events (joins, clock offsets, losses); nil
@@ -119,7 +123,7 @@ func (c *Coordinator) Stats() []RunnerStats {
 // event is something that happened to the run, handled by Execute's loop,
 // which alone owns the run's state.
 type event struct {
-	kind   string // join, ready, partial, done, exited, heartbeat
+	kind   string // join, ready, partial, samples, done, exited, heartbeat
 	index  int
 	msg    *nats.Msg
 	join   joinRequest
@@ -128,6 +132,7 @@ type event struct {
 	reply  chan Assignment
 	report doneReport
 	size   int
+	seq    uint64 // the results stream's sequence of msg
 }
 
 type runnerState struct {
@@ -279,13 +284,17 @@ func (c *Coordinator) Execute(ctx context.Context, rr *loadtest.RemoteRun, setup
 		if err != nil {
 			return
 		}
-		switch parts[len(parts)-1] {
-		case kindPartial:
-			send(event{kind: "partial", index: i, msg: &nats.Msg{Data: m.Data(), Header: m.Headers()}, size: len(m.Data())})
+		var seq uint64
+		if meta, err := m.Metadata(); err == nil {
+			seq = meta.Sequence.Stream
+		}
+		switch kind := parts[len(parts)-1]; kind {
+		case kindPartial, kindSamples:
+			send(event{kind: kind, index: i, msg: &nats.Msg{Data: m.Data(), Header: m.Headers()}, size: len(m.Data()), seq: seq})
 		case kindDone:
 			var d doneReport
 			if err := json.Unmarshal(m.Data(), &d); err == nil {
-				send(event{kind: "done", index: i, report: d})
+				send(event{kind: "done", index: i, report: d, seq: seq})
 			}
 		}
 	})
@@ -319,7 +328,7 @@ func (c *Coordinator) Execute(ctx context.Context, rr *loadtest.RemoteRun, setup
 		}
 		defer wait()
 	}
-	loop := &runLoop{c: c, rr: rr, log: log, kv: assets.kv, infra: infra, events: events,
+	loop := &runLoop{c: c, rr: rr, log: log, kv: assets.kv, results: assets.results, infra: infra, events: events,
 		decoder: newDecoder(), runners: make([]runnerState, c.Runners)}
 	defer loop.decoder.Close()
 	err = loop.run(ctx, setupData)
@@ -332,7 +341,8 @@ func (c *Coordinator) Execute(ctx context.Context, rr *loadtest.RemoteRun, setup
 }
 
 type assets struct {
-	kv jetstream.KeyValue
+	kv      jetstream.KeyValue
+	results jetstream.Stream
 }
 
 func createAssets(ctx context.Context, js jetstream.JetStream, n names, archive []byte) (assets, error) {
@@ -348,7 +358,7 @@ func createAssets(ctx context.Context, js jetstream.JetStream, n names, archive 
 	if _, err := obs.PutBytes(ctx, archiveObject, archive); err != nil {
 		return a, fmt.Errorf("archive: %w", err)
 	}
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: n.stream(), Subjects: []string{n.results()},
+	if a.results, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: n.stream(), Subjects: []string{n.results()},
 		Storage: jetstream.MemoryStorage}); err != nil {
 		return a, fmt.Errorf("results stream: %w", err)
 	}
@@ -370,12 +380,18 @@ type runLoop struct {
 	rr      *loadtest.RemoteRun
 	log     *slog.Logger
 	kv      jetstream.KeyValue
-	infra   context.Context
-	events  chan event
-	decoder *zstd.Decoder
-	runners []runnerState
-	started bool
-	stopped bool
+	results jetstream.Stream
+	// handled is the results stream's last message handled, purged is
+	// where the stream was purged up to: what the loop handled need not
+	// stay in the server's memory.
+	handled, purged uint64
+	lastPurge       time.Time
+	infra           context.Context
+	events          chan event
+	decoder         *zstd.Decoder
+	runners         []runnerState
+	started         bool
+	stopped         bool
 }
 
 func (l *runLoop) count(f func(*runnerState) bool) int {
@@ -467,6 +483,7 @@ func (l *runLoop) execute(ctx context.Context) error {
 				}
 			}
 		case now := <-check.C:
+			l.purge()
 			for i := range l.runners {
 				r := &l.runners[i]
 				switch {
@@ -484,6 +501,23 @@ func (l *runLoop) execute(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// purge drops the results the loop has handled from the stream, at most
+// once per second: a long run's partials and samples would otherwise
+// pile up in the NATS server's memory.
+func (l *runLoop) purge() {
+	if l.handled <= l.purged || time.Since(l.lastPurge) < time.Second {
+		return
+	}
+	l.lastPurge = time.Now()
+	ctx, cancel := context.WithTimeout(l.infra, 5*time.Second)
+	defer cancel()
+	if err := l.results.Purge(ctx, jetstream.WithPurgeSequence(l.handled+1)); err != nil {
+		l.log.Warn("results stream: purge", "err", err)
+		return
+	}
+	l.purged = l.handled
 }
 
 // lose marks runner i lost and applies the loss policy.
@@ -511,6 +545,7 @@ func (l *runLoop) handle(e event) error {
 	if e.index < -1 || e.index >= len(l.runners) {
 		return nil // not one of ours: a stale or foreign message
 	}
+	l.handled = max(l.handled, e.seq)
 	switch e.kind {
 	case "join":
 		e.reply <- l.assign(e.join)
@@ -520,7 +555,7 @@ func (l *runLoop) handle(e event) error {
 		r.stats.ClockOffset, r.stats.RTT = e.ready.Offset, e.ready.RTT
 	case "heartbeat":
 		l.runners[e.index].lastSeen = time.Now()
-	case "partial":
+	case kindPartial:
 		r := &l.runners[e.index]
 		r.lastSeen = time.Now()
 		r.stats.Partials++
@@ -532,6 +567,19 @@ func (l *runLoop) handle(e event) error {
 		if err := l.rr.Merge(strconv.Itoa(e.index), p); err != nil {
 			return fmt.Errorf("runner %d: %w", e.index, err)
 		}
+	case kindSamples:
+		r := &l.runners[e.index]
+		r.lastSeen = time.Now()
+		r.stats.Bytes += int64(e.size)
+		data, err := decompress(l.decoder, e.msg.Data, e.msg.Header.Get(headerEncoding))
+		if err != nil {
+			return fmt.Errorf("runner %d: samples: %w", e.index, err)
+		}
+		samples, err := decodeSamples(data, l.rr.Metric)
+		if err != nil {
+			return fmt.Errorf("runner %d: %w", e.index, err)
+		}
+		l.rr.Forward(samples)
 	case "done":
 		l.finish(e.index, e.report)
 	case "exited":
@@ -553,7 +601,8 @@ func (l *runLoop) handle(e event) error {
 
 // assign gives a joining runner its slot and segment.
 func (l *runLoop) assign(req joinRequest) Assignment {
-	a := Assignment{RunID: l.c.RunID, Runners: len(l.runners), Sequence: l.c.Sequence.String(), Index: -1}
+	a := Assignment{RunID: l.c.RunID, Runners: len(l.runners), Sequence: l.c.Sequence.String(), Index: -1,
+		Samples: l.c.ForwardSamples}
 	switch {
 	case req.Index >= len(l.runners):
 		a.Error = fmt.Sprintf("runner index %d: the run has %d runners", req.Index, len(l.runners))

@@ -222,7 +222,7 @@ func (g *goroutineRunners) Launch(ctx context.Context, url, runID string, n int,
 }
 
 // run runs s on n runners through a coordinator, as `run --runners N`.
-func (c *cluster) run(t *testing.T, ctx context.Context, s spec, n int, rec *seen, tweak func(*distributed.Coordinator)) (loadtest.Result, *goroutineRunners, error) {
+func (c *cluster) run(t *testing.T, ctx context.Context, s spec, n int, rec *seen, tweak func(*distributed.Coordinator), outputs ...loadtest.Output) (loadtest.Result, *goroutineRunners, error) {
 	t.Helper()
 	archive, err := json.Marshal(s)
 	require.NoError(t, err)
@@ -235,17 +235,17 @@ func (c *cluster) run(t *testing.T, ctx context.Context, s spec, n int, rec *see
 		tweak(coord)
 	}
 	plan.Remote = coord
-	res, err := loadtest.Run(ctx, plan)
+	res, err := loadtest.Run(ctx, plan, outputs...)
 	return res, runners, err
 }
 
-func single(t *testing.T, ctx context.Context, s spec, rec *seen) loadtest.Result {
+func single(t *testing.T, ctx context.Context, s spec, rec *seen, outputs ...loadtest.Output) loadtest.Result {
 	t.Helper()
 	archive, err := json.Marshal(s)
 	require.NoError(t, err)
 	plan, _, err := build(rec)(ctx, archive, distributed.Assignment{})
 	require.NoError(t, err)
-	res, err := loadtest.Run(ctx, plan)
+	res, err := loadtest.Run(ctx, plan, outputs...)
 	require.NoError(t, err)
 	return res
 }

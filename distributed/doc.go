@@ -16,8 +16,10 @@
 // On the wire: subjects per run under loadlens.run.<id>; the test
 // archive in a JetStream object store; the start and stop orders in a
 // JetStream key-value bucket (a runner that reconnects still reads them);
-// partials and each runner's final word in a JetStream stream; heartbeats
-// on core NATS. No home-made RPC.
+// partials, each runner's final word and, when the coordinator writes
+// NDJSON or CSV outputs ([Coordinator.ForwardSamples]), every sample in
+// a JetStream stream, which the coordinator purges as it reads it;
+// heartbeats on core NATS. No home-made RPC.
 //
 // Faults: a runner that stops heartbeating for [HeartbeatTimeout] or
 // exits is reported at once and, by [LossAbort], aborts the run; a

@@ -78,6 +78,7 @@ const archiveObject = "test"
 // Result message kinds (the last token of their subject).
 const (
 	kindPartial = "partial"
+	kindSamples = "samples"
 	kindDone    = "done"
 )
 
@@ -102,7 +103,10 @@ type Assignment struct {
 	// --execution-segment-sequence for this runner.
 	Segment  string `json:"segment"`
 	Sequence string `json:"sequence"`
-	Error    string `json:"error,omitempty"`
+	// Samples asks the runner to forward every sample: the coordinator
+	// writes the run's NDJSON or CSV outputs.
+	Samples bool   `json:"samples,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 type clockReply struct {

@@ -167,10 +167,12 @@ func (r *Runner) Run(ctx context.Context) (loadtest.Result, error) {
 	}
 	plan.Options.ExecutionSegment, plan.Options.ExecutionSegmentSequence = a.Segment, a.Sequence
 	plan.Gate = &gate{r: r, n: n, index: a.Index, starts: starts}
-	pub := newPublisher(js, n, a.Index, log)
+	pub := newPublisher(js, n, a.Index, a.Samples, log)
 	wg.Go(func() { pub.run(infra) })
 	res, err := loadtest.Run(runCtx, plan, append(outputs, pub)...)
-	pub.close()
+	if dropped := pub.close(); dropped > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%d samples were not forwarded to the coordinator's outputs: NATS did not take them in time", dropped))
+	}
 	if errors.Is(context.Cause(runCtx), ErrCoordinatorLost) {
 		return res, ErrCoordinatorLost
 	}
@@ -292,17 +294,29 @@ func (g *gate) measureClock(ctx context.Context) (offset, rtt time.Duration, err
 	return offset, rtt, nil
 }
 
-// publisher is the runner's output that ships partials, in order, from a
-// goroutine of its own: the engine never waits for the network.
+// publisher is the runner's output that ships partials and, when the
+// coordinator writes outputs, samples, in order, from a goroutine of its
+// own: the engine never waits for the network.
 type publisher struct {
 	js    jetstream.JetStream
 	n     names
 	index int
 	log   *slog.Logger
-	queue chan *loadtest.Partial
+	queue chan message
 	once  sync.Once
 	done  chan struct{}
 	enc   *zstd.Encoder
+	// samples is nil when the coordinator wants no samples. The engine's
+	// dispatcher adds to it, and its ticker ships it with each partial.
+	mu      sync.Mutex
+	samples *sampleEncoder
+	dropped int64 // samples not forwarded: the queue was full
+}
+
+// message is one result message: a partial or a batch of samples.
+type message struct {
+	partial *loadtest.Partial
+	samples []byte
 }
 
 var (
@@ -310,43 +324,106 @@ var (
 	_ loadtest.PartialReceiver = (*publisher)(nil)
 )
 
-func newPublisher(js jetstream.JetStream, n names, index int, log *slog.Logger) *publisher {
+// samplesBatchBytes is the size at which a batch of samples is shipped
+// before the next partial: well under NATS's default 1 MB message.
+const samplesBatchBytes = 256 << 10
+
+func newPublisher(js jetstream.JetStream, n names, index int, samples bool, log *slog.Logger) *publisher {
 	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
-	return &publisher{js: js, n: n, index: index, log: log, queue: make(chan *loadtest.Partial, 64),
+	p := &publisher{js: js, n: n, index: index, log: log, queue: make(chan message, 64),
 		done: make(chan struct{}), enc: enc}
+	if samples {
+		p.samples = newSampleEncoder()
+	}
+	return p
 }
 
 func (p *publisher) Start(loadtest.RunInfo) error { return nil }
-func (p *publisher) AddSamples([]metrics.Sample)  {}
 func (p *publisher) Stop(*loadtest.Result) error  { return nil }
 
-// Partial implements loadtest.PartialReceiver. A full queue means NATS
-// has not taken a partial for a minute: the coordinator has lost this
-// runner by then, and the engine must not wait.
-func (p *publisher) Partial(part *loadtest.Partial) {
-	select {
-	case p.queue <- part:
-	default:
-		p.log.Error("partial dropped: NATS is not taking them")
+// AddSamples implements loadtest.Output: it encodes the samples the
+// coordinator writes, all but vus and vus_max (the coordinator writes
+// their sums).
+func (p *publisher) AddSamples(batch []metrics.Sample) {
+	if p.samples == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range batch {
+		if name := batch[i].Metric.Name; name != metrics.VUs && name != metrics.VUsMax {
+			p.samples.add(&batch[i])
+		}
+	}
+	if p.samples.size() >= samplesBatchBytes {
+		p.flushSamples()
 	}
 }
 
-// close flushes the queue; call it once the run is over.
-func (p *publisher) close() {
-	p.once.Do(func() { close(p.queue) })
+// flushSamples queues the samples encoded so far; call it with p.mu held.
+func (p *publisher) flushSamples() {
+	if p.samples == nil || p.samples.n == 0 {
+		return
+	}
+	n := p.samples.n
+	if p.enqueue(message{samples: p.samples.encode()}) {
+		p.samples.reset()
+		return
+	}
+	p.dropped += int64(n)
+	p.samples.reset()
+}
+
+// Partial implements loadtest.PartialReceiver. The samples encoded so far
+// go first. A full queue means NATS has not taken a message for a long
+// time: the coordinator has lost this runner by then, and the engine must
+// not wait.
+func (p *publisher) Partial(part *loadtest.Partial) {
+	p.mu.Lock()
+	p.flushSamples()
+	p.mu.Unlock()
+	p.enqueue(message{partial: part})
+}
+
+func (p *publisher) enqueue(m message) bool {
+	select {
+	case p.queue <- m:
+		return true
+	default:
+		p.log.Error("result dropped: NATS is not taking them", "partial", m.partial != nil)
+		return false
+	}
+}
+
+// close flushes the queue; call it once the run is over. It returns how
+// many samples were not forwarded.
+func (p *publisher) close() int64 {
+	p.once.Do(func() {
+		p.mu.Lock()
+		p.flushSamples()
+		p.mu.Unlock()
+		close(p.queue)
+	})
 	<-p.done
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dropped
 }
 
 func (p *publisher) run(ctx context.Context) {
 	defer close(p.done)
 	defer p.enc.Close()
-	for part := range p.queue {
-		b, err := part.MarshalBinary()
-		if err != nil {
-			p.log.Error("partial", "err", err)
-			continue
+	for m := range p.queue {
+		kind, b := kindSamples, m.samples
+		if m.partial != nil {
+			var err error
+			kind = kindPartial
+			if b, err = m.partial.MarshalBinary(); err != nil {
+				p.log.Error("partial", "err", err)
+				continue
+			}
 		}
-		msg := nats.NewMsg(p.n.result(p.index, kindPartial))
+		msg := nats.NewMsg(p.n.result(p.index, kind))
 		if len(b) > compressAbove {
 			msg.Data = p.enc.EncodeAll(b, nil)
 			msg.Header.Set(headerEncoding, "zstd")
@@ -354,10 +431,10 @@ func (p *publisher) run(ctx context.Context) {
 			msg.Data = b
 		}
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err = p.js.PublishMsg(pctx, msg)
+		_, err := p.js.PublishMsg(pctx, msg)
 		cancel()
 		if err != nil {
-			p.log.Warn("partial not delivered", "err", err)
+			p.log.Warn(kind+" not delivered", "err", err)
 		}
 	}
 }
@@ -370,12 +447,18 @@ func newDecoder() *zstd.Decoder {
 	return d
 }
 
-func decodePartial(decoder *zstd.Decoder, data []byte, encoding string) (*loadtest.Partial, error) {
+// decompress returns a result message's payload as it was encoded.
+func decompress(decoder *zstd.Decoder, data []byte, encoding string) ([]byte, error) {
 	if encoding == "zstd" {
-		var err error
-		if data, err = decoder.DecodeAll(data, nil); err != nil {
-			return nil, fmt.Errorf("partial: %w", err)
-		}
+		return decoder.DecodeAll(data, nil)
+	}
+	return data, nil
+}
+
+func decodePartial(decoder *zstd.Decoder, data []byte, encoding string) (*loadtest.Partial, error) {
+	data, err := decompress(decoder, data, encoding)
+	if err != nil {
+		return nil, fmt.Errorf("partial: %w", err)
 	}
 	var p loadtest.Partial
 	if err := p.UnmarshalBinary(data); err != nil {
