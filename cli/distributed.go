@@ -35,13 +35,14 @@ type distFlags struct {
 	onLoss      string
 	joinTimeout time.Duration
 	archive     string // coordinator: the test comes from an archive (a Kubernetes ConfigMap)
+	runnerOut   bool   // run: local runners also write their own --out files
 }
 
 // runOnlyFlags are not passed on to runners: they shape the run (and its
 // Kubernetes manifests), not the plan.
 var runOnlyFlags = map[string]bool{"runners": true, "runner-weights": true, "nats": true, "listen": true,
 	"run-id": true, "on-runner-loss": true, "join-timeout": true, "archive": true,
-	"image": true, "name": true, "namespace": true, "runner-cpu": true, "runner-memory": true, "output": true}
+	"runner-out": true, "image": true, "name": true, "namespace": true, "runner-cpu": true, "runner-memory": true, "output": true}
 
 func (d *distFlags) register(fs *flag.FlagSet, coordinator bool) {
 	fs.IntVar(&d.runners, "runners", 0, "run on N runners coordinated over NATS (run: N local runner processes)")
@@ -55,6 +56,9 @@ func (d *distFlags) register(fs *flag.FlagSet, coordinator bool) {
 	fs.StringVar(&d.runID, "run-id", "", "the run's id, which runners join (default: a random one)")
 	fs.StringVar(&d.onLoss, "on-runner-loss", string(distributed.LossAbort), "when a runner is lost: abort the run, or continue without it")
 	fs.DurationVar(&d.joinTimeout, "join-timeout", distributed.DefaultJoinTimeout, "how long to wait for every runner to join")
+	if !coordinator {
+		fs.BoolVar(&d.runnerOut, "runner-out", false, "also write each local runner's own --out files, FILE.runner-N.EXT (the coordinator writes FILE, merged)")
+	}
 	if coordinator {
 		fs.StringVar(&d.archive, "archive", "", "read the test from an archive (written by k8s render) instead of FILE")
 	}
@@ -284,9 +288,13 @@ func (a *app) runDistributed(ctx context.Context, file string, f *runFlags, d *d
 	}
 	coord := &distributed.Coordinator{Conn: nc, URL: url, RunID: runID, Runners: d.runners, Sequence: seq,
 		Archive: archive, JoinTimeout: d.joinTimeout, StopGrace: longestGracefulStop(plan.Scenarios),
-		OnRunnerLoss: loss, Logger: plan.Logger}
+		OnRunnerLoss: loss, Logger: plan.Logger, ForwardSamples: len(f.out) > 0}
 	if local {
-		coord.Launcher = distributed.Local{Command: a.runnerCommand(f)}
+		var runnerOut []string
+		if d.runnerOut {
+			runnerOut = f.out
+		}
+		coord.Launcher = distributed.Local{Command: a.runnerCommand(runnerOut)}
 	} else {
 		fmt.Fprintf(a.stderr, "loadlens: coordinating run %s at %s: start %d runners with `loadlens runner --nats URL --run %s`\n",
 			runID, url, d.runners, runID)
@@ -309,8 +317,8 @@ func longestGracefulStop(scs scenarios.Scenarios) time.Duration {
 }
 
 // runnerCommand starts a local runner: this binary's `runner`, writing
-// the --out files as runner-N files of their own.
-func (a *app) runnerCommand(f *runFlags) func(url, runID string, index int) *exec.Cmd {
+// outs as runner-N files of its own.
+func (a *app) runnerCommand(outs []string) func(url, runID string, index int) *exec.Cmd {
 	return func(url, runID string, index int) *exec.Cmd {
 		executable := a.executable
 		if executable == nil {
@@ -321,7 +329,7 @@ func (a *app) runnerCommand(f *runFlags) func(url, runID string, index int) *exe
 			self = os.Args[0]
 		}
 		args := []string{"runner", "--nats", url, "--run", runID, "--index", strconv.Itoa(index)}
-		for _, o := range f.out {
+		for _, o := range outs {
 			args = append(args, "--out", runnerOutput(o, index))
 		}
 		cmd := exec.Command(self, args...)

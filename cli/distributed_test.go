@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -42,7 +44,9 @@ func countingTarget(t *testing.T) (*httptest.Server, *atomic.Int64, *atomic.Int6
 
 // A k6 script with an import and an open()ed file runs on three local
 // runner processes as one test: setup once, every iteration exactly
-// once, one summary, per-runner NDJSON files.
+// once, one summary; the NDJSON and CSV files have every sample of every
+// runner, as many per metric as one process writes; --runner-out adds
+// each runner's own.
 func TestRunWithRunners(t *testing.T) {
 	t.Parallel()
 	srv, setups, _ := countingTarget(t)
@@ -61,19 +65,67 @@ export default function (d) {
   const r = http.get(__ENV.TARGET + pathOf(data), { tags: { name: 'item' } });
   check(r, { ok: (r) => r.status === 200 && d.token === 'abc' });
 }`), 0o644))
-	out := filepath.Join(dir, "out.json")
-	res := runCLI(t, "run", "--runners", "3", "-q", "-e", "TARGET="+srv.URL, "--out", "json="+out, script)
+	out, csvOut := filepath.Join(dir, "out.json"), filepath.Join(dir, "out.csv")
+	res := runCLI(t, "run", "--runners", "3", "--runner-out", "-q", "-e", "TARGET="+srv.URL,
+		"--out", "json="+out, "--out", "csv="+csvOut, script)
 	require.Equal(t, 0, res.code, "%s\n%s", res.stdout, res.stderr)
 	assert.Equal(t, int64(1), setups.Load(), "setup ran once")
 	assert.Contains(t, res.stdout, "✓ 'count==300'")
 	assert.Contains(t, res.stdout, "✓ 'count>250'", "a threshold that each runner's share fails passes on the merged metrics")
 	assert.Contains(t, res.stdout, "checks_succeeded...: 100.00% 300 out of 300")
 	assert.Contains(t, res.stderr, "clock_offset=")
+	var perRunner int
 	for i := range 3 {
-		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("out.runner-%d.json", i)))
-		require.NoError(t, err)
-		assert.Contains(t, string(b), `"metric":"http_reqs"`)
+		perRunner += pointsPerMetric(t, filepath.Join(dir, fmt.Sprintf("out.runner-%d.json", i)))[metricHTTPReqs]
 	}
+	assert.Equal(t, 300, perRunner, "each runner's own file has its share")
+
+	oneOut, oneCSV := filepath.Join(dir, "one.json"), filepath.Join(dir, "one.csv")
+	one := runCLI(t, "run", "-q", "-e", "TARGET="+srv.URL, "--out", "json="+oneOut, "--out", "csv="+oneCSV, script)
+	require.Equal(t, 0, one.code, "%s\n%s", one.stdout, one.stderr)
+	merged, single := pointsPerMetric(t, out), pointsPerMetric(t, oneOut)
+	assert.Equal(t, 301, merged[metricHTTPReqs], "300 iterations and setup's request")
+	assert.Equal(t, 300, merged["checks"])
+	assert.Equal(t, single, merged)
+	assert.Equal(t, rowsPerMetric(t, oneCSV), rowsPerMetric(t, csvOut))
+}
+
+const metricHTTPReqs = "http_reqs"
+
+// pointsPerMetric counts an NDJSON file's points per metric, but vus and
+// vus_max: one per second of a run whose length varies.
+func pointsPerMetric(t *testing.T, file string) map[string]int {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	counts := map[string]int{}
+	for line := range strings.Lines(string(b)) {
+		var p struct{ Type, Metric string }
+		require.NoError(t, json.Unmarshal([]byte(line), &p), line)
+		if p.Type == "Point" && p.Metric != "vus" && p.Metric != "vus_max" {
+			counts[p.Metric]++
+		}
+	}
+	return counts
+}
+
+// rowsPerMetric counts a CSV file's rows per metric, but vus and vus_max.
+func rowsPerMetric(t *testing.T, file string) map[string]int {
+	t.Helper()
+	f, err := os.Open(file)
+	require.NoError(t, err)
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	require.NoError(t, err)
+	require.NotEmpty(t, rows)
+	require.Equal(t, "metric_name", rows[0][0])
+	counts := map[string]int{}
+	for _, row := range rows[1:] {
+		if row[0] != "vus" && row[0] != "vus_max" {
+			counts[row[0]]++
+		}
+	}
+	return counts
 }
 
 // slowScript runs for a minute unless stopped, with a 1 s gracefulStop.
