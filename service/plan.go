@@ -95,14 +95,20 @@ func scriptPlan(ctx context.Context, req startRequest, allowed []string, initTim
 		js.Options{Env: req.spec.Env, Modules: hosts.cfg.Modules, Remote: remote})
 	switch {
 	case errors.Is(context.Cause(ctx), errInitTimeout):
-		return loadtest.Plan{}, nil, invalid(fmt.Sprintf("script: its init code ran longer than %s (the agent's init_timeout); "+
-			"move the work into setup() or the default function", initTimeout))
+		return loadtest.Plan{}, nil, initTimeoutProblem(initTimeout)
 	case errors.Is(err, js.ErrScript):
 		return loadtest.Plan{}, nil, invalid(scriptProblems(err)...)
 	case errors.Is(err, loadtest.ErrTestAborted):
 		return loadtest.Plan{}, nil, invalid("script: test.abort() in its init code: " + err.Error())
 	}
 	return plan, warnings, err
+}
+
+// initTimeoutProblem is the 400 of a script whose init code ran past
+// init_timeout.
+func initTimeoutProblem(initTimeout time.Duration) error {
+	return invalid(fmt.Sprintf("script: its init code ran longer than %s (the agent's init_timeout); "+
+		"move the work into setup() or the default function", initTimeout))
 }
 
 // scriptProblems turns a script error into the lines of a 400: the error

@@ -128,3 +128,20 @@ export default function () { for (const t of trends) t.add(1) }`})
 	require.Equal(t, store.Failed, st.State, "%+v", st)
 	assert.Contains(t, st.Error, "more than the agent keeps (1 MiB)")
 }
+
+// A script whose init code is stuck where sobek cannot interrupt it (a
+// backtracking regular expression) outlived init_timeout: the agent killed
+// its child 10 s later and answered 500. Now: the 400 naming
+// init_timeout, soon after it.
+func TestUninterruptibleInitAnswers400(t *testing.T) {
+	t.Parallel()
+	const initTimeout = time.Second
+	e := newEnv(t, withSandbox(256), func(c *service.Config) { c.InitTimeout = initTimeout })
+	t0 := time.Now()
+	r := e.do("POST", "/load-test/start", e.keyA, map[string]any{"test_type": "custom",
+		"script": "/^(a+)+(?=b)b$/.test(\"a\".repeat(40) + \"!\")\nexport default function () {}"})
+	took := time.Since(t0)
+	assert.Equal(t, http.StatusBadRequest, r.Status, "%s", r.Body)
+	assert.Contains(t, string(r.Body), "init_timeout")
+	assert.Less(t, took, initTimeout+5*time.Second)
+}

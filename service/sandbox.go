@@ -153,6 +153,10 @@ type (
 	}
 )
 
+// childStartGrace is how long a sandbox child may take to start and
+// answer, besides its init code's init_timeout.
+const childStartGrace = 3 * time.Second
+
 // sandboxed starts a child for a tenant's script and waits for its plan.
 func (s *Server) sandboxed(ctx context.Context, req startRequest, lim store.Limits) (prepared, error) {
 	job := &sandboxJob{Spec: req.spec, Modules: req.modules, AllowedHosts: lim.AllowedHosts, InitTimeout: s.cfg.InitTimeout,
@@ -172,9 +176,11 @@ func (s *Server) sandboxed(ctx context.Context, req startRequest, lim store.Limi
 		c.kill()
 		return prepared{}, fmt.Errorf("sandbox: %w", c.failure(err))
 	}
-	// The child bounds the init code itself; this bounds a child that
-	// does not answer at all.
-	timer := time.NewTimer(s.cfg.InitTimeout + 10*time.Second)
+	// The child bounds the init code itself, but sobek cannot interrupt
+	// native code (a backtracking regular expression, a fill of a large
+	// typed array): past init_timeout and the child's start, it is killed
+	// and the tenant told why.
+	timer := time.NewTimer(s.cfg.InitTimeout + childStartGrace)
 	defer timer.Stop()
 	select {
 	case m, ok := <-c.msgs:
@@ -199,7 +205,7 @@ func (s *Server) sandboxed(ctx context.Context, req startRequest, lim store.Limi
 			}}, nil
 	case <-timer.C:
 		c.kill()
-		return prepared{}, fmt.Errorf("sandbox: %w", c.failure(errors.New("no plan from the child")))
+		return prepared{}, initTimeoutProblem(s.cfg.InitTimeout)
 	case <-ctx.Done():
 		c.kill()
 		return prepared{}, context.Cause(ctx)
