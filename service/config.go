@@ -77,7 +77,8 @@ type Config struct {
 	// default 10s. Past it the start answers 400.
 	InitTimeout time.Duration
 	// MaxConcurrentInits bounds how many scripts run their init code at
-	// once, across tenants; default GOMAXPROCS. A start waits for a slot.
+	// once, across tenants; default GOMAXPROCS. A start waits for a slot;
+	// a tenant may hold half of them (at least one).
 	MaxConcurrentInits int
 	// Modules are the k6/x/ extensions tenants' scripts may import (a
 	// custom binary's); with a Sandbox, its child must have the same.

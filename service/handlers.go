@@ -54,7 +54,7 @@ func (s *Server) handleStart(w http.ResponseWriter, r *http.Request, p principal
 // be discarded.
 func (s *Server) prepare(ctx context.Context, p principal, req startRequest) (prepared, error) {
 	lim := mergeLimits(p.tenant.Limits, s.cfg.Limits)
-	prep, err := s.buildPlan(ctx, req, lim)
+	prep, err := s.buildPlan(ctx, p.tenant.ID, req, lim)
 	if err != nil {
 		return prepared{}, err
 	}

@@ -53,7 +53,7 @@ func inProcess(plan loadtest.Plan, warnings []string) prepared {
 // allowed hosts, and its init code runs within InitTimeout, in one of
 // MaxConcurrentInits slots shared by every tenant. With Config.Sandbox,
 // it runs in a child process from its init code on.
-func (s *Server) buildPlan(ctx context.Context, req startRequest, lim store.Limits) (prepared, error) {
+func (s *Server) buildPlan(ctx context.Context, tenant string, req startRequest, lim store.Limits) (prepared, error) {
 	if !req.spec.HasScript() {
 		plan, warnings, err := req.spec.Plan()
 		if err != nil {
@@ -61,11 +61,13 @@ func (s *Server) buildPlan(ctx context.Context, req startRequest, lim store.Limi
 		}
 		return inProcess(plan, warnings), nil
 	}
-	select {
-	case s.initSlots <- struct{}{}:
-		defer func() { <-s.initSlots }()
-	case <-ctx.Done():
-		return prepared{}, context.Cause(ctx)
+	for _, slots := range []chan struct{}{s.tenantInitSlots(tenant), s.initSlots} {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		case <-ctx.Done():
+			return prepared{}, context.Cause(ctx)
+		}
 	}
 	if s.cfg.Sandbox != nil {
 		return s.sandboxed(ctx, req, lim)
@@ -75,6 +77,21 @@ func (s *Server) buildPlan(ctx context.Context, req startRequest, lim store.Limi
 		return prepared{}, err
 	}
 	return inProcess(plan, warnings), nil
+}
+
+// tenantInitSlots is a tenant's share of the init slots: half of them, at
+// least one. A tenant whose init code spins (two starts of a regular
+// expression bomb held both of a 2-core agent's slots) leaves the others
+// a slot.
+func (s *Server) tenantInitSlots(tenant string) chan struct{} {
+	s.initsMu.Lock()
+	defer s.initsMu.Unlock()
+	slots := s.tenantInits[tenant]
+	if slots == nil {
+		slots = make(chan struct{}, max(1, cap(s.initSlots)/2))
+		s.tenantInits[tenant] = slots
+	}
+	return slots
 }
 
 // scriptPlan runs a script's init code within initTimeout and builds its

@@ -5,12 +5,14 @@ package service_test
 // failed on the code the review was written against.
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -144,4 +146,83 @@ func TestUninterruptibleInitAnswers400(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, r.Status, "%s", r.Body)
 	assert.Contains(t, string(r.Body), "init_timeout")
 	assert.Less(t, took, initTimeout+5*time.Second)
+}
+
+// Due slots start at once: they started one after another, each through
+// its script's init code, so a tenant whose schedules spin in init delayed
+// every other tenant's slots by init_timeout per schedule (39 s live).
+func TestSlowInitSchedulesDelayNoOtherTenant(t *testing.T) {
+	t.Parallel()
+	const initTimeout = time.Second
+	clock := &fakeClock{now: time.Date(2026, 5, 4, 10, 0, 30, 0, time.UTC)}
+	e := newEnv(t, withClock(clock), func(c *service.Config) { c.InitTimeout = initTimeout })
+	require.NoError(t, e.st.SetLimits(t.Context(), "tenant-a", store.Limits{MaxConcurrent: 10}))
+	spin := map[string]any{"test_type": "custom", "script": "while (true) {}\nexport default function () {}"}
+	for i := range 4 {
+		r := e.do("POST", "/schedules", e.keyA, map[string]any{"name": fmt.Sprint("spin", i), "interval": "1h", "test": spin})
+		require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	}
+	clock.Set(clock.Now().Add(time.Second)) // tenant-b's slot falls just after tenant-a's
+	r := e.do("POST", "/schedules", e.keyB, map[string]any{"name": "hourly", "interval": "1h",
+		"test": e.spec(map[string]any{"options": map[string]any{"vus": 1, "iterations": 1}})})
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	var legit service.ScheduleInfo
+	r.json(t, &legit)
+
+	done := make(chan struct{})
+	go func() { // owned: the test waits for done
+		defer close(done)
+		_, _ = e.srv.RunSchedules(context.Background(), legit.NextSlot)
+	}()
+	t0 := time.Now()
+	var started time.Duration
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		var got service.ScheduleInfo
+		e.do("GET", "/schedules/"+legit.ID, e.keyB, nil).json(t, &got)
+		if got.LastRun != "" {
+			started = time.Since(t0)
+			break
+		}
+		select {
+		case <-done:
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	<-done
+	require.NotZero(t, started, "tenant-b's slot never started")
+	assert.Less(t, started, 2*initTimeout, "tenant-b's slot waited behind tenant-a's 4 spinning inits")
+}
+
+// A tenant holds at most half the init slots: with max_concurrent 2 on a
+// 2-core agent, two starts whose init code spins held both slots for
+// init_timeout each, again and again, and every other tenant's script
+// start waited for them.
+func TestOneTenantHoldsHalfTheInitSlots(t *testing.T) {
+	t.Parallel()
+	const initTimeout = 4 * time.Second
+	e := newEnv(t, func(c *service.Config) { c.InitTimeout = initTimeout; c.MaxConcurrentInits = 2 })
+	spin := map[string]any{"test_type": "custom", "script": "while (true) {}\nexport default function () {}"}
+	ctx, stop := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				e.do("POST", "/load-test/start", e.keyA, spin)
+			}
+		})
+	}
+	quick := map[string]any{"test_type": "custom", "script": "export const options = { vus: 1, iterations: 1 }\nexport default function () {}"}
+	var slowest time.Duration
+	for end := time.Now().Add(3 * initTimeout); time.Now().Before(end); {
+		t0 := time.Now()
+		r := e.do("POST", "/load-test/start", e.keyB, quick)
+		slowest = max(slowest, time.Since(t0))
+		require.Equal(t, http.StatusAccepted, r.Status, "%s", r.Body)
+		var sr service.StartResponse
+		r.json(t, &sr)
+		e.waitFinal(e.keyB, sr.ID)
+	}
+	stop()
+	wg.Wait()
+	assert.Less(t, slowest, initTimeout/2, "tenant-b's 1-iteration script waited for tenant-a's spinning init code")
 }

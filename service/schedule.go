@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -432,7 +434,11 @@ func (sd *scheduler) runDue(ctx context.Context, now time.Time) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	started := 0
+	// Slots start at once, each through its script's init code: one
+	// tenant's slow init (bounded by init_timeout) must not delay another's
+	// slot behind it (4 spinning schedules held another tenant's slot 39 s).
+	var started atomic.Int64
+	var starts sync.WaitGroup
 	for _, sc := range due {
 		tm, err := timingOf(sc)
 		if err != nil { // the API checked it: a schedule of a newer agent
@@ -463,7 +469,8 @@ func (sd *scheduler) runDue(ctx context.Context, now time.Time) (int, error) {
 		}
 		won, err := sd.st.ClaimSlot(ctx, c)
 		if err != nil {
-			return started, err
+			starts.Wait()
+			return int(started.Load()), err
 		}
 		switch {
 		case !won:
@@ -474,12 +481,15 @@ func (sd *scheduler) runDue(ctx context.Context, now time.Time) (int, error) {
 				sd.logger.Warn("schedule: running a missed slot once", "schedule", sc.ID, "tenant", sc.Tenant, "slot", run,
 					"missed_since", sc.Next)
 			}
-			if sd.start(ctx, sc, run) {
-				started++
-			}
+			starts.Go(func() {
+				if sd.start(ctx, sc, run) {
+					started.Add(1)
+				}
+			})
 		}
 	}
-	return started, nil
+	starts.Wait()
+	return int(started.Load()), nil
 }
 
 // startScheduled starts a schedule's slot through the start path of

@@ -33,6 +33,10 @@ type Server struct {
 	runs     sync.WaitGroup
 
 	initSlots chan struct{} // a token per script running its init code
+	// tenantInits holds each tenant's share of initSlots (half of them, at
+	// least one), so that one tenant's slow init code never holds them all.
+	tenantInits map[string]chan struct{}
+	initsMu     sync.Mutex
 
 	sched     *scheduler
 	stopSched context.CancelFunc
@@ -56,7 +60,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: c, st: c.Store, logger: c.Logger, stopping: make(chan struct{}),
-		live: map[string]*liveRun{}, perTenant: map[string]int{}, initSlots: make(chan struct{}, c.MaxConcurrentInits)}
+		live: map[string]*liveRun{}, perTenant: map[string]int{}, initSlots: make(chan struct{}, c.MaxConcurrentInits),
+		tenantInits: map[string]chan struct{}{}}
 	s.runsCtx, s.stopRuns = context.WithCancelCause(context.Background())
 	s.bgCtx, s.stopBG = context.WithCancel(context.Background())
 	s.metrics = newServerMetrics(s)
