@@ -20,7 +20,7 @@ import (
 	"github.com/loadlens/loadlens/metrics"
 )
 
-//go:embed report.html.tmpl assets/report.js assets/report.css assets/uPlot.iife.min.js assets/uPlot.min.css
+//go:embed report.html.tmpl history.html.tmpl assets/report.js assets/report.css assets/uPlot.iife.min.js assets/uPlot.min.css
 var files embed.FS
 
 // pageTemplate is parsed once; templates are safe for concurrent use.
@@ -41,7 +41,7 @@ var pageTemplate = template.Must(template.New("report.html.tmpl").Funcs(template
 	"evidence": sortedEvidence,
 	"statuses": statusList,
 	"errors":   errorCodeList,
-}).ParseFS(files, "report.html.tmpl"))
+}).ParseFS(files, "report.html.tmpl", "history.html.tmpl"))
 
 // asset returns an embedded file's content.
 func asset(name string) string {
@@ -72,6 +72,7 @@ type page struct {
 	UPlotStyle  template.CSS
 	ChangedThrs []ThresholdChange
 	Metrics     []loadtest.SummaryRow // every metric, as k6's full summary
+	History     *historySection
 	Timings     []timingRow           // the HTTP timing breakdown
 }
 
@@ -97,8 +98,8 @@ type endpointRow struct {
 // offline: a header with the verdict and key numbers, the thresholds, the
 // charts over time (with finding windows shaded), the checks and groups
 // tree, the endpoints, the findings, the AI analysis (labelled as such),
-// the comparison when there is one, and the run's config with secrets
-// redacted.
+// the comparison when there is one, the history when there is one, and
+// the run's config with secrets redacted.
 //
 // All text from the target and the model is escaped (html/template for
 // the page, JSON with <, >, &, U+2028 and U+2029 escaped for the chart
@@ -159,6 +160,7 @@ func newPage(in Input) (page, error) {
 	p.UPlot = template.JS(asset("uPlot.iife.min.js"))
 	p.Style = template.CSS(asset("report.css"))
 	p.UPlotStyle = template.CSS(asset("uPlot.min.css"))
+	p.History = newHistorySection(in)
 	if in.Comparison != nil {
 		for _, t := range in.Comparison.Thresholds {
 			if t.Changed() {

@@ -38,6 +38,9 @@ type Input struct {
 	// Comparison compares the run with another one (usually the history's
 	// baseline, see [Baseline]); nil when there is none.
 	Comparison *Comparison
+	// History are earlier runs of the same test, oldest first, shown with
+	// this one in the HTML report's history section; nil for none.
+	History []HistoryRun
 }
 
 // Document is the JSON report: the run, its findings, the AI analysis and

@@ -3,6 +3,7 @@ package service_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/loadlens/loadlens/anomaly"
 	"github.com/loadlens/loadlens/loadtest"
+	"github.com/loadlens/loadlens/report"
 	"github.com/loadlens/loadlens/service"
 	"github.com/loadlens/loadlens/store"
 )
@@ -509,8 +511,8 @@ func TestReportHTML(t *testing.T) {
 	assert.Contains(t, string(r.Body), "checkout")
 
 	e := newEnv(t, func(c *service.Config) {
-		c.RenderHTML = func(w io.Writer, res loadtest.Result, rep anomaly.Report, ai *anomaly.AIAnalysis) error {
-			_, err := io.WriteString(w, "<html><h1>"+res.Name+"</h1><p>"+rep.Summary+"</p></html>")
+		c.RenderHTML = func(w io.Writer, in report.Input) error {
+			_, err := fmt.Fprintf(w, "<html><h1>%s</h1><p>%s</p><p>history: %d</p></html>", in.Result.Name, in.Analysis.Summary, len(in.History))
 			return err
 		}
 	})
@@ -520,6 +522,13 @@ func TestReportHTML(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	assert.Equal(t, "text/html; charset=utf-8", r.Header.Get("Content-Type"))
 	assert.Contains(t, string(r.Body), "<h1>checkout</h1>")
+	assert.Contains(t, string(r.Body), "history: 0")
+	// The next run of the test has it in its history.
+	id = e.start(e.keyA, e.spec(map[string]any{"options": map[string]any{"vus": 1, "duration": "1s"}}))
+	e.waitFinal(e.keyA, id)
+	r = e.do("GET", "/load-test/"+id+"/report.html", e.keyA, nil)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	assert.Contains(t, string(r.Body), "history: 1")
 }
 
 func TestQuickStress(t *testing.T) {

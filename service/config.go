@@ -43,8 +43,9 @@ type Config struct {
 	// with default options and no AI analysis.
 	Analyze func(ctx context.Context, res loadtest.Result, history []loadtest.Result, base *loadtest.Result) (anomaly.Report, *anomaly.AIAnalysis)
 	// RenderHTML writes a run's self-contained HTML report for GET
-	// /load-test/{id}/report.html; nil means report.WriteHTML.
-	RenderHTML func(w io.Writer, res loadtest.Result, rep anomaly.Report, ai *anomaly.AIAnalysis) error
+	// /load-test/{id}/report.html, with its history (the last HistorySize
+	// completed runs of the same test); nil means report.WriteHTML.
+	RenderHTML func(w io.Writer, in report.Input) error
 
 	// Webhooks receive alerts when runs end: every tenant's, or those of
 	// their Tenants. A tenant's own webhooks, kept in the Store, receive its
@@ -157,9 +158,7 @@ func (c *Config) withDefaults() (Config, error) {
 		}
 	}
 	if o.RenderHTML == nil {
-		o.RenderHTML = func(w io.Writer, res loadtest.Result, rep anomaly.Report, ai *anomaly.AIAnalysis) error {
-			return report.WriteHTML(w, report.Input{Result: res, Analysis: rep, AI: ai})
-		}
+		o.RenderHTML = report.WriteHTML
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}

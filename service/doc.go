@@ -28,6 +28,7 @@
 //	GET  /schedules, GET|PUT|DELETE /schedules/{id}
 //	PUT|GET|DELETE /budgets/{test}        a test's performance budgets, checked at the end of each run
 //	GET  /budgets/{test}/history          the test's runs with their budget checks
+//	GET  /tests/{name}/trend?metric=&stat=&test_type=&limit=  a metric over the test's runs, with change points
 //	GET  /healthz, GET /metrics, GET /openapi.json
 //
 // A request carries its key as "Authorization: Bearer KEY" or "X-API-Key:

@@ -16,6 +16,7 @@ import (
 	"github.com/loadlens/loadlens/anomaly"
 	"github.com/loadlens/loadlens/internal/redact"
 	"github.com/loadlens/loadlens/loadtest"
+	"github.com/loadlens/loadlens/report"
 	"github.com/loadlens/loadlens/store"
 )
 
@@ -461,12 +462,16 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request, p principa
 		s.writeError(w, r, fmt.Errorf("run %s is %s: %w", run.ID, run.State, errNoResult))
 		return
 	}
-	var rep anomaly.Report
+	in := report.Input{Result: *run.Result, AI: run.AI}
 	if run.Report != nil {
-		rep = *run.Report
+		in.Analysis = *run.Report
+	}
+	if in.History, err = s.reportHistory(r.Context(), run); err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	var buf bytes.Buffer
-	if err := s.cfg.RenderHTML(&buf, *run.Result, rep, run.AI); err != nil {
+	if err := s.cfg.RenderHTML(&buf, in); err != nil {
 		s.writeError(w, r, fmt.Errorf("rendering the report of run %s: %w", run.ID, err))
 		return
 	}

@@ -18,8 +18,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/loadlens/loadlens/anomaly"
-	"github.com/loadlens/loadlens/loadtest"
 	"github.com/loadlens/loadlens/report"
 	"github.com/loadlens/loadlens/service"
 	"github.com/loadlens/loadlens/store"
@@ -442,9 +440,7 @@ export default function () { while (true) {} }`})
 func TestSecretsNeverStored(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(c *service.Config) {
-		c.RenderHTML = func(w io.Writer, res loadtest.Result, rep anomaly.Report, ai *anomaly.AIAnalysis) error {
-			return report.WriteHTML(w, report.Input{Result: res, Analysis: rep, AI: ai})
-		}
+		c.RenderHTML = report.WriteHTML
 	})
 	secrets := []string{"hunter2-body", "tok-in-query", "hdr-s3cret", "env-s3cret", "url-passw0rd", "fragment-t0k"}
 	base := strings.Replace(e.target.URL, "http://", "http://ann:url-passw0rd@", 1)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/loadlens/loadlens/internal/pgtest"
 	"github.com/loadlens/loadlens/store"
 )
 
@@ -36,8 +37,8 @@ func (l *slotLog) of(id string) []time.Time {
 	return append([]time.Time(nil), l.slots[id]...)
 }
 
-// openScheduleStore opens a store on a temp file with a tenant; more
-// handles on the same file stand for more agent replicas.
+// openScheduleStore opens a store (a file, or a PostgreSQL URL); more
+// handles on the same one stand for more agent replicas.
 func openScheduleStore(t *testing.T, path string) *store.Store {
 	t.Helper()
 	st, err := store.Open(t.Context(), path)
@@ -130,11 +131,22 @@ func TestScheduleOutage(t *testing.T) {
 	}
 }
 
-// Two replicas on one store, polling the same simulated day at the same
-// fake instants from two goroutines: every slot runs once, on one of them.
+// Two replicas on one store (a SQLite file, a PostgreSQL database),
+// polling the same simulated hours at the same fake instants from two
+// goroutines: every slot runs once, on one of them.
 func TestScheduleTwoReplicasRunEachSlotOnce(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "shared.db")
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		testTwoReplicasRunEachSlotOnce(t, filepath.Join(t.TempDir(), "shared.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		testTwoReplicasRunEachSlotOnce(t, pgtest.Database(t))
+	})
+}
+
+func testTwoReplicasRunEachSlotOnce(t *testing.T, path string) {
 	stA, stB := openScheduleStore(t, path), openScheduleStore(t, path)
 	sc := addSchedule(t, stA, store.Schedule{Name: "every minute", Interval: time.Minute, Jitter: 20 * time.Second}, midnight)
 	logA, logB := &slotLog{}, &slotLog{}

@@ -226,6 +226,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /budgets/{test}", s.authed(s.handleGetBudgets))
 	mux.HandleFunc("DELETE /budgets/{test}", s.authed(s.handleDeleteBudgets))
 	mux.HandleFunc("GET /budgets/{test}/history", s.authed(s.handleBudgetHistory))
+	mux.HandleFunc("GET /tests/{name}/trend", s.authed(s.handleTrend))
 	mux.HandleFunc("GET /healthz", s.handleHealth)
 	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("GET /openapi.json", handleOpenAPI)

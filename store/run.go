@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -405,6 +406,27 @@ func (s *Store) ListRuns(ctx context.Context, tenant string, f Filter) (runs []R
 // most limit of them (the latest ones; 0 means 20). They are what
 // anomaly.Analyze compares a run with.
 func (s *Store) History(ctx context.Context, tenant, name, testType, before string, limit int) ([]loadtest.Result, error) {
+	runs, err := s.history(ctx, tenant, name, testType, before, limit, true)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]loadtest.Result, len(runs))
+	for i, r := range runs {
+		out[i] = *r.Result
+	}
+	return out, nil
+}
+
+// HistoryRuns is History with each run's summary beside its result (no
+// spec, analysis or AI), the result without its Timeline, which a long
+// trend does not need and would make big: the runs of a test's trend and
+// of a report's history section. testType "" takes the runs of every
+// test type; before "" the latest runs.
+func (s *Store) HistoryRuns(ctx context.Context, tenant, name, testType, before string, limit int) ([]Run, error) {
+	return s.history(ctx, tenant, name, testType, before, limit, false)
+}
+
+func (s *Store) history(ctx context.Context, tenant, name, testType, before string, limit int, timeline bool) ([]Run, error) {
 	if limit <= 0 {
 		limit = 20
 	}
@@ -418,30 +440,33 @@ func (s *Store) History(ctx context.Context, tenant, name, testType, before stri
 			return nil, fmt.Errorf("store: history: %w", err)
 		}
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT result FROM runs WHERE tenant = ? AND name = ? AND test_type = ? AND seq < ?
-		AND state = ? AND result IS NOT NULL ORDER BY seq DESC LIMIT ?`, tenant, name, testType, beforeSeq, Completed, limit)
+	rows, err := s.r.QueryContext(ctx, "SELECT "+summaryCols+`, result FROM runs WHERE tenant = ? AND name = ?
+		AND (test_type = ? OR ? = '') AND seq < ? AND state = ? AND result IS NOT NULL ORDER BY seq DESC LIMIT ?`,
+		tenant, name, testType, testType, beforeSeq, Completed, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: history: %w", err)
 	}
 	defer rows.Close()
-	var out []loadtest.Result
+	var out []Run
 	for rows.Next() {
-		var b string
-		if err := rows.Scan(&b); err != nil {
+		var result string
+		r, _, err := scanSummary(rows, &result)
+		if err != nil {
 			return nil, fmt.Errorf("store: history: %w", err)
 		}
-		var r loadtest.Result
-		if err := json.Unmarshal([]byte(b), &r); err != nil {
-			return nil, fmt.Errorf("store: history: %w", err)
+		r.Result = new(loadtest.Result)
+		if err := json.Unmarshal([]byte(result), r.Result); err != nil {
+			return nil, fmt.Errorf("store: history: run %s: %w", r.ID, err)
+		}
+		if !timeline {
+			r.Result.Timeline = loadtest.Timeline{}
 		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: history: %w", err)
 	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
+	slices.Reverse(out)
 	return out, nil
 }
 

@@ -130,7 +130,8 @@ func result(name string, start time.Time, p95 float64) *loadtest.Result {
 	return &loadtest.Result{Name: name, TestType: "load", Start: start, End: start.Add(time.Minute),
 		Status: loadtest.StatusPassed, Metrics: map[string]loadtest.MetricSummary{
 			"http_req_duration": {Type: metrics.Trend, Values: map[string]float64{"p(95)": p95}},
-		}}
+		},
+		Timeline: loadtest.Timeline{Start: start, Step: time.Second, Series: []loadtest.Series{{Name: loadtest.SeriesLatencyP95}}}}
 }
 
 func TestRunLifecycle(t *testing.T) { eachBackend(t, testRunLifecycle) }
@@ -267,6 +268,7 @@ func testListHistoryBaseline(t *testing.T, st *store.Store, _ string) {
 		p95s = append(p95s, h.Metrics["http_req_duration"].Values["p(95)"])
 	}
 	assert.Equal(t, []float64{100, 101, 104}, p95s)
+	assert.NotEmpty(t, hist[0].Timeline.Series, "the analysis gets the per-second series")
 	hist, err = st.History(ctx, "a", "checkout", "load", ids[6], 1)
 	require.NoError(t, err)
 	require.Len(t, hist, 1)
@@ -274,6 +276,20 @@ func testListHistoryBaseline(t *testing.T, st *store.Store, _ string) {
 	hist, err = st.History(ctx, "b", "checkout", "load", "", 0)
 	require.NoError(t, err)
 	assert.Empty(t, hist)
+	// A trend's runs: every completed checkout, of any type, with its ID.
+	runs, err := st.HistoryRuns(ctx, "a", "checkout", "", "", 0)
+	require.NoError(t, err)
+	var runIDs []string
+	for _, r := range runs {
+		runIDs = append(runIDs, r.ID)
+		require.NotNil(t, r.Result, r.ID)
+		assert.Equal(t, "checkout", r.Result.Name)
+		assert.Empty(t, r.Result.Timeline.Series, "a trend leaves the per-second series out")
+	}
+	assert.Equal(t, []string{ids[0], ids[1], ids[4], ids[6]}, runIDs)
+	runs, err = st.HistoryRuns(ctx, "a", "checkout", "smoke", "", 0)
+	require.NoError(t, err)
+	assert.Empty(t, runs)
 
 	// Baseline: the previous completed run, until one is marked.
 	b, err := st.Baseline(ctx, "a", ids[6])
