@@ -51,8 +51,9 @@ func inProcess(plan loadtest.Plan, warnings []string) prepared {
 // sandboxed: it sees only the files uploaded with it (never the agent's
 // file system), only the spec's env, remote modules only from the tenant's
 // allowed hosts, and its init code runs within InitTimeout, in one of
-// MaxConcurrentInits slots shared by every tenant. With Config.Sandbox,
-// it runs in a child process from its init code on.
+// MaxConcurrentInits slots shared by every tenant (a tenant holding at most
+// half of them). With Config.Sandbox, it runs in a child process from its
+// init code on.
 func (s *Server) buildPlan(ctx context.Context, tenant string, req startRequest, lim store.Limits) (prepared, error) {
 	if !req.spec.HasScript() {
 		plan, warnings, err := req.spec.Plan()
