@@ -18,7 +18,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/loadlens/loadlens/report"
 	"github.com/loadlens/loadlens/service"
 	"github.com/loadlens/loadlens/store"
 )
@@ -439,9 +438,7 @@ export default function () { while (true) {} }`})
 // report, the run list, nor the database file.
 func TestSecretsNeverStored(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(c *service.Config) {
-		c.RenderHTML = report.WriteHTML
-	})
+	e := newEnv(t) // the default RenderHTML is the real report
 	secrets := []string{"hunter2-body", "tok-in-query", "hdr-s3cret", "env-s3cret", "url-passw0rd", "fragment-t0k"}
 	base := strings.Replace(e.target.URL, "http://", "http://ann:url-passw0rd@", 1)
 	id := e.start(e.keyA, map[string]any{"test_type": "custom", "name": "login",
