@@ -93,7 +93,7 @@ func newRunFlags(command string) *runFlags {
 	fs.StringArrayVarP(&f.stages, "stage", "s", nil, "a ramping stage DURATION:TARGET, e.g. 30s:10 (repeatable)")
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "an environment variable K=V for the test (repeatable)")
 	fs.StringArrayVar(&f.tags, "tag", nil, "a tag K=V added to every sample (repeatable)")
-	fs.StringArrayVarP(&f.out, "out", "o", nil, "an output: json=FILE or csv=FILE (FILE.gz compresses, - is stdout)")
+	fs.StringArrayVarP(&f.out, "out", "o", nil, "an output: json=FILE or csv=FILE (FILE.gz compresses, - is stdout), or web-dashboard[=ADDR], a live page on loopback (default 127.0.0.1:5665; K6_WEB_DASHBOARD=true does the same)")
 	fs.StringVar(&f.summaryExport, "summary-export", "", "write k6's end-of-test summary JSON to FILE")
 	fs.StringVar(&f.summaryTrendStats, "summary-trend-stats", "", "trend stats in the summary, e.g. avg,p(95),p(99.9)")
 	fs.BoolVar(&f.noThresholds, "no-thresholds", false, "do not evaluate thresholds")

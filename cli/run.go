@@ -224,7 +224,26 @@ func (a *app) execute(ctx context.Context, plan loadtest.Plan, f *runFlags, scri
 		}
 	}()
 	var outNames []string
-	for _, o := range f.out {
+	var dashboards []*liveDashboard
+	specs := f.out
+	if env := dashboardOutput(a.getenv); env != "" && !slices.ContainsFunc(specs, isDashboard) {
+		specs = append(slices.Clip(specs), env)
+	}
+	for _, o := range specs {
+		if isDashboard(o) {
+			_, addr, _ := strings.Cut(o, "=")
+			d, err := openDashboard(plan.Name, addr)
+			if err != nil {
+				fmt.Fprintf(a.stderr, "loadlens: --out %s: %v\n", o, err)
+				return loadtest.Result{}, exitInvalidConfig
+			}
+			closers = append(closers, d)
+			dashboards = append(dashboards, d)
+			outputs = append(outputs, d.Dashboard)
+			outNames = append(outNames, "web-dashboard ("+d.url+")")
+			fmt.Fprintf(a.stderr, "loadlens: web dashboard at %s\n", d.url)
+			continue
+		}
 		out, c, err := a.openOutput(o)
 		if err != nil {
 			fmt.Fprintf(a.stderr, "loadlens: --out %s: %v\n", o, err)
@@ -256,6 +275,11 @@ func (a *app) execute(ctx context.Context, plan loadtest.Plan, f *runFlags, scri
 	}
 
 	in := a.analyse(ctx, res, f)
+	for _, d := range dashboards {
+		if err := d.Finish(in); err != nil {
+			fmt.Fprintf(a.stderr, "loadlens: web dashboard: %v\n", err)
+		}
+	}
 	senv := loadtest.SummaryEnv{StdoutTTY: tty, NoColor: f.noColor, TimeUnit: f.summaryTimeUnit, Full: f.summaryMode == summaryFull}
 	// -q hides the banner and the progress bar only: k6 still prints the
 	// summary; --summary-mode=disabled drops it and handleSummary.
@@ -381,7 +405,7 @@ func (a *app) openOutput(spec string) (loadtest.Output, io.Closer, error) {
 	case "csv":
 		open = func(w io.Writer, compress bool) loadtest.Output { return loadtest.NewCSVOutput(w, compress) }
 	default:
-		return nil, nil, fmt.Errorf("unknown output %q; loadlens writes json=FILE and csv=FILE", kind)
+		return nil, nil, fmt.Errorf("unknown output %q; loadlens writes json=FILE, csv=FILE and web-dashboard[=127.0.0.1:PORT]", kind)
 	}
 	if arg == "" || arg == "-" {
 		return open(a.stdout, false), nil, nil

@@ -20,7 +20,7 @@ import (
 	"github.com/loadlens/loadlens/metrics"
 )
 
-//go:embed report.html.tmpl history.html.tmpl assets/report.js assets/report.css assets/uPlot.iife.min.js assets/uPlot.min.css
+//go:embed report.html.tmpl history.html.tmpl live.html.tmpl assets/live.js assets/report.js assets/report.css assets/uPlot.iife.min.js assets/uPlot.min.css
 var files embed.FS
 
 // pageTemplate is parsed once; templates are safe for concurrent use.
