@@ -73,7 +73,7 @@ type page struct {
 	ChangedThrs []ThresholdChange
 	Metrics     []loadtest.SummaryRow // every metric, as k6's full summary
 	History     *historySection
-	Timings     []timingRow           // the HTTP timing breakdown
+	Timings     []timingRow // the HTTP timing breakdown
 }
 
 // timingRow is one phase of HTTP requests (k6's http_req_* timings).
