@@ -137,15 +137,10 @@ func (s *Server) readStart(w http.ResponseWriter, r *http.Request) (startRequest
 	if err != nil {
 		return startRequest{}, err
 	}
-	if archive != nil {
-		for name, value := range archive.Metadata.Env { // the spec's env wins, as -e over the archive's
-			if _, set := req.spec.Env[name]; !set {
-				if req.spec.Env == nil {
-					req.spec.Env = map[string]string{}
-				}
-				req.spec.Env[name] = value
-			}
-		}
+	if archive != nil && len(archive.Metadata.Env) > 0 { // the spec's env wins, as -e over the archive's
+		env := maps.Clone(archive.Metadata.Env)
+		maps.Copy(env, req.spec.Env)
+		req.spec.Env = env
 	}
 	if f := req.spec.ScriptFile; f != "" && req.files[f] == nil {
 		return startRequest{}, invalid(fmt.Sprintf("script_file: %q is not among the uploaded files", f))
