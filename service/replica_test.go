@@ -1,15 +1,11 @@
 package service_test
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -150,36 +146,18 @@ func TestReplicaKilledMidRunIsInterrupted(t *testing.T) {
 	require.NoError(t, err)
 	target := slowTarget(t)
 
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+url)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	cmd.Stderr = os.Stderr
-	require.NoError(t, cmd.Start())
-	killed := false
-	defer func() {
-		if !killed {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	}()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err)
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "ADDR ")
-	require.True(t, ok, line)
+	agent := startHelperAgent(t, url)
 
 	spec := map[string]any{"test_type": "custom", "name": "doomed",
 		"target": map[string]any{"base_url": target.URL, "endpoints": []any{"/"}}, "options": map[string]any{"vus": 1, "duration": "5m"}}
-	r := doRequest(t, "http://"+addr, "POST", "/load-test/start", key, spec)
+	r := doRequest(t, agent.base, "POST", "/load-test/start", key, spec)
 	require.Equal(t, http.StatusAccepted, r.Status, "%s", r.Body)
 	var sr service.StartResponse
 	r.json(t, &sr)
 	pollStatus(t, b.ts.URL, key, sr.ID, "the run on the other agent", func(st service.Status) bool {
 		return st.State == store.Running && st.Requests > 0
 	})
-	require.NoError(t, cmd.Process.Kill()) // SIGKILL: no cleanup at all
-	_ = cmd.Wait()
-	killed = true
+	agent.kill()
 	killedAt := time.Now()
 
 	st := pollStatus(t, b.ts.URL, key, sr.ID, "the run marked interrupted", func(st service.Status) bool { return st.State.Final() })

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,6 +54,38 @@ func helperMain() int {
 	return 1
 }
 
+// helperAgent is the test binary running as an agent (helperMain).
+type helperAgent struct {
+	base string // its URL
+	pid  int
+	kill func() // SIGKILL, once; cleanup kills it too
+}
+
+// startHelperAgent starts a helperAgent on the database db, with env
+// added to its environment.
+func startHelperAgent(t *testing.T, db string, env ...string) helperAgent {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
+	cmd.Env = append(append(os.Environ(), helperEnv+"="+db), env...)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	var once sync.Once
+	kill := func() {
+		once.Do(func() {
+			_ = cmd.Process.Kill() // SIGKILL: the agent cleans nothing up
+			_ = cmd.Wait()
+		})
+	}
+	t.Cleanup(kill)
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "ADDR ")
+	require.True(t, ok, line)
+	return helperAgent{base: "http://" + addr, pid: cmd.Process.Pid, kill: kill}
+}
+
 func TestRestartRecovery(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -65,24 +98,8 @@ func TestRestartRecovery(t *testing.T) {
 	require.Equal(t, http.StatusOK, before.Status)
 
 	// A second agent on the same database, killed while a test runs.
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+e.dbPath)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	cmd.Stderr = os.Stderr
-	require.NoError(t, cmd.Start())
-	killed := false
-	defer func() {
-		if !killed {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	}()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err)
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "ADDR ")
-	require.True(t, ok, line)
-	base := "http://" + addr
+	agent := startHelperAgent(t, e.dbPath)
+	base := agent.base
 
 	r := doRequest(t, base, "POST", "/load-test/start", e.keyA, e.spec(map[string]any{"options": map[string]any{"vus": 2, "duration": "60s"}}))
 	require.Equal(t, http.StatusAccepted, r.Status, "%s", r.Body)
@@ -98,9 +115,7 @@ func TestRestartRecovery(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "the run never ran: %+v", st)
 		time.Sleep(20 * time.Millisecond) // polling interval
 	}
-	require.NoError(t, cmd.Process.Kill()) // SIGKILL: no cleanup at all
-	_ = cmd.Wait()
-	killed = true
+	agent.kill()
 
 	// Before a restart, the database still says running.
 	run, err := e.st.Summary(t.Context(), "tenant-a", sr.ID)

@@ -1,10 +1,8 @@
 package service_test
 
 import (
-	"bufio"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,24 +20,8 @@ import (
 func TestSandboxChildrenDieWithTheAgent(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+e.dbPath, helperSandboxEnv+"=1")
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	cmd.Stderr = os.Stderr
-	require.NoError(t, cmd.Start())
-	killed := false
-	defer func() {
-		if !killed {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	}()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err)
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "ADDR ")
-	require.True(t, ok, line)
-	base := "http://" + addr
+	agent := startHelperAgent(t, e.dbPath, helperSandboxEnv+"=1")
+	base := agent.base
 
 	r := doRequest(t, base, "POST", "/load-test/start", e.keyA, map[string]any{"test_type": "custom",
 		"script": `import http from "k6/http"
@@ -58,12 +40,10 @@ export default function () { http.get("` + e.target.URL + `/api") }`})
 		require.True(t, time.Now().Before(deadline), "the run never ran: %+v", st)
 		time.Sleep(20 * time.Millisecond) // polling interval
 	}
-	children := childrenOf(t, cmd.Process.Pid)
+	children := childrenOf(t, agent.pid)
 	require.NotEmpty(t, children, "the agent runs the script in a child")
 
-	require.NoError(t, cmd.Process.Kill()) // SIGKILL: the agent cleans nothing up
-	_ = cmd.Wait()
-	killed = true
+	agent.kill()
 	for _, pid := range children {
 		for alive(pid) {
 			require.True(t, time.Now().Before(deadline.Add(30*time.Second)), "sandbox child %d outlived its agent", pid)
