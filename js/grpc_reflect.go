@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -54,7 +55,10 @@ func reflectV1(ctx context.Context, conn *grpc.ClientConn) ([][]byte, error) {
 	}
 	defer func() { _ = stream.CloseSend() }()
 	ask := func(req *rpb.ServerReflectionRequest) (*rpb.ServerReflectionResponse, error) {
-		if err := stream.Send(req); err != nil {
+		// io.EOF: the server has ended the stream (a server without this
+		// version may answer Unimplemented before the request is written),
+		// and Recv returns its status.
+		if err := stream.Send(req); err != nil && !errors.Is(err, io.EOF) {
 			return nil, err
 		}
 		resp, err := stream.Recv()

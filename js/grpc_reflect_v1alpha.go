@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"google.golang.org/grpc"
 	rpbalpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
@@ -19,7 +20,10 @@ func reflectV1Alpha(ctx context.Context, conn *grpc.ClientConn) ([][]byte, error
 	}
 	defer func() { _ = stream.CloseSend() }()
 	ask := func(req *rpbalpha.ServerReflectionRequest) (*rpbalpha.ServerReflectionResponse, error) {
-		if err := stream.Send(req); err != nil {
+		// io.EOF: the server has ended the stream (a server without this
+		// version may answer Unimplemented before the request is written),
+		// and Recv returns its status.
+		if err := stream.Send(req); err != nil && !errors.Is(err, io.EOF) {
 			return nil, err
 		}
 		resp, err := stream.Recv()
