@@ -1,11 +1,13 @@
 package js
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
 	"net/http"
 	"net/textproto"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -27,15 +29,26 @@ func wsModule(vu *VU) (Exports, error) {
 }
 
 // k6Socket is the socket object of k6/ws.
+//
+// The script runs on two goroutines, never at once: the VU's (the setup
+// function, open and the timers) and the connection's reader (every
+// event, run where it was read, without a hand-over to the VU's
+// goroutine). mu is held by whichever runs it; the fields below it are
+// the script's and are guarded by it.
 type k6Socket struct {
-	vu       *VU
-	c        *wsConn
+	vu *VU
+	c  *wsConn
+
+	mu       sync.Mutex
 	handlers map[string][]sobek.Callable
 	timers   []*jsTimer
 	nextID   int64
-	events   chan wsEvent
-	done     chan struct{}
-	closed   bool
+	closed   bool  // the close event ran: send, ping and close do nothing
+	over     bool  // the session is over: no more script runs
+	err      error // why it is over, when a handler threw
+
+	rearm chan struct{} // has a value when the timers changed
+	ended chan struct{} // closed when over is set
 }
 
 func (vu *VU) wsConnect(m *wsMetrics, call sobek.FunctionCall) sobek.Value {
@@ -86,10 +99,10 @@ func (vu *VU) wsConnect(m *wsMetrics, call sobek.FunctionCall) sobek.Value {
 		return res
 	}
 	s := &k6Socket{vu: vu, c: c, handlers: map[string][]sobek.Callable{},
-		events: make(chan wsEvent, 64), done: make(chan struct{})}
+		rearm: make(chan struct{}, 1), ended: make(chan struct{})}
+	s.mu.Lock() // the reader waits for setup and open
 	c.read(s.deliver)
 	err = s.run(fn)
-	close(s.done)
 	c.end()
 	if err != nil {
 		vu.throwError(err)
@@ -97,49 +110,65 @@ func (vu *VU) wsConnect(m *wsMetrics, call sobek.FunctionCall) sobek.Value {
 	return res
 }
 
-// deliver hands an event of the reading goroutine to the VU's loop.
+// deliver runs the handlers of an event on the reading goroutine.
 func (s *k6Socket) deliver(ev wsEvent) {
-	select {
-	case s.events <- ev:
-	case <-s.done:
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.over || s.vu.ctx.Err() != nil {
+		return
+	}
+	if end, err := s.handle(ev); err != nil || end {
+		s.finish(err)
 	}
 }
 
-// run calls the setup function, fires open, then the socket's events and
-// timers until it closes or the iteration ends (its cause is returned).
+// finish ends the session with err (nil: it closed); mu is held.
+func (s *k6Socket) finish(err error) {
+	if !s.over {
+		s.over, s.err = true, err
+		close(s.ended)
+	}
+}
+
+// run calls the setup function and fires open with mu held (locked by
+// the caller), then fires the socket's timers until the session is over
+// or the iteration ends (its cause is returned).
 func (s *k6Socket) run(setup sobek.Callable) error {
 	vu := s.vu
 	if _, err := setup(sobek.Undefined(), s.object()); err != nil {
-		return err
-	}
-	if err := s.fire("open"); err != nil {
-		return err
+		s.finish(err)
+	} else if err := s.fire("open"); err != nil {
+		s.finish(err)
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		var due <-chan time.Time
 		if len(s.timers) > 0 {
-			t := s.timers[s.next()]
-			timer.Reset(max(time.Until(t.at), 0))
+			timer.Reset(max(time.Until(s.timers[s.next()].at), 0))
 			due = timer.C
 		}
+		s.mu.Unlock()
 		select {
-		case ev := <-s.events:
-			if end, err := s.handle(ev); err != nil || end {
-				return err
-			}
+		case <-s.ended:
 		case <-due:
-			if err := s.fireTimer(); err != nil {
-				return err
-			}
+		case <-s.rearm:
 		case <-vu.ctx.Done():
-			return context.Cause(vu.ctx)
 		}
-		if due != nil && !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
+		timer.Stop()
+		s.mu.Lock()
+		switch {
+		case s.over:
+			s.mu.Unlock()
+			return s.err
+		case vu.ctx.Err() != nil:
+			s.finish(context.Cause(vu.ctx))
+			s.mu.Unlock()
+			return s.err
+		}
+		if len(s.timers) > 0 {
+			if err := s.fireTimer(); err != nil {
+				s.finish(err)
 			}
 		}
 	}
@@ -154,7 +183,7 @@ func (s *k6Socket) handle(ev wsEvent) (end bool, err error) {
 		return false, s.fire("message", rt.ToValue(string(ev.data)))
 	case websocket.BinaryMessage:
 		s.c.count(s.c.m.received)
-		return false, s.fire("binaryMessage", s.vu.arrayBuffer(ev.data))
+		return false, s.fire("binaryMessage", s.vu.arrayBuffer(bytes.Clone(ev.data)))
 	case websocket.PingMessage:
 		return false, s.fire("ping")
 	case websocket.PongMessage:
@@ -208,6 +237,15 @@ func (s *k6Socket) fireTimer() error {
 	}
 	_, err := t.fn(sobek.Undefined())
 	return err
+}
+
+// wakeTimers tells run that the timers changed, when a handler on the
+// reading goroutine set or cleared one.
+func (s *k6Socket) wakeTimers() {
+	select {
+	case s.rearm <- struct{}{}:
+	default:
+	}
 }
 
 // object is the socket as the script sees it.
@@ -273,6 +311,7 @@ func (s *k6Socket) object() *sobek.Object {
 				t.interval = max(d, time.Millisecond)
 			}
 			s.timers = append(s.timers, t)
+			s.wakeTimers()
 			return rt.ToValue(t.id)
 		}
 	}
@@ -283,6 +322,7 @@ func (s *k6Socket) object() *sobek.Object {
 		for i, t := range s.timers {
 			if t.id == id {
 				s.timers = append(s.timers[:i], s.timers[i+1:]...)
+				s.wakeTimers()
 				break
 			}
 		}

@@ -1,6 +1,7 @@
 package js
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/textproto"
@@ -101,7 +102,10 @@ func (vu *VU) newWebSocket(m *wsMetrics, call sobek.ConstructorCall) *sobek.Obje
 			vu.loop.complete(s)
 			return
 		}
-		c.read(func(ev wsEvent) { vu.loop.post(func() error { return s.handle(ev) }) })
+		c.read(func(ev wsEvent) {
+			ev.data = bytes.Clone(ev.data)
+			vu.loop.post(func() error { return s.handle(ev) })
+		})
 		c.reader.Wait()
 		vu.loop.complete(s)
 	})

@@ -1,6 +1,7 @@
 package js
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -134,8 +135,9 @@ func (c *wsConn) send(typ int, data []byte) error {
 	return nil
 }
 
+// count records one of a counter; Emit stamps it.
 func (c *wsConn) count(m *metrics.Metric) {
-	c.vu.state.Emit(metrics.Sample{Metric: m, Time: time.Now(), Value: 1, Tags: c.tags})
+	c.vu.state.Emit(metrics.Sample{Metric: m, Value: 1, Tags: c.tags})
 }
 
 // emitPing records a pong's delay as ws_ping.
@@ -185,16 +187,17 @@ func (c *wsConn) closeFrame(code int, reason string) error {
 // or the end of the session (err, with the close code when the peer sent
 // one).
 type wsEvent struct {
-	kind int // websocket.TextMessage, BinaryMessage, PingMessage, PongMessage, CloseMessage
-	data []byte
+	kind int           // websocket.TextMessage, BinaryMessage, PingMessage, PongMessage, CloseMessage
+	data []byte        // valid until deliver returns
 	rtt  time.Duration // of a pong
 	code int           // of a close
 	err  error         // the end, when not a close frame
 }
 
 // read runs the reading goroutine: every frame becomes an event for
-// deliver, which must not block for long; the last is a CloseMessage
-// event. Wait for it with c.reader.
+// deliver, which must not block for long and must copy the event's data
+// to keep it; the last is a CloseMessage event. Wait for it with
+// c.reader.
 func (c *wsConn) read(deliver func(wsEvent)) {
 	c.conn.SetPingHandler(func(data string) error {
 		deliver(wsEvent{kind: websocket.PingMessage})
@@ -213,8 +216,13 @@ func (c *wsConn) read(deliver func(wsEvent)) {
 		return nil
 	})
 	c.reader.Go(func() {
+		var buf bytes.Buffer // one per connection: a message allocates nothing here
 		for {
-			typ, data, err := c.conn.ReadMessage()
+			typ, r, err := c.conn.NextReader()
+			if err == nil {
+				buf.Reset()
+				_, err = buf.ReadFrom(r)
+			}
 			if err != nil {
 				ev := wsEvent{kind: websocket.CloseMessage, code: websocket.CloseAbnormalClosure, err: err}
 				var ce *websocket.CloseError
@@ -224,7 +232,7 @@ func (c *wsConn) read(deliver func(wsEvent)) {
 				deliver(ev)
 				return
 			}
-			deliver(wsEvent{kind: typ, data: data})
+			deliver(wsEvent{kind: typ, data: buf.Bytes()})
 		}
 	})
 }

@@ -9,7 +9,7 @@
 // the kernel when it exits. k6 is taken from -k6 or PATH; without it only
 // loadlens runs.
 //
-//	go run ./js/internal/protobench -vus 20 -d 10s -runs 3 -k6 /path/to/k6
+//	go run ./js/internal/protobench -vus 20 -d 10s -runs 3 -k6 /path/to/k6 [-only ws|grpc]
 package main
 
 import (
@@ -73,6 +73,7 @@ func main() {
 	ws := flag.String("ws", "", "child mode: the WebSocket URL")
 	grpcAddr := flag.String("grpc", "", "child mode: the gRPC address")
 	cpuProfile := flag.String("cpuprofile", "", "child mode: write the loadlens run's CPU profile to FILE")
+	only := flag.String("only", "", "measure only ws or grpc (default: both)")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -92,7 +93,7 @@ func main() {
 	case *client != "":
 		err = runClient(*client, *dir, *ws, *grpcAddr, *vus, *dur)
 	default:
-		err = compare(*vus, *dur, *runs, *k6)
+		err = compare(*vus, *dur, *runs, *k6, *only)
 	}
 	if err != nil {
 		pprof.StopCPUProfile()
@@ -186,7 +187,10 @@ func lastInt(out []byte) (int64, error) {
 	return strconv.ParseInt(fields[len(fields)-1], 10, 64)
 }
 
-func compare(vus int, d time.Duration, runs int, k6 string) error {
+func compare(vus int, d time.Duration, runs int, k6, only string) error {
+	if _, ok := scripts[only]; only != "" && !ok {
+		return fmt.Errorf("-only: want ws or grpc, got %q", only)
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -216,6 +220,9 @@ func compare(vus int, d time.Duration, runs int, k6 string) error {
 		fmt.Println("no k6 (-k6 or PATH): loadlens alone")
 	}
 	for _, kind := range []string{"ws", "grpc"} {
+		if only != "" && kind != only {
+			continue
+		}
 		dir, err := writeScript(kind)
 		if err != nil {
 			return err
@@ -232,19 +239,25 @@ func compare(vus int, d time.Duration, runs int, k6 string) error {
 		}
 		fmt.Printf("\n%s: %d VUs, %s, generator pinned to CPU 0, median of %d\n", scripts[kind].unit, vus, d, runs)
 		fmt.Printf("%-10s %12s %10s %14s\n", "generator", "per second", "CPU s", "per CPU-s")
+		// The generators take turns, so that a busy spell of the machine
+		// falls on both.
+		all := map[string][]measurement{}
+		for range runs {
+			for _, name := range []string{"loadlens", "k6"} {
+				if run, ok := gens[name]; ok {
+					m, err := run()
+					if err != nil {
+						return fmt.Errorf("%s %s: %w", name, kind, err)
+					}
+					all[name] = append(all[name], m)
+				}
+			}
+		}
 		perCPU := map[string]float64{}
 		for _, name := range []string{"loadlens", "k6"} {
-			run, ok := gens[name]
+			ms, ok := all[name]
 			if !ok {
 				continue
-			}
-			var ms []measurement
-			for range runs {
-				m, err := run()
-				if err != nil {
-					return fmt.Errorf("%s %s: %w", name, kind, err)
-				}
-				ms = append(ms, m)
 			}
 			rate := func(m measurement) float64 { return float64(m.count) / m.cpu.Seconds() }
 			slices.SortFunc(ms, func(a, b measurement) int {
