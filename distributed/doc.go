@@ -37,7 +37,14 @@
 //	srv, _ := distributed.StartServer(ctx, distributed.ServerOptions{})
 //	defer srv.Shutdown()
 //	nc, _ := nats.Connect(srv.ClientURL())
-//	plan.Remote = &distributed.Coordinator{Conn: nc, RunID: id, Runners: 4, Archive: archive,
-//		Launcher: distributed.Local{Command: runnerCommand}}
+//	defer nc.Close()
+//	self, _ := os.Executable() // a binary whose `runner` command runs a distributed.Runner
+//	plan.Remote = &distributed.Coordinator{Conn: nc, URL: srv.ClientURL(), Runners: 4, Archive: archive,
+//		Launcher: distributed.Local{Command: func(url, runID string, index int) *exec.Cmd {
+//			return exec.Command(self, "runner", "--nats", url, "--run", runID, "--index", strconv.Itoa(index))
+//		}}}
 //	res, err := loadtest.Run(ctx, plan)
+//
+// Example (in example_test.go) runs the same with runners in the
+// caller's process.
 package distributed
