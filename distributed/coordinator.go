@@ -461,6 +461,22 @@ func (l *runLoop) fail(err error) error {
 func (l *runLoop) execute(ctx context.Context) error {
 	check := time.NewTicker(HeartbeatInterval / 4)
 	defer check.Stop()
+	// The stop order goes out the moment the run is stopped (an
+	// abortOnFail threshold, a lost runner, the caller), not when the loop,
+	// which may be merging a large partial, gets to it.
+	runCtx, stopOrdered := ctx, make(chan struct{})
+	orderStop := context.AfterFunc(runCtx, func() {
+		defer close(stopOrdered)
+		cause := context.Cause(runCtx)
+		if err := l.put(keyStop, stopOrder{Hard: errors.Is(cause, scenarios.ErrHardStop), Reason: cause.Error()}); err != nil {
+			l.log.Warn("stop order", "err", err)
+		}
+	})
+	defer func() {
+		if !orderStop() {
+			<-stopOrdered
+		}
+	}()
 	var deadline <-chan time.Time
 	for l.count(func(r *runnerState) bool { return r.done || r.lost != "" }) < len(l.runners) {
 		select {
@@ -468,7 +484,6 @@ func (l *runLoop) execute(ctx context.Context) error {
 			if !l.stopped {
 				l.stopped = true
 				hard := errors.Is(context.Cause(ctx), scenarios.ErrHardStop)
-				_ = l.put(keyStop, stopOrder{Hard: hard, Reason: context.Cause(ctx).Error()})
 				wait := 10 * time.Second
 				if !hard {
 					wait += orDefault(l.c.StopGrace, 30*time.Second)
