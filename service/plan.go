@@ -71,7 +71,7 @@ func (s *Server) buildPlan(ctx context.Context, tenant string, req startRequest,
 		}
 	}
 	if s.cfg.Sandbox != nil {
-		return s.sandboxed(ctx, req, lim)
+		return s.sandboxed(ctx, tenant, req, lim)
 	}
 	plan, warnings, err := scriptPlan(ctx, req, lim.AllowedHosts, s.cfg.InitTimeout, s)
 	if err != nil {

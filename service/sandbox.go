@@ -44,7 +44,10 @@ type Sandbox struct {
 	// default 3 × MemoryBytes (the child lets garbage grow to twice its
 	// live heap).
 	MaxResidentBytes int64
-	// Nice is the child's scheduling niceness, 0 … 19; default 10.
+	// Nice is the scheduling niceness of a tenant's only child, 0 … 19;
+	// default 10. Each of a tenant's k children runs log1.25(k) steps
+	// nicer (19 at most), so that a tenant weighs the same with the CPU
+	// scheduler however many tests it runs at once.
 	Nice int
 	// Procs is the CPUs a child may use at once (its GOMAXPROCS); default
 	// one fewer than the machine has, at least 1, so that a test spinning
@@ -110,7 +113,6 @@ type (
 		AllowedHosts []string          `json:"allowed_hosts"`
 		InitTimeout  time.Duration     `json:"init_timeout"`
 		MemoryBytes  int64             `json:"memory_bytes"`
-		Nice         int               `json:"nice"`
 		Procs        int               `json:"procs"`
 		OpenFiles    uint64            `json:"open_files"`
 		MaxResult    int64             `json:"max_result_bytes"`
@@ -158,9 +160,9 @@ type (
 const childStartGrace = 3 * time.Second
 
 // sandboxed starts a child for a tenant's script and waits for its plan.
-func (s *Server) sandboxed(ctx context.Context, req startRequest, lim store.Limits) (prepared, error) {
+func (s *Server) sandboxed(ctx context.Context, tenant string, req startRequest, lim store.Limits) (prepared, error) {
 	job := &sandboxJob{Spec: req.spec, Modules: req.modules, AllowedHosts: lim.AllowedHosts, InitTimeout: s.cfg.InitTimeout,
-		MemoryBytes: s.cfg.Sandbox.MemoryBytes, Nice: s.cfg.Sandbox.Nice, Procs: s.cfg.Sandbox.Procs, OpenFiles: s.cfg.Sandbox.OpenFiles,
+		MemoryBytes: s.cfg.Sandbox.MemoryBytes, Procs: s.cfg.Sandbox.Procs, OpenFiles: s.cfg.Sandbox.OpenFiles,
 		MaxResult: s.cfg.Sandbox.MaxResultBytes}
 	if len(req.files) > 0 {
 		job.Files = map[string][]byte{}
@@ -168,7 +170,7 @@ func (s *Server) sandboxed(ctx context.Context, req startRequest, lim store.Limi
 			job.Files[name] = f.Data
 		}
 	}
-	c, err := startChild(s.cfg.Sandbox, s.logger)
+	c, err := startChild(s.cfg.Sandbox, s.logger, s.cpuShares, tenant)
 	if err != nil {
 		return prepared{}, fmt.Errorf("sandbox: %w", err)
 	}
@@ -231,9 +233,13 @@ type child struct {
 	oom    chan int64      // the resident bytes over the limit that made the agent kill it
 	wg     sync.WaitGroup
 	once   sync.Once
+	// released gives the tenant's CPU share back once the child is gone.
+	released func()
 }
 
-func startChild(cfg *Sandbox, logger *slog.Logger) (*child, error) {
+// startChild starts a sandbox child for a tenant, at the niceness of its
+// CPU share.
+func startChild(cfg *Sandbox, logger *slog.Logger, shares *cpuShares, tenant string) (*child, error) {
 	cmd := exec.Command(cfg.Command[0], cfg.Command[1:]...)
 	cmd.Env = slices.Clone(cfg.Env)
 	if cmd.Env == nil {
@@ -252,11 +258,18 @@ func startChild(cfg *Sandbox, logger *slog.Logger) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	var wait func() error
+	released, err := shares.start(tenant, func(nice int) (pid int, err error) {
+		if wait, err = startNiced(cmd, nice); err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	c := &child{cfg: cfg, cmd: cmd, logger: logger, in: in, enc: json.NewEncoder(in), msgs: make(chan sandboxMsg, 16),
-		tail: &tailBuffer{max: 4 << 10}, exited: make(chan struct{}), oom: make(chan int64, 1)}
+		tail: &tailBuffer{max: 4 << 10}, exited: make(chan struct{}), oom: make(chan int64, 1), released: released}
 	c.wg.Go(func() {
 		defer close(c.msgs)
 		dec := json.NewDecoder(out)
@@ -271,7 +284,7 @@ func startChild(cfg *Sandbox, logger *slog.Logger) (*child, error) {
 	})
 	c.wg.Go(func() { _, _ = io.Copy(c.tail, errOut) })
 	c.wg.Go(func() {
-		c.err = cmd.Wait()
+		c.err = wait()
 		close(c.exited)
 	})
 	c.wg.Go(c.watchMemory)
@@ -311,6 +324,7 @@ func (c *child) kill() {
 		for range c.msgs { // drained so that the reader can end
 		}
 		c.wg.Wait()
+		c.released()
 	})
 }
 

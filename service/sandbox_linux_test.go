@@ -1,9 +1,12 @@
 package service_test
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -86,4 +89,123 @@ func statFields(path string) []string {
 		return nil
 	}
 	return strings.Fields(s[i+1:])
+}
+
+// A tenant weighs the same with the CPU scheduler however many tests it
+// runs: its children get nicer as it starts more (log1.25 of their number
+// above the lone child's 10), every thread of them, while the other
+// tenant's lone child keeps 10; a tenant's remaining child gets its weight
+// back when the agent may lower a niceness (root here, CAP_SYS_NICE).
+func TestSandboxTenantsWeighTheSame(t *testing.T) {
+	t.Parallel()
+	mark := "LOADLENS_TEST_RUN=" + t.Name()
+	e := newEnv(t, withSandbox(256), func(c *service.Config) { c.Sandbox.Env = append(c.Sandbox.Env, mark) })
+	spin := map[string]any{"test_type": "custom", "script": `export const options = {
+  scenarios: { spin: { executor: "constant-vus", vus: 2, duration: "60s", gracefulStop: "0s" } } }
+export default function () { while (true) {} }`}
+	running := func(key string) string {
+		id := e.start(key, spin)
+		e.waitFor(key, id, "running", func(st service.Status) bool { return st.State == store.Running })
+		return id
+	}
+	a1, a2 := running(e.keyA), running(e.keyA)
+	aChildren := markedChildren(t, mark)
+	require.Len(t, aChildren, 2, "tenant A's two children")
+	b := running(e.keyB)
+	bChild := slices.DeleteFunc(markedChildren(t, mark), func(pid int) bool { return slices.Contains(aChildren, pid) })
+	require.Len(t, bChild, 1, "tenant B's child")
+
+	waitNice(t, aChildren, 13) // 10 + round(log1.25 2)
+	waitNice(t, bChild, 10)
+
+	require.Equal(t, http.StatusAccepted, e.do("POST", "/load-test/"+a1+"/cancel", e.keyA, nil).Status)
+	e.waitFinal(e.keyA, a1)
+	if os.Geteuid() == 0 {
+		waitNice(t, aChildren[1:], 10)
+	}
+	waitNice(t, bChild, 10)
+	for id, key := range map[string]string{a2: e.keyA, b: e.keyB} {
+		require.Equal(t, http.StatusAccepted, e.do("POST", "/load-test/"+id+"/cancel", key, nil).Status)
+		e.waitFinal(key, id)
+	}
+}
+
+// markedChildren lists this process's children whose environment holds
+// mark, in the order they started.
+func markedChildren(t *testing.T, mark string) []int {
+	t.Helper()
+	var out []int
+	for _, pid := range childrenOf(t, os.Getpid()) {
+		env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+		if err == nil && slices.Contains(strings.Split(string(env), "\x00"), mark) && alive(pid) {
+			out = append(out, pid)
+		}
+	}
+	slices.Sort(out) // pids grow: start order, barring wraparound
+	return out
+}
+
+// waitNice waits until every thread of every pid has niceness nice.
+func waitNice(t *testing.T, pids []int, nice int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var wrong []string
+		for _, pid := range pids {
+			tasks, err := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/stat")
+			require.NoError(t, err)
+			require.NotEmpty(t, tasks, "child %d is gone", pid)
+			for _, task := range tasks {
+				// After the command name: state, ppid, …; nice is stat's 19th field.
+				if f := statFields(task); len(f) > 16 && f[16] != strconv.Itoa(nice) {
+					wrong = append(wrong, task+": nice "+f[16])
+				}
+			}
+		}
+		if len(wrong) == 0 {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "want nice %d on every thread, got %v", nice, wrong)
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+}
+
+// BenchmarkSandboxNeighbourPace measures what two spinning runs of one
+// tenant leave of another tenant's lone run, a CPU-bound script against a
+// fast loopback target: its requests per second beside them over alone
+// (the ratio metric; the issue's goal is within 20 %, ≥ 0.8).
+//
+//	go test -run '^$' -bench SandboxNeighbourPace -benchtime 3x ./service
+func BenchmarkSandboxNeighbourPace(b *testing.B) {
+	e := newEnv(b, withSandbox(256))
+	fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }))
+	defer fast.Close()
+	neighbour := map[string]any{"test_type": "custom", "env": map[string]any{"TARGET": fast.URL}, "script": `import http from "k6/http"
+export const options = { scenarios: { s: { executor: "constant-vus", vus: 4, duration: "4s" } } }
+export default function () { http.get(__ENV.TARGET) }`}
+	spin := map[string]any{"test_type": "custom", "script": `export const options = {
+  scenarios: { s: { executor: "constant-vus", vus: 4, duration: "8s", gracefulStop: "0s" } } }
+export default function () { while (true) {} }`}
+	pace := func() float64 {
+		st := e.waitFinal(e.keyB, e.start(e.keyB, neighbour))
+		require.Equal(b, store.Completed, st.State)
+		return st.RequestsPerSecond
+	}
+	var alone, beside float64
+	for b.Loop() {
+		alone += pace()
+		var spinners []string
+		for range 2 {
+			id := e.start(e.keyA, spin)
+			e.waitFor(e.keyA, id, "running", func(st service.Status) bool { return st.State == store.Running })
+			spinners = append(spinners, id)
+		}
+		beside += pace()
+		for _, id := range spinners {
+			e.waitFinal(e.keyA, id)
+		}
+	}
+	b.ReportMetric(alone/float64(b.N), "alone-req/s")
+	b.ReportMetric(beside/float64(b.N), "beside-req/s")
+	b.ReportMetric(beside/alone, "ratio")
 }

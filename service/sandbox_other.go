@@ -9,9 +9,15 @@ import (
 
 func dieWithParent(*exec.Cmd) {}
 
+func startNiced(cmd *exec.Cmd, _ int) (wait func() error, err error) {
+	return cmd.Wait, cmd.Start()
+}
+
+func renice(int, int) error { return nil }
+
 // applyLimits refuses to run: the sandbox's limits are Linux's.
 func applyLimits(*sandboxJob) error {
-	return errors.New("the script sandbox needs Linux (setpriority, RLIMIT_NOFILE, /proc)")
+	return errors.New("the script sandbox needs Linux (per-thread niceness, RLIMIT_NOFILE, /proc)")
 }
 
 func residentBytes(int) (int64, bool) { return 0, false }

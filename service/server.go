@@ -37,6 +37,7 @@ type Server struct {
 	// least one), so that one tenant's slow init code never holds them all.
 	tenantInits map[string]chan struct{}
 	initsMu     sync.Mutex
+	cpuShares   *cpuShares // nil without a sandbox
 
 	sched     *scheduler
 	stopSched context.CancelFunc
@@ -65,6 +66,9 @@ func New(cfg Config) (*Server, error) {
 	s.runsCtx, s.stopRuns = context.WithCancelCause(context.Background())
 	s.bgCtx, s.stopBG = context.WithCancel(context.Background())
 	s.metrics = newServerMetrics(s)
+	if c.Sandbox != nil {
+		s.cpuShares = newCPUShares(c.Sandbox.Nice, s.logger)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
