@@ -151,10 +151,7 @@ func (vu *VU) requireFrom(from string, call sobek.FunctionCall) sobek.Value {
 	}
 	switch m := rec.(type) {
 	case *goModule:
-		if inst := vu.rt.GetModuleInstance(m); inst != nil {
-			return inst.GetBindingValue("default")
-		}
-		inst, err := m.instantiate(vu)
+		inst, err := vu.goInstance(m)
 		if err != nil {
 			vu.throwError(err)
 		}

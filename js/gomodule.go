@@ -48,16 +48,12 @@ func (m *goModule) Link() error { return nil }
 // the VU running on rt.
 func (m *goModule) Evaluate(rt *sobek.Runtime) *sobek.Promise {
 	p, resolve, reject := rt.NewPromise()
-	if inst := rt.GetModuleInstance(m); inst != nil { // imported twice
-		_ = resolve(inst)
-		return p
-	}
 	vu := m.l.vuFor(rt)
 	if vu == nil {
 		_ = reject(fmt.Errorf("module %q: imported outside of a VU's init code", m.name))
 		return p
 	}
-	inst, err := m.instantiate(vu)
+	inst, err := vu.goInstance(m)
 	if err != nil {
 		_ = reject(fmt.Errorf("module %q: %w", m.name, err))
 		return p
@@ -66,12 +62,31 @@ func (m *goModule) Evaluate(rt *sobek.Runtime) *sobek.Promise {
 	return p
 }
 
+// goInstance returns the VU's instance of a Go module, made on first
+// import or require: all of them in a VU share it.
+func (vu *VU) goInstance(m *goModule) (*goInstance, error) {
+	for _, inst := range vu.goMods {
+		if inst.m == m {
+			return inst, nil
+		}
+	}
+	if inst, ok := vu.rt.GetModuleInstance(m).(*goInstance); ok { // imported as a module
+		return inst, nil
+	}
+	inst, err := m.instantiate(vu)
+	if err != nil {
+		return nil, err
+	}
+	vu.goMods = append(vu.goMods, inst)
+	return inst, nil
+}
+
 func (m *goModule) instantiate(vu *VU) (*goInstance, error) {
 	ex, err := m.mod.Instantiate(vu)
 	if err != nil {
 		return nil, err
 	}
-	inst := &goInstance{vu: vu, ex: ex, vals: make(map[string]sobek.Value, 4)}
+	inst := &goInstance{m: m, vu: vu, ex: ex, vals: make(map[string]sobek.Value, 4)}
 	if !m.static {
 		m.mu.Lock()
 		if m.names == nil {
@@ -92,6 +107,7 @@ func (m *goModule) instantiate(vu *VU) (*goInstance, error) {
 // k6/http has dozens, and a VU that makes a value it never reads pays
 // memory for nothing.
 type goInstance struct {
+	m    *goModule
 	vu   *VU
 	ex   Exports
 	vals map[string]sobek.Value

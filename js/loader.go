@@ -31,6 +31,7 @@ type loader struct {
 
 	mu      sync.RWMutex
 	records map[string]sobek.ModuleRecord // script files by id: ES modules and CommonJS
+	flat    *flatModule                   // the entry script as a function, or nil
 	sources map[string][]byte             // their code, by id
 	ids     map[sobek.ModuleRecord]string
 	gomods  map[string]*goModule
@@ -161,6 +162,9 @@ func (l *loader) compile(ctx context.Context, id string, code []byte) (sobek.Mod
 			return nil, newScriptError(err, "init")
 		}
 		rec = m
+		if id == l.mainID && !isTypeScript(id) {
+			l.flat = l.compileFlat(id, src, ast, maps)
+		}
 	} else {
 		// Source maps stay off: a sourceMappingURL would make the parser
 		// read the host's file system.
@@ -295,6 +299,11 @@ func moduleID(from, specifier string) (string, error) {
 func (l *loader) goModule(name string) (*goModule, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.goModuleLocked(name)
+}
+
+// goModuleLocked is goModule with l.mu held.
+func (l *loader) goModuleLocked(name string) (*goModule, error) {
 	if gm, ok := l.gomods[name]; ok {
 		return gm, nil
 	}

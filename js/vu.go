@@ -53,6 +53,7 @@ type VU struct {
 	metadata      map[string]string // the engine VU's metadata, mirrored for HTTP requests
 	http          *httpState
 	cjs           map[*cjsModule]*cjsInstance  // the CommonJS files this VU ran
+	goMods        []*goInstance                // the Go modules it imported or required
 	jsFiles       map[*sobek.Object]*jsFile    // k6/experimental/fs Files, for csv
 	cryptoKeys    map[*sobek.Object]*cryptoKey // WebCrypto's CryptoKeys
 }
@@ -122,12 +123,18 @@ func (p *Program) newVU(ctx context.Context, state *loadtest.VU, id uint64) (*VU
 }
 
 // evaluateMain runs the entry script and sets vu.ns to its exports. A
-// CommonJS script runs as the function it is, without the promise of a
-// module's evaluation: making one makes the runtime's Promise constructor
-// and prototype, 10 KB that most VUs never use. An ES module is evaluated
-// as a module, with its top-level await.
+// CommonJS script and a flat ES module (see flatModule) run as functions;
+// any other ES module is evaluated as a module, with its top-level await.
 func (vu *VU) evaluateMain() error {
 	p, rt := vu.prog, vu.rt
+	if fm := p.loader.flat; fm != nil {
+		ns, err := vu.runFlat(fm)
+		if err != nil {
+			return err
+		}
+		vu.ns = ns
+		return nil
+	}
 	if m, ok := p.main.(*cjsModule); ok { // a CommonJS script: its exports are its functions and options
 		inst, err := vu.runCJS(m)
 		if err != nil {

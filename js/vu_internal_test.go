@@ -18,12 +18,19 @@ import (
 
 // BenchmarkNewVU is the cost of one VU's runtime after its init code:
 // heap-B/VU is what each VU keeps once the garbage is collected, B/op and
-// allocs/op what making it costs.
+// allocs/op what making it costs. The ES modules but one run flat (see
+// flatModule); http+check/module is the same script evaluated as a module.
 func BenchmarkNewVU(b *testing.B) {
 	for _, tc := range []struct{ name, code string }{
-		{"empty", `export default function () {}`},
+		{"empty", "// nothing\nexport default function () {}"},
 		{"http+check", `
 import http from 'k6/http';
+import { check, sleep } from 'k6';
+export default function () { check(http.get(__ENV.URL), { ok: (r) => r.status === 200 }); sleep(1); }
+`},
+		// A namespace import keeps the script a module (see flatModule).
+		{"http+check/module", `
+import * as http from 'k6/http';
 import { check, sleep } from 'k6';
 export default function () { check(http.get(__ENV.URL), { ok: (r) => r.status === 200 }); sleep(1); }
 `},
