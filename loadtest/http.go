@@ -30,7 +30,7 @@ func (o Options) httpOptions() (k6http.Options, error) {
 	return k6http.Options{
 		UserAgent: ua, NoUserAgent: o.UserAgent != nil && ua == "", MaxRedirects: o.MaxRedirects, DiscardResponseBodies: o.DiscardResponseBodies,
 		NoConnectionReuse: o.NoConnectionReuse, InsecureSkipTLSVerify: o.InsecureSkipTLSVerify, SystemTags: o.SystemTags,
-		AllowIP: o.allowIP(), TLSConfig: conf,
+		AllowIP: o.allowIP(), TLSConfig: conf, RedactURLs: o.RedactURLs,
 	}, err
 }
 

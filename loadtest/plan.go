@@ -118,6 +118,11 @@ type Options struct {
 	// (checked at dial time, after DNS); it is not serialised. The agent
 	// uses it to hold its host allowlist for URLs scripts build at run time.
 	AllowIP func(netip.Addr) bool
+	// RedactURLs hides URL passwords and the values of secret-looking
+	// query parameters in the url and name tags of requests, and secrets
+	// in their error tags, so that what a script built from a secret is
+	// not recorded; not serialised. The agent sets it: it stores results.
+	RedactURLs bool `json:"-"`
 }
 
 // The values of Options.HTTPDebug, k6's.

@@ -453,24 +453,63 @@ func TestSecretsNeverStored(t *testing.T) {
 		"env":     map[string]any{"DB_PASSWORD": "env-s3cret", "DSN": "postgres://u:env-s3cret@h/db"},
 		"options": map[string]any{"vus": 1, "iterations": 3}})
 	e.waitFinal(e.keyA, id)
-	seen := map[string][]byte{}
-	for _, path := range []string{"/load-test/" + id + "/result", "/load-test/" + id + "/report.html", "/load-test/list",
-		"/load-test/" + id + "/status"} {
-		r := e.do("GET", path, e.keyA, nil)
-		require.Equal(t, http.StatusOK, r.Status, "%s: %s", path, r.Body)
-		seen[path] = r.Body
-	}
-	for _, f := range []string{e.dbPath, e.dbPath + "-wal"} { // the pages as written, in either file
-		if b, err := os.ReadFile(f); err == nil {
-			seen[f] = b
-		}
-	}
+	seen := e.storedAndServed(id)
 	for where, b := range seen {
 		for _, secret := range secrets {
 			assert.NotContains(t, string(b), secret, "%s holds a secret", where)
 		}
 	}
 	assert.Contains(t, string(seen["/load-test/"+id+"/result"]), "access_token=[REDACTED]", "the name says where it was")
+}
+
+// M4 for the requests a script builds: a secret it puts in a URL's query,
+// in a URL's password or in a name tag is in no tag, endpoint, error,
+// report or database page, in the agent's process or a sandbox child.
+func TestScriptURLSecretsNeverStored(t *testing.T) {
+	t.Parallel()
+	for name, opts := range map[string][]envOption{"in process": nil, "sandboxed": {withSandbox(256)}} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, opts...)
+			id := e.start(e.keyA, map[string]any{"test_type": "custom", "name": "login",
+				"env": map[string]any{"TOKEN": "tok-script-s3cret", "TARGET": e.target.URL},
+				"script": `import http from "k6/http"
+export const options = { vus: 1, iterations: 2 }
+export default function () {
+  http.get(__ENV.TARGET + "/api?access_token=" + __ENV.TOKEN)
+  http.get(__ENV.TARGET + "/named", { tags: { name: "/named?api_key=" + __ENV.TOKEN } })
+  http.get("http://ann:" + __ENV.TOKEN + "@127.0.0.1:1/down?token=" + __ENV.TOKEN)
+}`})
+			st := e.waitFinal(e.keyA, id)
+			require.Equal(t, store.Completed, st.State, "%+v", st)
+			seen := e.storedAndServed(id)
+			for where, b := range seen {
+				assert.NotContains(t, string(b), "tok-script-s3cret", "%s holds the secret", where)
+			}
+			result := string(seen["/load-test/"+id+"/result"])
+			assert.Contains(t, result, "/api?access_token=[REDACTED]", "the name says where it was")
+			assert.Contains(t, result, "/named?api_key=[REDACTED]")
+		})
+	}
+}
+
+// storedAndServed is what a run left: its result, report, listing and
+// status as served, and the database's pages as written, in either file.
+func (e *env) storedAndServed(id string) map[string][]byte {
+	e.t.Helper()
+	seen := map[string][]byte{}
+	for _, path := range []string{"/load-test/" + id + "/result", "/load-test/" + id + "/report.html", "/load-test/list",
+		"/load-test/" + id + "/status"} {
+		r := e.do("GET", path, e.keyA, nil)
+		require.Equal(e.t, http.StatusOK, r.Status, "%s: %s", path, r.Body)
+		seen[path] = r.Body
+	}
+	for _, f := range []string{e.dbPath, e.dbPath + "-wal"} {
+		if b, err := os.ReadFile(f); err == nil {
+			seen[f] = b
+		}
+	}
+	return seen
 }
 
 // M6: a tenant's stored runs are bounded in all: past its quota, starts

@@ -43,6 +43,7 @@ func inProcess(plan loadtest.Plan, warnings []string) prepared {
 		run: func(ctx context.Context, out *liveRun, logger *slog.Logger, dial dialRule) (loadtest.Result, error) {
 			plan.Logger = logger
 			plan.Options.AllowIP = dial.allow()
+			plan.Options.RedactURLs = true
 			return loadtest.Run(ctx, plan, out)
 		}}
 }

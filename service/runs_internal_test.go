@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -59,7 +60,8 @@ func TestDialAllowlist(t *testing.T) {
 		return nil, fmt.Errorf("no such host %q", host)
 	}}}
 	a := parseAllowlist([]string{"127.0.0.0/8", "api.internal"})
-	check := s.dialAllowlist(t.Context(), a, []fieldURL{{"target.base_url", "http://api.internal:8080"}, {"x", "http://8.8.8.8"}}).allow()
+	check := s.dialAllowlist(t.Context(), a, []fieldURL{{field: "target.base_url", raw: "http://api.internal:8080"},
+		{field: "x", raw: "http://8.8.8.8"}}).allow()
 	assert.True(t, check(netip.MustParseAddr("127.0.0.1")))
 	assert.True(t, check(netip.MustParseAddr("10.9.8.7")), "an allowed name's address")
 	assert.False(t, check(netip.MustParseAddr("8.8.8.8")), "seen in the spec but not allowed")
@@ -72,4 +74,32 @@ func TestDialAllowlist(t *testing.T) {
 	}
 	metadata := s.dialAllowlist(t.Context(), parseAllowlist([]string{"*", "169.254.169.254/32"}), nil).allow()
 	assert.True(t, metadata(netip.MustParseAddr("169.254.169.254")), "unless a prefix names it")
+}
+
+// A URL literal that a script completes at run time ("http://ann:" + token
+// + "@host", "http://host:" + port) is not refused for its would-be host,
+// which may be a user name; a name-allowed host in it still gets its
+// addresses into the dial rule.
+func TestPartialURLLiterals(t *testing.T) {
+	spec := loadtest.TestSpec{Script: `import http from "k6/http"
+export default function () {
+  http.get("http://ann:" + __ENV.TOKEN + "@127.0.0.1/")
+  http.get("http://api.internal:" + __ENV.PORT + "/x")
+  http.get("http://8.8.8.8/")
+}`}
+	got := targetURLs(spec, loadtest.Plan{})
+	assert.Equal(t, []fieldURL{{field: "script", raw: "http://ann", partial: true}, {field: "script", raw: "http://api.internal", partial: true},
+		{field: "script", raw: "http://8.8.8.8/"}}, got)
+	s := &Server{cfg: Config{LookupHost: func(_ context.Context, host string) ([]netip.Addr, error) {
+		if host == "api.internal" {
+			return []netip.Addr{netip.MustParseAddr("10.9.8.7")}, nil
+		}
+		return nil, fmt.Errorf("no such host %q", host)
+	}}}
+	a := parseAllowlist([]string{"api.internal"})
+	err := s.checkLimits(t.Context(), store.Limits{AllowedHosts: a.raw, MaxVUs: 1, MaxDuration: time.Minute}, spec, loadtest.Plan{})
+	var le *LimitError
+	require.ErrorAs(t, err, &le)
+	assert.Equal(t, []string{`script: host "8.8.8.8" is not in the tenant's allowed_hosts (api.internal)`}, le.Problems)
+	assert.True(t, s.dialAllowlist(t.Context(), a, got).allow()(netip.MustParseAddr("10.9.8.7")))
 }

@@ -137,6 +137,7 @@ func ServeSandbox(ctx context.Context, in io.Reader, out io.Writer, o ChildOptio
 	wg.Go(func() { report.serveScales(runCtx, scales) })
 	plan.Logger = logger
 	plan.Options.AllowIP = dial.allow()
+	plan.Options.RedactURLs = true
 	res, err := loadtest.Run(runCtx, plan, report)
 	if errors.Is(context.Cause(ctx), errMemoryLimit) {
 		err = fmt.Errorf("%w: its heap passed %d MiB", errMemoryLimit, job.MemoryBytes>>20)

@@ -19,6 +19,7 @@ import (
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/loadlens/loadlens/internal/redact"
 	"github.com/loadlens/loadlens/metrics"
 )
 
@@ -597,15 +598,22 @@ func (c *Client) buildTags(h *hop, k *tagKey) metrics.Tags {
 			kv = append(kv, key, value)
 		}
 	}
+	url, errMsg := k.url, k.errMsg
+	if c.s.redactURLs {
+		url, errMsg = redact.URL(url), redact.Text(errMsg)
+		if name, ok := base.Get("name"); ok {
+			base = base.With("name", redact.URL(name))
+		}
+	}
 	if name, ok := base.Get("name"); ok {
 		set(tagURL, "url", name)
 	} else {
-		set(tagName, "name", k.url)
-		set(tagURL, "url", k.url)
+		set(tagName, "name", url)
+		set(tagURL, "url", url)
 	}
 	set(tagMethod, "method", k.method)
-	if k.errMsg != "" {
-		set(tagError, "error", k.errMsg)
+	if errMsg != "" {
+		set(tagError, "error", errMsg)
 		set(tagErrorCode, "error_code", strconv.Itoa(k.errCode))
 		set(tagStatus, "status", "0")
 	} else {

@@ -67,6 +67,11 @@ type Options struct {
 	// blacklistIPs and the agent's host allowlist hold for URLs a script
 	// builds at run time. It must be safe for concurrent use.
 	AllowIP func(netip.Addr) bool
+	// RedactURLs hides URL passwords and the values of secret-looking query
+	// parameters in the url and name tags, and secrets in the error tag
+	// (the rules of package redact), for callers that store what scripts
+	// they do not trust recorded.
+	RedactURLs bool
 	// DisableFastPath sends every request through net/http instead of the
 	// client's own HTTP/1.1 path: slower, for comparison or as an escape
 	// hatch.
@@ -186,6 +191,7 @@ type settings struct {
 	tlsConfig    *tls.Config
 	proxy        func(*http.Request) (*url.URL, error)
 	allowIP      func(netip.Addr) bool
+	redactURLs   bool
 	noFast       bool
 	debug        func(*Request, string)
 	debugBodies  bool
@@ -196,7 +202,7 @@ func (o Options) resolve() (settings, error) {
 	s := settings{
 		userAgent: o.UserAgent, timeout: o.Timeout, maxRedirects: DefaultMaxRedirects,
 		discard: o.DiscardResponseBodies, noReuse: o.NoConnectionReuse, expected: o.ExpectedStatuses,
-		proxy: o.Proxy, allowIP: o.AllowIP, noFast: o.DisableFastPath || o.Proxy != nil || o.Debug != nil,
+		proxy: o.Proxy, allowIP: o.AllowIP, redactURLs: o.RedactURLs, noFast: o.DisableFastPath || o.Proxy != nil || o.Debug != nil,
 		debug: o.Debug, debugBodies: o.DebugBodies, vuDefaults: o.VUDefaults,
 	}
 	if s.userAgent == "" && !o.NoUserAgent {
