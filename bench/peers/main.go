@@ -1,17 +1,25 @@
-// Command peers measures loadlens against wrk, hey and vegeta on loopback:
-// the same built-in target (its 2-byte "/" page) on one CPU, each generator
-// on the other, N runs each. It prints requests per second, generator CPU
-// per 1 000 requests, peak RSS, and loadlens's ratio to each peer in
-// requests per generator CPU-second — all from the same run. It also checks
-// that a 5 000/s constant-arrival-rate run keeps its rate.
+// Command peers measures loadlens against wrk, hey, vegeta and k6 on
+// loopback: the same built-in target on one CPU, each generator on the
+// other, N runs each, interleaved, so that every ratio it prints comes from
+// one run. It prints the load average before each measurement: the machine
+// may be shared, and a ratio of one run is worth more than a number.
+//
+// Throughput (-skip-peers skips it): -conns connections against the 2-byte
+// "/" page. The request plan against wrk, hey and vegeta, and a k6 script
+// (http.get, a check and a custom Trend per iteration) against k6 running
+// the same script: requests per second, generator CPU µs per request, peak
+// RSS, and the ratios in requests per generator CPU-second.
 //
 // The VU experiment runs 50, 500 and 2 000 VUs (-vu-counts) against the
 // target's /delay/100 page with the request plan, with a k6 script, and
-// with k6 itself running the same script when a k6 binary is on PATH: peak
-// RSS at each count, memory per extra VU, and requests per second against
-// the ceiling (VUs × 10/s), with loadlens's ratios to k6 from the same run.
+// with k6 itself running the same script: peak RSS at each count, memory
+// per extra VU, requests per second against the ceiling (VUs × 10/s) and
+// the generator's CPU use, with loadlens's ratios to k6 from the same run.
+// The heavy run (-heavy-vus, default 10 000) does the same against
+// /delay/1000 with loadlens alone: does the generator's core saturate?
 //
-// Run it through bench/run, which installs the peers.
+// k6 is -k6, or k6 on PATH; without it the experiments run loadlens alone.
+// Run it through bench/run, which installs the other peers.
 package main
 
 import (
@@ -48,6 +56,9 @@ type config struct {
 	skipPeers       bool
 	vuCounts        string
 	vuDuration      time.Duration
+	heavyVUs        int
+	heavyDuration   time.Duration
+	k6              string // the k6 binary, or ""
 }
 
 func run() error {
@@ -62,7 +73,13 @@ func run() error {
 	flag.BoolVar(&c.skipPeers, "skip-peers", false, "skip the c=50 comparison with wrk, hey and vegeta")
 	flag.StringVar(&c.vuCounts, "vu-counts", "50,500,2000", "VU experiment: VU counts against /delay/100 (empty skips it)")
 	flag.DurationVar(&c.vuDuration, "vu-duration", 10*time.Second, "VU experiment: length of each run")
+	flag.IntVar(&c.heavyVUs, "heavy-vus", 10000, "heavy run: VUs against /delay/1000 (0 skips it)")
+	flag.DurationVar(&c.heavyDuration, "heavy-duration", 20*time.Second, "heavy run: length of each run")
+	flag.StringVar(&c.k6, "k6", "", "k6 binary to compare with (default: k6 on PATH, if any)")
 	flag.Parse()
+	if c.k6 == "" {
+		c.k6, _ = exec.LookPath("k6")
+	}
 
 	dir, err := os.MkdirTemp("", "loadlens-peers")
 	if err != nil {
@@ -91,9 +108,31 @@ func run() error {
 		}
 	}
 	if c.vuCounts != "" {
-		return vuExperiment(ctx, bin, dir, url, c)
+		counts, err := vuCounts(c.vuCounts)
+		if err != nil {
+			return err
+		}
+		if err := vuExperiment(ctx, bin, dir, url, c, counts, 100, c.vuDuration, c.k6); err != nil {
+			return err
+		}
+	}
+	if c.heavyVUs > 0 {
+		return vuExperiment(ctx, bin, dir, url, c, []int{c.heavyVUs}, 1000, c.heavyDuration, "")
 	}
 	return nil
+}
+
+// vuCounts parses -vu-counts.
+func vuCounts(list string) ([]int, error) {
+	var counts []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("-vu-counts: %q is not a VU count", f)
+		}
+		counts = append(counts, n)
+	}
+	return counts, nil
 }
 
 // peers compares loadlens's request plan with wrk, hey and vegeta at
@@ -102,12 +141,23 @@ func peers(ctx context.Context, bin, dir, url string, c config) error {
 	fmt.Printf("target %s on CPU %s; generators on CPU %s; %d connections, %s per run, %d runs each\n\n",
 		url, c.tgtCPU, c.genCPU, c.conns, c.duration, c.runs)
 
+	script := filepath.Join(dir, "checks.js")
+	if err := os.WriteFile(script, []byte(checksScript), 0o644); err != nil {
+		return err
+	}
+	summary := filepath.Join(dir, "summary.json")
+	scriptArgs := []string{"run", "-q", "-u", strconv.Itoa(c.conns), "-d", c.duration.String(), "-e", "URL=" + url,
+		"--summary-export", summary, script}
 	gens := []generator{
 		{"loadlens", loadlensCmd(bin, dir, url, c), loadlensCount(dir)},
+		{"script", runCmd(bin, "--no-analysis", scriptArgs), loadlensCount(dir)},
 		{"wrk", []string{"wrk", "-t1", fmt.Sprintf("-c%d", c.conns), "-d" + c.duration.String(), url + "/"}, wrkCount},
 		{"hey", []string{"hey", "-z", c.duration.String(), "-c", strconv.Itoa(c.conns), url + "/"}, heyCount},
 		{"vegeta", []string{"sh", "-c", fmt.Sprintf("echo 'GET %s/' | vegeta attack -rate=0 -max-workers=%d -workers=%d -duration=%s > %s/vegeta.bin && vegeta report %s/vegeta.bin",
 			url, c.conns, c.conns, c.duration, dir, dir)}, vegetaCount},
+	}
+	if c.k6 != "" {
+		gens = append(gens, generator{"k6", runCmd(c.k6, "--no-usage-report", scriptArgs), loadlensCount(dir)})
 	}
 	results := map[string][]measure{}
 	for i := range c.runs {
@@ -119,51 +169,79 @@ func peers(ctx context.Context, bin, dir, url string, c config) error {
 			results[g.name] = append(results[g.name], m)
 		}
 	}
-	fmt.Printf("%-9s %12s %16s %14s %10s\n", "generator", "req/s", "CPU ms/1k req", "req/CPU-s", "peak RSS")
+	fmt.Println("loadlens is the request plan; script runs checks.js (http.get, a check, a custom Trend), as k6 does")
+	fmt.Printf("%-9s %10s %14s %12s %10s %9s %s\n", "generator", "req/s", "CPU µs/req", "req/CPU-s", "peak RSS", "load", "(each run's req/CPU-s)")
 	med := map[string]measure{}
 	for _, g := range gens {
 		m := median(results[g.name])
 		med[g.name] = m
-		fmt.Printf("%-9s %12.0f %16.2f %14.0f %8.1f MB\n", g.name, m.reqPerSec(), m.cpuMsPer1k(), m.reqPerCPUSec(), m.rssKB/1024)
+		var each []string
+		for _, r := range results[g.name] {
+			each = append(each, fmt.Sprintf("%.0f", r.reqPerCPUSec()))
+		}
+		fmt.Printf("%-9s %10.0f %14.1f %12.0f %7.1f MB %9s (%s)\n", g.name, m.reqPerSec(), m.cpuMsPer1k(), m.reqPerCPUSec(),
+			m.rssKB/1024, m.load, strings.Join(each, ", "))
 	}
-	fmt.Printf("\nloadlens / peer, requests per generator CPU-second (same run):\n")
-	for _, g := range gens[1:] {
-		fmt.Printf("  vs %-7s %.2f×   (req/s %.2f×)\n", g.name, med["loadlens"].reqPerCPUSec()/med[g.name].reqPerCPUSec(),
-			med["loadlens"].reqPerSec()/med[g.name].reqPerSec())
+	fmt.Printf("\nrequests per generator CPU-second, ratio in the same run (median, and each run's):\n")
+	ratio := func(a, b string) {
+		var each []string
+		for i := range results[a] {
+			each = append(each, fmt.Sprintf("%.2f", results[a][i].reqPerCPUSec()/results[b][i].reqPerCPUSec()))
+		}
+		fmt.Printf("  %-8s / %-7s %.2f×  (%s)\n", a, b, med[a].reqPerCPUSec()/med[b].reqPerCPUSec(), strings.Join(each, ", "))
+	}
+	for _, g := range gens[2:] {
+		if g.name != "k6" {
+			ratio("loadlens", g.name)
+		}
+	}
+	if c.k6 != "" {
+		ratio("script", "k6")
 	}
 	return nil
 }
 
-// delayScript is the VU experiment's k6 script: one request to a page
-// that answers after 100 ms, so that each VU makes at most 10 a second.
-const delayScript = "import http from 'k6/http';\nexport default function () { http.get(__ENV.URL + '/delay/100'); }\n"
+// checksScript is the throughput comparison's k6 script: a request, a
+// check and a custom Trend per iteration, as a typical test has.
+const checksScript = `import http from 'k6/http';
+import { check } from 'k6';
+import { Trend } from 'k6/metrics';
+const waiting = new Trend('waiting_time', true);
+export default function () {
+  const res = http.get(__ENV.URL + '/');
+  check(res, { 'status is 200': (r) => r.status === 200 });
+  waiting.add(res.timings.waiting);
+}
+`
+
+// delayScript is the VU experiments' k6 script: one request to a page
+// that answers after a delay, so that each VU makes at most 1/delay a
+// second.
+const delayScript = "import http from 'k6/http';\nexport default function () { http.get(__ENV.URL + '/delay/' + __ENV.DELAY); }\n"
 
 // vuExperiment measures memory and throughput at several VU counts against
-// the /delay/100 page: the request plan, a k6 script, and k6 running the
-// same script when it is on PATH, each run interleaved with the others.
-func vuExperiment(ctx context.Context, bin, dir, url string, c config) error {
-	var counts []int
-	for _, f := range strings.Split(c.vuCounts, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n <= 0 {
-			return fmt.Errorf("-vu-counts: %q is not a VU count", f)
-		}
-		counts = append(counts, n)
-	}
+// the /delay/delayMs page: the request plan, a k6 script, and k6 running
+// the same script when k6 is not "", each run interleaved with the others.
+func vuExperiment(ctx context.Context, bin, dir, url string, c config, counts []int, delayMs int, dur time.Duration, k6 string) error {
 	script := filepath.Join(dir, "delay.js")
 	if err := os.WriteFile(script, []byte(delayScript), 0o644); err != nil {
 		return err
 	}
-	d := c.vuDuration.String()
+	d := dur.String()
+	delay := strconv.Itoa(delayMs)
 	type tool struct {
 		name string
 		cmd  func(vus int) generator
 	}
 	summary := filepath.Join(dir, "summary.json")
+	scriptArgs := func(vus int) []string {
+		return []string{"run", "-q", "-u", strconv.Itoa(vus), "-d", d, "-e", "URL=" + url, "-e", "DELAY=" + delay,
+			"--summary-export", summary, script}
+	}
 	tools := []tool{
 		{"plan", func(vus int) generator {
-			spec := fmt.Sprintf(`{"test_type": "custom", "target": {"base_url": %q, "endpoints": ["/delay/100"]},
-				"options": {"vus": %d, "duration": %q, "discardResponseBodies": true}}`, url, vus, d)
+			spec := fmt.Sprintf(`{"test_type": "custom", "target": {"base_url": %q, "endpoints": ["/delay/%s"]},
+				"options": {"vus": %d, "duration": %q, "discardResponseBodies": true}}`, url, delay, vus, d)
 			path := filepath.Join(dir, "vus.json")
 			if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
 				panic(err)
@@ -171,20 +249,17 @@ func vuExperiment(ctx context.Context, bin, dir, url string, c config) error {
 			return generator{"plan", []string{bin, "run", "-q", "--no-analysis", "--summary-export", summary, path}, loadlensCount(dir)}
 		}},
 		{"script", func(vus int) generator {
-			return generator{"script", []string{bin, "run", "-q", "--no-analysis", "-u", strconv.Itoa(vus), "-d", d,
-				"-e", "URL=" + url, "--summary-export", summary, script}, loadlensCount(dir)}
+			return generator{"script", runCmd(bin, "--no-analysis", scriptArgs(vus)), loadlensCount(dir)}
 		}},
 	}
-	if k6, err := exec.LookPath("k6"); err == nil {
+	if k6 != "" {
 		tools = append(tools, tool{"k6", func(vus int) generator {
-			return generator{"k6", []string{k6, "run", "-q", "--no-usage-report", "-u", strconv.Itoa(vus), "-d", d,
-				"-e", "URL=" + url, "--summary-export", summary, script}, loadlensCount(dir)}
+			return generator{"k6", runCmd(k6, "--no-usage-report", scriptArgs(vus)), loadlensCount(dir)}
 		}})
-	} else {
-		fmt.Println("\nk6 is not on PATH: the VU experiment runs loadlens alone")
 	}
-	fmt.Printf("\nVUs against %s/delay/100 (ceiling: VUs × 10 req/s), %s per run, median of %d, generators on CPU %s\n",
-		url, d, c.runs, c.genCPU)
+	perVU := 1000 / float64(delayMs) // requests a VU can make per second
+	fmt.Printf("\nVUs against %s/delay/%d (ceiling: VUs × %g req/s), %s per run, median of %d, generators on CPU %s\n",
+		url, delayMs, perVU, d, c.runs, c.genCPU)
 	med := map[string]map[int]measure{}
 	for _, t := range tools {
 		med[t.name] = map[int]measure{}
@@ -197,7 +272,8 @@ func vuExperiment(ctx context.Context, bin, dir, url string, c config) error {
 				if err != nil {
 					return fmt.Errorf("%s, %d VUs, run %d: %w", t.name, n, i+1, err)
 				}
-				m.wall = c.vuDuration.Seconds() // req/s over the test, not the process (init, k6's start-up)
+				m.process = m.wall
+				m.wall = dur.Seconds() // req/s over the test, not the process (init, k6's start-up)
 				results[t.name] = append(results[t.name], m)
 			}
 		}
@@ -205,31 +281,40 @@ func vuExperiment(ctx context.Context, bin, dir, url string, c config) error {
 			med[t.name][n] = medianRSS(results[t.name])
 		}
 	}
-	fmt.Printf("%-8s %6s %10s %10s %12s %10s\n", "tool", "VUs", "peak RSS", "req/s", "of ceiling", "CPU s")
+	fmt.Printf("%-8s %6s %10s %10s %11s %14s %9s\n", "tool", "VUs", "peak RSS", "req/s", "of ceiling", "CPU of a core", "load")
 	for _, t := range tools {
 		for _, n := range counts {
 			m := med[t.name][n]
-			fmt.Printf("%-8s %6d %7.1f MB %10.0f %11.1f%% %10.2f\n", t.name, n, m.rssKB/1024, m.reqPerSec(),
-				100*m.reqPerSec()/(10*float64(n)), m.cpu)
+			fmt.Printf("%-8s %6d %7.1f MB %10.0f %10.1f%% %13.0f%% %9s\n", t.name, n, m.rssKB/1024, m.reqPerSec(),
+				100*m.reqPerSec()/(perVU*float64(n)), 100*m.cpu/m.process, m.load)
 		}
+	}
+	hi := counts[len(counts)-1]
+	if k6 != "" {
+		fmt.Printf("\nloadlens / k6 (same run), req/s at %d VUs: plan %.2f×, script %.2f×\n", hi,
+			med["plan"][hi].reqPerSec()/med["k6"][hi].reqPerSec(), med["script"][hi].reqPerSec()/med["k6"][hi].reqPerSec())
 	}
 	if len(counts) < 2 {
 		return nil
 	}
-	lo, hi := counts[0], counts[len(counts)-1]
-	perVU := func(name string) float64 {
+	lo := counts[0]
+	kbPerVU := func(name string) float64 {
 		return (med[name][hi].rssKB - med[name][lo].rssKB) * 1024 / 1000 / float64(hi-lo)
 	}
 	fmt.Printf("\nmemory per extra VU (%d → %d VUs, peak RSS):\n", lo, hi)
 	for _, t := range tools {
-		fmt.Printf("  %-7s %6.1f KB\n", t.name, perVU(t.name))
+		fmt.Printf("  %-7s %6.1f KB\n", t.name, kbPerVU(t.name))
 	}
-	if _, ok := med["k6"]; ok {
-		fmt.Printf("\nloadlens / k6 (same run): KB per VU plan %.2f×, script %.2f×; req/s at %d VUs plan %.2f×, script %.2f×\n",
-			perVU("plan")/perVU("k6"), perVU("script")/perVU("k6"), hi,
-			med["plan"][hi].reqPerSec()/med["k6"][hi].reqPerSec(), med["script"][hi].reqPerSec()/med["k6"][hi].reqPerSec())
+	if k6 != "" {
+		fmt.Printf("loadlens / k6 (same run), KB per VU: plan %.2f×, script %.2f×\n",
+			kbPerVU("plan")/kbPerVU("k6"), kbPerVU("script")/kbPerVU("k6"))
 	}
 	return nil
+}
+
+// runCmd is `bin run flag args...`, args after "run".
+func runCmd(bin, flag string, args []string) []string {
+	return append([]string{bin, "run", flag}, args[1:]...)
 }
 
 // medianRSS is the run with the median peak RSS.
@@ -246,13 +331,18 @@ type generator struct {
 
 type measure struct {
 	requests, wall, cpu, rssKB float64
+	process                    float64 // the process's wall time, s
+	load                       string  // the 1-minute load average when the run started
 }
 
 func (m measure) reqPerSec() float64    { return m.requests / m.wall }
-func (m measure) cpuMsPer1k() float64   { return m.cpu * 1000 / m.requests * 1000 }
+func (m measure) cpuMsPer1k() float64   { return m.cpu / m.requests * 1e6 } // µs per request
 func (m measure) reqPerCPUSec() float64 { return m.requests / m.cpu }
 
+// median is the run with the median requests per CPU-second; ms keeps
+// its order, the order of the runs.
 func median(ms []measure) measure {
+	ms = slices.Clone(ms)
 	slices.SortFunc(ms, func(a, b measure) int {
 		return int(a.reqPerCPUSec() - b.reqPerCPUSec())
 	})
@@ -261,6 +351,7 @@ func median(ms []measure) measure {
 
 // measure runs the generator pinned to cpus under GNU time.
 func (g generator) measure(ctx context.Context, cpus string) (measure, error) {
+	load := loadAverage()
 	args := append([]string{"-f", "TIME %e %U %S %M", "taskset", "-c", cpus}, g.cmd...)
 	cmd := exec.CommandContext(ctx, "/usr/bin/time", args...)
 	var out, errOut strings.Builder
@@ -271,7 +362,7 @@ func (g generator) measure(ctx context.Context, cpus string) (measure, error) {
 			return measure{}, fmt.Errorf("%v\n%s%s", err, out.String(), errOut.String())
 		}
 	}
-	var m measure
+	m := measure{load: load}
 	line := regexp.MustCompile(`TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)`).FindStringSubmatch(errOut.String())
 	if line == nil {
 		return m, fmt.Errorf("no timing in %q", errOut.String())
@@ -287,6 +378,19 @@ func (g generator) measure(ctx context.Context, cpus string) (measure, error) {
 	}
 	m.requests = n
 	return m, nil
+}
+
+// loadAverage is the 1-minute load average, or "?".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 func firstFloat(re, s string) (float64, error) {
