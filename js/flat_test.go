@@ -125,3 +125,24 @@ func describeErr(o *flatOutcome, err error) {
 		o.Stack = strings.TrimSpace(se.Stack)
 	}
 }
+
+// TestEnvPerVU checks that __ENV reads the run's variables and that what
+// one VU's script sets or deletes in it stays in that VU.
+func TestEnvPerVU(t *testing.T) {
+	t.Parallel()
+	prog, err := Load(t.Context(), Source{Code: []byte(`// __ENV
+export default function () {
+  const before = JSON.stringify(__ENV);
+  __ENV.B = 'vu' + __VU;
+  delete __ENV.A;
+  return [before, JSON.stringify(__ENV), Object.keys(__ENV).join(), 'A' in __ENV, __ENV.hasOwnProperty('B'), typeof __ENV.NONE].join(' ');
+}`)}, Options{Env: map[string]string{"A": "1", "C": "3"}})
+	require.NoError(t, err)
+	for _, id := range []uint64{1, 2} {
+		vu, err := prog.newVU(t.Context(), nil, id)
+		require.NoError(t, err)
+		ret, err := vu.call(t.Context(), "default", vu.export("default"))
+		require.NoError(t, err)
+		assert.Equal(t, `{"A":"1","C":"3"} {"B":"vu`+string(rune('0'+id))+`","C":"3"} B,C false true undefined`, ret.String())
+	}
+}

@@ -46,7 +46,6 @@ type VU struct {
 	scenario    string // the scenario of the last iteration; __ENV was made for it
 	iterInScen  uint64 // this VU's iterations in that scenario, before the current one
 	iterated    bool
-	env         *sobek.Object
 
 	jsonParse     sobek.Callable
 	jsonStringify sobek.Callable
