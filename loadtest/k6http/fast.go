@@ -233,6 +233,9 @@ func (c *Client) intern(b []byte) string {
 		return s
 	}
 	s := string(b)
+	if c.texts == nil {
+		c.texts = make(map[string]string, 1)
+	}
 	if len(c.texts) < 64 {
 		c.texts[s] = s
 	}
@@ -415,6 +418,9 @@ func (c *Client) tlsConfig(serverName string) *tls.Config {
 	if len(c.tlsConf) >= maxIdle {
 		clear(c.tlsConf)
 	}
+	if c.tlsConf == nil {
+		c.tlsConf = make(map[string]*tls.Config, 1)
+	}
 	c.tlsConf[serverName] = conf
 	return conf
 }
@@ -463,6 +469,9 @@ func (c *Client) resolve(ctx context.Context, host string) (netip.Addr, error) {
 	c.dnsMu.Lock()
 	if len(c.dns) >= maxCached {
 		clear(c.dns)
+	}
+	if c.dns == nil {
+		c.dns = make(map[string]dnsEntry, 1)
 	}
 	c.dns[host] = dnsEntry{ip: ip, expires: now.Add(dnsTTL)}
 	c.dnsMu.Unlock()

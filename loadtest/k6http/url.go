@@ -11,6 +11,7 @@ import (
 // target is a parsed request URL with what both paths need from it,
 // computed once and cached per client.
 type target struct {
+	raw        string // what the script gave, the cache's key
 	u          *url.URL
 	str        string // u.String(): Response.URL
 	clean      string // str with credentials masked: the url and name tags
