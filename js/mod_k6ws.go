@@ -103,7 +103,11 @@ func (vu *VU) wsConnect(m *wsMetrics, call sobek.FunctionCall) sobek.Value {
 	s.mu.Lock() // the reader waits for setup and open
 	c.read(s.deliver)
 	err = s.run(fn)
-	c.end()
+	if vu.ctx.Err() != nil {
+		c.stop()
+	} else {
+		c.end()
+	}
 	if err != nil {
 		vu.throwError(err)
 	}
@@ -122,12 +126,21 @@ func (s *k6Socket) deliver(ev wsEvent) {
 	}
 }
 
-// finish ends the session with err (nil: it closed); mu is held.
+// finish ends the session with err (nil: it closed); mu is held. When a
+// handler threw, the socket closes first with 1001 (going away) and its
+// close handlers run, as in k6; an interrupted session ends as it is.
 func (s *k6Socket) finish(err error) {
-	if !s.over {
-		s.over, s.err = true, err
-		close(s.ended)
+	if s.over {
+		return
 	}
+	s.over = true
+	if err != nil && !s.closed && s.vu.ctx.Err() == nil {
+		s.closed = true
+		_ = s.c.closeFrame(websocket.CloseGoingAway, "")
+		_ = s.fire("close", s.vu.rt.ToValue(websocket.CloseGoingAway)) // the first error is the one thrown
+	}
+	s.err = err
+	close(s.ended)
 }
 
 // run calls the setup function and fires open with mu held (locked by

@@ -201,7 +201,7 @@ func (s *browserSocket) opened(c *wsConn, samples []metrics.Sample, err error) e
 	s.c = c
 	_ = s.obj.Set("protocol", c.conn.Subprotocol())
 	s.setState(wsOpen)
-	return s.fire("open", s.event("open"))
+	return s.threw(s.fire("open", s.event("open")))
 }
 
 // handle runs on the VU's goroutine for each event of the reader.
@@ -214,14 +214,14 @@ func (s *browserSocket) handle(ev wsEvent) error {
 		if ev.kind == websocket.BinaryMessage {
 			data = s.vu.arrayBuffer(ev.data)
 		}
-		return s.fire("message", s.event("message", "data", data, "origin", s.obj.Get("url")))
+		return s.threw(s.fire("message", s.event("message", "data", data, "origin", s.obj.Get("url"))))
 	case websocket.PingMessage:
-		return s.fire("ping", s.event("ping"))
+		return s.threw(s.fire("ping", s.event("ping")))
 	case websocket.PongMessage:
 		if ev.rtt >= 0 {
 			s.c.emitPing(ev.rtt)
 		}
-		return s.fire("pong", s.event("pong"))
+		return s.threw(s.fire("pong", s.event("pong")))
 	}
 	s.setState(wsClosed)
 	s.c.end()
@@ -231,6 +231,18 @@ func (s *browserSocket) handle(ev wsEvent) error {
 		}
 	}
 	return s.fire("close", s.event("close", "code", rt.ToValue(ev.code)))
+}
+
+// threw passes on the error of a listener of the open socket after
+// closing it as k6 does: readyState CLOSED and a close event without a
+// code (the loop then abandons the connection, and no
+// ws_session_duration is recorded).
+func (s *browserSocket) threw(err error) error {
+	if err != nil && s.state != wsClosed && s.vu.ctx.Err() == nil {
+		s.setState(wsClosed)
+		_ = s.fire("close", s.event("close", "reason", "")) // the first error is the one thrown
+	}
+	return err
 }
 
 // event makes an event object of type typ with key, value pairs.

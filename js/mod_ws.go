@@ -69,7 +69,8 @@ type wsConn struct {
 // wsDial opens a WebSocket on the VU's network (its DNS cache, IP
 // allowlist and byte counts, and TLS options) and records ws_sessions and
 // ws_connecting, as k6 does whether the handshake succeeded or not; a
-// failed one also records ws_session_duration. The response is what the
+// failed one also records ws_session_duration. The session's duration
+// starts with the handshake. The response is what the
 // server answered the handshake (nil when it did not answer).
 //
 // It may run on another goroutine than the VU's: the samples are returned
@@ -113,7 +114,7 @@ func (vu *VU) wsDial(ctx context.Context, m *wsMetrics, rawURL string, header ht
 		samples = append(samples, metrics.Sample{Metric: m.duration, Time: end, Value: msSince(start, end), Tags: tags})
 		return nil, resp, samples, err
 	}
-	return &wsConn{vu: vu, m: m, conn: conn, tags: tags, start: end}, resp, samples, nil
+	return &wsConn{vu: vu, m: m, conn: conn, tags: tags, start: start}, resp, samples, nil
 }
 
 func subproto(c *websocket.Conn) string {
@@ -238,12 +239,18 @@ func (c *wsConn) read(deliver func(wsEvent)) {
 }
 
 // end closes the connection, waits for the reader and records
-// ws_session_duration.
+// ws_session_duration, from the start of the handshake as in k6.
 func (c *wsConn) end() {
-	_ = c.conn.Close()
-	c.reader.Wait()
+	c.stop()
 	now := time.Now()
 	c.vu.state.Emit(metrics.Sample{Metric: c.m.duration, Time: now, Value: msSince(c.start, now), Tags: c.tags})
+}
+
+// stop closes the connection and waits for the reader, recording nothing:
+// k6 records no ws_session_duration for an interrupted session.
+func (c *wsConn) stop() {
+	_ = c.conn.Close()
+	c.reader.Wait()
 }
 
 // userAgent is the User-Agent of the run's HTTP requests.

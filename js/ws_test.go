@@ -139,3 +139,81 @@ export default function () {
 		assert.Equal(t, map[string]string{"group": "", "name": base + "/ws", "scenario": "default", "status": "101", "subproto": "", "url": base + "/ws"}, sessions[0])
 	}
 }
+
+// TestWSSessionEnds holds what k6 v2.2.0 did when a session ends other
+// than by a close frame: a k6/ws handler that throws closes the socket
+// with 1001 and runs the close handlers before the exception ends the
+// iteration, and the session is recorded; a session the end of the
+// duration interrupts runs no close handler and records no
+// ws_session_duration; a WebSocket listener that throws fires close with
+// readyState 3, no code and reason "", and no ws_session_duration. A
+// session's duration starts with its handshake.
+func TestWSSessionEnds(t *testing.T) {
+	t.Parallel()
+	base := wsServer(t) + "/ws"
+	for name, tc := range map[string]struct {
+		code      string
+		durations float64
+		logged    string
+	}{
+		"k6/ws throws": {code: `
+import ws from 'k6/ws';
+export const options = { iterations: 1 };
+export default function () {
+  ws.connect(__ENV.WS, function (socket) {
+    socket.on('open', () => socket.send('x'));
+    socket.on('message', () => { throw new Error('boom'); });
+    socket.on('close', (c) => console.log('closed ' + c));
+  });
+  console.log('not reached');
+}`, durations: 1, logged: "closed 1001"},
+		"k6/ws interrupted": {code: `
+import ws from 'k6/ws';
+export const options = { scenarios: { a: { executor: 'constant-vus', vus: 1, duration: '1s', gracefulStop: '0s' } } };
+export default function () {
+  ws.connect(__ENV.WS, function (socket) {
+    socket.on('open', () => socket.setInterval(() => socket.send('x'), 20));
+    socket.on('close', (c) => console.log('closed ' + c));
+  });
+}`},
+		"WebSocket throws": {code: `
+import { WebSocket } from 'k6/websockets';
+export const options = { iterations: 1 };
+export default function () {
+  const ws = new WebSocket(__ENV.WS);
+  ws.onopen = () => ws.send('x');
+  ws.onmessage = () => { throw new Error('boom'); };
+  ws.onclose = (e) => console.log('closed ' + e.code + ' [' + e.reason + '] ' + ws.readyState);
+}`, logged: "closed undefined [] 3"},
+	} {
+		o := script(tc.code).env("WS", base).exec(t)
+		require.NoError(t, o.err, name)
+		assert.Equal(t, 1.0, metricValue(t, o.res, "ws_sessions", "count"), name)
+		if tc.durations == 0 {
+			assert.NotContains(t, o.res.Metrics, "ws_session_duration", name)
+		} else {
+			assert.Equal(t, tc.durations, metricValue(t, o.res, "ws_session_duration", "count"), name)
+		}
+		closed := o.logs.lines("closed")
+		if tc.logged == "" {
+			assert.Empty(t, closed, name)
+		} else {
+			require.Len(t, closed, 1, name)
+			assert.Contains(t, closed[0], tc.logged, name)
+			assert.Len(t, o.logs.lines("boom"), 1, "%s: the exception after the close: %s", name, o.logs)
+		}
+		assert.Empty(t, o.logs.lines("not reached"), name)
+	}
+
+	o := script(`
+import ws from 'k6/ws';
+export const options = { iterations: 1 };
+export default function () {
+  ws.connect(__ENV.WS, function (socket) {
+    socket.on('open', () => socket.setTimeout(() => socket.close(), 50));
+  });
+}`).env("WS", base).exec(t)
+	require.NoError(t, o.err)
+	connecting := metricValue(t, o.res, "ws_connecting", "max")
+	assert.GreaterOrEqual(t, metricValue(t, o.res, "ws_session_duration", "max"), connecting+50, "the handshake is in the session")
+}
