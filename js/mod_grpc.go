@@ -2,6 +2,8 @@ package js
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +18,6 @@ import (
 	"github.com/grafana/sobek"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -276,6 +277,8 @@ func (c *grpcClient) connect(addr string, paramsV sobek.Value) {
 	}
 	plaintext, reflect, timeout := false, false, 60*time.Second
 	var opts []grpc.DialOption
+	var reflectMD metadata.MD
+	var tlsParams *sobek.Object
 	if params, ok := paramsV.(*sobek.Object); ok {
 		for _, k := range params.Keys() {
 			v := params.Get(k)
@@ -284,6 +287,17 @@ func (c *grpcClient) connect(addr string, paramsV sobek.Value) {
 				plaintext = v.ToBoolean()
 			case "reflect":
 				reflect = v.ToBoolean()
+			case "reflectMetadata":
+				o, ok := v.(*sobek.Object)
+				if !ok && !isNullish(v) {
+					vu.typeErrorf("grpc.Client.connect: params.reflectMetadata: want an object, got %s", v)
+				}
+				if ok {
+					reflectMD = metadata.MD{}
+					for _, mk := range o.Keys() {
+						reflectMD.Append(mk, o.Get(mk).String())
+					}
+				}
 			case "timeout":
 				d, ok := durationOf(v)
 				if !ok || d <= 0 {
@@ -294,6 +308,12 @@ func (c *grpcClient) connect(addr string, paramsV sobek.Value) {
 				opts = append(opts, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(int(v.ToInteger()))))
 			case "maxSendSize":
 				opts = append(opts, grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(int(v.ToInteger()))))
+			case "authority":
+				opts = append(opts, grpc.WithAuthority(v.String()))
+			case "tls":
+				tlsParams, _ = v.(*sobek.Object)
+			default:
+				vu.throwf("grpc.Client.connect: unknown param %q (want plaintext, reflect, reflectMetadata, timeout, maxReceiveSize, maxSendSize, authority or tls)", k)
 			}
 		}
 	}
@@ -306,26 +326,30 @@ func (c *grpcClient) connect(addr string, paramsV sobek.Value) {
 			conf.ServerName = host
 		}
 		conf.NextProtos = []string{"h2"}
+		if tlsParams != nil {
+			if err := grpcTLS(conf, tlsParams); err != nil {
+				vu.throwf("grpc.Client.connect: params.tls: %v", err)
+			}
+		}
 		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(conf)))
 	}
 	opts = append(opts, grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) {
 		return client.DialContext(ctx, "tcp", a)
 	}), grpc.WithUserAgent(vu.prog.userAgent()))
-	conn, err := grpc.NewClient("passthrough:///"+addr, opts...)
-	if err != nil {
-		vu.throwf("grpc.Client.connect: %v", err)
-	}
 	ctx, cancel := context.WithTimeout(vu.ctx, timeout)
 	defer cancel()
-	conn.Connect()
-	for st := conn.GetState(); st != connectivity.Ready; st = conn.GetState() {
-		if st == connectivity.Shutdown || !conn.WaitForStateChange(ctx, st) {
-			_ = conn.Close()
-			if vu.ctx.Err() != nil {
-				vu.throwError(context.Cause(vu.ctx))
-			}
-			vu.throwf("grpc.Client.connect: %s: %v", addr, context.Cause(ctx))
+	// Blocking, with the connection's own error and failing at once on
+	// one that retrying cannot mend (a TLS alert), as k6's connect does:
+	// grpc.NewClient can do none of the three.
+	//lint:ignore SA1019 the deprecated dial is the one that blocks, as k6's connect does
+	opts = append(opts, grpc.WithBlock(), grpc.WithReturnConnectionError(), grpc.FailOnNonTempDialError(true))
+	//lint:ignore SA1019 the deprecated dial is the one that blocks, as k6's connect does
+	conn, err := grpc.DialContext(ctx, "passthrough:///"+addr, opts...)
+	if err != nil {
+		if vu.ctx.Err() != nil {
+			vu.throwError(context.Cause(vu.ctx))
 		}
+		vu.throwf("grpc.Client.connect: %s: %v", addr, err)
 	}
 	if c.conn != nil {
 		_ = c.conn.Close()
@@ -338,12 +362,50 @@ func (c *grpcClient) connect(addr string, paramsV sobek.Value) {
 	}
 	c.conn, c.addr, c.last = conn, addr, grpcTags{}
 	if reflect {
+		if reflectMD != nil {
+			ctx = metadata.NewOutgoingContext(ctx, reflectMD)
+		}
 		fds, err := reflectFiles(ctx, conn)
 		if err != nil {
 			vu.throwf("grpc.Client.connect: reflection: %v", err)
 		}
 		c.addFiles(fds)
 	}
+}
+
+// grpcTLS applies connect's params.tls to conf: cacerts (a PEM string or
+// an array of them) replace the roots, cert and key (PEM) are the client
+// certificate, as in k6.
+func grpcTLS(conf *tls.Config, p *sobek.Object) error {
+	var errs []error
+	if v := p.Get("cacerts"); !isNullish(v) {
+		var pems []string
+		if o, ok := v.(*sobek.Object); ok && o.ClassName() == "Array" {
+			for _, k := range o.Keys() {
+				pems = append(pems, o.Get(k).String())
+			}
+		} else {
+			pems = []string{v.String()}
+		}
+		pool := x509.NewCertPool()
+		for i, pem := range pems {
+			if !pool.AppendCertsFromPEM([]byte(pem)) {
+				errs = append(errs, fmt.Errorf("cacerts[%d]: no PEM certificate", i))
+			}
+		}
+		conf.RootCAs = pool
+	}
+	cert, key := p.Get("cert"), p.Get("key")
+	if !isNullish(cert) || !isNullish(key) {
+		if v := p.Get("password"); !isNullish(v) && v.String() != "" {
+			errs = append(errs, errors.New("password: encrypted keys are not supported; give key unencrypted"))
+		} else if pair, err := tls.X509KeyPair([]byte(cert.String()), []byte(key.String())); err != nil {
+			errs = append(errs, fmt.Errorf("cert, key: %w", err))
+		} else {
+			conf.Certificates = []tls.Certificate{pair}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // method returns the descriptor of "pkg.Service/Method" (a leading "/"

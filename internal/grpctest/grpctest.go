@@ -10,6 +10,7 @@ package grpctest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/bufbuild/protocompile"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	v1reflectiongrpc "google.golang.org/grpc/reflection/grpc_reflection_v1"
@@ -76,6 +78,10 @@ type Config struct {
 	// OnlyV1Alpha serves server reflection v1alpha only, as older servers
 	// do.
 	OnlyV1Alpha bool
+	// TLS, when set, serves over TLS with it instead of plaintext.
+	TLS *tls.Config
+	// StreamInterceptor, when set, sees every stream, reflection's too.
+	StreamInterceptor grpc.StreamServerInterceptor
 }
 
 // Start serves the echo service on a free loopback port.
@@ -94,7 +100,14 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Addr: ln.Addr().String(), Files: files, srv: grpc.NewServer()}
+	var serverOpts []grpc.ServerOption
+	if cfg.TLS != nil {
+		serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
+	}
+	if cfg.StreamInterceptor != nil {
+		serverOpts = append(serverOpts, grpc.StreamInterceptor(cfg.StreamInterceptor))
+	}
+	s := &Server{Addr: ln.Addr().String(), Files: files, srv: grpc.NewServer(serverOpts...)}
 	desc := grpc.ServiceDesc{ServiceName: string(sd.FullName()), HandlerType: (*any)(nil)}
 	unary := func(name string, answer func(ctx context.Context, in *dynamicpb.Message) (*dynamicpb.Message, error)) grpc.MethodDesc {
 		return grpc.MethodDesc{MethodName: name, Handler: func(_ any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
