@@ -27,6 +27,12 @@
 // stop by themselves (gracefully, then hard after gracefulStop) when the
 // coordinator goes silent for [HeartbeatTimeout]. Nothing is retried.
 //
+// The agent's runner pool: [Pool] hands sessions to [PoolRunner]s
+// through a JetStream work queue; each session is a process on the
+// runner (the agent's sandbox child) whose input and output travel, in
+// order and acknowledged, through the session's stream, with heartbeats
+// both ways on core NATS.
+//
 // [StartServer] runs an embedded NATS server (JetStream, a temporary
 // store) when there is no NATS to use; [Local] launches runners as local
 // processes. Package distributed/k8s renders Kubernetes manifests.
