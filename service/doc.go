@@ -40,7 +40,8 @@
 // before its body is read; a script's init code runs within
 // Config.InitTimeout in one of Config.MaxConcurrentInits slots, and with
 // Config.Sandbox (which loadlens serve sets) in a child process with its
-// own memory limit, fewer CPUs and a lower priority (see [Sandbox]). A
+// own memory limit, fewer CPUs and a lower priority (see [Sandbox];
+// Sandbox.Start puts the child on a runner of a pool instead). A
 // script reads only the files uploaded with it, and remote modules only
 // from its tenant's allowed hosts; every connection of a run is checked
 // against them at dial time. [Server.HTTPServer] and [LimitListener] bound

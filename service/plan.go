@@ -54,9 +54,11 @@ func inProcess(plan loadtest.Plan, warnings []string) prepared {
 // allowed hosts, and its init code runs within InitTimeout, in one of
 // MaxConcurrentInits slots shared by every tenant (a tenant holding at most
 // half of them). With Config.Sandbox, it runs in a child process from its
-// init code on.
+// init code on. With Sandbox.Start (a pool of runners), every test runs
+// in a child: the agent sends no load itself.
 func (s *Server) buildPlan(ctx context.Context, tenant string, req startRequest, lim store.Limits) (prepared, error) {
-	if !req.spec.HasScript() {
+	remote := s.cfg.Sandbox != nil && s.cfg.Sandbox.Start != nil
+	if !req.spec.HasScript() && !remote {
 		plan, warnings, err := req.spec.Plan()
 		if err != nil {
 			return prepared{}, err

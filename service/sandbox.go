@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/loadlens/loadlens/js"
@@ -60,6 +61,49 @@ type Sandbox struct {
 	// a larger one fails the run, so that what the agent decodes, stores
 	// and analyses stays small whatever the script made. Default 64 MiB.
 	MaxResultBytes int64
+	// Start, when set, starts children elsewhere than as processes of
+	// this machine: on the runners of a pool (`loadlens serve --nats`),
+	// each of which starts a local child with its own Sandbox. The limits
+	// of MemoryBytes, Nice, Procs, OpenFiles and MaxResultBytes travel
+	// with the job; Command, Env and MaxResidentBytes are then the
+	// runner's. nil starts Command here.
+	Start func(ctx context.Context) (SandboxChild, error)
+}
+
+// SandboxChild is a started sandbox child, a local process or one on a
+// remote runner: the child protocol's two streams and its end. Its
+// methods are safe for concurrent use.
+type SandboxChild interface {
+	// Input takes the agent's commands; closing it tells the child that
+	// the agent is done with it.
+	Input() io.WriteCloser
+	// Output carries the child's messages; it ends when the child does.
+	Output() io.Reader
+	// Kill ends the child at once.
+	Kill()
+	// Wait returns once the child has ended, with what its end tells: the
+	// memory it was stopped for, its exit status and the end of its
+	// standard error, or the loss of its runner; nil for a clean exit or
+	// one the agent asked for.
+	Wait() error
+}
+
+// StartChild starts a child: by Start when it is set, else Command as a
+// local process with the sandbox's limits, at niceness Nice. A runner of
+// a pool (`loadlens runner --pool`) starts its children with it; the
+// agent's own children share the CPU by tenant instead (see cpuShares).
+func (sb *Sandbox) StartChild(ctx context.Context) (SandboxChild, error) {
+	o, err := sb.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if o.Start != nil {
+		return o.Start(ctx)
+	}
+	return startLocalChild(o, func(cmd *exec.Cmd) (func() error, func(), error) {
+		wait, err := startNiced(cmd, o.Nice)
+		return wait, func() {}, err
+	})
 }
 
 func (sb *Sandbox) withDefaults() (*Sandbox, error) {
@@ -68,7 +112,7 @@ func (sb *Sandbox) withDefaults() (*Sandbox, error) {
 	}
 	o := *sb
 	var errs []error
-	if len(o.Command) == 0 {
+	if len(o.Command) == 0 && o.Start == nil {
 		errs = append(errs, errors.New("sandbox.command: required"))
 	}
 	if o.MemoryBytes <= 0 {
@@ -170,7 +214,7 @@ func (s *Server) sandboxed(ctx context.Context, tenant string, req startRequest,
 			job.Files[name] = f.Data
 		}
 	}
-	c, err := startChild(s.cfg.Sandbox, s.logger, s.cpuShares, tenant)
+	c, err := startChild(ctx, s.cfg.Sandbox, s.cpuShares, tenant)
 	if err != nil {
 		return prepared{}, fmt.Errorf("sandbox: %w", err)
 	}
@@ -214,32 +258,108 @@ func (s *Server) sandboxed(ctx context.Context, tenant string, req startRequest,
 	}
 }
 
-// child is a running sandbox child: it owns the process and the
-// goroutines reading its output, which kill or the end of run wait for.
+// child speaks the child protocol with a started child: it owns the
+// child and the goroutine reading its output, which kill or the end of
+// run wait for.
 type child struct {
-	cfg    *Sandbox
-	cmd    *exec.Cmd
-	logger *slog.Logger
+	proc SandboxChild
 
 	sendMu  sync.Mutex
 	in      io.WriteCloser
 	enc     *json.Encoder
 	scaleMu sync.Mutex // one scale request at a time: its answer is the next Scaled
 
-	msgs   chan sandboxMsg // closed when the child's output ends
-	tail   *tailBuffer     // the end of its standard error
-	exited chan struct{}   // closed once the process is waited for
-	err    error           // its exit, once exited is closed
-	oom    chan int64      // the resident bytes over the limit that made the agent kill it
-	wg     sync.WaitGroup
-	once   sync.Once
-	// released gives the tenant's CPU share back once the child is gone.
-	released func()
+	msgs chan sandboxMsg // closed when the child's output ends
+	wg   sync.WaitGroup
+	once sync.Once
 }
 
-// startChild starts a sandbox child for a tenant, at the niceness of its
-// CPU share.
-func startChild(cfg *Sandbox, logger *slog.Logger, shares *cpuShares, tenant string) (*child, error) {
+// startChild starts a child for a tenant and reads its messages: by
+// cfg.Start, or as a local process at the niceness of the tenant's CPU
+// share.
+func startChild(ctx context.Context, cfg *Sandbox, shares *cpuShares, tenant string) (*child, error) {
+	var proc SandboxChild
+	var err error
+	if cfg.Start != nil {
+		proc, err = cfg.Start(ctx)
+	} else {
+		proc, err = startLocalChild(cfg, func(cmd *exec.Cmd) (wait func() error, released func(), err error) {
+			released, err = shares.start(tenant, func(nice int) (pid int, err error) {
+				if wait, err = startNiced(cmd, nice); err != nil {
+					return 0, err
+				}
+				return cmd.Process.Pid, nil
+			})
+			return wait, released, err
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	in := proc.Input()
+	c := &child{proc: proc, in: in, enc: json.NewEncoder(in), msgs: make(chan sandboxMsg, 16)}
+	c.wg.Go(func() {
+		defer close(c.msgs)
+		out := proc.Output()
+		dec := json.NewDecoder(out)
+		for {
+			var m sandboxMsg
+			if err := dec.Decode(&m); err != nil {
+				_, _ = io.Copy(io.Discard, out)
+				return
+			}
+			c.msgs <- m
+		}
+	})
+	return c, nil
+}
+
+func (c *child) send(cmd sandboxCmd) error {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	return c.enc.Encode(cmd)
+}
+
+// kill ends the child at once and waits for its goroutines.
+func (c *child) kill() {
+	c.once.Do(func() {
+		_ = c.in.Close()
+		c.proc.Kill()
+		for range c.msgs { // drained so that the reader can end
+		}
+		c.wg.Wait()
+	})
+}
+
+// failure explains why a child failed: what the agent saw, and what the
+// child's end tells. Call it once the child has ended or was killed.
+func (c *child) failure(err error) error {
+	if end := c.proc.Wait(); end != nil {
+		return fmt.Errorf("%w: %w", err, end)
+	}
+	return err
+}
+
+// localChild is a sandbox child running as a process of this machine.
+type localChild struct {
+	cfg    *Sandbox
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	out    io.Reader
+	tail   *tailBuffer   // the end of its standard error
+	exited chan struct{} // closed once the process is waited for
+	err    error         // its exit, once exited is closed
+	oom    atomic.Int64  // the resident bytes over the limit that made the agent kill it
+	killed atomic.Bool
+	wg     sync.WaitGroup
+}
+
+var _ SandboxChild = (*localChild)(nil)
+
+// startLocalChild starts cfg.Command with launch, which starts the
+// process and returns how to wait for it and what to release once it
+// has ended.
+func startLocalChild(cfg *Sandbox, launch func(*exec.Cmd) (wait func() error, released func(), err error)) (*localChild, error) {
 	cmd := exec.Command(cfg.Command[0], cfg.Command[1:]...)
 	cmd.Env = slices.Clone(cfg.Env)
 	if cmd.Env == nil {
@@ -258,42 +378,56 @@ func startChild(cfg *Sandbox, logger *slog.Logger, shares *cpuShares, tenant str
 	if err != nil {
 		return nil, err
 	}
-	var wait func() error
-	released, err := shares.start(tenant, func(nice int) (pid int, err error) {
-		if wait, err = startNiced(cmd, nice); err != nil {
-			return 0, err
-		}
-		return cmd.Process.Pid, nil
-	})
+	wait, released, err := launch(cmd)
 	if err != nil {
 		return nil, err
 	}
-	c := &child{cfg: cfg, cmd: cmd, logger: logger, in: in, enc: json.NewEncoder(in), msgs: make(chan sandboxMsg, 16),
-		tail: &tailBuffer{max: 4 << 10}, exited: make(chan struct{}), oom: make(chan int64, 1), released: released}
-	c.wg.Go(func() {
-		defer close(c.msgs)
-		dec := json.NewDecoder(out)
-		for {
-			var m sandboxMsg
-			if err := dec.Decode(&m); err != nil {
-				_, _ = io.Copy(io.Discard, out)
-				return
-			}
-			c.msgs <- m
-		}
-	})
+	c := &localChild{cfg: cfg, cmd: cmd, in: in, out: out, tail: &tailBuffer{max: 4 << 10}, exited: make(chan struct{})}
 	c.wg.Go(func() { _, _ = io.Copy(c.tail, errOut) })
 	c.wg.Go(func() {
 		c.err = wait()
+		released() // the tenant's CPU share back: the child is gone
 		close(c.exited)
 	})
 	c.wg.Go(c.watchMemory)
 	return c, nil
 }
 
+func (c *localChild) Input() io.WriteCloser { return c.in }
+func (c *localChild) Output() io.Reader     { return c.out }
+
+// Kill implements SandboxChild.
+func (c *localChild) Kill() {
+	c.killed.Store(true)
+	_ = c.cmd.Process.Kill()
+}
+
+// Wait implements SandboxChild: the memory the agent stopped the child
+// for, or its exit status (unless the agent killed it) and the end of
+// its standard error.
+func (c *localChild) Wait() error {
+	<-c.exited
+	c.wg.Wait()
+	if rss := c.oom.Load(); rss > 0 {
+		return fmt.Errorf("the test's process used %d MiB, over the agent's limit of %d MiB, and was stopped",
+			rss>>20, c.cfg.MaxResidentBytes>>20)
+	}
+	exit := c.err
+	if c.killed.Load() {
+		exit = nil
+	}
+	switch t := strings.TrimSpace(c.tail.String()); {
+	case exit != nil && t != "":
+		return fmt.Errorf("%w: %s", exit, t)
+	case t != "":
+		return errors.New(t)
+	}
+	return exit
+}
+
 // watchMemory kills the child when its resident memory passes
 // MaxResidentBytes: the child's own watch failed to stop it in time.
-func (c *child) watchMemory() {
+func (c *localChild) watchMemory() {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -302,45 +436,12 @@ func (c *child) watchMemory() {
 			return
 		case <-t.C:
 			if rss, ok := residentBytes(c.cmd.Process.Pid); ok && rss > c.cfg.MaxResidentBytes {
-				c.oom <- rss
+				c.oom.Store(rss)
 				_ = c.cmd.Process.Kill()
 				return
 			}
 		}
 	}
-}
-
-func (c *child) send(cmd sandboxCmd) error {
-	c.sendMu.Lock()
-	defer c.sendMu.Unlock()
-	return c.enc.Encode(cmd)
-}
-
-// kill ends the child at once and waits for its goroutines.
-func (c *child) kill() {
-	c.once.Do(func() {
-		_ = c.in.Close()
-		_ = c.cmd.Process.Kill()
-		for range c.msgs { // drained so that the reader can end
-		}
-		c.wg.Wait()
-		c.released()
-	})
-}
-
-// failure explains why a child failed: what the agent saw, the memory it
-// was killed for, and the end of what it wrote to standard error.
-func (c *child) failure(err error) error {
-	select {
-	case rss := <-c.oom:
-		return fmt.Errorf("the test's process used %d MiB, over the agent's limit of %d MiB, and was stopped",
-			rss>>20, c.cfg.MaxResidentBytes>>20)
-	default:
-	}
-	if t := strings.TrimSpace(c.tail.String()); t != "" {
-		return fmt.Errorf("%w: %s", err, t)
-	}
-	return err
 }
 
 // run tells the child to run the prepared plan and follows it to its end:
@@ -350,6 +451,7 @@ func (c *child) failure(err error) error {
 func (c *child) run(ctx context.Context, out *liveRun, logger *slog.Logger, dial dialRule, grace time.Duration) (loadtest.Result, error) {
 	defer c.kill()
 	if err := c.send(sandboxCmd{Run: &dial}); err != nil {
+		c.kill()
 		return loadtest.Result{}, c.failure(fmt.Errorf("sandbox: %w", err))
 	}
 	scaled := make(chan sandboxScaled, 1)
@@ -359,8 +461,7 @@ func (c *child) run(ctx context.Context, out *liveRun, logger *slog.Logger, dial
 		select {
 		case m, ok := <-c.msgs:
 			if !ok {
-				<-c.exited
-				return loadtest.Result{}, c.failure(fmt.Errorf("the test's process ended without a result (%v)", c.err))
+				return loadtest.Result{}, c.failure(errors.New("the test's process ended without a result"))
 			}
 			switch {
 			case m.Progress != nil:
@@ -394,7 +495,7 @@ func (c *child) run(ctx context.Context, out *liveRun, logger *slog.Logger, dial
 			defer t.Stop()
 			deadline = t.C
 		case <-deadline:
-			_ = c.cmd.Process.Kill()
+			c.proc.Kill()
 			deadline = nil
 		}
 	}
