@@ -12,9 +12,11 @@ import (
 	"os"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	flag "github.com/spf13/pflag"
 
 	"github.com/loadlens/loadlens/anomaly"
+	"github.com/loadlens/loadlens/distributed"
 	"github.com/loadlens/loadlens/gemini"
 	"github.com/loadlens/loadlens/loadtest"
 	"github.com/loadlens/loadlens/report"
@@ -181,6 +183,8 @@ func (a *app) serve(ctx context.Context, args []string) int {
 	maxConns := fs.Int("max-conns", 4096, "connections kept in all (0: no limit)")
 	sandbox := fs.Bool("sandbox", true, "run tenants' scripts in child processes, each with its own memory limit (--sandbox=false: in the agent's process)")
 	sandboxMemory := fs.Int64("sandbox-memory-mib", 1024, "the memory limit of one sandboxed test, MiB")
+	natsURL := fs.String("nats", "", "run every test on the runner pool at this NATS server (with JetStream): `loadlens runner --nats URL --pool` on each runner machine")
+	takeTimeout := fs.Duration("take-timeout", distributed.DefaultTakeTimeout, "with --nats: how long a test waits for a free runner before it fails")
 	hooks := fs.String("webhooks", "", "a JSON file with the agent's own webhooks: [{\"url\": …, \"format\": \"json|slack\", \"events\": […]}] (a tenant's own: loadlens tenant webhook add)")
 	if code, done := a.parseFlags(fs, "loadlens serve [flags]", args); done {
 		return code
@@ -200,6 +204,27 @@ func (a *app) serve(ctx context.Context, args []string) int {
 			return exitGenericError
 		}
 		cfg.Sandbox = &service.Sandbox{Command: []string{exe, "sandbox"}, MemoryBytes: *sandboxMemory << 20}
+	}
+	if *natsURL != "" {
+		if cfg.Sandbox == nil {
+			fmt.Fprintln(a.stderr, "loadlens serve: --nats runs tests in sandboxes on the runners: drop --sandbox=false")
+			return exitUsage
+		}
+		nc, err := nats.Connect(*natsURL, nats.Name("loadlens agent"), nats.RetryOnFailedConnect(true),
+			nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+		if err != nil {
+			fmt.Fprintf(a.stderr, "loadlens serve: nats: %v\n", err)
+			return exitGenericError
+		}
+		defer nc.Close()
+		pool := &distributed.Pool{Conn: nc, TakeTimeout: *takeTimeout, Logger: logger}
+		cfg.Sandbox.Start = func(ctx context.Context) (service.SandboxChild, error) {
+			s, err := pool.Start(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
+		}
 	}
 	if *hooks != "" {
 		b, err := os.ReadFile(*hooks)

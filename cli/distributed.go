@@ -23,6 +23,7 @@ import (
 	"github.com/loadlens/loadlens/distributed"
 	"github.com/loadlens/loadlens/loadtest"
 	"github.com/loadlens/loadlens/scenarios"
+	"github.com/loadlens/loadlens/service"
 )
 
 // distFlags are the flags of a distributed run, on run and coordinator.
@@ -372,16 +373,27 @@ func (a *app) coordinator(ctx context.Context, args []string) int {
 	return a.runDistributed(ctx, f.fs.Arg(0), f, &d, false)
 }
 
-// runner is `loadlens runner --nats URL --run ID [--index N]`.
+// runner is `loadlens runner --nats URL --run ID [--index N]`, or
+// `loadlens runner --nats URL --pool`.
 func (a *app) runner(ctx context.Context, args []string) int {
 	fset := flag.NewFlagSet("runner", flag.ContinueOnError)
 	url := fset.String("nats", "", "the run's NATS server (required)")
-	runID := fset.String("run", "", "the run's id (required)")
+	runID := fset.String("run", "", "the run's id (required, but with --pool)")
 	index := fset.Int("index", -1, "this runner's slot; default $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job), else any free one")
 	outs := fset.StringArrayP("out", "o", nil, "this runner's own output: json=FILE or csv=FILE")
 	joinTimeout := fset.Duration("join-timeout", distributed.DefaultJoinTimeout, "how long to wait for the coordinator")
-	if code, done := a.parseFlags(fset, "loadlens runner --nats URL --run ID [flags]", args); done {
+	pool := fset.Bool("pool", false, "serve the runner pool of agents started with `serve --nats URL`: run their tenants' tests, until SIGINT or SIGTERM")
+	slots := fset.Int("slots", 1, "with --pool: how many tests to run at once")
+	sandboxMemory := fset.Int64("sandbox-memory-mib", 1024, "with --pool: a test's memory limit as the agent sets it, MiB; its process is killed at 3 times that resident")
+	if code, done := a.parseFlags(fset, "loadlens runner --nats URL --run ID [flags]\n       loadlens runner --nats URL --pool [flags]", args); done {
 		return code
+	}
+	if *pool {
+		if *url == "" {
+			fmt.Fprintln(a.stderr, "loadlens runner: --nats is required")
+			return exitUsage
+		}
+		return a.poolRunner(ctx, *url, *slots, *sandboxMemory<<20)
 	}
 	if *url == "" || *runID == "" {
 		fmt.Fprintln(a.stderr, "loadlens runner: --nats and --run are required")
@@ -441,6 +453,33 @@ func (a *app) runner(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.stderr, "loadlens runner: %v: stopped by itself\n", err)
 		return exitExternalAbort
 	case err != nil:
+		fmt.Fprintf(a.stderr, "loadlens runner: %v\n", err)
+		return exitGenericError
+	}
+	return exitOK
+}
+
+// poolRunner is `loadlens runner --pool`: each test an agent's pool hands
+// it runs in a sandbox child of this machine, with the agent's limits.
+func (a *app) poolRunner(ctx context.Context, url string, slots int, memory int64) int {
+	exe, err := a.executable()
+	if err != nil {
+		fmt.Fprintf(a.stderr, "loadlens runner: the sandbox needs this program's path: %v\n", err)
+		return exitGenericError
+	}
+	sb := &service.Sandbox{Command: []string{exe, "sandbox"}, MemoryBytes: memory}
+	nc, err := nats.Connect(url, nats.Name("loadlens pool runner"), nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	if err != nil {
+		fmt.Fprintf(a.stderr, "loadlens runner: nats: %v\n", err)
+		return exitGenericError
+	}
+	defer nc.Close()
+	ctx, stop := a.signalContext(ctx)
+	defer stop()
+	r := &distributed.PoolRunner{Conn: nc, Slots: slots, Logger: a.logger(true, logFormatText),
+		Start: func(ctx context.Context) (distributed.Process, error) { return sb.StartChild(ctx) }}
+	if err := r.Run(ctx); err != nil {
 		fmt.Fprintf(a.stderr, "loadlens runner: %v\n", err)
 		return exitGenericError
 	}

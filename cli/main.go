@@ -85,6 +85,7 @@ Usage:
   loadlens tenant VERB NAME        the agent's tenants: add, limits, key [revoke], keys, remove, list, webhook …
   loadlens coordinator [flags] FILE  coordinate a distributed run: runners join it over NATS
   loadlens runner --nats URL --run ID  take part in a distributed run
+  loadlens runner --nats URL --pool    run the tests of agents started with serve --nats URL
   loadlens k8s render [flags] FILE   Kubernetes manifests of a distributed run
   loadlens version                 print the version
 
