@@ -12,12 +12,14 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/loadlens/loadlens/js"
 	"github.com/loadlens/loadlens/loadtest"
+	"github.com/loadlens/loadlens/metrics"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -34,6 +36,7 @@ type outcome struct {
 	hsErr    error
 	logs     *logBuffer
 	ndjson   []byte
+	vus      *vusRecorder
 }
 
 // run is a script run as `loadlens run` would do it.
@@ -43,6 +46,7 @@ type run struct {
 	opts    js.Options
 	outputs []loadtest.Output
 	ndjson  bool
+	vus     bool // record the vus samples in outcome.vus
 }
 
 // exec runs the script: plan, run, handleSummary, k6's exit code.
@@ -64,6 +68,10 @@ func (r run) exec(t testing.TB) outcome {
 	outs := r.outputs
 	if r.ndjson {
 		outs = append(outs, loadtest.NewJSONOutput(&buf, false))
+	}
+	if r.vus {
+		o.vus = &vusRecorder{}
+		outs = append(outs, o.vus)
 	}
 	res, err := loadtest.Run(ctx, plan, outs...)
 	o.res, o.err, o.exit = res, err, js.ExitCode(res, err)
@@ -198,4 +206,48 @@ func jsonShape(t testing.TB, b []byte) string {
 	var v any
 	require.NoError(t, json.Unmarshal(b, &v), "%s", b)
 	return shape(v)
+}
+
+// vusRecorder is an output that keeps the vus samples and the span of the
+// iterations, to tell the samples taken while the VUs looped.
+type vusRecorder struct {
+	samples     []metrics.Sample
+	first, last time.Time     // the first and last iteration's end
+	longest     time.Duration // the longest iteration
+}
+
+func (*vusRecorder) Start(loadtest.RunInfo) error { return nil }
+
+func (v *vusRecorder) AddSamples(batch []metrics.Sample) {
+	for _, s := range batch {
+		switch s.Metric.Name {
+		case metrics.VUs:
+			v.samples = append(v.samples, s)
+		case metrics.IterationDuration:
+			if v.first.IsZero() || s.Time.Before(v.first) {
+				v.first = s.Time
+			}
+			if s.Time.After(v.last) {
+				v.last = s.Time
+			}
+			v.longest = max(v.longest, time.Duration(s.Value*float64(time.Millisecond)))
+		}
+	}
+}
+
+func (*vusRecorder) Stop(*loadtest.Result) error { return nil }
+
+// whileIterating returns the vus samples taken while every VU looped, for
+// executors with a fixed number of VUs: those count their VUs active before
+// the first iteration starts, and each VU loops until the regular duration
+// is over, so at least until the last iteration began.
+func (v *vusRecorder) whileIterating() []float64 {
+	from, to := v.first, v.last.Add(-v.longest)
+	var out []float64
+	for _, s := range v.samples {
+		if s.Time.After(from) && s.Time.Before(to) {
+			out = append(out, s.Value)
+		}
+	}
+	return out
 }
