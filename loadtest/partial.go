@@ -134,10 +134,7 @@ func (c *collector) mergeBin(b, o *bin) {
 		if sb == nil {
 			continue
 		}
-		sb.reqs += os.reqs
-		sb.failed += os.failed
-		sb.failedN += os.failedN
-		sb.dur = mergeTrend(sb.dur, os.dur)
+		sb.merge(os)
 	}
 	for name, oc := range o.custom {
 		cb := c.customBin(b, name, oc.typ, oc.contains)
@@ -155,15 +152,20 @@ func (c *collector) mergeBin(b, o *bin) {
 		if eb == nil {
 			continue
 		}
-		eb.reqs += oe.reqs
-		eb.failed += oe.failed
-		eb.failedN += oe.failedN
-		eb.dur = mergeTrend(eb.dur, oe.dur)
+		eb.merge(oe)
 	}
 	if len(o.gauges) > 0 && b.gauges == nil {
 		b.gauges = make(map[string]gaugeValue)
 	}
 	maps.Copy(b.gauges, o.gauges)
+}
+
+// merge adds o's second of requests to b's.
+func (b *endpointBin) merge(o *endpointBin) {
+	b.reqs += o.reqs
+	b.failed += o.failed
+	b.failedN += o.failedN
+	b.dur = mergeTrend(b.dur, o.dur)
 }
 
 func mergeTrend(into, o *metrics.TrendSink) *metrics.TrendSink {

@@ -269,9 +269,8 @@ type BudgetHistoryRun struct {
 
 func (s *Server) handlePutBudgets(w http.ResponseWriter, r *http.Request, p principal) {
 	test := r.PathValue("test")
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		s.writeError(w, r, err)
+	body, ok := s.requestBody(w, r)
+	if !ok {
 		return
 	}
 	bs, err := ParseBudgets(body)

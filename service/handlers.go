@@ -33,6 +33,17 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 	return b, nil
 }
 
+// requestBody is readBody for a handler: on an error it writes the
+// response and returns false.
+func (s *Server) requestBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	b, err := readBody(w, r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		s.writeError(w, r, err)
+		return nil, false
+	}
+	return b, true
+}
+
 // StartResponse is the body of a 202 from start and quick-stress.
 type StartResponse struct {
 	ID       string      `json:"id"`
@@ -402,9 +413,8 @@ type ScaleResponse struct {
 
 func (s *Server) handleScale(w http.ResponseWriter, r *http.Request, p principal) {
 	id := r.PathValue("id")
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		s.writeError(w, r, err)
+	body, ok := s.requestBody(w, r)
+	if !ok {
 		return
 	}
 	var req ScaleRequest

@@ -290,9 +290,8 @@ func placeSchedule(sc *store.Schedule, now time.Time) error {
 
 func (s *Server) handleCreateSchedule(w http.ResponseWriter, r *http.Request, p principal) {
 	ctx := r.Context()
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		s.writeError(w, r, err)
+	body, ok := s.requestBody(w, r)
+	if !ok {
 		return
 	}
 	sc, err := s.readSchedule(ctx, p, body)
@@ -380,9 +379,8 @@ func (s *Server) handleUpdateSchedule(w http.ResponseWriter, r *http.Request, p 
 		s.writeError(w, r, err)
 		return
 	}
-	body, err := readBody(w, r, s.cfg.MaxBodyBytes)
-	if err != nil {
-		s.writeError(w, r, err)
+	body, ok := s.requestBody(w, r)
+	if !ok {
 		return
 	}
 	sc, err := s.readSchedule(ctx, p, body)
