@@ -1,18 +1,18 @@
 package cli
 
-import "github.com/loadlens/loadlens/js"
+import "github.com/loadlens/loadlens/cli/exitcode"
 
-// Exit codes: k6's (js.ExitCode maps a run's outcome to them), and one of
-// the command line's own.
+// Exit codes: k6's (exitcode.Of maps a run's outcome to them), and the
+// command line's own.
 const (
-	exitOK              = js.ExitPassed
-	exitThresholds      = js.ExitThresholds
-	exitInvalidConfig   = js.ExitInvalidConfig
-	exitExternalAbort   = js.ExitExternalAbort
-	exitScriptException = js.ExitScriptException
-	exitScriptAborted   = js.ExitScriptAborted
-	exitMarkedFailed    = js.ExitMarkedFailed
-	exitGenericError    = js.ExitGenericError
+	exitOK              = exitcode.Passed
+	exitThresholds      = exitcode.Thresholds
+	exitInvalidConfig   = exitcode.InvalidConfig
+	exitExternalAbort   = exitcode.ExternalAbort
+	exitScriptException = exitcode.ScriptException
+	exitScriptAborted   = exitcode.ScriptAborted
+	exitMarkedFailed    = exitcode.MarkedFailed
+	exitGenericError    = exitcode.GenericError
 	exitCompareFailed   = 1 // compare --fail-on: the current run is worse
 	exitUsage           = 2 // the command line itself is wrong
 )

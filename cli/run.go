@@ -14,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/loadlens/loadlens/cli/exitcode"
 	"github.com/loadlens/loadlens/js"
 	"github.com/loadlens/loadlens/loadtest"
 	"github.com/loadlens/loadlens/report"
@@ -70,7 +71,7 @@ func (a *app) configError(err error) int {
 	for _, line := range strings.Split(err.Error(), "\n") {
 		fmt.Fprintf(a.stderr, "  - %s\n", strings.TrimPrefix(line, loadtest.ErrInvalidPlan.Error()+": "))
 	}
-	return js.ExitCode(loadtest.Result{}, err)
+	return exitcode.Of(loadtest.Result{}, err)
 }
 
 // loadPlan reads a test file or script and lays the K6_* environment and
@@ -271,7 +272,7 @@ func (a *app) execute(ctx context.Context, plan loadtest.Plan, f *runFlags, scri
 			return res, a.configError(err)
 		}
 		fmt.Fprintf(a.stderr, "loadlens: %v\n", err)
-		return res, js.ExitCode(res, err)
+		return res, exitcode.Of(res, err)
 	}
 
 	in := a.analyse(ctx, res, f)
@@ -307,7 +308,7 @@ func (a *app) execute(ctx context.Context, plan loadtest.Plan, f *runFlags, scri
 		fmt.Fprintf(a.stderr, "loadlens: %v\n", err)
 		return res, exitGenericError
 	}
-	code = js.ExitCode(res, nil)
+	code = exitcode.Of(res, nil)
 	if code == exitThresholds {
 		fmt.Fprintf(a.stderr, "loadlens: %s\n", loadtest.CrossedMessage(res.Thresholds))
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/loadlens/loadlens/cli/exitcode"
 	"github.com/loadlens/loadlens/js"
 	"github.com/loadlens/loadlens/loadtest"
 	"github.com/loadlens/loadlens/metrics"
@@ -188,11 +189,11 @@ func TestGroundTruthScripts(t *testing.T) {
 		t.Run(c.script, func(t *testing.T) {
 			o := outcomes[i]
 			want := c.exit
-			if crossed := latencyOnlyCrossed(o.res); want == 0 && o.exit == js.ExitThresholds && crossed != nil {
+			if crossed := latencyOnlyCrossed(o.res); want == 0 && o.exit == exitcode.Thresholds && crossed != nil {
 				// k6's run passed its latency thresholds on a quiet
 				// machine; on a busy one the waits cross them.
 				t.Logf("a busy machine crossed latency thresholds: %v", crossed)
-				want = js.ExitThresholds
+				want = exitcode.Thresholds
 			}
 			assert.Equal(t, want, o.exit, "exit code; err: %v", o.err)
 			if c.check != nil {

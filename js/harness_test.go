@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/loadlens/loadlens/cli/exitcode"
 	"github.com/loadlens/loadlens/js"
 	"github.com/loadlens/loadlens/loadtest"
 	"github.com/loadlens/loadlens/metrics"
@@ -61,7 +62,7 @@ func (r run) exec(t testing.TB) outcome {
 	plan, prog, warnings, err := js.Plan(ctx, r.src, loadtest.K6Options{}, r.top, r.opts)
 	o.prog, o.warnings = prog, warnings
 	if err != nil {
-		o.err, o.exit = err, js.ExitCode(loadtest.Result{}, err)
+		o.err, o.exit = err, exitcode.Of(loadtest.Result{}, err)
 		return o
 	}
 	var buf bytes.Buffer
@@ -74,7 +75,7 @@ func (r run) exec(t testing.TB) outcome {
 		outs = append(outs, o.vus)
 	}
 	res, err := loadtest.Run(ctx, plan, outs...)
-	o.res, o.err, o.exit = res, err, js.ExitCode(res, err)
+	o.res, o.err, o.exit = res, err, exitcode.Of(res, err)
 	o.ndjson = buf.Bytes()
 	if err == nil || !errors.Is(err, js.ErrScript) {
 		o.summary, o.hsOK, o.hsErr = prog.HandleSummary(ctx, loadtest.NewSummaryData(res, loadtest.SummaryEnv{}))
