@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,19 +22,28 @@ import (
 	"github.com/loadlens/loadlens/target"
 )
 
+// binary is this test binary, which is the CLI too when beCLI is set in
+// its environment: the tests that need a process of their own (serve,
+// signals, a distributed run's runners) start it, rather than link a
+// second 90 MB program at every run of the package.
 var binary string
 
+const beCLI = "LOADLENS_CLI_TEST_BINARY_IS_THE_CLI"
+
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "loadlens-cli")
+	if os.Getenv(beCLI) == "1" {
+		os.Exit(Main(context.Background(), os.Args[1:]))
+	}
+	exe, err := os.Executable()
 	if err != nil {
 		panic(err)
 	}
-	binary = filepath.Join(dir, "loadlens")
-	if out, err := exec.Command("go", "build", "-o", binary, "github.com/loadlens/loadlens/cmd/loadlens").CombinedOutput(); err != nil {
-		panic(string(out))
+	binary = exe
+	// Every process the tests start, and the runners those start, is the CLI.
+	if err := os.Setenv(beCLI, "1"); err != nil {
+		panic(err)
 	}
 	code := m.Run()
-	_ = os.RemoveAll(dir)
 	if code == 0 {
 		// genai depends on opencensus, which starts a worker at init.
 		if err := goleak.Find(goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start")); err != nil {
@@ -77,25 +85,25 @@ type cliInput struct {
 	stdin string
 }
 
+// runCLIWith runs the command line in process, as a process would: with
+// the test's environment plus in.env, and in.stdin. A run that outlasts
+// two minutes is cancelled as a Ctrl-C would.
 func runCLIWith(t *testing.T, in cliInput, args ...string) cliResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	if in.env != nil {
-		cmd.Env = append(os.Environ(), in.env...)
+	env := append(os.Environ(), in.env...)
+	vars := map[string]string{}
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v // the last one wins, as in a process's environment
+		}
 	}
-	cmd.Stdin = strings.NewReader(in.stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		code = exit.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
+	var stdout, stderr lockedBuffer
+	a := &app{stdin: strings.NewReader(in.stdin), stdout: &stdout, stderr: &stderr, getenv: fakeEnv(vars),
+		environ: func() []string { return env }, executable: func() (string, error) { return binary, nil },
+		hardExit: func(code int) { t.Errorf("a second signal ended the command with %d", code) }}
+	code := a.main(ctx, args)
 	return cliResult{code, stdout.String(), stderr.String()}
 }
 
