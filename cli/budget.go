@@ -37,8 +37,8 @@ func (a *app) readBudgetGate(f *runFlags) (*budgetGate, int) {
 	}
 	if err != nil {
 		fmt.Fprintf(a.stderr, "loadlens: invalid configuration:\n")
-		for _, line := range strings.Split(err.Error(), "; ") {
-			fmt.Fprintf(a.stderr, "  - --budget %s: %s\n", f.budgetFile, line)
+		for _, p := range loadtest.ProblemsOf(err) {
+			fmt.Fprintf(a.stderr, "  - --budget %s: %s\n", f.budgetFile, p)
 		}
 		return nil, exitInvalidConfig
 	}

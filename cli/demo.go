@@ -26,7 +26,7 @@ func (a *app) demo(ctx context.Context, args []string) int {
 	}
 	logger, logs, err := a.runLogger(f)
 	if err != nil {
-		return a.configError(fmt.Errorf("%w: %w", loadtest.ErrInvalidPlan, err))
+		return a.configError(loadtest.Invalid(err))
 	}
 	defer logs.Close()
 	f.logger = logger

@@ -255,7 +255,7 @@ func (a *app) runDistributed(ctx context.Context, file string, f *runFlags, d *d
 	seq, err := d.sequence()
 	loss, lossErr := distributed.ParseLossPolicy(d.onLoss)
 	if err := errors.Join(err, lossErr, f.applyTelemetry(&plan)); err != nil {
-		return a.configError(fmt.Errorf("%w: %w", loadtest.ErrInvalidPlan, err))
+		return a.configError(loadtest.Invalid(err))
 	}
 	plan.Logger = a.logger(f.quietLogs, f.logFormat)
 	for _, w := range warnings {

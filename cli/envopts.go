@@ -66,9 +66,9 @@ func envLayer(getenv func(string) string) (loadtest.K6Options, error) {
 		val, problems := o.value(v)
 		if len(problems) == 0 {
 			// Each variable alone first, so that a problem names it.
-			if _, err := optionsLayer(map[string]any{o.option: val}, nil); err != nil {
-				problems = []string{fmt.Sprintf("%s=%q: %s", o.env, v,
-					strings.TrimPrefix(err.Error(), loadtest.ErrInvalidPlan.Error()+": "))}
+			_, err := optionsLayer(map[string]any{o.option: val}, nil)
+			for _, p := range loadtest.ProblemsOf(err) {
+				problems = append(problems, fmt.Sprintf("%s=%q: %s", o.env, v, p))
 			}
 		}
 		if len(problems) > 0 {

@@ -293,12 +293,14 @@ func optionsLayer(m map[string]any, errs []string) (loadtest.K6Options, error) {
 	if err != nil {
 		return loadtest.K6Options{}, err
 	}
-	o, err := loadtest.ParseK6Options(b)
-	if err != nil {
-		errs = append(errs, err.Error())
+	var ps loadtest.Problems
+	for _, e := range errs {
+		ps = append(ps, loadtest.Problem{Message: e})
 	}
-	if len(errs) > 0 {
-		return o, fmt.Errorf("%w: %s", loadtest.ErrInvalidPlan, strings.Join(errs, "\n"))
+	o, err := loadtest.ParseK6Options(b)
+	ps = append(ps, loadtest.ProblemsOf(err)...)
+	if len(ps) > 0 {
+		return o, ps
 	}
 	return o, nil
 }

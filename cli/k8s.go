@@ -58,7 +58,7 @@ func (a *app) k8s(ctx context.Context, args []string) int {
 	_, seqErr := d.sequence()
 	_, lossErr := distributed.ParseLossPolicy(d.onLoss)
 	if err := errors.Join(seqErr, lossErr); err != nil {
-		return a.configError(fmt.Errorf("%w: %w", loadtest.ErrInvalidPlan, err))
+		return a.configError(loadtest.Invalid(err))
 	}
 	o.Runners, o.NATSURL, o.Archive = d.runners, d.natsURL, archive
 	o.RunID = d.runID
@@ -71,7 +71,7 @@ func (a *app) k8s(ctx context.Context, args []string) int {
 	}
 	out, err := k8s.Render(o)
 	if err != nil {
-		return a.configError(fmt.Errorf("%w: %w", loadtest.ErrInvalidPlan, err))
+		return a.configError(loadtest.Invalid(err))
 	}
 	if outFile == "" {
 		_, _ = a.stdout.Write(out)

@@ -34,7 +34,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 	}
 	logger, logs, err := a.runLogger(f)
 	if err != nil {
-		return a.configError(fmt.Errorf("%w: %w", loadtest.ErrInvalidPlan, err))
+		return a.configError(loadtest.Invalid(err))
 	}
 	defer logs.Close()
 	f.logger = logger
@@ -68,8 +68,8 @@ func (a *app) run(ctx context.Context, args []string) int {
 // configError prints every problem of an invalid configuration.
 func (a *app) configError(err error) int {
 	fmt.Fprintf(a.stderr, "loadlens: invalid configuration:\n")
-	for _, line := range strings.Split(err.Error(), "\n") {
-		fmt.Fprintf(a.stderr, "  - %s\n", strings.TrimPrefix(line, loadtest.ErrInvalidPlan.Error()+": "))
+	for _, p := range loadtest.ProblemsOf(err) {
+		fmt.Fprintf(a.stderr, "  - %s\n", p)
 	}
 	return exitcode.Of(loadtest.Result{}, err)
 }
@@ -85,7 +85,7 @@ func (a *app) loadPlan(ctx context.Context, path string, f *runFlags) (loadtest.
 	cli := env.Override(flags)
 	vars, err := keyValues("--env", f.env)
 	if err != nil {
-		return loadtest.Plan{}, nil, fmt.Errorf("%w: %w", loadtest.ErrInvalidPlan, err)
+		return loadtest.Plan{}, nil, loadtest.Invalid(err)
 	}
 	var warnings []string
 	if f.config != "" {
@@ -94,7 +94,7 @@ func (a *app) loadPlan(ctx context.Context, path string, f *runFlags) (loadtest.
 			f.configLayer, err = loadtest.ParseK6Options(b)
 		}
 		if err != nil {
-			return loadtest.Plan{}, nil, fmt.Errorf("%w: --config %s: %w", loadtest.ErrInvalidPlan, f.config, err)
+			return loadtest.Plan{}, nil, loadtest.Invalid(fmt.Errorf("--config %s: %w", f.config, err))
 		}
 		warnings = f.configLayer.Warnings
 	}

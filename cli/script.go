@@ -64,7 +64,7 @@ func secretSources(specs []string) (js.Secrets, error) {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return s, fmt.Errorf("%w: %w", loadtest.ErrInvalidPlan, err)
+		return s, loadtest.Invalid(err)
 	}
 	return s, nil
 }

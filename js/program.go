@@ -307,7 +307,7 @@ func (p *Program) parseOptions(raw []byte) error {
 	}
 	p.k6opts = o
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("%w: %w", loadtest.ErrInvalidPlan, err)
+		return loadtest.Invalid(err)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package js
 
 import (
 	"context"
-	"fmt"
 	"io/fs"
 
 	"github.com/loadlens/loadlens/loadtest"
@@ -21,7 +20,7 @@ import (
 func SpecPlan(ctx context.Context, spec loadtest.TestSpec, top loadtest.K6Options, fsys fs.FS, opts Options) (loadtest.Plan, []string, error) {
 	base, specTop, err := spec.Layers()
 	if err != nil {
-		return loadtest.Plan{}, nil, fmt.Errorf("%w: %w", loadtest.ErrInvalidPlan, err)
+		return loadtest.Plan{}, nil, loadtest.Invalid(err)
 	}
 	testType := spec.TestType
 	if testType == "" {

@@ -177,7 +177,7 @@ func (o K6Options) Apply(p *Plan) ([]string, error) {
 	scs, warnings, err := scenarios.Shortcuts{VUs: o.VUs, Duration: o.Duration, Iterations: o.Iterations,
 		Stages: o.Stages, Scenarios: o.Scenarios}.Resolve()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
+		return nil, Invalid(err)
 	}
 	p.Scenarios = scs
 	if o.Thresholds != nil {

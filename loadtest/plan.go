@@ -333,7 +333,7 @@ func (p Plan) Validate() error {
 	}
 	errs = append(errs, p.validateExecs()...)
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidPlan, err)
+		return Invalid(err)
 	}
 	return nil
 }

@@ -117,7 +117,7 @@ func newRun(plan Plan, outputs []Output) (*run, error) {
 		iterErrs: map[string]int64{},
 	}
 	if r.httpOpts, err = plan.Options.httpOptions(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
+		return nil, Invalid(err)
 	}
 	r.batches.New = func() any { b := make([]metrics.Sample, 0, flushAt); return &b }
 	r.env = plan.Env
@@ -132,16 +132,16 @@ func newRun(plan Plan, outputs []Output) (*run, error) {
 	keys := metrics.DefaultSubmetrics()
 	if !plan.Options.NoThresholds && len(plan.Thresholds) > 0 {
 		if r.eval, err = metrics.NewEvaluator(plan.Thresholds, reg); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
+			return nil, Invalid(err)
 		}
 		keys = append(keys, r.eval.MetricKeys()...)
 	}
 	if r.totals, err = metrics.NewTotals(keys...); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
+		return nil, Invalid(err)
 	}
 	tuple, err := plan.Options.ExecutionTuple()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
+		return nil, Invalid(err)
 	}
 	for _, name := range sortedScenarioNames(plan.Scenarios) {
 		sc := newScenarioRun(name, plan.Scenarios[name], tuple, r.env)

@@ -70,7 +70,7 @@ func DecodeTestSpec(b []byte) (TestSpec, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
-		return TestSpec{}, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
+		return TestSpec{}, Invalid(err)
 	}
 	if err := s.Validate(); err != nil {
 		return s, err
@@ -133,7 +133,7 @@ func (s TestSpec) Validate() error {
 		errs = append(errs, errors.New("options: a custom test needs vus, duration, iterations, stages or scenarios"))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidPlan, err)
+		return Invalid(err)
 	}
 	return nil
 }
@@ -232,7 +232,7 @@ func (s TestSpec) Plan() (Plan, []string, error) {
 	}
 	base, top, err := s.Layers()
 	if err != nil {
-		return Plan{}, nil, fmt.Errorf("%w: %w", ErrInvalidPlan, err)
+		return Plan{}, nil, Invalid(err)
 	}
 	testType := s.TestType
 	if testType == "" {

@@ -91,24 +91,25 @@ func ParseBudgets(b []byte) (Budgets, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&bs); err != nil {
-		return Budgets{}, invalid("body: want budgets {\"thresholds\", \"baseline\", \"no_findings\"}: " + err.Error())
+		return Budgets{}, loadtest.Problems{{Path: "body", Message: "want budgets {\"thresholds\", \"baseline\", \"no_findings\"}: " + err.Error(), Err: err}}
 	}
-	var bad []string
+	var bad loadtest.Problems
 	for _, set := range []struct {
 		field string
 		m     map[string][]string
 	}{{"thresholds", bs.Thresholds}, {"baseline", bs.Baseline}} {
 		for _, metric := range slices.Sorted(maps.Keys(set.m)) {
 			if strings.TrimSpace(metric) == "" {
-				bad = append(bad, set.field+": a metric name is empty")
+				bad = append(bad, loadtest.Problem{Path: set.field, Message: "a metric name is empty"})
 			}
 			for i, expr := range set.m[metric] {
 				th, err := metrics.ParseThreshold(expr)
 				switch {
 				case err != nil:
-					bad = append(bad, fmt.Sprintf("%s.%s[%d]: %v", set.field, metric, i, err))
+					bad = append(bad, loadtest.Problem{Path: fmt.Sprintf("%s.%s[%d]", set.field, metric, i), Message: err.Error(), Err: err})
 				case set.field == "baseline" && !(th.Bound > 0):
-					bad = append(bad, fmt.Sprintf("%s.%s[%d]: the ratio to the baseline must be > 0, got %g", set.field, metric, i, th.Bound))
+					bad = append(bad, loadtest.Problem{Path: fmt.Sprintf("%s.%s[%d]", set.field, metric, i),
+						Message: fmt.Sprintf("the ratio to the baseline must be > 0, got %g", th.Bound)})
 				}
 			}
 		}
@@ -116,14 +117,14 @@ func ParseBudgets(b []byte) (Budgets, error) {
 	if bs.NoFindings != "" {
 		var sev anomaly.Severity
 		if err := sev.UnmarshalText([]byte(bs.NoFindings)); err != nil || sev < anomaly.SeverityInfo {
-			bad = append(bad, fmt.Sprintf("no_findings: want info, low, medium, high or critical, got %q", bs.NoFindings))
+			bad = append(bad, loadtest.Problem{Path: "no_findings", Message: fmt.Sprintf("want info, low, medium, high or critical, got %q", bs.NoFindings)})
 		}
 	}
 	if len(bs.Thresholds) == 0 && len(bs.Baseline) == 0 && bs.NoFindings == "" && len(bad) == 0 {
-		bad = append(bad, "budgets: none given; want thresholds, baseline or no_findings")
+		bad = append(bad, loadtest.Problem{Path: "budgets", Message: "none given; want thresholds, baseline or no_findings"})
 	}
 	if len(bad) > 0 {
-		return Budgets{}, invalid(bad...)
+		return Budgets{}, bad
 	}
 	return bs, nil
 }

@@ -104,33 +104,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, status, body)
 }
 
-// problems flattens an error tree (errors.Join, multi-%w wrapping) into
-// one line per problem, without the ErrInvalidPlan sentinel.
+// problems is one line per problem of an invalid plan.
 func problems(err error) []string {
-	var out []string
-	var walk func(error)
-	walk = func(e error) {
-		if e == nil || e == loadtest.ErrInvalidPlan {
-			return
-		}
-		if m, ok := e.(interface{ Unwrap() []error }); ok {
-			children := m.Unwrap()
-			// A wrapper with text of its own around one joined error keeps
-			// its prefix: "%w: %w" with the sentinel first adds none.
-			for _, c := range children {
-				walk(c)
-			}
-			return
-		}
-		for line := range strings.SplitSeq(e.Error(), "\n") {
-			if line = strings.TrimSpace(strings.TrimPrefix(line, loadtest.ErrInvalidPlan.Error()+": ")); line != "" {
-				out = append(out, line)
-			}
-		}
-	}
-	walk(err)
-	if len(out) == 0 {
-		out = []string{err.Error()}
+	ps := loadtest.ProblemsOf(err)
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
 	}
 	return out
 }
