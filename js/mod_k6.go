@@ -28,7 +28,7 @@ func builtinModules() map[string]Module {
 		"k6/net/grpc":                &builtin{names: grpcExportNames(), inst: grpcModule},
 		"k6/ws":                      &builtin{names: []string{"connect"}, inst: wsModule},
 		"k6/websockets":              &builtin{names: []string{"WebSocket"}, inst: websocketsModule},
-		"k6/experimental/websockets": &builtin{names: []string{"WebSocket"}, inst: websocketsModule},
+		"k6/experimental/websockets": &builtin{names: []string{"WebSocket"}, inst: experimentalWebsocketsModule},
 		"k6/timers":                  &builtin{names: []string{"clearInterval", "clearTimeout", "setInterval", "setTimeout"}, inst: timersModule},
 	}
 }

@@ -28,6 +28,13 @@ func websocketsModule(vu *VU) (Exports, error) {
 	}}, nil
 }
 
+// experimentalWebsocketsModule is k6/websockets under its old name, with
+// k6's deprecation warning.
+func experimentalWebsocketsModule(vu *VU) (Exports, error) {
+	vu.prog.warnOnce("k6/experimental/websockets is deprecated and will be removed in a future release. Please use k6/websockets instead.")
+	return websocketsModule(vu)
+}
+
 // The readyState values.
 const (
 	wsConnecting = iota

@@ -45,6 +45,15 @@ type Program struct {
 	settings atomic.Pointer[runSettings]
 	zeroVUs  sync.Map // *loadtest.VU → *VU: the engine's setup and teardown VUs
 	protos   sync.Map // k6/net/grpc's compiled .proto files, by load's arguments
+	warned   sync.Map // the warnings logged once a program, by text
+}
+
+// warnOnce logs a warning the first time a program meets it, as k6 does
+// for a deprecated module however many VUs import it.
+func (p *Program) warnOnce(msg string) {
+	if _, seen := p.warned.LoadOrStore(msg, true); !seen {
+		p.logger.Warn(msg)
+	}
 }
 
 // runSettings are what the runtime needs of the options the run uses: the

@@ -106,7 +106,8 @@ func pointTags(t *testing.T, line string) map[string]string {
 // (readyState 1), a text and a binary message back, close (readyState 3);
 // ws_msgs_sent 3 (the close frame counts), ws_msgs_received 2, one
 // session, tagged with name = url as well. The iteration waits for the
-// socket to close.
+// socket to close. k6/experimental/websockets warns once that it is
+// deprecated.
 func TestWebSocketsModule(t *testing.T) {
 	t.Parallel()
 	base := wsServer(t)
@@ -131,6 +132,11 @@ export default function () {
 		o := r.exec(t)
 		require.NoError(t, o.err, o.logs.String())
 		assert.Len(t, checks(t, o.res), 1, module)
+		deprecated := 0
+		if module == "k6/experimental/websockets" {
+			deprecated = 1 // once a run, as k6 warns
+		}
+		assert.Len(t, o.logs.lines("level=WARN", module+" is deprecated", "Please use k6/websockets instead."), deprecated, module)
 		for metric, want := range map[string]float64{"ws_sessions": 1, "ws_msgs_sent": 3, "ws_msgs_received": 2, "ws_connecting": 1, "ws_session_duration": 1} {
 			assert.Equal(t, want, metricValue(t, o.res, metric, "count"), "%s %s", module, metric)
 		}
