@@ -184,8 +184,14 @@ func (o K6Options) Apply(p *Plan) ([]string, error) {
 		p.Thresholds = o.Thresholds
 	}
 	p.Options = o.Options
+	if slices.ContainsFunc(o.Options.TLSAuth, func(a TLSAuth) bool { return len(a.Domains) > 0 }) {
+		warnings = append(warnings, tlsAuthDomainsWarning)
+	}
 	return append(slices.Clone(o.Warnings), warnings...), nil
 }
+
+// tlsAuthDomainsWarning is k6 v2.2.0's warning for tlsAuth.domains.
+const tlsAuthDomainsWarning = "tlsAuth.domains option could be removed in the next releases, it's recommended to leave it empty and let k6 automatically detect from the provided certificate. It follows the Go's NameToCertificate deprecation - https://pkg.go.dev/crypto/tls@go1.17#Config."
 
 // HasExecution reports whether the options say how to run: a shortcut or
 // scenarios.

@@ -185,3 +185,20 @@ func FuzzDecodeTestSpec(f *testing.F) {
 		}
 	})
 }
+
+// TestTLSAuthDomainsWarns holds k6 v2.2.0's warning when tlsAuth names
+// domains (it ignores them); without domains it says nothing.
+func TestTLSAuthDomainsWarns(t *testing.T) {
+	t.Parallel()
+	for domains, want := range map[string]int{`"domains": ["example.com"], `: 1, ``: 0} {
+		o, err := ParseK6Options([]byte(`{"iterations": 1, "tlsAuth": [{` + domains + `"cert": "c", "key": "k"}]}`))
+		require.NoError(t, err)
+		var p Plan
+		warnings, err := o.Apply(&p)
+		require.NoError(t, err)
+		assert.Len(t, warnings, want, domains)
+		for _, w := range warnings {
+			assert.Contains(t, w, "tlsAuth.domains option could be removed in the next releases")
+		}
+	}
+}
