@@ -456,7 +456,7 @@ func SeriesTable(r loadtest.Result) string {
 				cols = append(cols, col{"f" + short, s.Values})
 			}
 		}
-		if s.Tags["source"] != "" && (s.Name == loadtest.SeriesTargetRSS || s.Name == loadtest.SeriesTargetCPU) {
+		if s.Tags["source"] != "" && (s.Name == loadtest.SeriesTargetRSS || s.Name == loadtest.SeriesTargetHeap || s.Name == loadtest.SeriesTargetCPU) {
 			cols = append(cols, col{strings.TrimPrefix(s.Name, "target."), s.Values})
 		}
 	}
