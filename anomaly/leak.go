@@ -194,25 +194,47 @@ func (a *analysis) leakIn(xs []float64, tags map[string]string, name string, bla
 // is fitted from its second second (a leak waits neither for the load to
 // settle nor for the ramp to end); a long span after MemorySettle, whose
 // warm-up would bend the fit.
+//
+// A leak keeps a few bytes of each request, so memory is fitted against
+// the requests served rather than against time: at a steady load the two
+// are the same, while during a ramp the growth in time is convex and a
+// corner in time comes late. When memory grew with the requests from the
+// first, the corner is where the load began.
 func (a *analysis) leakOnset(xs []float64, sp span, from int, short bool) int {
 	lo := from
 	if short {
 		lo = 1
 	}
+	reqs := a.series(loadtest.SeriesRequests)
 	var idx []int
-	var x []float64
-	for i := lo; i < sp.b; i++ {
-		if v := xs[i]; v > 0 && !math.IsInf(v, 0) {
-			idx, x = append(idx, i), append(x, v)
+	var x, served []float64
+	total := 0.0
+	for i := range sp.b {
+		r := 0.0
+		if reqs != nil && reqs[i] > 0 {
+			r = reqs[i]
+		}
+		total += r
+		if v := xs[i]; i >= lo && v > 0 && !math.IsInf(v, 0) {
+			// Memory scraped during second i holds about half its requests.
+			idx, x, served = append(idx, i), append(x, v), append(served, total-r/2)
 		}
 	}
 	if len(x) < 8 {
 		return from
 	}
-	pre := newPrefix(x)
+	pos := served
+	if reqs == nil || !(total > 0) {
+		pos = nil
+	}
+	pre := newPrefixAt(pos, x)
 	t0, sseHinge, slope := pre.bestHinge(0, len(x), 3)
-	sseLine, _ := pre.hingeSSE(0, len(x), 0)
-	if t0 < 0 || slope <= 0 || sseHinge >= 0.7*sseLine {
+	if t0 < 0 || slope <= 0 {
+		return from
+	}
+	// A short run's leak is where the fit bends best, its start included;
+	// a long span's from its settled part unless the corner is clear.
+	if sseLine, _ := pre.hingeSSE(0, len(x), 0); !short && sseHinge >= 0.7*sseLine {
 		return from
 	}
 	return idx[t0]

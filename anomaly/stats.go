@@ -187,19 +187,26 @@ func senSlope(xs, ys []float64) float64 {
 	return median(slopes)
 }
 
-// prefix holds prefix sums of a series y over positions t = 0 … n−1 that
-// make least-squares fits of step and hinge models O(1) per candidate.
+// prefix holds prefix sums of a series y over positions t (0 … n−1, or
+// given ones) that make least-squares fits of step and hinge models O(1)
+// per candidate.
 type prefix struct {
 	n                int
+	pos              []float64 // the positions, nil for 0 … n−1
 	y, yy, t, tt, ty []float64 // sums over [0, i)
 }
 
-func newPrefix(ys []float64) prefix {
+func newPrefix(ys []float64) prefix { return newPrefixAt(nil, ys) }
+
+// newPrefixAt is newPrefix at positions ts (nil: 0 … n−1), which must not
+// decrease: a hinge then bends at a position, such as a count of requests
+// served, rather than at a time.
+func newPrefixAt(ts, ys []float64) prefix {
 	n := len(ys)
-	p := prefix{n: n, y: make([]float64, n+1), yy: make([]float64, n+1), t: make([]float64, n+1),
+	p := prefix{n: n, pos: ts, y: make([]float64, n+1), yy: make([]float64, n+1), t: make([]float64, n+1),
 		tt: make([]float64, n+1), ty: make([]float64, n+1)}
 	for i, y := range ys {
-		t := float64(i)
+		t := p.at(i)
 		p.y[i+1] = p.y[i] + y
 		p.yy[i+1] = p.yy[i] + y*y
 		p.t[i+1] = p.t[i] + t
@@ -207,6 +214,14 @@ func newPrefix(ys []float64) prefix {
 		p.ty[i+1] = p.ty[i] + t*y
 	}
 	return p
+}
+
+// at returns the position of point i.
+func (p prefix) at(i int) float64 {
+	if p.pos == nil {
+		return float64(i)
+	}
+	return p.pos[i]
 }
 
 // sse returns the residual sum of squares of [a, b) around its mean.
@@ -247,7 +262,7 @@ func (p prefix) hingeSSE(a, b, t0 int) (sse, slope float64) {
 	stt := p.tt[b] - p.tt[t0]
 	sty := p.ty[b] - p.ty[t0]
 	sy0 := p.y[b] - p.y[t0]
-	f0 := float64(t0)
+	f0 := p.at(min(t0, p.n-1))
 	sh := st - f0*c
 	shh := stt - 2*f0*st + f0*f0*c
 	shy := sty - f0*sy0
