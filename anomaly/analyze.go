@@ -281,10 +281,11 @@ func summarize(rep Report, d time.Duration) string {
 		return fmt.Sprintf("No problems found in %s of run.", fmtDur(d))
 	}
 	counts := map[Severity]int{}
-	generator := false
+	generator, starved := false, false
 	for _, f := range rep.Findings {
 		counts[f.Severity]++
 		generator = generator || f.Kind == KindGeneratorCPU
+		starved = starved || f.Kind == KindHostContention
 	}
 	var parts []string
 	for s := SeverityCritical; s >= SeverityInfo; s-- {
@@ -305,8 +306,11 @@ func summarize(rep Report, d time.Duration) string {
 		}
 		fmt.Fprintf(&b, " [%s] %s", f.Severity, f.Message)
 	}
-	if generator {
+	switch {
+	case generator:
 		b.WriteString(" The load generator was saturated: treat latency and throughput as suspect.")
+	case starved:
+		b.WriteString(" The load generator was starved of CPU by other processes: latency measured then may be the generator's.")
 	}
 	return b.String()
 }

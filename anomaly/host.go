@@ -2,6 +2,7 @@ package anomaly
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/loadlens/loadlens/loadtest"
@@ -18,78 +19,125 @@ import (
 // the generator is starved: its timings are off by that much.
 const minContention = 10.0
 
+// contentionShare is the share of the second's median latency from which
+// the generator's wait to run is part of what it measured: a request's
+// timing holds several such waits (the send, the answer's wake-up and,
+// with the target in the same process, the target's own).
+const contentionShare = 0.25
+
 // contentionEpisodes returns the stretches in which the generator waited
-// to run: scheduling p99 at or above minContention and five times its
-// median, while its own CPU was not saturated.
+// to run: scheduling p99 at or above minContention and a sizeable share of
+// the latency it measured, while its own CPU was not saturated. The wait
+// is judged against the latency, not against the run's usual wait: a host
+// busy all run long starves the generator all run long.
 func (a *analysis) contentionEpisodes() []span {
 	sched := a.series(loadtest.SeriesGeneratorSched)
 	if sched == nil {
 		return nil
 	}
 	gen := a.series(loadtest.SeriesGeneratorCPU)
-	th := max(minContention, 5*median(finite(sched)))
+	lat := a.series(loadtest.SeriesLatencyP50)
+	if lat == nil {
+		lat = a.series(loadtest.SeriesLatencyP95)
+	}
 	starved := make([]float64, a.n)
 	for i, v := range sched {
-		if v >= th && (gen == nil || !(gen[i] >= a.o.GeneratorCPU)) {
+		if v >= minContention && !(lat != nil && v < contentionShare*lat[i]) && (gen == nil || !(gen[i] >= a.o.GeneratorCPU)) {
 			starved[i] = 1
 		}
 	}
-	return episodesAbove(starved, 1, 1)
+	return episodesAbove(starved, 1, 2)
 }
 
-// hostContention folds latency findings that begin in a contention
-// episode into one host-contention finding per episode, blamed on the
-// generator's host.
+// starvedShare returns the share of the points of [i, j) that lie in the
+// episodes.
+func starvedShare(eps []span, i, j int) float64 {
+	if j <= i {
+		return 0
+	}
+	in := 0
+	for _, ep := range eps {
+		in += max(0, min(j, ep.b)-max(i, ep.a))
+	}
+	return float64(in) / float64(j-i)
+}
+
+// hostContention folds latency and throughput findings measured while the
+// generator was starved into one host-contention finding per episode,
+// blamed on the generator's host: those that began with an episode and
+// were over when it was, and those measured mostly in episodes (a host
+// busy for most of the run). The finding then spans them.
 func (a *analysis) hostContention() {
 	eps := a.contentionEpisodes()
 	if len(eps) == 0 {
 		return
 	}
 	sched, host, gen := a.series(loadtest.SeriesGeneratorSched), a.series(loadtest.SeriesHostCPU), a.series(loadtest.SeriesGeneratorCPU)
-	for _, ep := range eps {
+	covered := 0 // episodes before this point are part of an earlier finding
+	for k, ep := range eps {
+		if ep.a < covered {
+			continue
+		}
 		var folded []Finding
 		a.found = slices.DeleteFunc(a.found, func(f Finding) bool {
 			switch f.Kind {
-			case KindLatencyShift, KindLatencySpike, KindLatencyDrift, KindLatencyStall, KindLatencyDegradation:
+			case KindLatencyShift, KindLatencySpike, KindLatencyDrift, KindLatencyStall, KindLatencyDegradation, KindThroughputLimit:
 			default:
 				return false
 			}
-			// The contention explains a rise that began with it and was
-			// over when it was.
 			at, end := a.index(f.Start), a.index(f.End)
-			if at < ep.a-1 || at >= ep.b || end > ep.b+3 {
+			began := at >= ep.a-1 && at < ep.b && end <= ep.b+3
+			mostly := starvedShare(eps, at, end) >= 0.5 && end > ep.a && (k == len(eps)-1 || at < eps[k+1].a)
+			if !began && !mostly {
 				return false
 			}
 			folded = append(folded, f)
 			return true
 		})
-		worst := maxFinite(sched[ep.a:ep.b])
-		long := ep.b-ep.a >= 3
-		if len(folded) == 0 && !(long && worst >= 5*minContention) {
+		from, to := ep.a, ep.b
+		for _, f := range folded {
+			from, to = min(from, a.index(f.Start)), max(to, a.index(f.End))
+		}
+		to = min(to, a.n)
+		covered = to
+		worst := maxFinite(sched[from:to])
+		if len(folded) == 0 && ep.b-ep.a < 3 {
 			continue
 		}
-		ev := map[string]float64{"sched_p99_ms": worst, "seconds": (a.at(ep.b) - a.at(ep.a)).Seconds()}
-		text := fmt.Sprintf("From %s to %s the load generator's goroutines waited up to %s to run", fmtSec(a.at(ep.a)), fmtSec(a.at(ep.b)), fmtMs(worst))
+		ev := map[string]float64{"sched_p99_ms": worst, "seconds": (a.at(to) - a.at(from)).Seconds(),
+			"starved_share": starvedShare(eps, from, to)}
+		text := fmt.Sprintf("From %s to %s the load generator was starved of CPU: its goroutines waited up to %s to run", fmtSec(a.at(from)), fmtSec(a.at(to)), fmtMs(worst))
 		if host != nil {
-			h := median(finite(host[ep.a:ep.b]))
+			h := median(finite(host[from:to]))
 			ev["host_cpu_pct"] = h
 			text += fmt.Sprintf(" while the host's CPUs were %.0f %% busy", h)
 		}
 		if gen != nil {
-			g := median(finite(gen[ep.a:ep.b]))
+			g := median(finite(gen[from:to]))
 			ev["generator_cpu_pct"] = g
 			text += fmt.Sprintf(" and the generator itself used %.0f %%", g)
 		}
-		text += ": other processes took the CPU, so latencies measured then include the generator's own wait."
+		text += ": other processes took the CPU, so latency measured then may be the generator's own wait, not the target's."
 		if len(folded) > 0 {
 			var change float64
+			limit := false
 			for _, f := range folded {
-				change = max(change, f.Evidence["change"])
+				c := f.Evidence["change"]
+				if f.Kind == KindThroughputLimit {
+					limit = true
+					c = f.Evidence["p95_after_ms"]/f.Evidence["p95_before_ms"] - 1
+				}
+				if !math.IsNaN(c) && !math.IsInf(c, 0) {
+					change = max(change, c)
+				}
 			}
 			ev["latency_change"] = change
 			text += fmt.Sprintf(" Latency rose %s meanwhile; that rise is not blamed on the target.", pct(change))
+			if limit {
+				text += " Nor is the throughput's limit: a starved generator cannot send faster."
+			}
 		}
 		a.add(Finding{Kind: KindHostContention, Severity: SeverityLow, Target: BlameGenerator, Metric: loadtest.SeriesGeneratorSched,
-			Method: "rule", Evidence: ev, Message: text}, ep.a, ep.b)
+			Method: "rule", Evidence: ev, Message: text}, from, to)
 	}
 }
