@@ -106,7 +106,7 @@ func (a *analysis) stalls() {
 	}
 	_, endpoints := a.latencyChannels()
 	if events = a.stallCluster(events); len(events) >= 3 {
-		a.reportStalls(events, a.stalledEndpoint(events, endpoints), usual, typical)
+		a.reportStalls(events, a.stalledEndpoint(events, endpoints), usual, typical, true)
 		return
 	}
 	if len(endpoints) < 2 {
@@ -127,7 +127,7 @@ func (a *analysis) stalls() {
 	}
 	for e := range endpoints {
 		if evs := a.stallCluster(a.endpointStalls(endpoints, spikes, ths, e, p95, th)); len(evs) >= 3 {
-			a.reportStalls(evs, endpoints[e].tags, usuals[e], typical)
+			a.reportStalls(evs, endpoints[e].tags, usuals[e], typical, false)
 		}
 	}
 }
@@ -169,14 +169,20 @@ func (a *analysis) endpointStalls(endpoints []channel, spikes [][]bool, ths []fl
 }
 
 // stalledEndpoint returns the name tag of the endpoint whose p95 alone
-// stalled: in two of the events or more, while every other endpoint's did
-// in a quarter as many or fewer. Nil otherwise. A p95 sees a stall only
-// when 5 % of the second's requests waited: with looping VUs, a stalled
-// endpoint holds one request per VU, so not every stall shows on it.
+// stalled: in two seconds of the episode or more, while every other
+// endpoint's did in a quarter as many or fewer. Nil otherwise. A p95 sees
+// a stall only when 5 % of the second's requests waited: with looping VUs,
+// a stalled endpoint holds one request per VU, so not every stall shows on
+// it. The episode runs from its first stall to a period after its last
+// (a stall in the run's last seconds is not an event: nothing says
+// latency came back, but it shows who stalled).
 func (a *analysis) stalledEndpoint(events []stallEvent, endpoints []channel) map[string]string {
 	if len(endpoints) < 2 {
 		return nil
 	}
+	first, last := events[0], events[len(events)-1]
+	gap := (last.at - first.at) / max(1, len(events)-1)
+	from, to := max(1, first.at), min(a.n-1, last.sec+1+gap)
 	hits := make([]int, len(endpoints))
 	best := 0
 	for k, ch := range endpoints {
@@ -185,8 +191,8 @@ func (a *analysis) stalledEndpoint(events []stallEvent, endpoints []channel) map
 			return nil
 		}
 		th := stallThreshold(usual)
-		for _, ev := range events {
-			if ch.x[ev.sec] >= th || ev.sec > 0 && ch.x[ev.sec-1] >= th {
+		for i := from; i < to; i++ {
+			if ch.x[i] >= th {
 				hits[k]++
 			}
 		}
@@ -223,8 +229,9 @@ func (a *analysis) stallCluster(events []stallEvent) []stallEvent {
 }
 
 // reportStalls reports a cluster of stalls, of one endpoint when tags
-// names it.
-func (a *analysis) reportStalls(events []stallEvent, tags map[string]string, usual, typical float64) {
+// names it; overall says the events' slowest times are the run's maxima
+// (else the endpoint's p95).
+func (a *analysis) reportStalls(events []stallEvent, tags map[string]string, usual, typical float64, overall bool) {
 	first, last := events[0], events[len(events)-1]
 	span := a.at(last.at) - a.at(first.at)
 	period := span.Seconds() / float64(len(events)-1)
@@ -246,7 +253,9 @@ func (a *analysis) reportStalls(events []stallEvent, tags map[string]string, usu
 	who, slowest, as := "all requests", "the slowest request took", "as a pause of the whole service (GC, a lock, a blocked event loop) does"
 	if tags != nil {
 		who = "all requests to " + tags["name"]
-		slowest = "its p95 reached"
+		if !overall {
+			slowest = "its p95 reached"
+		}
 		as = "as a pause of what serves it (a lock, a pool, a downstream call) does"
 		ev["endpoint_stalls"] = float64(len(events))
 	}
