@@ -26,6 +26,7 @@ func (a *analysis) grossDrift() {
 	if len(endpoints) > 1 {
 		for i := range endpoints {
 			if d, ok := a.fitDrift(&endpoints[i]); ok {
+				d.onset = a.commonModeOnset(endpoints, i, d)
 				found = append(found, d)
 			}
 		}
@@ -148,6 +149,38 @@ func (a *analysis) fitDrift(ch *channel) (driftFit, bool) {
 		}
 	}
 	return driftFit{ch: ch, onset: onset, end: end, level: level, slope: slope / float64(bs), top: top, pValue: p}, true
+}
+
+// commonModeOnset returns the onset of endpoint e's drift d fitted on its
+// p95 less the median p95 of the other endpoints: what the whole run
+// shares (a busy host, a ramp's extra connections) cancels, and what is
+// the endpoint's own remains. It keeps d's onset when the difference
+// does not rise after a flat start.
+func (a *analysis) commonModeOnset(endpoints []channel, e int, d driftFit) int {
+	var idx []int
+	var diff []float64
+	others := make([]float64, 0, len(endpoints)-1)
+	for i := 1; i < d.end; i++ {
+		others = others[:0]
+		for k, ch := range endpoints {
+			if k != e && ch.x[i] > 0 && !math.IsInf(ch.x[i], 0) {
+				others = append(others, ch.x[i])
+			}
+		}
+		if v := endpoints[e].x[i]; len(others) > 0 && v > 0 && !math.IsInf(v, 0) {
+			idx, diff = append(idx, i), append(diff, v-median(others))
+		}
+	}
+	if len(diff) < 15 {
+		return d.onset
+	}
+	despike(diff, 3)
+	pre := newPrefix(diff)
+	t0, _, slope := pre.bestHinge(0, len(diff), 3)
+	if t0 < 0 || slope <= 0 || len(diff)-t0 < 5 {
+		return d.onset
+	}
+	return idx[t0]
 }
 
 func (a *analysis) reportDrift(d driftFit) {
