@@ -66,6 +66,24 @@ func starvedIn(t *testing.T, res loadtest.Result, from, to time.Duration) (waitM
 	return waitMs, starved
 }
 
+// beforeKnee returns, over the seconds of the ramp before the knee (from
+// the third VU on), the median latency (s) and the median time a VU took
+// per request (VUs / req/s, s).
+func beforeKnee(t *testing.T, res loadtest.Result, knee time.Duration) (service, iteration float64) {
+	t.Helper()
+	vus, rps, p50 := res.Timeline.Find(loadtest.SeriesVUs, nil), res.Timeline.Find(loadtest.SeriesRequests, nil),
+		res.Timeline.Find(loadtest.SeriesLatencyP50, nil)
+	require.True(t, vus != nil && rps != nil && p50 != nil)
+	var lats, iters []float64
+	for i := 0; i < int(knee/res.Timeline.Step) && i < len(vus.Values) && i < len(rps.Values) && i < len(p50.Values); i++ {
+		if v, r, l := vus.Values[i], rps.Values[i], p50.Values[i]; v >= 3 && r > 0 && !math.IsNaN(l) {
+			lats, iters = append(lats, l/1000), append(iters, v/r)
+		}
+	}
+	require.GreaterOrEqual(t, len(lats), 3, "seconds of the ramp before the knee")
+	return median(lats), median(iters)
+}
+
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
@@ -168,22 +186,26 @@ func TestFaults(t *testing.T) {
 		// Each VU holds a slot back to back: throughput stops growing when
 		// the VUs fill the slots, a third of the way up the ramp.
 		kneeAt := rampFor * slots / rampVUs
-		wait, starved := starvedIn(t, res, kneeAt-2*time.Second, rampFor)
-		if starved {
+		if _, starved := starvedIn(t, res, kneeAt-2*time.Second, rampFor); starved {
 			blamedOnHost(t, rep, kneeAt, rampFor, anomaly.KindThroughputLimit, anomaly.KindLatencyShift, anomaly.KindLatencyDrift)
 			return
 		}
 		fs := ofKind(rep, anomaly.KindThroughputLimit)
 		require.Len(t, fs, 1, rep.Summary)
 		f := fs[0]
+		// Before the knee each request is served at once (service, the
+		// median latency: the hold and, on a busy machine, the waits to
+		// run) and each VU's iteration takes iteration (VUs per req/s:
+		// service and the client's own time). By Little's law the slots
+		// are full when VUs × service / iteration reach them, and the
+		// plateau's requests in service, plateau × service, are the slots.
+		// On an idle machine both are the slot count (service ≈ hold).
+		service, iteration := beforeKnee(t, res, f.Start)
 		knee := f.Evidence["knee_vus"]
-		assert.InDelta(t, slots, knee, 0.3*slots, "knee VUs")
-		// A slot is held for hold and handed on; each costs a wait to run
-		// (the holder's timer, the next one's wake-up) on a busy machine.
-		capacity := float64(slots) / hold.Seconds()
-		busy := float64(slots) / (hold.Seconds() + 2*wait/1000)
-		assert.GreaterOrEqual(t, f.Evidence["plateau_rps"], 0.85*busy, "plateau req/s, at least %d slots / (%s + 2 × %.1f ms)", slots, hold, wait)
-		assert.LessOrEqual(t, f.Evidence["plateau_rps"], 1.15*capacity, "plateau req/s, at most %d slots / %s", slots, hold)
+		assert.InDelta(t, slots*iteration/service, knee, 0.3*slots, "knee VUs (service %.0f ms, iteration %.0f ms)", service*1000, iteration*1000)
+		assert.InDelta(t, slots, f.Evidence["plateau_rps"]*service, 0.3*slots, "requests in service at the plateau (%.0f req/s × %.0f ms)",
+			f.Evidence["plateau_rps"], service*1000)
+		assert.LessOrEqual(t, f.Evidence["plateau_rps"], 1.15*float64(slots)/hold.Seconds(), "plateau req/s, at most %d slots / %s", slots, hold)
 		// The finding starts when the VUs reach the knee.
 		vus := res.Timeline.Find(loadtest.SeriesVUs, nil)
 		require.NotNil(t, vus)
