@@ -279,10 +279,10 @@ func TestLeakSoak(t *testing.T) {
 	if raceDetector {
 		t.Skip("resident memory under the race detector is the detector's")
 	}
-	const soakFor = 40 * time.Second
+	const soakFor, soakVUs = 40 * time.Second, 6
 	plan := func(url string) loadtest.Plan {
 		return loadtest.Plan{Name: "soak", TestType: loadtest.TestSoak,
-			Scenarios: scenarios.Scenarios{"soak": scenarios.ConstantVUs{VUs: constVUs, Duration: soakFor}},
+			Scenarios: scenarios.Scenarios{"soak": scenarios.ConstantVUs{VUs: soakVUs, Duration: soakFor}},
 			Target:    &loadtest.Target{BaseURL: url, Endpoints: []loadtest.Endpoint{{Path: "/", Name: "root"}}},
 			Telemetry: &loadtest.Telemetry{Prometheus: url + "/metrics"},
 		}
