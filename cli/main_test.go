@@ -22,28 +22,24 @@ import (
 	"github.com/loadlens/loadlens/target"
 )
 
-// binary is this test binary, which is the CLI too when beCLI is set in
-// its environment: the tests that need a process of their own (serve,
-// signals, a distributed run's runners) start it, rather than link a
-// second 90 MB program at every run of the package.
+// binary is the loadlens program, for the tests that need a process of
+// their own (serve, signals, a distributed run's runners, an agent's
+// sandboxed children). It is built without the race detector: those
+// processes run load and scripts, and under the detector a busy machine
+// pushes their init past the agent's timeouts.
 var binary string
 
-const beCLI = "LOADLENS_CLI_TEST_BINARY_IS_THE_CLI"
-
 func TestMain(m *testing.M) {
-	if os.Getenv(beCLI) == "1" {
-		os.Exit(Main(context.Background(), os.Args[1:]))
-	}
-	exe, err := os.Executable()
+	dir, err := os.MkdirTemp("", "loadlens-cli")
 	if err != nil {
 		panic(err)
 	}
-	binary = exe
-	// Every process the tests start, and the runners those start, is the CLI.
-	if err := os.Setenv(beCLI, "1"); err != nil {
-		panic(err)
+	binary = filepath.Join(dir, "loadlens")
+	if out, err := exec.Command("go", "build", "-o", binary, "github.com/loadlens/loadlens/cmd/loadlens").CombinedOutput(); err != nil {
+		panic(string(out))
 	}
 	code := m.Run()
+	_ = os.RemoveAll(dir)
 	if code == 0 {
 		// genai depends on opencensus, which starts a worker at init.
 		if err := goleak.Find(goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start")); err != nil {
