@@ -659,11 +659,18 @@ func (r *run) newVU(ctx context.Context, id uint64) (*VU, error) {
 	return vu, nil
 }
 
-// vuPool implements scenarios.VUPool over the run's VUs.
+// vuPool implements scenarios.VUPool over the run's VUs. Like k6's, it
+// holds at most the plan's peak of VUs: a scenario that starts while the
+// one before it still returns its VUs waits for them rather than making
+// more, so vus_max and the VUs at work never pass the plan (the agent's
+// max_vus is checked against it).
 type vuPool struct {
 	r           *run
 	mu          sync.Mutex
 	idle        []*VU
+	made        int64         // VUs made or being made; guarded by mu
+	limit       int64         // the most VUs to make; 0: no bound
+	returned    chan struct{} // closed by Put, for a Get waiting at the limit
 	nextID      atomic.Uint64
 	initialised atomic.Int64
 }
@@ -671,8 +678,12 @@ type vuPool struct {
 var _ scenarios.VUPool = (*vuPool)(nil)
 
 // initialise creates n VUs before the test starts, as k6 does for the peak
-// of planned VUs, a few at a time.
+// of planned VUs, a few at a time, and bounds the pool to them.
 func (p *vuPool) initialise(ctx context.Context, n int64) error {
+	p.mu.Lock()
+	p.limit = n
+	p.made += n
+	p.mu.Unlock()
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -697,26 +708,51 @@ func (p *vuPool) initialise(ctx context.Context, n int64) error {
 	return errors.Join(errs...)
 }
 
+// create makes a VU: the caller has counted it in made.
 func (p *vuPool) create(ctx context.Context) (*VU, error) {
 	vu, err := p.r.newVU(ctx, p.nextID.Add(1))
 	if err != nil {
+		p.mu.Lock()
+		p.made--
+		p.mu.Unlock()
 		return nil, err
 	}
 	p.initialised.Add(1)
 	return vu, nil
 }
 
-// Get implements scenarios.VUPool.
+// Get implements scenarios.VUPool: an idle VU, a new one below the limit,
+// or the next one returned.
 func (p *vuPool) Get(ctx context.Context) (scenarios.VU, error) {
 	p.mu.Lock()
-	if n := len(p.idle); n > 0 {
-		vu := p.idle[n-1]
-		p.idle = p.idle[:n-1]
+	for {
+		if n := len(p.idle); n > 0 {
+			vu := p.idle[n-1]
+			p.idle = p.idle[:n-1]
+			p.mu.Unlock()
+			return vu, nil
+		}
+		if p.limit == 0 || p.made < p.limit {
+			p.made++
+			break
+		}
+		if p.returned == nil {
+			p.returned = make(chan struct{})
+		}
+		returned := p.returned
 		p.mu.Unlock()
-		return vu, nil
+		select {
+		case <-returned:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+		p.mu.Lock()
 	}
 	p.mu.Unlock()
 	if err := ctx.Err(); err != nil {
+		p.mu.Lock()
+		p.made--
+		p.mu.Unlock()
 		return nil, err
 	}
 	return p.create(ctx)
@@ -728,6 +764,10 @@ func (p *vuPool) Put(v scenarios.VU) {
 	vu.flush()
 	p.mu.Lock()
 	p.idle = append(p.idle, vu)
+	if p.returned != nil {
+		close(p.returned)
+		p.returned = nil
+	}
 	p.mu.Unlock()
 }
 

@@ -731,3 +731,30 @@ func TestCheckAndGroupNamesAreCapped(t *testing.T) {
 	require.NoError(t, err)
 	assert.Less(t, len(b), 1<<20, "a result of %d bytes", len(b))
 }
+
+// Scenarios that hand over to one another share the plan's peak of VUs, as
+// in k6 (v2.2.0 on this plan: vus_max 10, vus max 10): the next scenario
+// waits for the VUs the last one is still returning instead of making
+// more, so no more VUs are made or at work than planned.
+func TestRunHandoverKeepsThePlannedPeakOfVUs(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		sc := scenarios.Scenarios{}
+		for i := range 5 {
+			sc[fmt.Sprint("s", i)] = scenarios.ConstantVUs{VUs: 10, Duration: time.Second,
+				Common: scenarios.Common{StartTime: time.Duration(i) * time.Second, GracefulStop: new(time.Duration(0))}}
+		}
+		var atWork, mostAtWork atomic.Int64
+		plan := Plan{Scenarios: sc, Program: Funcs{"default": func(ctx context.Context, vu *VU) error {
+			n := atWork.Add(1)
+			defer atWork.Add(-1)
+			for m := mostAtWork.Load(); n > m && !mostAtWork.CompareAndSwap(m, n); m = mostAtWork.Load() {
+			}
+			return vu.Sleep(ctx, 300*time.Millisecond)
+		}}}
+		res, err := Run(t.Context(), plan, &progressRecorder{})
+		require.NoError(t, err)
+		assert.Equal(t, 10.0, res.Metrics[metrics.VUsMax].Values["value"], "vus_max")
+		assert.LessOrEqual(t, mostAtWork.Load(), int64(10), "VUs at work at once")
+	})
+}

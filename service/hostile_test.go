@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/loadlens/loadlens/metrics"
 	"github.com/loadlens/loadlens/service"
 	"github.com/loadlens/loadlens/store"
 )
@@ -535,4 +536,26 @@ func TestStorageQuota(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, e.do("DELETE", "/load-test/"+first, e.keyA, nil).Status)
 	assert.Equal(t, http.StatusNotFound, e.do("GET", "/load-test/"+first+"/status", e.keyA, nil).Status)
 	e.waitFinal(e.keyA, e.start(e.keyA, e.spec(map[string]any{"options": map[string]any{"vus": 1, "iterations": 1}})))
+}
+
+// max_vus holds at run time: scenarios that hand over to one another
+// (each at the tenant's max_vus, one after another) never have more VUs
+// made or at work than it.
+func TestMaxVUsHoldsAtRunTime(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	require.NoError(t, e.st.SetLimits(t.Context(), "tenant-a", store.Limits{MaxVUs: 10}))
+	sc := map[string]any{}
+	for i := range 3 {
+		sc[fmt.Sprint("s", i)] = map[string]any{"executor": "constant-vus", "vus": 10, "duration": "1s",
+			"gracefulStop": "0s", "startTime": fmt.Sprintf("%ds", i)}
+	}
+	id := e.start(e.keyA, e.spec(map[string]any{"options": map[string]any{"scenarios": sc}}))
+	st := e.waitFinal(e.keyA, id)
+	require.Equal(t, store.Completed, st.State, "%+v", st)
+	assert.Equal(t, int64(10), st.MaxVUs, "vus_max")
+	vus := e.result(e.keyA, id).Result.Metric(metrics.VUs)
+	most, ok := vus.Value("max")
+	require.True(t, ok)
+	assert.LessOrEqual(t, most, 10.0, "VUs at work at once")
 }
