@@ -260,8 +260,8 @@ func (a *app) serve(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.stderr, "loadlens serve: %v\n", err)
 		return exitGenericError
 	}
-	ln = service.LimitListener(ln, *perIP, *maxConns)
 	httpSrv := srv.HTTPServer()
+	ln = service.LimitListener(ln, *perIP, *maxConns, httpSrv)
 	ctx, stop := a.signalContextSaying(ctx, "stopping the agent (running tests keep partial results)")
 	defer stop()
 	logger.Info("loadlens agent listening", "addr", ln.Addr().String(), "db", store.Redacted(*db))

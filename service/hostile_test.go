@@ -214,7 +214,7 @@ func TestHostileClientWithoutKeyIsAnsweredAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	hs := e.srv.HTTPServer()
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(service.LimitListener(ln, 4, 0)) }()
+	go func() { served <- hs.Serve(service.LimitListener(ln, 4, 0, hs)) }()
 	t.Cleanup(func() {
 		require.NoError(t, hs.Close())
 		<-served
@@ -240,7 +240,7 @@ func TestLimitListenerClosesConnectionsOverTheShare(t *testing.T) {
 	t.Parallel()
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	ln := service.LimitListener(inner, 2, 0)
+	ln := service.LimitListener(inner, 2, 0, &http.Server{})
 	defer ln.Close()
 	accepted := make(chan net.Conn)
 	go func() { // owned: ends when ln is closed
@@ -279,6 +279,76 @@ func TestLimitListenerClosesConnectionsOverTheShare(t *testing.T) {
 		require.NotNil(t, c)
 	case <-time.After(30 * time.Second):
 		t.Fatal("the freed place was not taken")
+	}
+}
+
+// M1 in all, not only per address: clients that never finish their
+// headers, from more addresses than the per-address share covers, hold
+// every place of the total; a new client takes the place of the one that
+// waited longest, so /healthz answers, and a request in flight (a slow one
+// from another client) is never the one closed.
+func TestLimitListenerKeylessFloodFromManyAddresses(t *testing.T) {
+	t.Parallel()
+	entered, release := make(chan struct{}), make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+		_, _ = io.WriteString(w, "slow")
+	})
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: time.Minute}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(service.LimitListener(ln, 2, 6, hs)) }() // owned: closed below
+	defer func() {
+		require.NoError(t, hs.Close())
+		<-served
+	}()
+	base := "http://" + ln.Addr().String()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+
+	slow := make(chan string, 1)
+	go func() { // owned: ends when release is closed
+		resp, err := client.Get(base + "/slow")
+		if err != nil {
+			slow <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		slow <- string(b)
+	}()
+	select { // the slow request is in flight before the flood
+	case <-entered:
+	case got := <-slow:
+		t.Fatalf("the slow request failed: %s", got)
+	}
+	var idle []net.Conn
+	defer func() {
+		for _, c := range idle {
+			_ = c.Close()
+		}
+	}()
+	for i := range 10 { // 2 from each of 5 addresses: more than the total of 6
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i/2))}}
+		c, err := d.Dial("tcp", ln.Addr().String())
+		require.NoError(t, err)
+		_, _ = io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n") // never ends its headers
+		idle = append(idle, c)
+	}
+	resp, err := client.Get(base + "/healthz")
+	require.NoError(t, err, "/healthz while keyless clients hold every place")
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	close(release)
+	select {
+	case got := <-slow:
+		assert.Equal(t, "slow", got, "the request in flight was not closed for the flood")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the slow request never ended")
 	}
 }
 
