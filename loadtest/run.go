@@ -252,11 +252,11 @@ func (r *run) execScenarios(ctx context.Context) (Result, error) {
 		r.flushExecutorSamples()
 	}()
 
-	vus := peakVUs(r.plan.Scenarios, r.scenarioTuple())
+	vus, limit := r.plan.Scenarios.PeakVUs(r.scenarioTuple())
 	if r.remote != nil {
-		vus = 0
+		vus, limit = 0, 0
 	}
-	if err := r.pool.initialise(ctx, vus); err != nil {
+	if err := r.pool.initialise(ctx, vus, limit); err != nil {
 		r.pool.close()
 		res.Status = StatusErrored
 		return res, fmt.Errorf("initialising VUs: %w", err)
@@ -660,7 +660,8 @@ func (r *run) newVU(ctx context.Context, id uint64) (*VU, error) {
 }
 
 // vuPool implements scenarios.VUPool over the run's VUs. Like k6's, it
-// holds at most the plan's peak of VUs: a scenario that starts while the
+// holds at most the plan's peak of VUs (with those executors may add at
+// run time): a scenario that starts while the
 // one before it still returns its VUs waits for them rather than making
 // more, so vus_max and the VUs at work never pass the plan (the agent's
 // max_vus is checked against it).
@@ -678,10 +679,12 @@ type vuPool struct {
 var _ scenarios.VUPool = (*vuPool)(nil)
 
 // initialise creates n VUs before the test starts, as k6 does for the peak
-// of planned VUs, a few at a time, and bounds the pool to them.
-func (p *vuPool) initialise(ctx context.Context, n int64) error {
+// of planned VUs, a few at a time, and bounds the pool to limit: the peak
+// with the VUs that executors may add at run time (arrival rates' maxVUs,
+// externally-controlled's).
+func (p *vuPool) initialise(ctx context.Context, n, limit int64) error {
 	p.mu.Lock()
-	p.limit = n
+	p.limit = limit
 	p.made += n
 	p.mu.Unlock()
 	var (

@@ -15,12 +15,6 @@ func scenarioEnv(cfg scenarios.Config) map[string]string   { return cfg.Base().E
 func scenarioTags(cfg scenarios.Config) map[string]string  { return cfg.Base().Tags }
 func scenarioStartTime(cfg scenarios.Config) time.Duration { return cfg.Base().StartTime }
 
-// peakVUs is how many VUs to initialise before the test starts.
-func peakVUs(s scenarios.Scenarios, et *scenarios.ExecutionTuple) int64 {
-	planned, _ := s.PeakVUs(et)
-	return planned
-}
-
 func (r *run) scenarioTuple() *scenarios.ExecutionTuple {
 	et, _ := r.plan.Options.ExecutionTuple() // validated
 	return et

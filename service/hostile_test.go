@@ -402,11 +402,17 @@ func TestProgressIgnoresGracefulStopAndStopsWhereCancelled(t *testing.T) {
 // sandboxChildEnv makes the test binary a sandbox child (see TestMain).
 const sandboxChildEnv = "LOADLENS_SANDBOX_CHILD"
 
+// testSandboxNice is the tests' sandbox niceness: barely below the test
+// binary's, because the other packages' tests run beside them at 0 and a
+// child at the agent's default of 10 would wait for them past its
+// init_timeout on a busy machine.
+const testSandboxNice = 1
+
 // withSandbox runs tenant scripts in children that are this test binary,
 // with a memory limit of mib MiB.
 func withSandbox(mib int64) envOption {
 	return func(c *service.Config) {
-		c.Sandbox = &service.Sandbox{Command: []string{os.Args[0]}, Env: []string{sandboxChildEnv + "=1"}, MemoryBytes: mib << 20,
+		c.Sandbox = &service.Sandbox{Command: []string{os.Args[0]}, Env: []string{sandboxChildEnv + "=1"}, MemoryBytes: mib << 20, Nice: testSandboxNice,
 			MaxResidentBytes: raceResidentFactor * 3 * mib << 20}
 	}
 }

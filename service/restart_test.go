@@ -36,7 +36,8 @@ func helperMain() int {
 	}
 	cfg := service.Config{Store: st}
 	if os.Getenv(helperSandboxEnv) != "" {
-		cfg.Sandbox = &service.Sandbox{Command: []string{os.Args[0]}, Env: []string{sandboxChildEnv + "=1"}, MemoryBytes: 256 << 20}
+		cfg.Sandbox = &service.Sandbox{Command: []string{os.Args[0]}, Env: []string{sandboxChildEnv + "=1"}, MemoryBytes: 256 << 20,
+			Nice: testSandboxNice}
 	}
 	srv, err := service.New(cfg)
 	if err != nil {

@@ -93,8 +93,8 @@ func statFields(path string) []string {
 
 // A tenant weighs the same with the CPU scheduler however many tests it
 // runs: its children get nicer as it starts more (log1.25 of their number
-// above the lone child's 10), every thread of them, while the other
-// tenant's lone child keeps 10; a tenant's remaining child gets its weight
+// above a lone child's), every thread of them, while the other tenant's
+// lone child keeps a lone child's niceness; a tenant's remaining child gets its weight
 // back when the agent may lower a niceness (root here, CAP_SYS_NICE).
 func TestSandboxTenantsWeighTheSame(t *testing.T) {
 	t.Parallel()
@@ -115,15 +115,15 @@ export default function () { while (true) {} }`}
 	bChild := slices.DeleteFunc(markedChildren(t, mark), func(pid int) bool { return slices.Contains(aChildren, pid) })
 	require.Len(t, bChild, 1, "tenant B's child")
 
-	waitNice(t, aChildren, 13) // 10 + round(log1.25 2)
-	waitNice(t, bChild, 10)
+	waitNice(t, aChildren, testSandboxNice+3) // + round(log1.25 2)
+	waitNice(t, bChild, testSandboxNice)
 
 	require.Equal(t, http.StatusAccepted, e.do("POST", "/load-test/"+a1+"/cancel", e.keyA, nil).Status)
 	e.waitFinal(e.keyA, a1)
 	if os.Geteuid() == 0 {
-		waitNice(t, aChildren[1:], 10)
+		waitNice(t, aChildren[1:], testSandboxNice)
 	}
-	waitNice(t, bChild, 10)
+	waitNice(t, bChild, testSandboxNice)
 	for id, key := range map[string]string{a2: e.keyA, b: e.keyB} {
 		require.Equal(t, http.StatusAccepted, e.do("POST", "/load-test/"+id+"/cancel", key, nil).Status)
 		e.waitFinal(key, id)
