@@ -76,6 +76,16 @@
 // modules (their namespace), relative to the file that calls it; a
 // CommonJS entry script exports options and default through exports.
 //
+// Memory per VU: an entry ES module whose imports are all Go modules (k6's
+// and extensions') runs as one function rather than through sobek's module
+// evaluation, which keeps about 20 KB per VU (the Promise constructor, a
+// promise per module, the module body's async state); its semantics stay a
+// module's (strict mode, constant imports made first, exports read when
+// read, lines and columns unchanged). Scripts it cannot reproduce exactly
+// (top-level await, import.meta, import(), namespace imports, re-exports,
+// imports of files, code on line 1) are evaluated as modules. __ENV reads
+// the run's variables from one map all VUs share, under each VU's writes.
+//
 // WebSockets: k6/ws's ws.connect blocks the iteration until its socket
 // closes, running the socket's handlers and timers on the VU's goroutine;
 // k6/websockets (and k6/experimental/websockets) is the browser's

@@ -146,3 +146,50 @@ export default function () {
 		assert.Equal(t, `{"A":"1","C":"3"} {"B":"vu`+string(rune('0'+id))+`","C":"3"} B,C false true undefined`, ret.String())
 	}
 }
+
+// TestTypicalScriptsRunFlat guards the biggest saving in a VU's memory:
+// scripts shaped as k6's documentation writes them run flat, not as
+// modules (about 20 KB more per VU; see flatModule and BenchmarkNewVU).
+func TestTypicalScriptsRunFlat(t *testing.T) {
+	t.Parallel()
+	for name, code := range map[string]string{
+		"options, setup, default": `import http from 'k6/http';
+import { check, group, sleep } from 'k6';
+import { Trend, Counter } from 'k6/metrics';
+
+export const options = { vus: 10, duration: '30s', thresholds: { http_req_duration: ['p(95)<500'] } };
+const waiting = new Trend('waiting');
+const errors = new Counter('errors');
+
+export function setup() { return { base: __ENV.BASE_URL }; }
+
+export default function (data) {
+  group('home', () => {
+    const res = http.get(data.base + '/');
+    check(res, { 'status is 200': (r) => r.status === 200 }) || errors.add(1);
+    waiting.add(res.timings.waiting);
+  });
+  sleep(1);
+}
+
+export function handleSummary(data) { return { stdout: JSON.stringify(data.metrics.http_reqs) }; }
+`,
+		"comment first, named default": `// A smoke test.
+import http from 'k6/http';
+export default function main() { http.get('http://127.0.0.1/'); }
+`,
+		"scenarios with exec functions": `import http from 'k6/http';
+import exec from 'k6/execution';
+export const options = { scenarios: { a: { executor: 'shared-iterations', exec: 'browse' } } };
+export function browse() { http.get('http://127.0.0.1/' + exec.vu.idInTest); }
+export const teardown = () => {};
+`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			prog, err := Load(t.Context(), Source{Code: []byte(code)}, Options{})
+			require.NoError(t, err)
+			assert.NotNil(t, prog.loader.flat, "the script runs flat")
+		})
+	}
+}

@@ -19,6 +19,9 @@
 // /delay/1000 with loadlens alone: does the generator's core saturate?
 //
 // k6 is -k6, or k6 on PATH; without it the experiments run loadlens alone.
+// -baseline names another loadlens binary (built from main, say) that the
+// VU experiments run beside this one, so that a change's saving is a ratio
+// of one run.
 // Run it through bench/run, which installs the other peers.
 package main
 
@@ -59,6 +62,7 @@ type config struct {
 	heavyVUs        int
 	heavyDuration   time.Duration
 	k6              string // the k6 binary, or ""
+	baseline        string // a loadlens binary to compare with, or ""
 }
 
 func run() error {
@@ -76,6 +80,7 @@ func run() error {
 	flag.IntVar(&c.heavyVUs, "heavy-vus", 10000, "heavy run: VUs against /delay/1000 (0 skips it)")
 	flag.DurationVar(&c.heavyDuration, "heavy-duration", 20*time.Second, "heavy run: length of each run")
 	flag.StringVar(&c.k6, "k6", "", "k6 binary to compare with (default: k6 on PATH, if any)")
+	flag.StringVar(&c.baseline, "baseline", "", "VU experiments: another loadlens binary (say, of main) to run beside this one")
 	flag.Parse()
 	if c.k6 == "" {
 		c.k6, _ = exec.LookPath("k6")
@@ -238,19 +243,25 @@ func vuExperiment(ctx context.Context, bin, dir, url string, c config, counts []
 		return []string{"run", "-q", "-u", strconv.Itoa(vus), "-d", d, "-e", "URL=" + url, "-e", "DELAY=" + delay,
 			"--summary-export", summary, script}
 	}
-	tools := []tool{
-		{"plan", func(vus int) generator {
-			spec := fmt.Sprintf(`{"test_type": "custom", "target": {"base_url": %q, "endpoints": ["/delay/%s"]},
+	loadlens := func(bin, suffix string) []tool {
+		return []tool{
+			{"plan" + suffix, func(vus int) generator {
+				spec := fmt.Sprintf(`{"test_type": "custom", "target": {"base_url": %q, "endpoints": ["/delay/%s"]},
 				"options": {"vus": %d, "duration": %q, "discardResponseBodies": true}}`, url, delay, vus, d)
-			path := filepath.Join(dir, "vus.json")
-			if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
-				panic(err)
-			}
-			return generator{"plan", []string{bin, "run", "-q", "--no-analysis", "--summary-export", summary, path}, loadlensCount(dir)}
-		}},
-		{"script", func(vus int) generator {
-			return generator{"script", runCmd(bin, "--no-analysis", scriptArgs(vus)), loadlensCount(dir)}
-		}},
+				path := filepath.Join(dir, "vus.json")
+				if err := os.WriteFile(path, []byte(spec), 0o644); err != nil {
+					panic(err)
+				}
+				return generator{"plan", []string{bin, "run", "-q", "--no-analysis", "--summary-export", summary, path}, loadlensCount(dir)}
+			}},
+			{"script" + suffix, func(vus int) generator {
+				return generator{"script", runCmd(bin, "--no-analysis", scriptArgs(vus)), loadlensCount(dir)}
+			}},
+		}
+	}
+	tools := loadlens(bin, "")
+	if c.baseline != "" {
+		tools = append(tools, loadlens(c.baseline, "@base")...)
 	}
 	if k6 != "" {
 		tools = append(tools, tool{"k6", func(vus int) generator {
@@ -281,11 +292,11 @@ func vuExperiment(ctx context.Context, bin, dir, url string, c config, counts []
 			med[t.name][n] = medianRSS(results[t.name])
 		}
 	}
-	fmt.Printf("%-8s %6s %10s %10s %11s %14s %9s\n", "tool", "VUs", "peak RSS", "req/s", "of ceiling", "CPU of a core", "load")
+	fmt.Printf("%-11s %6s %10s %10s %11s %14s %9s\n", "tool", "VUs", "peak RSS", "req/s", "of ceiling", "CPU of a core", "load")
 	for _, t := range tools {
 		for _, n := range counts {
 			m := med[t.name][n]
-			fmt.Printf("%-8s %6d %7.1f MB %10.0f %10.1f%% %13.0f%% %9s\n", t.name, n, m.rssKB/1024, m.reqPerSec(),
+			fmt.Printf("%-11s %6d %7.1f MB %10.0f %10.1f%% %13.0f%% %9s\n", t.name, n, m.rssKB/1024, m.reqPerSec(),
 				100*m.reqPerSec()/(perVU*float64(n)), 100*m.cpu/m.process, m.load)
 		}
 	}
@@ -303,11 +314,15 @@ func vuExperiment(ctx context.Context, bin, dir, url string, c config, counts []
 	}
 	fmt.Printf("\nmemory per extra VU (%d → %d VUs, peak RSS):\n", lo, hi)
 	for _, t := range tools {
-		fmt.Printf("  %-7s %6.1f KB\n", t.name, kbPerVU(t.name))
+		fmt.Printf("  %-11s %6.1f KB\n", t.name, kbPerVU(t.name))
 	}
 	if k6 != "" {
 		fmt.Printf("loadlens / k6 (same run), KB per VU: plan %.2f×, script %.2f×\n",
 			kbPerVU("plan")/kbPerVU("k6"), kbPerVU("script")/kbPerVU("k6"))
+	}
+	if c.baseline != "" {
+		fmt.Printf("loadlens / baseline (same run), KB per VU: plan %.2f×, script %.2f×\n",
+			kbPerVU("plan")/kbPerVU("plan@base"), kbPerVU("script")/kbPerVU("script@base"))
 	}
 	return nil
 }
