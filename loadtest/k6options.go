@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/loadlens/loadlens/internal/duration"
+	"github.com/loadlens/loadlens/internal/strictjson"
 	"github.com/loadlens/loadlens/metrics"
 	"github.com/loadlens/loadlens/scenarios"
 )
@@ -34,31 +37,32 @@ type K6Options struct {
 	Warnings []string
 }
 
-// engineOptionKeys are the k6 option names that map to Options.
-var engineOptionKeys = []string{"tags", "summaryTrendStats", "discardResponseBodies", "noConnectionReuse",
-	"noVUConnectionReuse", "noCookiesReset", "userAgent", "insecureSkipTLSVerify", "maxRedirects", "setupTimeout", "teardownTimeout",
-	"minIterationDuration", "systemTags", "executionSegment", "executionSegmentSequence", "noThresholds",
-	"noSetup", "noTeardown", "blacklistIPs", "tlsVersion", "tlsCipherSuites", "tlsAuth", "httpDebug"}
-
 // ParseK6Options reads a k6 options object and reports every problem at
 // once, each prefixed by "options.KEY". Options k6 has and loadlens does
 // not implement, and unknown keys, are ignored with a warning, as k6
 // ignores unknown keys.
 func ParseK6Options(b []byte) (K6Options, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return K6Options{}, fmt.Errorf("options: want a JSON object: %w", err)
+	members, err := strictjson.Members(b)
+	if err != nil {
+		if p, ok := err.(*strictjson.Problem); ok && p.Path == "" {
+			p.Path = "options"
+		}
+		return K6Options{}, err
+	}
+	raw := map[string]strictjson.Member{} // the last of a repeated key, as encoding/json
+	for _, m := range members {
+		raw[m.Name] = m
 	}
 	o := K6Options{set: map[string]bool{}}
 	var errs []error
 	field := func(key string, dst any) {
-		if err := json.Unmarshal(raw[key], dst); err != nil {
-			errs = append(errs, fmt.Errorf("options.%s: %w", key, err))
+		if err := strictjson.DecodeMember(b, raw[key], "options."+key, dst); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	engine := map[string]json.RawMessage{}
 	for _, key := range slices.Sorted(maps.Keys(raw)) {
-		if string(raw[key]) == "null" {
+		if string(raw[key].Value) == "null" {
 			continue
 		}
 		switch key {
@@ -80,13 +84,10 @@ func ParseK6Options(b []byte) (K6Options, error) {
 		case "thresholds":
 			field(key, &o.Thresholds)
 		default:
-			if slices.Contains(engineOptionKeys, key) {
-				engine[key] = raw[key]
+			if dst := engineOptionField(key); dst != nil {
+				engine[key] = raw[key].Value
 				o.set[key] = true
-				var one Options
-				if err := json.Unmarshal(mustJSON(map[string]json.RawMessage{key: raw[key]}), &one); err != nil {
-					errs = append(errs, fmt.Errorf("options.%s: %w", key, err))
-				}
+				field(key, dst)
 				continue
 			}
 			o.Warnings = append(o.Warnings, fmt.Sprintf("option %q is not supported by loadlens and was ignored", key))
@@ -107,6 +108,18 @@ func ParseK6Options(b []byte) (K6Options, error) {
 		errs = append(errs, fmt.Errorf("options.iterations: must be >= 0, got %d", *o.Iterations))
 	}
 	return o, errors.Join(errs...)
+}
+
+// engineOptionField returns a new value of the type the engine option
+// key decodes into (its field of optionsJSON), or nil when key is none.
+func engineOptionField(key string) any {
+	t := reflect.TypeFor[optionsJSON]()
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name == key {
+			return reflect.New(t.Field(i).Type).Interface()
+		}
+	}
+	return nil
 }
 
 func mustJSON(v any) []byte {

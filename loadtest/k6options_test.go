@@ -48,8 +48,11 @@ func TestParseK6OptionsReportsEveryProblem(t *testing.T) {
 		"options.scenarios", "options.iterations"} {
 		assert.Contains(t, err.Error(), want)
 	}
+	assert.Contains(t, err.Error(), `options.vus: want an integer (64-bit), got the string "many" (line 1, column 9)`)
 	_, err = ParseK6Options([]byte(`[1]`))
-	require.Error(t, err)
+	assert.EqualError(t, err, "options: want an object, got an array (line 1, column 1)")
+	_, err = ParseK6Options([]byte("{\n  \"vus\": 1,\n}"))
+	assert.EqualError(t, err, "options: invalid character '}' looking for beginning of object key string (line 3, column 1)")
 }
 
 // CLI flags over script options, as k6: a shortcut on top replaces the
@@ -120,9 +123,30 @@ func TestDecodeTestSpec(t *testing.T) {
 
 func TestDecodeTestSpecReportsEveryProblem(t *testing.T) {
 	t.Parallel()
-	_, err := DecodeTestSpec([]byte(`{"test_type": "spike", "surprise": 1}`))
+	// The JSON's own problems: every unknown field and wrong type at once,
+	// each with its line and column (encoding/json stopped at the first,
+	// and said "cannot unmarshal string into Go struct field
+	// TestSpec.virtual_users of type int64").
+	_, err := DecodeTestSpec([]byte(`{"test_type": "spike", "surprise": 1,
+  "virtual_users": "two", "target": {"base_url": 7, "endpoints": ["/"], "extra": true},
+  "another": null}`))
 	require.ErrorIs(t, err, ErrInvalidPlan)
-	assert.Contains(t, err.Error(), `unknown field "surprise"`)
+	assert.Equal(t, `surprise: unknown field (line 1, column 24)
+virtual_users: want an integer (64-bit), got the string "two" (line 2, column 20)
+target.base_url: want a string, got the number 7 (line 2, column 50)
+target.extra: unknown field (line 2, column 73)
+another: unknown field (line 3, column 3)`, err.Error())
+	ps := ProblemsOf(err)
+	require.Len(t, ps, 5)
+	assert.Equal(t, Problem{Path: "virtual_users", Message: `want an integer (64-bit), got the string "two" (line 2, column 20)`, Err: ps[1].Err}, ps[1])
+	_, err = DecodeTestSpec([]byte("{\n  \"test_type\": \"smoke\",\n}"))
+	require.ErrorIs(t, err, ErrInvalidPlan)
+	assert.Equal(t, "invalid character '}' looking for beginning of object key string (line 3, column 1)", err.Error())
+	// The options' problems are placed in the file too.
+	_, err = DecodeTestSpec([]byte("{\"test_type\": \"custom\", \"target\": {\"base_url\": \"http://127.0.0.1:9\", \"endpoints\": [\"/\"]},\n" +
+		"  \"options\": {\"vus\": 1,\n    \"duration\": 5, \"iterations\": \"3\"}}"))
+	require.ErrorIs(t, err, ErrInvalidPlan)
+	assert.Contains(t, err.Error(), `options.iterations: want an integer (64-bit), got the string "3" (line 3, column 34)`)
 
 	_, err = DecodeTestSpec([]byte(`{"test_type": "volcano", "duration": "1m", "duration_minutes": 2, "virtual_users": -1,
 		"ramp_up_duration_seconds": -3, "target": {"base_url": "ftp://x", "endpoints": [{"path": "", "method": "FETCH", "expect_status": 7}]},

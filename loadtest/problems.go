@@ -3,6 +3,7 @@ package loadtest
 import (
 	"strings"
 
+	"github.com/loadlens/loadlens/internal/strictjson"
 	"github.com/loadlens/loadlens/scenarios"
 )
 
@@ -62,7 +63,8 @@ func (ps Problems) Unwrap() []error {
 // give a problem each, ErrInvalidPlan itself none, a
 // *[scenarios.FieldError] its path and message; a wrapper with text of its
 // own around several problems ("options.%w", "--config %s: %w") puts its
-// text before each one's path.
+// text before each one's path. A *strictjson.Problem keeps its path, and
+// its message says its line and column.
 func Invalid(errs ...error) error {
 	var ps Problems
 	for _, err := range errs {
@@ -121,6 +123,9 @@ func appendProblems(ps Problems, prefix string, err error) Problems {
 	}
 	if fe, ok := err.(*scenarios.FieldError); ok {
 		return append(ps, prefixed(prefix, Problem{Path: fe.Path, Message: fe.Msg, Err: err}))
+	}
+	if jp, ok := err.(*strictjson.Problem); ok {
+		return append(ps, prefixed(prefix, Problem{Path: jp.Path, Message: jp.Message(), Err: err}))
 	}
 	return append(ps, prefixed(prefix, Problem{Message: err.Error(), Err: err}))
 }

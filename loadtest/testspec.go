@@ -1,15 +1,16 @@
 package loadtest
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/loadlens/loadlens/internal/duration"
+	"github.com/loadlens/loadlens/internal/strictjson"
 	"github.com/loadlens/loadlens/metrics"
 	"github.com/loadlens/loadlens/scenarios"
 )
@@ -63,24 +64,39 @@ type TestSpec struct {
 	Telemetry *Telemetry `json:"telemetry,omitempty"`
 }
 
-// DecodeTestSpec reads a test spec strictly: unknown fields are errors that
-// name the field. Every problem of the spec is reported at once.
+// DecodeTestSpec reads a test spec strictly and reports every problem at
+// once: its syntax error, or every unknown field and value of the wrong
+// type, or else every invalid value. Problems of the JSON itself and of
+// its "options" are *strictjson.Problem errors that say their line and
+// column in b.
 func DecodeTestSpec(b []byte) (TestSpec, error) {
 	var s TestSpec
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
+	if err := strictjson.Decode(b, &s); err != nil {
 		return TestSpec{}, Invalid(err)
 	}
-	if err := s.Validate(); err != nil {
-		return s, err
+	if err := s.problems(); err != nil {
+		// The options' problems are placed in s.Options: place them in b.
+		members, _ := strictjson.Members(b)
+		var options *strictjson.Member // the last one, the one decoded
+		for i, m := range members {
+			if strings.EqualFold(m.Name, "options") {
+				options = &members[i]
+			}
+		}
+		if options != nil {
+			strictjson.Relocate(err, b, options.Offset)
+		}
+		return s, Invalid(err)
 	}
 	return s, nil
 }
 
 // Validate reports every problem of the spec at once, wrapped in
 // ErrInvalidPlan.
-func (s TestSpec) Validate() error {
+func (s TestSpec) Validate() error { return Invalid(s.problems()) }
+
+// problems are Validate's, joined.
+func (s TestSpec) problems() error {
 	var errs []error
 	switch s.TestType {
 	case TestSmoke, TestLoad, TestStress, TestSpike, TestSoak, TestBreakpoint, TestCustom, "":
@@ -132,10 +148,7 @@ func (s TestSpec) Validate() error {
 	if s.preset() == nil && !s.HasScript() && !opts.HasExecution() && s.VirtualUsers == nil && s.duration() == 0 {
 		errs = append(errs, errors.New("options: a custom test needs vus, duration, iterations, stages or scenarios"))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return Invalid(err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // MaxSpecDuration bounds a spec's duration and ramps: a year, far beyond

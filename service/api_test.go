@@ -121,7 +121,7 @@ func TestStartRejectsBadBodies(t *testing.T) {
 	}{
 		{"empty", "", []string{"body: required"}},
 		{"not json", "{", []string{"unexpected EOF"}},
-		{"unknown field", `{"test_type":"load","target":{"base_url":"http://127.0.0.1:1","endpoints":["/"]},"bogus":1}`, []string{`unknown field "bogus"`}},
+		{"unknown field", `{"test_type":"load","target":{"base_url":"http://127.0.0.1:1","endpoints":["/"]},"bogus":1}`, []string{`bogus: unknown field (line 1, column 82)`}},
 		{"every problem", `{"test_type":"nope","virtual_users":-3,"duration":"1m","duration_minutes":2,"ramp_up_duration_seconds":-1}`,
 			[]string{"test_type: unknown", "virtual_users: must be 1 … 100000000, got -3", "duration, duration_minutes: give one", "ramp_up_duration_seconds", "target: required"}},
 		{"bad target", `{"test_type":"smoke","target":{"base_url":"ftp://x","endpoints":[]}}`,
