@@ -258,6 +258,20 @@ export default function () {}
 `), check: func(t *testing.T, o outcome) {
 			assert.ErrorContains(t, o.err, "open(")
 		}},
+		// k6: "GoError: stat /no/such/dir/data.txt: no such file or
+		// directory"; loadlens named it "no/such/dir/data.txt".
+		{name: "open() names a missing file by its whole path", exit: 107, run: script(`
+const data = open('/no/such/dir/data.txt');
+export default function () {}
+`), check: func(t *testing.T, o outcome) {
+			assert.ErrorContains(t, o.err, `open("/no/such/dir/data.txt"): open /no/such/dir/data.txt: file does not exist`)
+		}},
+		{name: "a missing import is named by its whole path", exit: 107, run: script(`
+import x from './lib/nope.js';
+export default function () {}
+`), check: func(t *testing.T, o outcome) {
+			assert.ErrorContains(t, o.err, `open /lib/nope.js: file does not exist`)
+		}},
 		{name: "requests in init are refused", exit: 107, run: script(`
 import http from 'k6/http';
 http.get('http://127.0.0.1:1/');

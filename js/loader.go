@@ -83,7 +83,7 @@ func newLoader(ctx context.Context, src Source, opts Options) (*loader, sobek.Mo
 			return nil, nil, err
 		}
 		l.mainID = p
-		if code, err = fs.ReadFile(l.fsys, fsPath(p)); err != nil {
+		if code, err = l.readFile(p); err != nil {
 			return nil, nil, fmt.Errorf("%w: reading the script: %w", ErrScript, err)
 		}
 	default:
@@ -249,7 +249,7 @@ func (l *loader) resolveFrom(ctx context.Context, from, specifier string) (sobek
 // read returns the code of a script file or a remote module.
 func (l *loader) read(ctx context.Context, id string) ([]byte, error) {
 	if !isRemote(id) {
-		return fs.ReadFile(l.fsys, fsPath(id))
+		return l.readFile(id)
 	}
 	if l.remote == nil {
 		return nil, fmt.Errorf("%w: remote modules are not enabled here", ErrModuleRefused)
@@ -336,7 +336,7 @@ func (l *loader) open(name string) (*fileData, error) {
 	if ok {
 		return f, nil
 	}
-	data, err := fs.ReadFile(l.fsys, fsPath(p))
+	data, err := l.readFile(p)
 	if err != nil {
 		return nil, err
 	}
@@ -348,6 +348,16 @@ func (l *loader) open(name string) (*fileData, error) {
 	f = &fileData{data: data}
 	l.files[p] = f
 	return f, nil
+}
+
+// readFile reads the file at slash path p ("/dir/file.js"); its errors
+// name p as scripts do, "/" and all (fs.FS paths have no leading "/").
+func (l *loader) readFile(p string) ([]byte, error) {
+	data, err := fs.ReadFile(l.fsys, fsPath(p))
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		pe.Path = p
+	}
+	return data, err
 }
 
 // vuFor returns the VU whose init code runs on rt.

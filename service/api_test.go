@@ -134,7 +134,7 @@ func TestStartRejectsBadBodies(t *testing.T) {
 		{"script exception in init", `{"test_type":"smoke","script":"throw new Error('no config')\nexport default function() {}"}`,
 			[]string{"script: /script.js:1:7: Error: no config", "script: at <anonymous> (/script.js:1:7)"}},
 		{"script imports a host file", `{"test_type":"smoke","script":"import x from '/etc/passwd'\nexport default function() {}"}`,
-			[]string{`script: import "/etc/passwd" from /script.js: open etc/passwd: file does not exist`}},
+			[]string{`script: import "/etc/passwd" from /script.js: open /etc/passwd: file does not exist`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
