@@ -7,21 +7,9 @@
 // `loadlens demo`), the engine's end-to-end tests and the anomaly
 // evaluation use it.
 //
-// Routes:
-//
-//	GET  /                    "ok" (2 bytes)                     load route, weight 1
-//	GET  /api/products        the catalogue, JSON (~6 KB)        load route, weight 2
-//	GET  /api/products/{id}   one product, 1..Products; 400, 404 load route, weight 1
-//	POST /api/login           {"username","password":"demo"} or a bearer token → {"token"}; 400, 401
-//	                                                             load route, weight 3
-//	POST /api/checkout        bearer DemoToken, {"items":[{"id","qty"}]} → 201 {"order","total"}; 400, 401
-//	                                                             load route, weight 5
-//	ANY  /status/{code}       that status, 200..599
-//	GET  /delay/{ms}          "ok" after ms, at most MaxDelay
-//	GET  /bytes/{n}           n bytes, at most MaxBytes
-//	GET  /healthz             "ok", never faulted, not counted
-//	GET  /metrics             Prometheus text from the Server's own registry
-//
+// Its routes are [Routes] (`loadlens target --help` lists them): five load
+// routes (/, /api/products, /api/products/{id}, /api/login,
+// /api/checkout), /status, /delay, /bytes, /healthz and /metrics.
 // Other paths and methods answer 404. Latency (× the route's weight,
 // log-normally spread by Spread), Jitter, CPUWork, ErrorRate and the
 // faults apply to load routes only. A load request waits out a stall, then

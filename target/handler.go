@@ -81,30 +81,65 @@ func newContent() content {
 // handlerFunc answers a request and returns the status it wrote.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) int
 
-// routes registers every route on the mux.
-func (s *Server) routes() {
-	load := func(pattern string, weight time.Duration, h handlerFunc) {
-		s.handle(pattern, true, s.faulty(weight, h))
+// A Route is one of the target's routes.
+type Route struct {
+	// Pattern is its net/http.ServeMux pattern, e.g. "GET /api/products".
+	Pattern string
+	// Answer says what it answers.
+	Answer string
+	// Weight multiplies the latency of a load route (Config.Latency);
+	// 0 is a route that is not a load route: faults leave it alone.
+	Weight int
+}
+
+// Routes returns the target's routes, the catch-all last.
+func Routes() []Route {
+	return []Route{
+		{"GET /{$}", `"ok" (2 bytes)`, 1},
+		{"GET /api/products", "the catalogue, JSON (~6 KB)", 2},
+		{"GET /api/products/{id}", fmt.Sprintf("one product, 1..%d; 400, 404", Products), 1},
+		{"POST /api/login", `{"username","password":"demo"} or a bearer token → {"token"}; 400, 401`, 3},
+		{"POST /api/checkout", "bearer " + DemoToken + `, {"items":[{"id","qty"}]} → 201 {"order","total"}; 400, 401`, 5},
+		{"/status/{code}", "that status, 200..599, to any method", 0},
+		{"GET /delay/{ms}", fmt.Sprintf(`"ok" after ms, at most %s`, MaxDelay), 0},
+		{"GET /bytes/{n}", "n bytes, at most 16 MiB", 0},
+		{"GET /healthz", `"ok", never faulted, not counted`, 0},
+		{"GET /metrics", "Prometheus text of the target's own metrics, not counted", 0},
+		{"/", "404 to every other path and method", 0},
 	}
-	load("GET /{$}", 1, s.root)
-	load("GET /api/products", 2, s.productList)
-	load("GET /api/products/{id}", 1, s.productByID)
-	load("POST /api/login", 3, s.login)
-	load("POST /api/checkout", 5, s.checkout)
-	s.handle("/status/{code}", true, s.status)
-	s.handle("GET /delay/{ms}", true, s.delay)
-	s.handle("GET /bytes/{n}", true, s.bytes)
-	s.handle("GET /healthz", false, s.root)
+}
+
+// routes registers every route of Routes on the mux.
+func (s *Server) routes() {
 	metrics := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{
 		ErrorLog: slogPrintln{s},
 	})
-	s.handle("GET /metrics", false, func(w http.ResponseWriter, r *http.Request) int {
-		metrics.ServeHTTP(w, r)
-		return http.StatusOK
-	})
-	s.handle("/", true, func(w http.ResponseWriter, _ *http.Request) int {
-		return s.writeJSONError(w, http.StatusNotFound, "no such route")
-	})
+	handlers := map[string]handlerFunc{
+		"GET /{$}":               s.root,
+		"GET /api/products":      s.productList,
+		"GET /api/products/{id}": s.productByID,
+		"POST /api/login":        s.login,
+		"POST /api/checkout":     s.checkout,
+		"/status/{code}":         s.status,
+		"GET /delay/{ms}":        s.delay,
+		"GET /bytes/{n}":         s.bytes,
+		"GET /healthz":           s.root,
+		"GET /metrics": func(w http.ResponseWriter, r *http.Request) int {
+			metrics.ServeHTTP(w, r)
+			return http.StatusOK
+		},
+		"/": func(w http.ResponseWriter, _ *http.Request) int {
+			return s.writeJSONError(w, http.StatusNotFound, "no such route")
+		},
+	}
+	for _, r := range Routes() {
+		h := handlers[r.Pattern]
+		if r.Weight > 0 {
+			h = s.faulty(time.Duration(r.Weight), h)
+		}
+		counted := r.Pattern != "GET /healthz" && r.Pattern != "GET /metrics"
+		s.handle(r.Pattern, counted, h)
+	}
 }
 
 // slogPrintln adapts the logger to promhttp's error log.

@@ -115,3 +115,33 @@ func TestStatsCountRequests(t *testing.T) {
 	assert.Zero(t, st.InFlight)
 	assert.False(t, st.FaultActive)
 }
+
+// Routes is what the target serves: every route answers, none with the
+// catch-all's 404 but the catch-all.
+func TestRoutesListsWhatIsServed(t *testing.T) {
+	t.Parallel()
+	srv, c := start(t, target.Config{})
+	routes := target.Routes()
+	require.NotEmpty(t, routes)
+	for _, r := range routes {
+		method, path, ok := strings.Cut(r.Pattern, " ")
+		if !ok {
+			method, path = http.MethodGet, r.Pattern
+		}
+		path = strings.NewReplacer("{$}", "", "{id}", "1", "{code}", "204", "{ms}", "1", "{n}", "3").Replace(path)
+		if path == "/" && r.Pattern == "/" {
+			path = "/no/such/route"
+		}
+		req, err := http.NewRequestWithContext(t.Context(), method, srv.URL()+path, nil)
+		require.NoError(t, err)
+		resp, err := c.Do(req)
+		require.NoError(t, err, r.Pattern)
+		_ = resp.Body.Close()
+		if r.Pattern == "/" {
+			assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+			continue
+		}
+		assert.NotEqual(t, http.StatusNotFound, resp.StatusCode, r.Pattern)
+		assert.NotEmpty(t, r.Answer, r.Pattern)
+	}
+}
