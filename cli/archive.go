@@ -64,11 +64,7 @@ func (a *app) loadProgram(ctx context.Context, f *runFlags, usage string, args [
 	}
 	prog, err := js.Load(ctx, js.Source{Path: f.fs.Arg(0)}, opts)
 	if err != nil {
-		if isScriptException(err) {
-			fmt.Fprintf(a.stderr, "loadlens: %v\n", err)
-			return nil, exitScriptException, true
-		}
-		return nil, a.configError(err), true
+		return nil, a.loadError(err), true
 	}
 	return prog, 0, false
 }

@@ -246,11 +246,7 @@ func (a *app) runDistributed(ctx context.Context, file string, f *runFlags, d *d
 		plan, warnings, archive, err = a.packTest(ctx, file, f)
 	}
 	if err != nil {
-		if isScriptException(err) {
-			fmt.Fprintf(a.stderr, "loadlens: %v\n", err)
-			return exitScriptException
-		}
-		return a.configError(err)
+		return a.loadError(err)
 	}
 	seq, err := d.sequence()
 	loss, lossErr := distributed.ParseLossPolicy(d.onLoss)

@@ -25,6 +25,10 @@ flags (-u, -d, -e, --tag …) shape the test as for run. Then:
 
 // k8s is `loadlens k8s render [flags] FILE`.
 func (a *app) k8s(ctx context.Context, args []string) int {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprintf(a.stdout, "Usage: %s\n", k8sUsage)
+		return exitOK
+	}
 	if len(args) == 0 || args[0] != "render" {
 		fmt.Fprintf(a.stderr, "Usage: %s\n", k8sUsage)
 		return exitUsage
@@ -49,11 +53,7 @@ func (a *app) k8s(ctx context.Context, args []string) int {
 	}
 	_, _, archive, err := a.packTest(ctx, f.fs.Arg(0), f)
 	if err != nil {
-		if isScriptException(err) {
-			fmt.Fprintf(a.stderr, "loadlens: %v\n", err)
-			return exitScriptException
-		}
-		return a.configError(err)
+		return a.loadError(err)
 	}
 	_, seqErr := d.sequence()
 	_, lossErr := distributed.ParseLossPolicy(d.onLoss)

@@ -126,6 +126,10 @@ func (a *app) main(ctx context.Context, args []string) int {
 	case "sandbox": // the agent's child for one tenant script: not for people
 		return a.sandbox(ctx)
 	case "version", "--version":
+		if len(rest) > 0 && (rest[0] == "-h" || rest[0] == "--help") {
+			fmt.Fprintln(a.stdout, "Usage: loadlens version\n\nPrints loadlens's version.")
+			return 0
+		}
 		fmt.Fprintln(a.stdout, "loadlens", version)
 		return 0
 	case "help", "-h", "--help":

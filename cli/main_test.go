@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -137,6 +138,16 @@ func TestRunExitCodes(t *testing.T) {
 		{name: "invalid config lists every problem", file: `{"test_type": "volcano", "virtual_users": -3,
 			"target": {"base_url": "ftp://x", "endpoints": [""]}, "options": {"thresholds": {"nope": ["count>1"]}}}`, code: 104,
 			stderr: []string{"test_type", "virtual_users", "target.base_url", "target.endpoints[0].path"}},
+		// encoding/json said "cannot unmarshal string into Go struct field
+		// TestSpec.virtual_users of type int64", of the first problem only.
+		{name: "a test file's JSON problems are all named, with their lines and columns", file: `{"test_type": "smoke",
+  "target": {"base_url": "` + srv.URL() + `", "endpoints": ["/"], "timeout": 5},
+  "virtual_users": "two",
+  "bogus": 1}`, code: 104,
+			stderr: []string{`test.json: target.timeout: unknown field (line 2, column`, `test.json: virtual_users: want an integer (64-bit), got the string "two" (line 3, column 20)`,
+				`test.json: bogus: unknown field (line 4, column 3)`}},
+		{name: "a test file's syntax error says where", file: "{\n  \"test_type\": \"smoke\",\n}", code: 104,
+			stderr: []string{`test.json: invalid character '}' looking for beginning of object key string (line 3, column 1)`}},
 		{name: "unknown threshold metric", file: testFile(srv.URL(), `, "thresholds": {"nonexistent_metric": ["count>1"]}`), code: 104,
 			stderr: []string{`metric "nonexistent_metric" does not exist`}},
 		{name: "bad flag values", file: testFile(srv.URL(), ``), args: []string{"-s", "x:y", "--tag", "novalue", "--summary-mode", "loud", "--target-cpus", "-1", "--summary-time-unit", "h"},
@@ -287,4 +298,101 @@ func TestUsage(t *testing.T) {
 	r = runCLI(t, "run", "nope.txt")
 	assert.Equal(t, 255, r.code, "an unreadable file is not a config error")
 	assert.True(t, strings.Contains(runCLI(t, "version").stdout, "loadlens"))
+}
+
+// Files that are missing or malformed, and k6's exit codes for them, as
+// k6 v2.2.0 answered (run against its binary):
+//   - k6 run nope.js: 255, "The moduleSpecifier \"nope.js\" couldn't be
+//     found on local disk. Make sure that you've specified the right path
+//     to the file. …"
+//   - k6 run -c nope.json ok.js: 104, "failed to load the configuration
+//     file from the local file system: stat nope.json: no such file or
+//     directory"
+//   - k6 run -c bad.json ok.js, bad.json with a trailing comma: 104,
+//     "couldn't parse the configuration from \"bad.json\": invalid
+//     character '}' looking for beginning of object key string"; with
+//     "vus": "two": 104, "strconv.ParseInt: parsing \"two\": invalid syntax"
+//   - open('/nonexistent/dir/file.txt') in init: 107, "GoError: stat
+//     /nonexistent/dir/file.txt: no such file or directory"
+//
+// A loadlens test file is configuration, so a missing one is 104 too.
+func TestRunMissingAndMalformedFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+		return p
+	}
+	script := write("ok.js", "export default function () {}\n")
+	trailingComma := write("comma.json", "{\n  \"vus\": 1,\n}\n")
+	wrongType := write("type.json", "{\n  \"vus\": \"two\",\n  \"iterations\": [1]\n}\n")
+	opens := write("open.js", "const d = open('/nonexistent/dir/file.txt');\nexport default function () {}\n")
+	missing := filepath.Join(dir, "nope")
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr []string
+	}{
+		{"missing script", []string{missing + ".js"}, 255,
+			[]string{`loadlens: "` + missing + `.js" couldn't be found on local disk; check the path: open ` + missing + ".js: no such file or directory"}},
+		{"missing test file", []string{missing + ".json"}, 104,
+			[]string{"invalid configuration", "test file: open " + missing + ".json: no such file or directory"}},
+		{"missing config", []string{"-c", missing + ".json", script}, 104,
+			[]string{"--config " + missing + ".json: open " + missing + ".json: no such file or directory"}},
+		{"malformed config", []string{"-c", trailingComma, script}, 104,
+			[]string{"--config " + trailingComma + ": options: invalid character '}' looking for beginning of object key string (line 3, column 1)"}},
+		{"config of the wrong types", []string{"-c", wrongType, script}, 104, []string{
+			"--config " + wrongType + `: options.vus: want an integer (64-bit), got the string "two" (line 2, column 10)`,
+			"--config " + wrongType + `: options.iterations: want an integer (64-bit), got an array (line 3, column 17)`}},
+		{"open() names the whole path", []string{opens}, 107,
+			[]string{"open /nonexistent/dir/file.txt: no such file or directory"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := runCLI(t, append([]string{"run", "-q"}, tt.args...)...)
+			assert.Equal(t, tt.code, r.code, r.stderr)
+			for _, s := range tt.stderr {
+				assert.Contains(t, r.stderr, s)
+			}
+		})
+	}
+}
+
+// Every command's --help prints its own usage on stdout and exits 0;
+// target's lists the routes it serves.
+func TestHelpOfEveryCommand(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"run"}, []string{"Usage: loadlens run", "--vus"}},
+		{[]string{"archive"}, []string{"Usage: loadlens archive"}},
+		{[]string{"inspect"}, []string{"Usage: loadlens inspect"}},
+		{[]string{"demo"}, []string{"Usage: loadlens demo", "--report"}},
+		{[]string{"target"}, []string{"Usage: loadlens target", "GET   /api/products       load ×2", "POST  /api/checkout",
+			"/delay/{ms}", "/metrics", "--fault"}},
+		{[]string{"report"}, []string{"Usage: loadlens report", "--html"}},
+		{[]string{"compare"}, []string{"Usage: loadlens compare", "--fail-on"}},
+		{[]string{"serve"}, []string{"Usage: loadlens serve", "--addr"}},
+		{[]string{"tenant"}, []string{"Usage: loadlens tenant add"}},
+		{[]string{"coordinator"}, []string{"Usage: loadlens coordinator", "--runners"}},
+		{[]string{"runner"}, []string{"Usage: loadlens runner", "--nats"}},
+		{[]string{"k8s"}, []string{"Usage: loadlens k8s render"}},
+		{[]string{"k8s", "render"}, []string{"Usage: loadlens k8s render", "--image"}},
+		{[]string{"version"}, []string{"Usage: loadlens version"}},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			t.Parallel()
+			for _, help := range []string{"--help", "-h"} {
+				r := runCLI(t, append(slices.Clone(tt.args), help)...)
+				assert.Equal(t, 0, r.code, r.stderr)
+				for _, s := range tt.want {
+					assert.Contains(t, r.stdout, s, help)
+				}
+			}
+		})
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -45,11 +46,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 	}
 	plan, warnings, err := a.loadPlan(ctx, path, f)
 	if err != nil {
-		if isScriptException(err) {
-			fmt.Fprintf(a.stderr, "loadlens: %v\n", err)
-			return exitScriptException
-		}
-		return a.configError(err)
+		return a.loadError(err)
 	}
 	if err := f.applyTelemetry(&plan); err != nil {
 		return a.configError(err)
@@ -63,6 +60,22 @@ func (a *app) run(ctx context.Context, args []string) int {
 	}
 	_, code := a.execute(ctx, plan, f, filepath.Base(path))
 	return code
+}
+
+// loadError prints why a test could not be loaded and returns k6's exit
+// code: 107 for a script's exception, 104 for an invalid configuration (a
+// test file's or --config's included), 108 for test.abort() in init, else
+// 255, k6's for a script it cannot find or read.
+func (a *app) loadError(err error) int {
+	switch {
+	case isScriptException(err):
+		fmt.Fprintf(a.stderr, "loadlens: %v\n", err)
+		return exitScriptException
+	case errors.Is(err, loadtest.ErrInvalidPlan):
+		return a.configError(err)
+	}
+	fmt.Fprintf(a.stderr, "loadlens: %v\n", err)
+	return exitcode.Of(loadtest.Result{}, err)
 }
 
 // configError prints every problem of an invalid configuration.
@@ -98,18 +111,24 @@ func (a *app) loadPlan(ctx context.Context, path string, f *runFlags) (loadtest.
 		}
 		warnings = f.configLayer.Warnings
 	}
+	kind := strings.ToLower(filepath.Ext(path))
 	var src []byte
 	if path == "-" {
 		src, err = io.ReadAll(a.stdin)
 	} else {
 		src, err = a.readFile(path)
 	}
-	if err != nil {
+	switch {
+	case err != nil && kind == ".json": // a test file is configuration: k6's 104
+		return loadtest.Plan{}, nil, loadtest.Invalid(fmt.Errorf("test file: %w", err))
+	case errors.Is(err, fs.ErrNotExist): // as k6, 255
+		return loadtest.Plan{}, nil, fmt.Errorf("%q couldn't be found on local disk; check the path: %w", path, err)
+	case err != nil:
 		return loadtest.Plan{}, nil, err
 	}
 	var plan loadtest.Plan
 	var more []string
-	switch kind := strings.ToLower(filepath.Ext(path)); {
+	switch {
 	case path == "-" && !bytes.HasPrefix(bytes.TrimSpace(src), []byte("{")):
 		// k6 run - reads a script; a test file (a JSON object) may come too.
 		plan, more, err = a.scriptPlan(ctx, js.Source{Filename: "stdin.js", Code: src}, f.configLayer, cli, vars, f)
@@ -117,7 +136,7 @@ func (a *app) loadPlan(ctx context.Context, path string, f *runFlags) (loadtest.
 	case kind == ".json" || path == "-":
 		spec, err := loadtest.DecodeTestSpec(src)
 		if err != nil {
-			return loadtest.Plan{}, nil, err
+			return loadtest.Plan{}, nil, loadtest.Invalid(fmt.Errorf("%s: %w", path, err))
 		}
 		if spec.ScriptFile != "" { // next to the test file
 			spec.ScriptFile = filepath.Join(filepath.Dir(path), filepath.FromSlash(spec.ScriptFile))

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"text/tabwriter"
 
 	flag "github.com/spf13/pflag"
 
@@ -24,7 +26,7 @@ func (a *app) target(ctx context.Context, args []string) int {
 	gofs.SetOutput(io.Discard)
 	cfg.RegisterFlags(gofs, "")
 	fs.AddGoFlagSet(gofs)
-	if code, done := a.parseFlags(fs, "loadlens target [flags]", args); done {
+	if code, done := a.parseFlags(fs, targetUsage(), args); done {
 		return code
 	}
 	if *events != "" {
@@ -54,4 +56,25 @@ func (a *app) target(ctx context.Context, args []string) int {
 		return exitGenericError
 	}
 	return exitOK
+}
+
+// targetUsage is target's usage line and what it serves.
+func targetUsage() string {
+	var b strings.Builder
+	b.WriteString("loadlens target [flags]\n\nServes the built-in demo target on loopback until Ctrl-C.\nIts routes (load ×N: a load route, its latency N × --latency):\n\n")
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	for _, r := range target.Routes() {
+		method, path, ok := strings.Cut(r.Pattern, " ")
+		if !ok {
+			method, path = "ANY", r.Pattern
+		}
+		load := ""
+		if r.Weight > 0 {
+			load = fmt.Sprintf("load ×%d", r.Weight)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", method, strings.TrimSuffix(path, "{$}"), load, r.Answer)
+	}
+	_ = tw.Flush()
+	b.WriteString("\nLatency, errors and --fault apply to load routes only.")
+	return b.String()
 }
