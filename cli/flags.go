@@ -100,7 +100,7 @@ func newRunFlags(command string) *runFlags {
 	fs.StringVar(&f.executionSegment, "execution-segment", "", "this instance's share of the test, e.g. 1/3:2/3")
 	fs.StringVar(&f.executionSegmentSequence, "execution-segment-sequence", "", "all instances' segments, e.g. 0,1/3,2/3,1")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no banner and no progress bar; the summary and the script's logs are still printed, as in k6")
-	fs.StringVar(&f.summaryMode, "summary-mode", summaryCompact, "the end-of-test summary: compact, full (every HTTP timing; no per-scenario or per-group sections yet) or disabled (no summary, no handleSummary)")
+	fs.StringVar(&f.summaryMode, "summary-mode", summaryCompact, "the end-of-test summary: compact, full (every HTTP timing, and a section per scenario and per group) or disabled (no summary, no handleSummary)")
 	fs.BoolVar(&f.noSetup, "no-setup", false, "scripts: do not run setup()")
 	fs.BoolVar(&f.noTeardown, "no-teardown", false, "scripts: do not run teardown()")
 	fs.Float64Var(&f.targetCPUs, "target-cpus", 0, "CPUs the target may use; with target telemetry, a target pegged near them is a finding (0: unknown)")

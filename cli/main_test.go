@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -395,4 +396,42 @@ func TestHelpOfEveryCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// --summary-mode full is k6's full summary: TOTAL RESULTS, then a section
+// per scenario holding a section per group, each with its own checks and
+// metrics. testdata/k6-full-summary.txt is what k6 v2.2.0 printed for
+// testdata/full-summary.js (`k6 run -q --summary-mode full -e BASE=…`
+// against `loadlens target`); values differ from run to run, so the two
+// are compared with every number blanked and runs of spaces collapsed:
+// the sections, their order and indentation, the metrics each holds, the
+// checks and the dots must be k6's.
+func TestRunSummaryModeFullIsK6s(t *testing.T) {
+	t.Parallel()
+	srv := startTarget(t, target.Config{})
+	want, err := os.ReadFile(filepath.Join("testdata", "k6-full-summary.txt"))
+	require.NoError(t, err)
+	r := runCLI(t, "run", "-q", "--no-analysis", "--summary-mode", "full", "-e", "BASE="+srv.URL(), filepath.Join("testdata", "full-summary.js"))
+	require.Equal(t, 0, r.code, r.stderr)
+	got, _, _ := strings.Cut(r.stdout, "\n  █ REQUEST ERRORS")
+	assert.Equal(t, summaryShape(string(want)), summaryShape(got))
+	assert.Contains(t, got, "\n  █ SCENARIO: browse \n")
+	assert.Contains(t, got, "\n      ↳ GROUP: detail \n")
+}
+
+var (
+	summaryNumber = regexp.MustCompile(`\d[\d.]*( ?(kB/s|MB/s|GB/s|B/s|kB|MB|GB|B)|ns|µs|ms|s|%|/s)?`)
+	summarySpaces = regexp.MustCompile(`([^ ]) {2,}`)
+)
+
+// summaryShape is a summary with its values blanked, for comparing
+// layouts.
+func summaryShape(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i, l := range lines {
+		l = summaryNumber.ReplaceAllString(l, "#")
+		l = summarySpaces.ReplaceAllString(l, "$1 ")
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	return strings.Join(lines, "\n")
 }

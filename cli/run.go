@@ -52,9 +52,6 @@ func (a *app) run(ctx context.Context, args []string) int {
 		return a.configError(err)
 	}
 	plan.Logger = f.log(a)
-	if f.summaryMode == summaryFull {
-		warnings = append(warnings, "--summary-mode=full: TOTAL RESULTS lists every HTTP timing, as k6's; its per-scenario and per-group sections are not written yet")
-	}
 	for _, w := range append(f.ignoredWarnings(), warnings...) {
 		plan.Logger.Warn(w)
 	}
@@ -275,6 +272,11 @@ func (a *app) execute(ctx context.Context, plan loadtest.Plan, f *runFlags, scri
 		}
 		outNames = append(outNames, describeOutput(o))
 	}
+	var breakdown *loadtest.Breakdown
+	if f.summaryMode == summaryFull {
+		breakdown = &loadtest.Breakdown{}
+		outputs = append(outputs, breakdown)
+	}
 	tty := isTerminal(a.stdout)
 	if !f.quiet {
 		a.printHeader(plan, script, outNames)
@@ -300,7 +302,7 @@ func (a *app) execute(ctx context.Context, plan loadtest.Plan, f *runFlags, scri
 			fmt.Fprintf(a.stderr, "loadlens: web dashboard: %v\n", err)
 		}
 	}
-	senv := loadtest.SummaryEnv{StdoutTTY: tty, NoColor: f.noColor, TimeUnit: f.summaryTimeUnit, Full: f.summaryMode == summaryFull}
+	senv := loadtest.SummaryEnv{StdoutTTY: tty, NoColor: f.noColor, TimeUnit: f.summaryTimeUnit, Full: f.summaryMode == summaryFull, Breakdown: breakdown}
 	// -q hides the banner and the progress bar only: k6 still prints the
 	// summary; --summary-mode=disabled drops it and handleSummary.
 	summary := f.summaryMode != summaryDisabled

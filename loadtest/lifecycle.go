@@ -139,6 +139,12 @@ func (r *run) status(res *Result) Status {
 // summarise aggregates every metric and tracked sub-metric as k6's summary.
 func (r *run) summarise(elapsed time.Duration) map[string]MetricSummary {
 	stats, _ := r.plan.Options.trendStats() // validated
+	return summarize(r.totals, stats, elapsed)
+}
+
+// summarize aggregates every metric and sub-metric of totals as k6's
+// summary, trends with stats and the percentiles the analysis reads.
+func summarize(totals *metrics.Totals, stats []metrics.Aggregation, elapsed time.Duration) map[string]MetricSummary {
 	trendAggs := append([]metrics.Aggregation{{Name: "count"}}, stats...)
 	for _, p := range []float64{50, 90, 95, 99} {
 		trendAggs = append(trendAggs, metrics.Percentile(p))
@@ -164,9 +170,9 @@ func (r *run) summarise(elapsed time.Duration) map[string]MetricSummary {
 		}
 		return v
 	}
-	ms := r.totals.Metrics()
-	subs := r.totals.Submetrics()
-	r.totals.View(func(src metrics.SinkSource) {
+	ms := totals.Metrics()
+	subs := totals.Submetrics()
+	totals.View(func(src metrics.SinkSource) {
 		types := map[string]*metrics.Metric{}
 		for _, m := range ms {
 			types[m.Name] = m

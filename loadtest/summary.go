@@ -53,8 +53,11 @@ type SummaryEnv struct {
 	StdoutTTY, StderrTTY bool
 	NoColor              bool
 	// Full is k6's --summary-mode full: every HTTP timing in the text
-	// summary.
+	// summary, and, with Breakdown, a section per scenario and per group.
 	Full bool
+	// Breakdown, an output of the run, holds the metrics of each scenario
+	// and group for Full's sections; nil writes TOTAL RESULTS only.
+	Breakdown *Breakdown
 	// TimeUnit fixes the unit of time values in the text summary: "s",
 	// "ms" or "us"; "" picks one per value.
 	TimeUnit string

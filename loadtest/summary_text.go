@@ -14,15 +14,34 @@ import (
 
 // WriteTextSummary writes k6's end-of-test text summary (its compact
 // mode): THRESHOLDS, then TOTAL RESULTS with checks and the metrics grouped
-// as CUSTOM, HTTP, EXECUTION and NETWORK. With env.Full, TOTAL RESULTS
-// lists every HTTP timing as k6's full mode does (its per-scenario and
-// per-group sections are not written: loadlens does not aggregate per
-// scenario and group yet).
+// as CUSTOM, HTTP, EXECUTION and NETWORK. With env.Full it is k6's full
+// mode: every HTTP timing, and with env.Breakdown a SCENARIO section per
+// scenario holding a GROUP section per group, each with the metrics and
+// checks of its own samples.
 func WriteTextSummary(w io.Writer, res Result, env SummaryEnv) error {
 	var b strings.Builder
-	f := summaryFormatter{res: &res, unit: env.TimeUnit, full: env.Full}
+	f := summaryFormatter{res: &res, unit: env.TimeUnit, full: env.Full, indent: "    ", arrow: "  "}
 	f.thresholds(&b)
-	f.totals(&b)
+	b.WriteString("\n  █ TOTAL RESULTS \n")
+	f.body(&b)
+	if env.Full && env.Breakdown != nil {
+		for _, sec := range env.Breakdown.summarySections(&res) {
+			sf := f
+			sf.res = &sec.res
+			if sec.group == "" {
+				fmt.Fprintf(&b, "\n  █ SCENARIO: %s \n", sec.scenario)
+			} else {
+				// k6 indents a group two more spaces per level, and
+				// its failed checks' ↳ lines two more again.
+				names := strings.Split(strings.TrimPrefix(sec.group, "::"), "::")
+				sf.indent = strings.Repeat("  ", len(names)+1)
+				sf.arrow = "    "
+				fmt.Fprintf(&b, "%s↳ GROUP: %s \n", sf.indent, names[len(names)-1])
+				sf.indent += "  "
+			}
+			sf.body(&b)
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -31,6 +50,9 @@ type summaryFormatter struct {
 	res  *Result
 	unit string
 	full bool // every HTTP metric, as k6's full mode
+	// indent starts the lines of checks and metrics; arrow is the more a
+	// failed check's ↳ line takes.
+	indent, arrow string
 }
 
 // builtinSections puts each built-in metric in its section of the summary;
@@ -238,8 +260,9 @@ func (f *summaryFormatter) rows() []SummaryRow {
 // summarySections are k6's sections of TOTAL RESULTS, in order.
 var summarySections = []string{"CUSTOM", "HTTP", "EXECUTION", "NETWORK"}
 
-func (f *summaryFormatter) totals(b *strings.Builder) {
-	b.WriteString("\n  █ TOTAL RESULTS \n")
+// body writes the checks and the metrics of a section: TOTAL RESULTS,
+// a scenario or a group.
+func (f *summaryFormatter) body(b *strings.Builder) {
 	f.checks(b)
 	sections := map[string][]summaryRow{}
 	for _, r := range f.rows() {
@@ -259,13 +282,13 @@ func (f *summaryFormatter) totals(b *strings.Builder) {
 		if len(rows) == 0 {
 			continue
 		}
-		fmt.Fprintf(b, "\n    %s\n", section)
+		fmt.Fprintf(b, "\n%s%s\n", f.indent, section)
 		for _, r := range rows {
 			widths := plainWidths
 			if r.trend {
 				widths = trendWidths
 			}
-			b.WriteString("    " + r.name + strings.Repeat(".", nameWidth-len([]rune(r.name))) + ": ")
+			b.WriteString(f.indent + r.name + strings.Repeat(".", nameWidth-len([]rune(r.name))) + ": ")
 			// Cells are padded to their column and parted by a space, as
 			// k6 does; a counter's or rate's last cell is not padded.
 			for i, c := range r.cells {
@@ -354,18 +377,18 @@ func (f *summaryFormatter) checks(b *strings.Builder) {
 	}
 	b.WriteString("\n")
 	for i, r := range rows {
-		fmt.Fprintf(b, "    %s%s: %s%s %s\n", r[0], strings.Repeat(".", w-len(r[0])), r[1], strings.Repeat(" ", cw-len(r[1])), tails[i])
+		fmt.Fprintf(b, "%s%s%s: %s%s %s\n", f.indent, r[0], strings.Repeat(".", w-len(r[0])), r[1], strings.Repeat(" ", cw-len(r[1])), tails[i])
 	}
 	b.WriteString("\n")
 	var walk func(g Group)
 	walk = func(g Group) {
 		for _, c := range g.Checks {
 			if c.Fails == 0 {
-				fmt.Fprintf(b, "    ✓ %s\n", c.Name)
+				fmt.Fprintf(b, "%s✓ %s\n", f.indent, c.Name)
 				continue
 			}
 			pct := 100 * float64(c.Passes) / float64(c.Passes+c.Fails)
-			fmt.Fprintf(b, "    ✗ %s\n      ↳  %.0f%% — ✓ %d / ✗ %d\n", c.Name, pct, c.Passes, c.Fails)
+			fmt.Fprintf(b, "%s✗ %s\n%s%s↳  %.0f%% — ✓ %d / ✗ %d\n", f.indent, c.Name, f.indent, f.arrow, pct, c.Passes, c.Fails)
 		}
 		for _, sub := range g.Groups {
 			walk(sub)
