@@ -10,6 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/loadlens/loadlens/loadtest"
 )
 
 // WriteText writes the comparison for a terminal (`loadlens compare`):
@@ -118,26 +120,13 @@ func formatValue(v float64, unit string) string {
 	case "%":
 		return fmt.Sprintf("%.3g %%", v)
 	case "bytes":
-		return formatBytes(v)
+		return loadtest.FormatBytes(v)
 	case "count":
 		if v == math.Trunc(v) && math.Abs(v) < 1e15 {
 			return fmt.Sprintf("%.0f", v)
 		}
 	}
 	return fmt.Sprintf("%.4g", v)
-}
-
-func formatBytes(v float64) string {
-	const unit = 1024
-	if math.Abs(v) < unit {
-		return fmt.Sprintf("%.0f B", v)
-	}
-	exp, div := 0, float64(unit)
-	for n := math.Abs(v) / unit; n >= unit && exp < 4; n /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.3g %ciB", v/div, "KMGTP"[exp])
 }
 
 func optValue(v *float64, unit string) string {
