@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/loadlens/loadlens/internal/browsertest"
 	"github.com/loadlens/loadlens/report"
 )
 
@@ -73,24 +74,24 @@ func BenchmarkWriteJSON1h(b *testing.B) {
 //
 //	go test -run '^$' -bench BrowserOpen1h -benchtime 5x ./report/
 func BenchmarkBrowserOpen1h(b *testing.B) {
-	br := newBrowser(b)
+	br := browsertest.New(b)
 	path := filepath.Join(b.TempDir(), "1h.html")
 	if err := os.WriteFile(path, renderHTML(b, longRun(b)), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	var drawn float64
 	for b.Loop() {
-		if err := br.open(path); err != nil {
+		if err := openReport(br, path); err != nil {
 			b.Fatal(err)
 		}
-		ms, err := chromedp.Run(br.ctx, chromedp.Evaluate[float64](`performance.getEntriesByName("loadlens-charts-drawn")[0].startTime`))
+		ms, err := chromedp.Run(br.Ctx, chromedp.Evaluate[float64](`performance.getEntriesByName("loadlens-charts-drawn")[0].startTime`))
 		if err != nil {
 			b.Fatal(err)
 		}
 		drawn += ms
 	}
 	b.ReportMetric(drawn/float64(b.N), "ms-to-drawn")
-	if errs := br.consoleErrors(); len(errs) > 0 {
+	if errs := br.ConsoleErrors(); len(errs) > 0 {
 		b.Fatalf("console errors: %v", errs)
 	}
 }

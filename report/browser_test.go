@@ -1,123 +1,24 @@
 package report_test
 
 import (
-	"context"
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/loadlens/loadlens/internal/browsertest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// chromiumPath finds a Chromium or Chrome binary; .ci/run installs
-// Debian's chromium when it can.
-func chromiumPath() (string, bool) {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p, true
-		}
-	}
-	return "", false
-}
-
-// browser is a headless Chromium tab.
-type browser struct {
-	ctx    context.Context
-	mu     sync.Mutex
-	errors []string // console errors, uncaught exceptions, error log entries
-	loads  []string // URLs the page requested
-}
-
-// newBrowser starts headless Chromium, or skips the test when there is
-// none. It stops when the test ends.
-func newBrowser(t testing.TB) *browser {
-	t.Helper()
-	path, ok := chromiumPath()
-	if !ok {
-		t.Skip("no Chromium: install Debian's chromium (apt-get install -y chromium; .ci/run does it) to run the browser test")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	ctx, tcancel := context.WithTimeout(ctx, 5*time.Minute) // generous: a busy 2-core machine under -race
-	t.Cleanup(func() {
-		tcancel()
-		cancel()
-		acancel()
-	})
-	b := &browser{ctx: ctx}
-	require.NoError(t, chromedp.Do(ctx), "start Chromium at %s", path) // opens the tab
-	require.NoError(t, chromedp.Listen(ctx, b.record))
-	return b
-}
-
-// record runs on the tab's event loop: it only appends.
-func (b *browser) record(ev any) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	switch e := ev.(type) {
-	case *runtime.EventConsoleAPICalled:
-		if e.Type == runtime.ConsoleAPICalledTypeError || e.Type == runtime.ConsoleAPICalledTypeAssert {
-			var args []string
-			for _, a := range e.Args {
-				args = append(args, string(a.Value)+a.Description)
-			}
-			b.errors = append(b.errors, "console."+string(e.Type)+": "+strings.Join(args, " "))
-		}
-	case *runtime.EventExceptionThrown:
-		msg := e.ExceptionDetails.Text
-		if e.ExceptionDetails.Exception != nil {
-			msg += " " + e.ExceptionDetails.Exception.Description
-		}
-		b.errors = append(b.errors, "exception: "+msg)
-	case *log.EventEntryAdded:
-		if e.Entry.Level == log.EntryLevelError {
-			b.errors = append(b.errors, "log: "+e.Entry.Text+" "+e.Entry.URL)
-		}
-	case *page.EventJavascriptDialogOpening: // a hostile string ran as script
-		b.errors = append(b.errors, "dialog: "+e.Message)
-	case *network.EventRequestWillBeSent:
-		b.loads = append(b.loads, e.Request.URL)
-	}
-}
-
-func (b *browser) consoleErrors() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]string(nil), b.errors...)
-}
-
-func (b *browser) requests() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]string(nil), b.loads...)
-}
-
 // open loads a file and waits until the report's script has drawn its
 // charts.
-func (b *browser) open(path string) error {
+func openReport(b *browsertest.Browser, path string) error {
 	u := url.URL{Scheme: "file", Path: path}
-	return chromedp.Do(b.ctx, chromedp.Navigate(u.String()), chromedp.WaitReady("body[data-charts-drawn]"))
+	return chromedp.Do(b.Ctx, chromedp.Navigate(u.String()), chromedp.WaitReady("body[data-charts-drawn]"))
 }
 
 // chartPixels returns, per chart canvas, how many pixels are not
@@ -151,7 +52,7 @@ type chartInk struct {
 // drawn on a non-empty canvas, and a screenshot kept as an artifact.
 func TestBrowserRendersReport(t *testing.T) {
 	t.Parallel()
-	b := newBrowser(t)
+	b := browsertest.New(t)
 	dir := artifactDir(t)
 	cases := []struct {
 		name  string
@@ -166,12 +67,12 @@ func TestBrowserRendersReport(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, tc.name+".html")
 			require.NoError(t, os.WriteFile(path, tc.input(t), 0o644))
-			before, beforeErrs := len(b.requests()), len(b.consoleErrors())
-			require.NoError(t, b.open(path))
+			before, beforeErrs := len(b.Requests()), len(b.ConsoleErrors())
+			require.NoError(t, openReport(b, path))
 
-			drawn, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.dataset.chartsDrawn`))
+			drawn, err := chromedp.Run(b.Ctx, chromedp.Evaluate[string](`document.body.dataset.chartsDrawn`))
 			require.NoError(t, err)
-			ink, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]chartInk](chartPixels))
+			ink, err := chromedp.Run(b.Ctx, chromedp.Evaluate[[]chartInk](chartPixels))
 			require.NoError(t, err)
 			require.NotEmpty(t, ink)
 			assert.Equal(t, fmt.Sprint(len(ink)), drawn, "one canvas per drawn chart")
@@ -181,7 +82,7 @@ func TestBrowserRendersReport(t *testing.T) {
 			for _, want := range []string{"vus", "throughput", "latency", "errors", "generator-cpu", "generator-memory"} {
 				assert.True(t, hasChart(ink, want), "chart %s drawn", want)
 			}
-			legends, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]chartLegend](chartLegends))
+			legends, err := chromedp.Run(b.Ctx, chromedp.Evaluate[[]chartLegend](chartLegends))
 			require.NoError(t, err)
 			for _, l := range legends {
 				assert.NotEqual(t, "–", l.Time, "chart %s: the legend shows the last second while the cursor is away", l.Chart)
@@ -189,14 +90,14 @@ func TestBrowserRendersReport(t *testing.T) {
 					assert.Equal(t, "1", l.Thresholds, "chart %s draws its threshold", l.Chart)
 				}
 			}
-			shot, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+			shot, err := chromedp.Run(b.Ctx, chromedp.FullScreenshot(100))
 			require.NoError(t, err)
 			shotPath := filepath.Join(dir, tc.name+".png")
 			require.NoError(t, os.WriteFile(shotPath, shot, 0o644))
 			t.Logf("screenshot: %s", shotPath)
 
-			assert.Empty(t, b.consoleErrors()[beforeErrs:], "console errors")
-			for _, u := range b.requests()[before:] {
+			assert.Empty(t, b.ConsoleErrors()[beforeErrs:], "console errors")
+			for _, u := range b.Requests()[before:] {
 				assert.True(t, strings.HasPrefix(u, "file://") || strings.HasPrefix(u, "data:"), "the page loaded %s", u)
 			}
 		})

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/loadlens/loadlens/internal/browsertest"
 	"github.com/loadlens/loadlens/loadtest"
 	"github.com/loadlens/loadlens/loadtest/k6http"
 	"github.com/loadlens/loadlens/metrics"
@@ -142,24 +143,24 @@ func TestDashboardStreamsTheRun(t *testing.T) {
 // the run goes on, then offers the report.
 func TestBrowserLiveDashboard(t *testing.T) {
 	t.Parallel()
-	b := newBrowser(t)
+	b := browsertest.New(t)
 	d := report.NewDashboard("live")
 	srv := httptest.NewServer(d)
 	t.Cleanup(srv.Close)
 	cancel, done := liveRun(t, d)
 
-	require.NoError(t, chromedp.Do(b.ctx, chromedp.Navigate(srv.URL+"/")))
+	require.NoError(t, chromedp.Do(b.Ctx, chromedp.Navigate(srv.URL+"/")))
 	poll := func(expr string) {
 		t.Helper()
-		_, err := chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](expr,
+		_, err := chromedp.Run(b.Ctx, chromedp.Poll[chromedp.Void](expr,
 			chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(90*time.Second)))
 		require.NoError(t, err, "waiting for %s", expr)
 	}
 	poll(`+document.body.dataset.points >= 1 && document.body.dataset.state === "running"`)
-	first, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.dataset.points`))
+	first, err := chromedp.Run(b.Ctx, chromedp.Evaluate[string](`document.body.dataset.points`))
 	require.NoError(t, err)
 	poll(`+document.body.dataset.points > ` + first + ` && document.body.dataset.state === "running"`)
-	ink, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]chartInk](chartPixels))
+	ink, err := chromedp.Run(b.Ctx, chromedp.Evaluate[[]chartInk](chartPixels))
 	require.NoError(t, err)
 	for _, want := range []string{"vus", "throughput", "latency"} {
 		assert.True(t, hasChart(ink, want), "chart %s drawn live", want)
@@ -172,8 +173,8 @@ func TestBrowserLiveDashboard(t *testing.T) {
 	res := <-done
 	require.NoError(t, d.Finish(report.Input{Result: res}))
 	poll(`document.body.dataset.state === "done" && !document.getElementById("report-link").hidden`)
-	assert.Empty(t, b.consoleErrors(), "console errors")
-	for _, u := range b.requests() {
+	assert.Empty(t, b.ConsoleErrors(), "console errors")
+	for _, u := range b.Requests() {
 		assert.True(t, strings.HasPrefix(u, srv.URL), "the page loaded %s", u)
 	}
 }
