@@ -359,6 +359,11 @@ func TestRunMissingAndMalformedFiles(t *testing.T) {
 			}
 		})
 	}
+	// k6 ignores a config file's unknown options; loadlens says so, once.
+	unknown := write("unknown.json", `{"vus": 1, "bogus": 1}`)
+	r := runCLI(t, "run", "-q", "-i", "1", "-c", unknown, script)
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, 1, strings.Count(r.stderr, `option \"bogus\" is not supported by loadlens and was ignored`), r.stderr)
 }
 
 // Every command's --help prints its own usage on stdout and exits 0;

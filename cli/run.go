@@ -106,7 +106,7 @@ func (a *app) loadPlan(ctx context.Context, path string, f *runFlags) (loadtest.
 		if err != nil {
 			return loadtest.Plan{}, nil, loadtest.Invalid(fmt.Errorf("--config %s: %w", f.config, err))
 		}
-		warnings = f.configLayer.Warnings
+		// Its warnings come with the plan's: it is the plan's lowest layer.
 	}
 	kind := strings.ToLower(filepath.Ext(path))
 	var src []byte
