@@ -106,7 +106,15 @@ func startPoolRunner(t *testing.T, url string, exit error) *poolRunner {
 
 func TestPoolSessionCarriesAProcessOverNATS(t *testing.T) {
 	t.Parallel()
-	c := newCluster(t)
+	for _, server := range servers {
+		t.Run(server.name, func(t *testing.T) {
+			t.Parallel()
+			poolSession(t, server.start(t))
+		})
+	}
+}
+
+func poolSession(t *testing.T, c *cluster) {
 	runner := startPoolRunner(t, c.url, errors.New("exit status 3: the end of its stderr"))
 	pool := &distributed.Pool{Conn: c.nc, TakeTimeout: 20 * time.Second}
 	s, err := pool.Start(t.Context())
