@@ -213,6 +213,20 @@ func TestServeOnRunnerPoolCancelAndLostRunner(t *testing.T) {
 
 	id := a.start(spec)
 	a.status(id, running)
+	// Live progress streams (SSE) as from a local child.
+	req, err := http.NewRequestWithContext(t.Context(), "GET", a.base+"/load-test/"+id+"/events", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+a.key)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	events := bufio.NewScanner(resp.Body)
+	for events.Scan() && events.Text() != "event: progress" { // the status event first
+	}
+	require.Equal(t, "event: progress", events.Text(), "a progress event: %v", events.Err())
+	require.True(t, events.Scan())
+	assert.Contains(t, events.Text(), `"state":"running"`)
+	_ = resp.Body.Close()
+
 	code, body := a.call("POST", "/load-test/"+id+"/cancel", "")
 	require.Equal(t, http.StatusAccepted, code, string(body))
 	st := a.status(id, ended)
