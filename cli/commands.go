@@ -183,11 +183,16 @@ func (a *app) serve(ctx context.Context, args []string) int {
 	maxConns := fs.Int("max-conns", 4096, "connections kept in all (0: no limit)")
 	sandbox := fs.Bool("sandbox", true, "run tenants' scripts in child processes, each with its own memory limit (--sandbox=false: in the agent's process)")
 	sandboxMemory := fs.Int64("sandbox-memory-mib", 1024, "the memory limit of one sandboxed test, MiB")
+	sandboxNice := fs.Int("sandbox-nice", 10, "the CPU niceness, 1 … 19, of a tenant's one sandboxed test (each of a tenant's k tests runs log1.25(k) steps nicer, so that tenants weigh the same)")
 	natsURL := fs.String("nats", "", "run every test on the runner pool at this NATS server (with JetStream): `loadlens runner --nats URL --pool` on each runner machine")
 	takeTimeout := fs.Duration("take-timeout", distributed.DefaultTakeTimeout, "with --nats: how long a test waits for a free runner before it fails")
 	hooks := fs.String("webhooks", "", "a JSON file with the agent's own webhooks: [{\"url\": …, \"format\": \"json|slack\", \"events\": […]}] (a tenant's own: loadlens tenant webhook add)")
 	if code, done := a.parseFlags(fs, "loadlens serve [flags]", args); done {
 		return code
+	}
+	if *sandboxNice < 1 || *sandboxNice > 19 {
+		fmt.Fprintf(a.stderr, "loadlens serve: --sandbox-nice: want 1 … 19, got %d\n", *sandboxNice)
+		return exitUsage
 	}
 	logger := slog.New(service.NewLogHandler(a.stderr, slog.LevelInfo))
 	st, err := store.OpenWith(ctx, *db, store.Options{Exclusive: true})
@@ -203,7 +208,7 @@ func (a *app) serve(ctx context.Context, args []string) int {
 			fmt.Fprintf(a.stderr, "loadlens serve: the sandbox needs this program's path: %v\n", err)
 			return exitGenericError
 		}
-		cfg.Sandbox = &service.Sandbox{Command: []string{exe, "sandbox"}, MemoryBytes: *sandboxMemory << 20}
+		cfg.Sandbox = &service.Sandbox{Command: []string{exe, "sandbox"}, MemoryBytes: *sandboxMemory << 20, Nice: *sandboxNice}
 	}
 	if *natsURL != "" {
 		if cfg.Sandbox == nil {

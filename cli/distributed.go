@@ -381,6 +381,7 @@ func (a *app) runner(ctx context.Context, args []string) int {
 	pool := fset.Bool("pool", false, "serve the runner pool of agents started with `serve --nats URL`: run their tenants' tests, until SIGINT or SIGTERM")
 	slots := fset.Int("slots", 1, "with --pool: how many tests to run at once")
 	sandboxMemory := fset.Int64("sandbox-memory-mib", 1024, "with --pool: a test's memory limit as the agent sets it, MiB; its process is killed at 3 times that resident")
+	sandboxNice := fset.Int("sandbox-nice", 10, "with --pool: the CPU niceness, 1 … 19, of a tenant's one sandboxed test (each of a tenant's k tests runs log1.25(k) steps nicer, so that tenants weigh the same)")
 	if code, done := a.parseFlags(fset, "loadlens runner --nats URL --run ID [flags]\n       loadlens runner --nats URL --pool [flags]", args); done {
 		return code
 	}
@@ -389,7 +390,11 @@ func (a *app) runner(ctx context.Context, args []string) int {
 			fmt.Fprintln(a.stderr, "loadlens runner: --nats is required")
 			return exitUsage
 		}
-		return a.poolRunner(ctx, *url, *slots, *sandboxMemory<<20)
+		if *sandboxNice < 1 || *sandboxNice > 19 {
+			fmt.Fprintf(a.stderr, "loadlens runner: --sandbox-nice: want 1 … 19, got %d\n", *sandboxNice)
+			return exitUsage
+		}
+		return a.poolRunner(ctx, *url, *slots, service.Sandbox{MemoryBytes: *sandboxMemory << 20, Nice: *sandboxNice})
 	}
 	if *url == "" || *runID == "" {
 		fmt.Fprintln(a.stderr, "loadlens runner: --nats and --run are required")
@@ -457,13 +462,14 @@ func (a *app) runner(ctx context.Context, args []string) int {
 
 // poolRunner is `loadlens runner --pool`: each test an agent's pool hands
 // it runs in a sandbox child of this machine, with the agent's limits.
-func (a *app) poolRunner(ctx context.Context, url string, slots int, memory int64) int {
+func (a *app) poolRunner(ctx context.Context, url string, slots int, limits service.Sandbox) int {
 	exe, err := a.executable()
 	if err != nil {
 		fmt.Fprintf(a.stderr, "loadlens runner: the sandbox needs this program's path: %v\n", err)
 		return exitGenericError
 	}
-	sb := &service.Sandbox{Command: []string{exe, "sandbox"}, MemoryBytes: memory}
+	sb := &limits
+	sb.Command = []string{exe, "sandbox"}
 	nc, err := nats.Connect(url, nats.Name("loadlens pool runner"), nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 	if err != nil {

@@ -42,6 +42,11 @@ func TestFlagErrorsAreShown(t *testing.T) {
 			assert.Contains(t, r.stderr, "Usage: loadlens "+tt.args[0])
 		})
 	}
+	for _, args := range [][]string{{"serve", "--sandbox-nice", "0"}, {"runner", "--pool", "--nats", "nats://127.0.0.1:1", "--sandbox-nice", "20"}} {
+		r := runCLI(t, args...)
+		assert.Equal(t, 2, r.code, args)
+		assert.Contains(t, r.stderr, "loadlens "+args[0]+": --sandbox-nice: want 1 … 19, got "+args[len(args)-1])
+	}
 	r := runCLI(t, "demo", "--help")
 	assert.Equal(t, 0, r.code)
 	assert.Contains(t, r.stdout, "Usage: loadlens demo")
