@@ -65,7 +65,7 @@ func newProgressBar(w io.Writer, tty bool, plan scenarios.Scenarios) *progressBa
 
 func (p *progressBar) Start(loadtest.RunInfo) error { return nil }
 func (p *progressBar) AddSamples([]metrics.Sample)  {}
-func (p *progressBar) Stop(*loadtest.Result) error  { return nil }
+func (p *progressBar) Stop(loadtest.Result) error   { return nil }
 func (p *progressBar) Progress(s loadtest.Snapshot) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

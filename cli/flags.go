@@ -286,7 +286,7 @@ func (f *runFlags) overrides() (loadtest.K6Options, error) {
 	return optionsLayer(m, errs)
 }
 
-// optionsLayer reads k6 options given by name, as ParseK6Options does a
+// optionsLayer reads k6 options given by name, as DecodeK6Options does a
 // script's, and reports its problems with the ones already found.
 func optionsLayer(m map[string]any, errs []string) (loadtest.K6Options, error) {
 	b, err := json.Marshal(m)
@@ -297,7 +297,7 @@ func optionsLayer(m map[string]any, errs []string) (loadtest.K6Options, error) {
 	for _, e := range errs {
 		ps = append(ps, loadtest.Problem{Message: e})
 	}
-	o, err := loadtest.ParseK6Options(b)
+	o, err := loadtest.DecodeK6Options(b)
 	ps = append(ps, loadtest.ProblemsOf(err)...)
 	if len(ps) > 0 {
 		return o, ps

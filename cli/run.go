@@ -101,7 +101,7 @@ func (a *app) loadPlan(ctx context.Context, path string, f *runFlags) (loadtest.
 	if f.config != "" {
 		b, err := a.readFile(f.config)
 		if err == nil {
-			f.configLayer, err = loadtest.ParseK6Options(b)
+			f.configLayer, err = loadtest.DecodeK6Options(b)
 		}
 		if err != nil {
 			return loadtest.Plan{}, nil, loadtest.Invalid(fmt.Errorf("--config %s: %w", f.config, err))
@@ -207,7 +207,7 @@ func presetDefaults(spec loadtest.TestSpec, plan loadtest.Plan) []string {
 	if len(missing) == 0 || len(plan.Scenarios) != 1 || spec.HasScript() {
 		return nil
 	}
-	if opts, err := loadtest.ParseK6Options(spec.Options); len(spec.Options) > 0 && err == nil && opts.HasExecution() {
+	if opts, err := loadtest.DecodeK6Options(spec.Options); len(spec.Options) > 0 && err == nil && opts.HasExecution() {
 		return nil // the file's options replace the preset
 	}
 	name := plan.Scenarios.Sorted()[0]

@@ -28,7 +28,7 @@ type recorder struct {
 
 func (r *recorder) Start(loadtest.RunInfo) error { return nil }
 func (r *recorder) AddSamples([]metrics.Sample)  {}
-func (r *recorder) Stop(*loadtest.Result) error  { return nil }
+func (r *recorder) Stop(loadtest.Result) error   { return nil }
 func (r *recorder) Partial(p *loadtest.Partial) {
 	b, err := p.MarshalBinary()
 	if err != nil {

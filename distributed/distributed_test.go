@@ -59,7 +59,7 @@ func (s *seen) durations() []float64 {
 
 // Start, AddSamples and Stop make seen a runner's own output.
 func (s *seen) Start(loadtest.RunInfo) error { return nil }
-func (s *seen) Stop(*loadtest.Result) error  { return nil }
+func (s *seen) Stop(loadtest.Result) error   { return nil }
 func (s *seen) AddSamples(batch []metrics.Sample) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

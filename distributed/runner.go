@@ -339,7 +339,7 @@ func newPublisher(js jetstream.JetStream, n names, index int, samples bool, log 
 }
 
 func (p *publisher) Start(loadtest.RunInfo) error { return nil }
-func (p *publisher) Stop(*loadtest.Result) error  { return nil }
+func (p *publisher) Stop(loadtest.Result) error   { return nil }
 
 // AddSamples implements loadtest.Output: it encodes the samples the
 // coordinator writes, all but vus and vus_max (the coordinator writes

@@ -41,7 +41,7 @@ func (c *sampleCounter) AddSamples(batch []metrics.Sample) {
 	}
 }
 
-func (c *sampleCounter) Stop(*loadtest.Result) error { return nil }
+func (c *sampleCounter) Stop(loadtest.Result) error { return nil }
 
 // without returns the counts of every series but those of the named
 // metrics.

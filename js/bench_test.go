@@ -53,7 +53,7 @@ export default function () { const r = http.get(__ENV.URL); check(r, { 'ok': (r)
 			b.ReportAllocs()
 			// The engine drives the iterations, so b.N of them run in one
 			// test rather than one per b.Loop turn.
-			top, err := loadtest.ParseK6Options([]byte(`{"vus":1,"iterations":` + strconv.Itoa(b.N) + `}`))
+			top, err := loadtest.DecodeK6Options([]byte(`{"vus":1,"iterations":` + strconv.Itoa(b.N) + `}`))
 			require.NoError(b, err)
 			plan := loadtest.Plan{Env: map[string]string{"URL": url}, Program: prog}
 			_, err = top.Apply(&plan)
@@ -89,7 +89,7 @@ import { check, sleep } from 'k6';
 export default function () { check(http.get(__ENV.URL), { ok: (r) => r.status === 200 }); sleep(3600); }
 `)}, js.Options{})
 	require.NoError(b, err)
-	top, err := loadtest.ParseK6Options([]byte(`{"scenarios":{"idle":{"executor":"constant-vus","vus":` + strconv.Itoa(b.N) +
+	top, err := loadtest.DecodeK6Options([]byte(`{"scenarios":{"idle":{"executor":"constant-vus","vus":` + strconv.Itoa(b.N) +
 		`,"duration":"1h","gracefulStop":"0s"}}}`))
 	require.NoError(b, err)
 	plan := loadtest.Plan{Env: map[string]string{"URL": url}, Program: prog}

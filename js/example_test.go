@@ -49,7 +49,7 @@ export default function () {
   check(http.get(__ENV.BASE_URL), { 'status is 200': (r) => r.status === 200 });
 }
 `)}
-	flags, _ := loadtest.ParseK6Options([]byte(`{"vus": 2, "iterations": 6}`)) // -u 2 -i 6
+	flags, _ := loadtest.DecodeK6Options([]byte(`{"vus": 2, "iterations": 6}`)) // -u 2 -i 6
 	ctx := context.Background()
 	plan, _, _, err := js.Plan(ctx, src, loadtest.K6Options{}, flags, js.Options{Env: map[string]string{"BASE_URL": srv.URL}})
 	if err != nil {

@@ -104,7 +104,7 @@ func (r run) env(kv ...string) run {
 
 func (r run) flags(t testing.TB, k6json string) run {
 	t.Helper()
-	o, err := loadtest.ParseK6Options([]byte(k6json))
+	o, err := loadtest.DecodeK6Options([]byte(k6json))
 	require.NoError(t, err)
 	r.top = o
 	return r
@@ -236,7 +236,7 @@ func (v *vusRecorder) AddSamples(batch []metrics.Sample) {
 	}
 }
 
-func (*vusRecorder) Stop(*loadtest.Result) error { return nil }
+func (*vusRecorder) Stop(loadtest.Result) error { return nil }
 
 // whileIterating returns the vus samples taken while every VU looped, for
 // executors with a fixed number of VUs: those count their VUs active before

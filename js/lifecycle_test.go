@@ -355,9 +355,9 @@ func TestOptionsLayers(t *testing.T) {
 export const options = { vus: 3, iterations: 9, thresholds: { iterations: ['count>0'] }, tags: { from: 'script' }, handleSummaryTimeout: '5s' };
 export default function () {}
 `)}
-	base, err := loadtest.ParseK6Options([]byte(`{"vus": 7, "duration": "1m", "userAgent": "base"}`))
+	base, err := loadtest.DecodeK6Options([]byte(`{"vus": 7, "duration": "1m", "userAgent": "base"}`))
 	require.NoError(t, err)
-	top, err := loadtest.ParseK6Options([]byte(`{"vus": 2, "iterations": 4, "thresholds": {"checks": ["rate>0"]}}`))
+	top, err := loadtest.DecodeK6Options([]byte(`{"vus": 2, "iterations": 4, "thresholds": {"checks": ["rate>0"]}}`))
 	require.NoError(t, err)
 	plan, prog, _, err := js.Plan(t.Context(), src, base, top, js.Options{})
 	require.NoError(t, err)

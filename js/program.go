@@ -310,7 +310,7 @@ func (p *Program) parseOptions(raw []byte) error {
 			errs = append(errs, fmt.Errorf("options.%s: %w", k, err))
 		}
 	}
-	o, err := loadtest.ParseK6Options(rawJSON(all))
+	o, err := loadtest.DecodeK6Options(rawJSON(all))
 	if err != nil {
 		errs = append(errs, err)
 	}

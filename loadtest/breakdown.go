@@ -75,7 +75,7 @@ func (b *Breakdown) add(key breakdownKey, s *metrics.Sample) {
 }
 
 // Stop implements Output.
-func (b *Breakdown) Stop(*Result) error { return nil }
+func (b *Breakdown) Stop(Result) error { return nil }
 
 // summarySection is one section of the full summary: a scenario, or a
 // group in one.

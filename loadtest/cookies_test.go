@@ -51,7 +51,7 @@ func TestCookiesResetEveryIteration(t *testing.T) {
 
 func TestNoCookiesResetOption(t *testing.T) {
 	t.Parallel()
-	o, err := ParseK6Options([]byte(`{"noCookiesReset": true}`))
+	o, err := DecodeK6Options([]byte(`{"noCookiesReset": true}`))
 	require.NoError(t, err)
 	assert.True(t, o.Options.NoCookiesReset)
 	assert.Empty(t, o.Warnings)

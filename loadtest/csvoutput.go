@@ -138,7 +138,7 @@ func (o *CSVOutput) flush() error {
 }
 
 // Stop implements Output: it flushes and ends the gzip stream.
-func (o *CSVOutput) Stop(*Result) error {
+func (o *CSVOutput) Stop(Result) error {
 	if err := o.flush(); err != nil {
 		return err
 	}

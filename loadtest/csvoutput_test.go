@@ -36,7 +36,7 @@ func TestCSVOutput(t *testing.T) {
 		o := NewCSVOutput(&buf, compress)
 		require.NoError(t, o.Start(RunInfo{}))
 		o.AddSamples(samples)
-		require.NoError(t, o.Stop(nil))
+		require.NoError(t, o.Stop(Result{}))
 		var r io.Reader = &buf
 		if compress {
 			zr, err := gzip.NewReader(&buf)
@@ -68,7 +68,7 @@ func TestCSVOutputSystemTags(t *testing.T) {
 	reg := metrics.NewRegistry()
 	o.AddSamples([]metrics.Sample{{Metric: reg.Get(metrics.HTTPReqs), Time: time.Unix(5, 0), Value: 1,
 		Tags: metrics.NewTags("status", "404", "url", "http://127.0.0.1/", "method", "GET")}})
-	require.NoError(t, o.Stop(nil))
+	require.NoError(t, o.Stop(Result{}))
 	assert.Equal(t, "metric_name,timestamp,metric_value,status,url,extra_tags,metadata\n"+
 		"http_reqs,5,1.000000,404,http://127.0.0.1/,method=GET,\n", buf.String())
 }

@@ -62,7 +62,7 @@ func (c *statusCounter) AddSamples(batch []metrics.Sample) {
 	}
 }
 
-func (c *statusCounter) Stop(res *loadtest.Result) error {
+func (c *statusCounter) Stop(res loadtest.Result) error {
 	c.summary = fmt.Sprintf("%s: %d ok, %d not found", res.Status, c.byStatus["200"], c.byStatus["404"])
 	return nil
 }

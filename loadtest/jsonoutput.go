@@ -74,7 +74,7 @@ func (o *JSONOutput) AddSamples(batch []metrics.Sample) {
 }
 
 // Stop implements Output: it flushes and ends the gzip stream.
-func (o *JSONOutput) Stop(*Result) error {
+func (o *JSONOutput) Stop(Result) error {
 	if err := o.w.Flush(); err != nil {
 		return err
 	}

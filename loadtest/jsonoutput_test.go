@@ -97,7 +97,7 @@ func TestJSONOutputMatchesK6(t *testing.T) {
 				o.AddSamples(samples[:n])
 				samples = samples[n:]
 			}
-			require.NoError(t, o.Stop(nil))
+			require.NoError(t, o.Stop(Result{}))
 
 			var got []byte
 			if tt.compress {

@@ -37,11 +37,11 @@ type K6Options struct {
 	Warnings []string
 }
 
-// ParseK6Options reads a k6 options object and reports every problem at
+// DecodeK6Options reads a k6 options object and reports every problem at
 // once, each prefixed by "options.KEY". Options k6 has and loadlens does
 // not implement, and unknown keys, are ignored with a warning, as k6
 // ignores unknown keys.
-func ParseK6Options(b []byte) (K6Options, error) {
+func DecodeK6Options(b []byte) (K6Options, error) {
 	members, err := strictjson.Members(b)
 	if err != nil {
 		if p, ok := err.(*strictjson.Problem); ok && p.Path == "" {

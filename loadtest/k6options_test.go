@@ -11,9 +11,9 @@ import (
 	"github.com/loadlens/loadlens/scenarios"
 )
 
-func TestParseK6Options(t *testing.T) {
+func TestDecodeK6Options(t *testing.T) {
 	t.Parallel()
-	o, err := ParseK6Options([]byte(`{
+	o, err := DecodeK6Options([]byte(`{
 		"vus": 2, "duration": "5s",
 		"thresholds": {"http_req_duration": ["p(95)<500"]},
 		"tags": {"team": "a"}, "discardResponseBodies": true, "setupTimeout": "2m", "maxRedirects": 0,
@@ -39,9 +39,9 @@ func TestParseK6Options(t *testing.T) {
 	assert.Len(t, p.Thresholds["http_req_duration"], 1)
 }
 
-func TestParseK6OptionsReportsEveryProblem(t *testing.T) {
+func TestDecodeK6OptionsReportsEveryProblem(t *testing.T) {
 	t.Parallel()
-	_, err := ParseK6Options([]byte(`{"vus": "many", "duration": "soon", "thresholds": {"a": ["x"]},
+	_, err := DecodeK6Options([]byte(`{"vus": "many", "duration": "soon", "thresholds": {"a": ["x"]},
 		"setupTimeout": true, "scenarios": {"bad name!": {"executor": "constant-vus"}}, "iterations": -1}`))
 	require.Error(t, err)
 	for _, want := range []string{"options.vus", "options.duration", "options.thresholds", "options.setupTimeout",
@@ -49,9 +49,9 @@ func TestParseK6OptionsReportsEveryProblem(t *testing.T) {
 		assert.Contains(t, err.Error(), want)
 	}
 	assert.Contains(t, err.Error(), `options.vus: want an integer (64-bit), got the string "many" (line 1, column 9)`)
-	_, err = ParseK6Options([]byte(`[1]`))
+	_, err = DecodeK6Options([]byte(`[1]`))
 	assert.EqualError(t, err, "options: want an object, got an array (line 1, column 1)")
-	_, err = ParseK6Options([]byte("{\n  \"vus\": 1,\n}"))
+	_, err = DecodeK6Options([]byte("{\n  \"vus\": 1,\n}"))
 	assert.EqualError(t, err, "options: invalid character '}' looking for beginning of object key string (line 3, column 1)")
 }
 
@@ -59,10 +59,10 @@ func TestParseK6OptionsReportsEveryProblem(t *testing.T) {
 // scenarios below, vus from below stay, engine options merge key by key.
 func TestK6OptionsOverride(t *testing.T) {
 	t.Parallel()
-	script, err := ParseK6Options([]byte(`{"vus": 5, "scenarios": {"s": {"executor": "shared-iterations", "iterations": 3}},
+	script, err := DecodeK6Options([]byte(`{"vus": 5, "scenarios": {"s": {"executor": "shared-iterations", "iterations": 3}},
 		"thresholds": {"checks": ["rate>0.9"]}, "tags": {"a": "1"}, "userAgent": "script"}`))
 	require.NoError(t, err)
-	cli, err := ParseK6Options([]byte(`{"duration": "10s", "userAgent": "cli", "thresholds": {"http_reqs": ["count>1"]}}`))
+	cli, err := DecodeK6Options([]byte(`{"duration": "10s", "userAgent": "cli", "thresholds": {"http_reqs": ["count>1"]}}`))
 	require.NoError(t, err)
 	merged := script.Override(cli)
 	var p Plan
@@ -85,7 +85,7 @@ func TestK6OptionsOverride(t *testing.T) {
 
 	out, err := json.Marshal(merged)
 	require.NoError(t, err)
-	back, err := ParseK6Options(out)
+	back, err := DecodeK6Options(out)
 	require.NoError(t, err)
 	assert.Equal(t, *merged.Duration, *back.Duration)
 	assert.Equal(t, merged.Options.UserAgent, back.Options.UserAgent)
@@ -215,7 +215,7 @@ func FuzzDecodeTestSpec(f *testing.F) {
 func TestTLSAuthDomainsWarns(t *testing.T) {
 	t.Parallel()
 	for domains, want := range map[string]int{`"domains": ["example.com"], `: 1, ``: 0} {
-		o, err := ParseK6Options([]byte(`{"iterations": 1, "tlsAuth": [{` + domains + `"cert": "c", "key": "k"}]}`))
+		o, err := DecodeK6Options([]byte(`{"iterations": 1, "tlsAuth": [{` + domains + `"cert": "c", "key": "k"}]}`))
 		require.NoError(t, err)
 		var p Plan
 		warnings, err := o.Apply(&p)

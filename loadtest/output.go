@@ -18,9 +18,12 @@ type Output interface {
 	// the call: copy what you keep. It must not block for long: the engine
 	// waits for it.
 	AddSamples(batch []metrics.Sample)
-	// Stop is called after the last sample, with the run's result. Its error
-	// is reported in Result.Warnings and does not change the run's status.
-	Stop(result *Result) error
+	// Stop is called after the last sample, with a copy of the run's
+	// result that is the output's own: changing it changes nothing else.
+	// An output whose Start succeeded when another's failed is stopped
+	// with the zero Result (Status ""). Its error is reported in
+	// Result.Warnings and does not change the run's status.
+	Stop(result Result) error
 }
 
 // ProgressReceiver is an optional interface of an Output: it receives a

@@ -20,7 +20,7 @@ import (
 var ErrInvalidPlan = errors.New("invalid plan")
 
 // Plan is one test: the scenarios to run, the code VUs run, thresholds and
-// options. Build it in Go, or decode k6 options JSON with [ParseK6Options].
+// options. Build it in Go, or decode k6 options JSON with [DecodeK6Options].
 type Plan struct {
 	Name     string `json:"name,omitempty"`
 	TestType string `json:"test_type,omitempty"`
@@ -351,8 +351,8 @@ func (p Plan) validateExecs() []error {
 	}
 	execs := lister.Execs()
 	var errs []error
-	for _, name := range sortedScenarioNames(p.Scenarios) {
-		if exec := scenarioExec(p.Scenarios[name]); !slices.Contains(execs, exec) {
+	for _, name := range p.Scenarios.Sorted() {
+		if exec := p.Scenarios[name].Base().ExecOrDefault(); !slices.Contains(execs, exec) {
 			errs = append(errs, fmt.Errorf("scenarios.%s.exec: no function %q; have %v", name, exec, execs))
 		}
 	}

@@ -30,7 +30,7 @@ func (p Problem) String() string {
 
 // Problems is every problem of an invalid plan, test spec or k6 options,
 // in the order they were found: the error of [Plan.Validate],
-// [DecodeTestSpec], [ParseK6Options] and [Run] for bad input. It is
+// [DecodeTestSpec], [DecodeK6Options] and [Run] for bad input. It is
 // [ErrInvalidPlan] to errors.Is, and unwraps to the errors its problems
 // were read from, as errors.Join does. Callers list it with [ProblemsOf].
 type Problems []Problem

@@ -47,9 +47,6 @@ type ExecLister interface {
 	Execs() []string
 }
 
-// DefaultExec is the exec function of a scenario that names none.
-const DefaultExec = "default"
-
 // Funcs is a Program of Go functions by exec name. Scenarios that name no
 // exec run Funcs["default"].
 type Funcs map[string]func(ctx context.Context, vu *VU) error

@@ -70,7 +70,7 @@ type wireOutput struct {
 
 func (w *wireOutput) Start(RunInfo) error         { return nil }
 func (w *wireOutput) AddSamples([]metrics.Sample) {}
-func (w *wireOutput) Stop(*Result) error          { return nil }
+func (w *wireOutput) Stop(Result) error           { return nil }
 func (w *wireOutput) Partial(p *Partial) {
 	b, err := p.MarshalBinary()
 	if err == nil {

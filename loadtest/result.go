@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/loadlens/loadlens/internal/deepcopy"
 	"github.com/loadlens/loadlens/metrics"
 	"github.com/loadlens/loadlens/scenarios"
 )
@@ -195,3 +196,7 @@ type GeneratorHealth struct {
 	CPUMax      float64 `json:"cpu_max_pct"`   // highest one-second value
 	RSSMaxBytes float64 `json:"rss_max_bytes"` // peak resident memory
 }
+
+// Clone returns a deep copy of r: it shares no map, slice or pointer with
+// r, so either may be changed without the other. Outputs get one at Stop.
+func (r Result) Clone() Result { return deepcopy.Of(r) }

@@ -143,7 +143,7 @@ func newRun(plan Plan, outputs []Output) (*run, error) {
 	if err != nil {
 		return nil, Invalid(err)
 	}
-	for _, name := range sortedScenarioNames(plan.Scenarios) {
+	for _, name := range plan.Scenarios.Sorted() {
 		sc := newScenarioRun(name, plan.Scenarios[name], tuple, r.env)
 		r.scenarios = append(r.scenarios, sc)
 		r.byName[name] = sc
@@ -194,7 +194,7 @@ func (r *run) execute(ctx context.Context) (Result, error) {
 	for i, o := range r.outputs {
 		if err := o.Start(info); err != nil {
 			for _, started := range r.outputs[:i] {
-				_ = started.Stop(nil)
+				_ = started.Stop(Result{})
 			}
 			return r.failedBeforeStart(fmt.Errorf("output %d (%T): start: %w", i, o, err))
 		}
@@ -221,7 +221,7 @@ func (r *run) execute(ctx context.Context) (Result, error) {
 		if p, ok := o.(ProgressReceiver); ok {
 			p.Progress(r.snapshot(true))
 		}
-		if err := o.Stop(&result); err != nil {
+		if err := o.Stop(result.Clone()); err != nil {
 			result.Warnings = append(result.Warnings, fmt.Sprintf("output %d (%T): stop: %v", i, o, err))
 		}
 	}
@@ -252,7 +252,8 @@ func (r *run) execScenarios(ctx context.Context) (Result, error) {
 		r.flushExecutorSamples()
 	}()
 
-	vus, limit := r.plan.Scenarios.PeakVUs(r.scenarioTuple())
+	et, _ := r.plan.Options.ExecutionTuple() // validated
+	vus, limit := r.plan.Scenarios.PeakVUs(et)
 	if r.remote != nil {
 		vus, limit = 0, 0
 	}

@@ -395,7 +395,7 @@ type progressRecorder struct {
 
 func (p *progressRecorder) Start(RunInfo) error         { return nil }
 func (p *progressRecorder) AddSamples([]metrics.Sample) {}
-func (p *progressRecorder) Stop(*Result) error          { return nil }
+func (p *progressRecorder) Stop(Result) error           { return nil }
 func (p *progressRecorder) Progress(s Snapshot) {
 	p.mu.Lock()
 	p.snaps = append(p.snaps, s)
@@ -584,7 +584,7 @@ type timelineRecorder struct {
 
 func (tr *timelineRecorder) Start(RunInfo) error         { tr.series = map[string][]float64{}; return nil }
 func (tr *timelineRecorder) AddSamples([]metrics.Sample) {}
-func (tr *timelineRecorder) Stop(*Result) error          { return nil }
+func (tr *timelineRecorder) Stop(Result) error           { return nil }
 func (tr *timelineRecorder) TimelineSeconds(tl Timeline) {
 	tr.calls++
 	tr.starts = append(tr.starts, tl.Start)
@@ -674,7 +674,7 @@ func TestRunBlacklistIPs(t *testing.T) {
 	var hits atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	defer srv.Close()
-	opts, err := ParseK6Options([]byte(`{"iterations": 3, "blacklistIPs": ["127.0.0.0/8"]}`))
+	opts, err := DecodeK6Options([]byte(`{"iterations": 3, "blacklistIPs": ["127.0.0.0/8"]}`))
 	require.NoError(t, err)
 	plan := Plan{Target: &Target{BaseURL: srv.URL, Endpoints: []Endpoint{{Path: "/"}}}}
 	_, err = opts.Apply(&plan)

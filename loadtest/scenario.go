@@ -23,9 +23,9 @@ type scenarioRun struct {
 }
 
 func newScenarioRun(name string, cfg scenarios.Config, et *scenarios.ExecutionTuple, planEnv map[string]string) *scenarioRun {
-	sc := &scenarioRun{name: name, config: cfg, exec: scenarioExec(cfg), tags: metrics.TagsFromMap(scenarioTags(cfg)),
+	sc := &scenarioRun{name: name, config: cfg, exec: cfg.Base().ExecOrDefault(), tags: metrics.TagsFromMap(cfg.Base().Tags),
 		executor: cfg.NewExecutor(name, et)}
-	if env := scenarioEnv(cfg); len(env) > 0 {
+	if env := cfg.Base().Env; len(env) > 0 {
 		sc.env = maps.Clone(planEnv)
 		if sc.env == nil {
 			sc.env = map[string]string{}
@@ -46,7 +46,7 @@ func (sc *scenarioRun) progress() scenarios.Progress { return sc.executor.Progre
 
 // run waits for the scenario's startTime, then runs its executor.
 func (sc *scenarioRun) run(ctx context.Context, r *run) {
-	if d := scenarioStartTime(sc.config); d > 0 {
+	if d := sc.config.Base().StartTime; d > 0 {
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():

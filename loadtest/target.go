@@ -16,6 +16,7 @@ import (
 
 	"github.com/loadlens/loadlens/internal/redact"
 	"github.com/loadlens/loadlens/metrics"
+	"github.com/loadlens/loadlens/scenarios"
 )
 
 // Target is a request plan: what VUs run when a test has no script. Each
@@ -193,7 +194,7 @@ func (t Target) Redacted() Target {
 }
 
 // Execs implements ExecLister: a target runs as the default function.
-func (t *Target) Execs() []string { return []string{DefaultExec} }
+func (t *Target) Execs() []string { return []string{scenarios.DefaultExec} }
 
 // NewVU implements Program.
 func (t *Target) NewVU(_ context.Context, vu *VU) (VUCode, error) {

@@ -206,7 +206,7 @@ func (s TestSpec) k6Options() (K6Options, error) {
 	if len(s.Options) == 0 {
 		return K6Options{}, nil
 	}
-	return ParseK6Options(s.Options)
+	return DecodeK6Options(s.Options)
 }
 
 // Layers returns the spec's execution as k6 option layers: what the preset

@@ -102,11 +102,11 @@ func (d *Dashboard) TimelineSeconds(part loadtest.Timeline) {
 
 // Stop implements [loadtest.Output]: the charts become the result's, with
 // the thresholds' verdicts.
-func (d *Dashboard) Stop(res *loadtest.Result) error {
+func (d *Dashboard) Stop(res loadtest.Result) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.stopped = true
-	if res != nil {
+	if res.Status != "" { // the run started
 		d.tl, d.thresholds = res.Timeline, res.Thresholds
 	}
 	d.updateLocked()

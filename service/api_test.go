@@ -81,7 +81,7 @@ func TestCrossTenantIsolation(t *testing.T) {
 	done := e.start(e.keyA, e.spec(map[string]any{"options": map[string]any{"vus": 1, "duration": "1s"}}))
 	e.waitFinal(e.keyA, done)
 	live := e.start(e.keyA, e.spec(map[string]any{"options": map[string]any{"vus": 1, "duration": "30s"}}))
-	e.waitFor(e.keyA, live, "running", func(st service.Status) bool { return st.State == store.Running })
+	e.waitFor(e.keyA, live, "running", func(st service.RunStatus) bool { return st.State == store.Running })
 
 	for _, id := range []string{done, live} {
 		for _, rt := range authedRoutes {
@@ -345,7 +345,7 @@ func TestCancelMidRun(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	id := e.start(e.keyA, e.spec(map[string]any{"options": map[string]any{"vus": 2, "duration": "30s"}}))
-	e.waitFor(e.keyA, id, "requests", func(st service.Status) bool { return st.State == store.Running && st.Requests > 0 })
+	e.waitFor(e.keyA, id, "requests", func(st service.RunStatus) bool { return st.State == store.Running && st.Requests > 0 })
 	r := e.do("POST", "/load-test/"+id+"/cancel", e.keyA, nil)
 	require.Equal(t, http.StatusAccepted, r.Status, "%s", r.Body)
 	st := e.waitFinal(e.keyA, id)
@@ -387,7 +387,7 @@ func TestServerSentEvents(t *testing.T) {
 	assert.Equal(t, "done", last.Name)
 	assert.Equal(t, store.Completed, last.Data.State)
 	assert.Positive(t, last.Data.Requests)
-	var progress []service.Status
+	var progress []service.RunStatus
 	for _, ev := range events[1 : len(events)-1] {
 		require.Equal(t, "progress", ev.Name)
 		progress = append(progress, ev.Data)
@@ -417,13 +417,13 @@ func TestScaleExternallyControlled(t *testing.T) {
 	e := newEnv(t)
 	id := e.start(e.keyA, e.spec(map[string]any{"options": map[string]any{"scenarios": map[string]any{
 		"ext": map[string]any{"executor": "externally-controlled", "vus": 1, "maxVUs": 4, "duration": "30s"}}}}))
-	e.waitFor(e.keyA, id, "running", func(st service.Status) bool { return st.State == store.Running && st.CurrentVUs == 1 })
+	e.waitFor(e.keyA, id, "running", func(st service.RunStatus) bool { return st.State == store.Running && st.CurrentVUs == 1 })
 	r := e.do("POST", "/load-test/"+id+"/scale", e.keyA, map[string]any{"vus": 3})
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	var sr service.ScaleResponse
 	r.json(t, &sr)
 	assert.Equal(t, service.ScaleResponse{ID: id, Scenario: "ext", VUs: 3}, sr)
-	e.waitFor(e.keyA, id, "3 VUs", func(st service.Status) bool { return st.CurrentVUs == 3 })
+	e.waitFor(e.keyA, id, "3 VUs", func(st service.RunStatus) bool { return st.CurrentVUs == 3 })
 
 	for _, tc := range []struct {
 		body   any
@@ -441,7 +441,7 @@ func TestScaleExternallyControlled(t *testing.T) {
 		assert.Contains(t, r.errors(t)[0], tc.want)
 	}
 	other := e.start(e.keyA, e.spec(map[string]any{"options": map[string]any{"vus": 1, "duration": "30s"}}))
-	e.waitFor(e.keyA, other, "running", func(st service.Status) bool { return st.State == store.Running })
+	e.waitFor(e.keyA, other, "running", func(st service.RunStatus) bool { return st.State == store.Running })
 	r = e.do("POST", "/load-test/"+other+"/scale", e.keyA, map[string]any{"vus": 1})
 	assert.Equal(t, http.StatusConflict, r.Status)
 	assert.Contains(t, r.errors(t)[0], "externally-controlled")
@@ -599,7 +599,7 @@ func TestShutdownStoresPartialResults(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	id := e.start(e.keyA, e.spec(map[string]any{"options": map[string]any{"vus": 2, "duration": "30s"}}))
-	e.waitFor(e.keyA, id, "requests", func(st service.Status) bool { return st.Requests > 0 })
+	e.waitFor(e.keyA, id, "requests", func(st service.RunStatus) bool { return st.Requests > 0 })
 
 	// An SSE stream open at shutdown ends.
 	req, err := http.NewRequestWithContext(t.Context(), "GET", e.ts.URL+"/load-test/"+id+"/events", nil)

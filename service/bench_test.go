@@ -21,7 +21,7 @@ import (
 func BenchmarkStatusPolling(b *testing.B) {
 	e := newEnv(b)
 	id := e.start(e.keyA, e.spec(map[string]any{"options": map[string]any{"vus": 2, "duration": "5m"}}))
-	e.waitFor(e.keyA, id, "running", func(st service.Status) bool { return st.State == store.Running && st.Requests > 0 })
+	e.waitFor(e.keyA, id, "running", func(st service.RunStatus) bool { return st.State == store.Running && st.Requests > 0 })
 	defer func() {
 		require.Equal(b, http.StatusAccepted, e.do("POST", "/load-test/"+id+"/cancel", e.keyA, nil).Status)
 		e.waitFinal(e.keyA, id)
@@ -105,7 +105,7 @@ export default function () { hoard.push(new Uint8Array(1 << 20)) }`,
 		b.ReportMetric(alone, "alone-req/s")
 		for _, name := range []string{"spin", "bomb"} {
 			id := e.start(e.keyA, map[string]any{"test_type": "custom", "script": hostile[name]})
-			e.waitFor(e.keyA, id, "running", func(st service.Status) bool { return st.State != store.Queued })
+			e.waitFor(e.keyA, id, "running", func(st service.RunStatus) bool { return st.State != store.Queued })
 			beside := pace()
 			b.ReportMetric(beside, name+"-req/s")
 			b.ReportMetric(beside/alone, name+"-ratio")

@@ -264,7 +264,7 @@ type BudgetHistory struct {
 
 // BudgetHistoryRun is one run of a budget history.
 type BudgetHistoryRun struct {
-	Run   Status      `json:"run"`
+	Run   RunStatus   `json:"run"`
 	Check BudgetCheck `json:"check"`
 }
 

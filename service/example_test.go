@@ -58,7 +58,7 @@ func Example() {
 		"options": {"vus": 1, "iterations": 20}}`, &started)
 	fmt.Println(code, started.State)
 
-	var status service.Status
+	var status service.RunStatus
 	for deadline := time.Now().Add(time.Minute); !status.State.Final() && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond) // polling interval
 		call("GET", "/load-test/"+started.ID+"/status", "", &status)

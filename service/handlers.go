@@ -255,7 +255,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, p principa
 
 // ResultResponse is the body of GET /load-test/{id}/result.
 type ResultResponse struct {
-	Status
+	RunStatus
 	// Spec is the test spec as started, secrets redacted.
 	Spec json.RawMessage `json:"spec"`
 	// Result is nil while the run is live, and for runs that produced none.
@@ -275,9 +275,9 @@ func (s *Server) handleResult(w http.ResponseWriter, r *http.Request, p principa
 		s.writeError(w, r, err)
 		return
 	}
-	resp := ResultResponse{Status: statusOf(run), Spec: run.Spec, Result: run.Result, AIAnalysis: run.AI, Findings: []anomaly.Finding{}}
+	resp := ResultResponse{RunStatus: statusOf(run), Spec: run.Spec, Result: run.Result, AIAnalysis: run.AI, Findings: []anomaly.Finding{}}
 	if lr := s.liveRun(p.tenant.ID, id); lr != nil {
-		resp.Status = lr.status()
+		resp.RunStatus = lr.status()
 	}
 	if run.Report != nil {
 		resp.Summary, resp.Severity = run.Report.Summary, run.Report.Severity
@@ -290,7 +290,7 @@ func (s *Server) handleResult(w http.ResponseWriter, r *http.Request, p principa
 
 // ListResponse is the body of GET /load-test/list.
 type ListResponse struct {
-	Runs []Status `json:"runs"`
+	Runs []RunStatus `json:"runs"`
 	// NextCursor continues the list (?cursor=); empty on the last page.
 	NextCursor string `json:"next_cursor,omitempty"`
 }
@@ -350,7 +350,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, p principal)
 		s.writeError(w, r, err)
 		return
 	}
-	resp := ListResponse{Runs: make([]Status, len(runs)), NextCursor: next}
+	resp := ListResponse{Runs: make([]RunStatus, len(runs)), NextCursor: next}
 	for i, run := range runs {
 		resp.Runs[i] = statusOf(run)
 		if !run.State.Final() {

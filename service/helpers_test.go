@@ -255,17 +255,17 @@ func (e *env) start(key string, spec map[string]any) string {
 	return sr.ID
 }
 
-func (e *env) status(key, id string) service.Status {
+func (e *env) status(key, id string) service.RunStatus {
 	e.t.Helper()
 	r := e.do("GET", "/load-test/"+id+"/status", key, nil)
 	require.Equal(e.t, http.StatusOK, r.Status, "%s", r.Body)
-	var st service.Status
+	var st service.RunStatus
 	r.json(e.t, &st)
 	return st
 }
 
 // waitFor polls the run's status until cond holds, with a deadline.
-func (e *env) waitFor(key, id string, what string, cond func(service.Status) bool) service.Status {
+func (e *env) waitFor(key, id string, what string, cond func(service.RunStatus) bool) service.RunStatus {
 	e.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -280,15 +280,15 @@ func (e *env) waitFor(key, id string, what string, cond func(service.Status) boo
 	}
 }
 
-func (e *env) waitFinal(key, id string) service.Status {
+func (e *env) waitFinal(key, id string) service.RunStatus {
 	e.t.Helper()
-	return e.waitFor(key, id, "a final state", func(st service.Status) bool { return st.State.Final() })
+	return e.waitFor(key, id, "a final state", func(st service.RunStatus) bool { return st.State.Final() })
 }
 
 // sseEvent is one Server-Sent Event.
 type sseEvent struct {
 	Name string
-	Data service.Status
+	Data service.RunStatus
 }
 
 // readEvents reads an SSE stream to its end.

@@ -388,7 +388,7 @@ func TestProgressIgnoresGracefulStopAndStopsWhereCancelled(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	id := e.start(e.keyA, e.spec(map[string]any{"options": map[string]any{"vus": 1, "duration": "6s"}}))
-	st := e.waitFor(e.keyA, id, "2 s elapsed", func(st service.Status) bool { return st.ElapsedSeconds >= 2 || st.State.Final() })
+	st := e.waitFor(e.keyA, id, "2 s elapsed", func(st service.RunStatus) bool { return st.ElapsedSeconds >= 2 || st.State.Final() })
 	require.False(t, st.State.Final(), "%+v", st)
 	// 2 s of 6 s is a third; counting the 30 s gracefulStop it was 6 %.
 	assert.GreaterOrEqual(t, st.ProgressPercent, 100*(st.ElapsedSeconds-1)/6, "%+v", st)
@@ -495,7 +495,7 @@ func TestSandboxCPUSpinIsConfined(t *testing.T) {
 	spin := e.start(e.keyA, map[string]any{"test_type": "custom", "script": `export const options = {
   scenarios: { spin: { executor: "constant-vus", vus: 4, duration: "3s", gracefulStop: "1s" } } }
 export default function () { while (true) {} }`})
-	e.waitFor(e.keyA, spin, "running", func(st service.Status) bool { return st.State != store.Queued })
+	e.waitFor(e.keyA, spin, "running", func(st service.RunStatus) bool { return st.State != store.Queued })
 	other := e.start(e.keyB, e.spec(map[string]any{"options": map[string]any{"vus": 2, "duration": "2s"}}))
 	st := e.waitFinal(e.keyB, other)
 	assert.Equal(t, store.Completed, st.State, "%+v", st)

@@ -103,7 +103,7 @@ func (s *Server) cancelRemote(w http.ResponseWriter, r *http.Request, p principa
 // eventsRemote streams the progress of a run that another replica runs,
 // as that replica's heartbeats leave it in the store: a "status" event at
 // once, a "progress" event each Heartbeat, "done" when the run ends.
-func (s *Server) eventsRemote(w http.ResponseWriter, r *http.Request, p principal, st Status) {
+func (s *Server) eventsRemote(w http.ResponseWriter, r *http.Request, p principal, st RunStatus) {
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -111,7 +111,7 @@ func (s *Server) eventsRemote(w http.ResponseWriter, r *http.Request, p principa
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	seq := 0
-	send := func(event string, st Status) bool {
+	send := func(event string, st RunStatus) bool {
 		seq++
 		b, _ := json.Marshal(st) // plain data: cannot fail
 		_, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", seq, event, b)

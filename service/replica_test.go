@@ -58,11 +58,11 @@ func slowTarget(t *testing.T) *httptest.Server {
 	return ts
 }
 
-func pollStatus(t *testing.T, base, key, id, what string, cond func(service.Status) bool) service.Status {
+func pollStatus(t *testing.T, base, key, id, what string, cond func(service.RunStatus) bool) service.RunStatus {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		var st service.Status
+		var st service.RunStatus
 		r := doRequest(t, base, "GET", "/load-test/"+id+"/status", key, nil)
 		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 		r.json(t, &st)
@@ -92,7 +92,7 @@ func TestReplicasShareRuns(t *testing.T) {
 	r.json(t, &sr)
 
 	// B sees it run, with A's progress.
-	st := pollStatus(t, b.ts.URL, key, sr.ID, "progress on replica B", func(st service.Status) bool {
+	st := pollStatus(t, b.ts.URL, key, sr.ID, "progress on replica B", func(st service.RunStatus) bool {
 		return st.State == store.Running && st.Requests > 0
 	})
 	assert.Equal(t, "shared", st.Name)
@@ -114,7 +114,7 @@ func TestReplicasShareRuns(t *testing.T) {
 	// B cancels it; A, which runs it, stops it.
 	r = doRequest(t, b.ts.URL, "POST", "/load-test/"+sr.ID+"/cancel", key, nil)
 	require.Equal(t, http.StatusAccepted, r.Status, "%s", r.Body)
-	final := pollStatus(t, a.ts.URL, key, sr.ID, "the cancel on replica A", func(st service.Status) bool { return st.State.Final() })
+	final := pollStatus(t, a.ts.URL, key, sr.ID, "the cancel on replica A", func(st service.RunStatus) bool { return st.State.Final() })
 	assert.Equal(t, store.Cancelled, final.State)
 
 	var got []sseEvent
@@ -154,13 +154,13 @@ func TestReplicaKilledMidRunIsInterrupted(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, r.Status, "%s", r.Body)
 	var sr service.StartResponse
 	r.json(t, &sr)
-	pollStatus(t, b.ts.URL, key, sr.ID, "the run on the other agent", func(st service.Status) bool {
+	pollStatus(t, b.ts.URL, key, sr.ID, "the run on the other agent", func(st service.RunStatus) bool {
 		return st.State == store.Running && st.Requests > 0
 	})
 	agent.kill()
 	killedAt := time.Now()
 
-	st := pollStatus(t, b.ts.URL, key, sr.ID, "the run marked interrupted", func(st service.Status) bool { return st.State.Final() })
+	st := pollStatus(t, b.ts.URL, key, sr.ID, "the run marked interrupted", func(st service.RunStatus) bool { return st.State.Final() })
 	took := time.Since(killedAt)
 	assert.Equal(t, store.Interrupted, st.State)
 	assert.Contains(t, st.Error, "stopped answering")

@@ -108,7 +108,7 @@ func TestRestartRecovery(t *testing.T) {
 	r.json(t, &sr)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		var st service.Status
+		var st service.RunStatus
 		doRequest(t, base, "GET", "/load-test/"+sr.ID+"/status", e.keyA, nil).json(t, &st)
 		if st.State == store.Running && st.Requests > 0 {
 			break

@@ -45,12 +45,12 @@ type liveRun struct {
 	external map[string]vuSetter
 	subs     map[chan []byte]struct{}
 	seq      int
-	final    *Status // set when the run has ended
+	final    *RunStatus // set when the run has ended
 }
 
-// Status is a run's state and progress: the body of
+// RunStatus is a run's state and progress: the body of
 // GET /load-test/{id}/status and of every SSE event.
-type Status struct {
+type RunStatus struct {
 	ID       string      `json:"id"`
 	Name     string      `json:"name"`
 	TestType string      `json:"test_type"`
@@ -91,11 +91,11 @@ func finite(v float64) float64 {
 }
 
 // statusLocked returns the live status; r.mu is held.
-func (r *liveRun) statusLocked() Status {
+func (r *liveRun) statusLocked() RunStatus {
 	if r.final != nil {
 		return *r.final
 	}
-	st := Status{ID: r.id, Name: r.name, TestType: r.testType, State: r.state, Created: r.created, Started: r.started,
+	st := RunStatus{ID: r.id, Name: r.name, TestType: r.testType, State: r.state, Created: r.created, Started: r.started,
 		ProgressPercent: finite(r.snap.Fraction * 100), CurrentVUs: r.snap.VUs, MaxVUs: r.snap.VUsMax,
 		Requests: r.snap.Requests, RequestsPerSecond: finite(r.snap.RequestRate), ErrorRate: finite(r.snap.ErrorRate),
 		P95Ms: finite(r.snap.P95), Iterations: r.snap.Iterations, ElapsedSeconds: r.snap.Elapsed.Seconds(),
@@ -103,14 +103,14 @@ func (r *liveRun) statusLocked() Status {
 	return st
 }
 
-func (r *liveRun) status() Status {
+func (r *liveRun) status() RunStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.statusLocked()
 }
 
 // frameLocked encodes an SSE event; r.mu is held.
-func (r *liveRun) frameLocked(event string, st Status) []byte {
+func (r *liveRun) frameLocked(event string, st RunStatus) []byte {
 	r.seq++
 	b, _ := json.Marshal(st) // plain data: cannot fail
 	return fmt.Appendf(nil, "id: %d\nevent: %s\ndata: %s\n\n", r.seq, event, b)
@@ -155,7 +155,7 @@ func (r *liveRun) Start(info loadtest.RunInfo) error {
 	return nil
 }
 func (r *liveRun) AddSamples([]metrics.Sample) {}
-func (r *liveRun) Stop(*loadtest.Result) error { return nil }
+func (r *liveRun) Stop(loadtest.Result) error  { return nil }
 func (r *liveRun) snapshot() loadtest.Snapshot { r.mu.Lock(); defer r.mu.Unlock(); return r.snap }
 func (r *liveRun) setRunning(started time.Time) {
 	r.mu.Lock()
@@ -211,7 +211,7 @@ func (r *liveRun) unsubscribe(ch chan []byte) {
 
 // finish records the final status, sends it to the subscribers as a "done"
 // event and closes their channels.
-func (r *liveRun) finish(st Status) {
+func (r *liveRun) finish(st RunStatus) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.final = &st
@@ -315,7 +315,7 @@ func (s *Server) execute(r *liveRun, prep prepared) {
 		logger.Error("recording the end of the run", "error", err)
 	}
 	cancel()
-	final := Status{ID: r.id, Name: r.name, TestType: r.testType, State: state, Created: r.created, Started: started, Ended: ended, Error: msg,
+	final := RunStatus{ID: r.id, Name: r.name, TestType: r.testType, State: state, Created: r.created, Started: started, Ended: ended, Error: msg,
 		ScheduleID: r.origin.schedule, Slot: r.origin.slot}
 	final.applyStats(stats, ended.Sub(started))
 	logger.Info("test ended", "state", state, "result_status", res.Status, "error", msg, "requests", stats.Requests)
@@ -337,8 +337,8 @@ func (s *Server) execute(r *liveRun, prep prepared) {
 		case !errors.Is(err, store.ErrNotFound):
 			logger.Error("reading the test's baseline", "error", err)
 		}
-		report, ai := s.cfg.Analyze(s.bgCtx, res, hist, base)
-		rep = &report
+		analysis, ai := s.cfg.Analyze(s.bgCtx, res, hist, base)
+		rep = &analysis
 		wctx, cancel := context.WithTimeout(bg, 30*time.Second)
 		if err := s.st.SetAnalysis(wctx, r.tenant, r.id, rep, ai); err != nil {
 			logger.Error("recording the analysis", "error", err)
@@ -417,7 +417,7 @@ func statsOf(res loadtest.Result, snap loadtest.Snapshot, state store.State) sto
 }
 
 // applyStats fills the status's numbers from a finished run's stats.
-func (st *Status) applyStats(s store.Stats, elapsed time.Duration) {
+func (st *RunStatus) applyStats(s store.Stats, elapsed time.Duration) {
 	st.ProgressPercent = finite(s.Fraction * 100)
 	st.MaxVUs, st.Requests, st.RequestsPerSecond = s.VUsMax, s.Requests, finite(s.RequestRate)
 	st.ErrorRate, st.P95Ms, st.Iterations = finite(s.ErrorRate), finite(s.P95), s.Iterations
@@ -427,8 +427,8 @@ func (st *Status) applyStats(s store.Stats, elapsed time.Duration) {
 }
 
 // statusOf is the status of a run read from the store.
-func statusOf(r store.Run) Status {
-	st := Status{ID: r.ID, Name: r.Name, TestType: r.TestType, State: r.State, Created: r.Created, Started: r.Started,
+func statusOf(r store.Run) RunStatus {
+	st := RunStatus{ID: r.ID, Name: r.Name, TestType: r.TestType, State: r.State, Created: r.Created, Started: r.Started,
 		Ended: r.Ended, Error: r.Error, ResultStatus: r.Status, ScheduleID: r.Schedule, Slot: r.Slot, BudgetStatus: r.BudgetStatus}
 	var elapsed time.Duration
 	if !r.Started.IsZero() && !r.Ended.IsZero() {
@@ -440,13 +440,13 @@ func statusOf(r store.Run) Status {
 
 // status returns the status of tenant's run id: live from memory, else
 // from the store.
-func (s *Server) status(ctx context.Context, tenant, id string) (Status, error) {
+func (s *Server) status(ctx context.Context, tenant, id string) (RunStatus, error) {
 	if r := s.liveRun(tenant, id); r != nil {
 		return r.status(), nil
 	}
 	run, err := s.st.Summary(ctx, tenant, id)
 	if err != nil {
-		return Status{}, err
+		return RunStatus{}, err
 	}
 	return statusOf(run), nil
 }

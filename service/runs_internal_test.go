@@ -37,7 +37,7 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 	}
 	assert.Equal(t, subscriberBuffer, n, "the slow one gets its buffer, then is dropped")
 
-	r.finish(Status{ID: "run-1", State: store.Completed})
+	r.finish(RunStatus{ID: "run-1", State: store.Completed})
 	var last []byte
 	for f := range fast {
 		last = f

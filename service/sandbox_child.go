@@ -248,7 +248,7 @@ func (o *sandboxOutput) Start(info loadtest.RunInfo) error {
 }
 
 func (o *sandboxOutput) AddSamples([]metrics.Sample) {}
-func (o *sandboxOutput) Stop(*loadtest.Result) error { return nil }
+func (o *sandboxOutput) Stop(loadtest.Result) error  { return nil }
 
 func (o *sandboxOutput) Progress(snap loadtest.Snapshot) { _ = o.w.send(sandboxMsg{Progress: &snap}) }
 

@@ -35,7 +35,7 @@ export default function () { http.get("` + e.target.URL + `/api") }`})
 	r.json(t, &sr)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		var st service.Status
+		var st service.RunStatus
 		doRequest(t, base, "GET", "/load-test/"+sr.ID+"/status", e.keyA, nil).json(t, &st)
 		if st.State == store.Running && st.Requests > 0 {
 			break
@@ -105,7 +105,7 @@ func TestSandboxTenantsWeighTheSame(t *testing.T) {
 export default function () { while (true) {} }`}
 	running := func(key string) string {
 		id := e.start(key, spin)
-		e.waitFor(key, id, "running", func(st service.Status) bool { return st.State == store.Running })
+		e.waitFor(key, id, "running", func(st service.RunStatus) bool { return st.State == store.Running })
 		return id
 	}
 	a1, a2 := running(e.keyA), running(e.keyA)
@@ -197,7 +197,7 @@ export default function () { while (true) {} }`}
 		var spinners []string
 		for range 2 {
 			id := e.start(e.keyA, spin)
-			e.waitFor(e.keyA, id, "running", func(st service.Status) bool { return st.State == store.Running })
+			e.waitFor(e.keyA, id, "running", func(st service.RunStatus) bool { return st.State == store.Running })
 			spinners = append(spinners, id)
 		}
 		beside += pace()

@@ -91,4 +91,4 @@ func (o *slowRequests) AddSamples(batch []metrics.Sample) {
 	}
 }
 
-func (o *slowRequests) Stop(*loadtest.Result) error { return nil }
+func (o *slowRequests) Stop(loadtest.Result) error { return nil }

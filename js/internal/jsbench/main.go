@@ -89,7 +89,7 @@ func runClient(url, script string, vus int, d time.Duration, memProfile string) 
 	case "sleep":
 		code = sleepScript
 	}
-	top, err := loadtest.ParseK6Options(fmt.Appendf(nil, `{"vus":%d,"duration":%q,"summaryTrendStats":["avg"]}`, vus, d))
+	top, err := loadtest.DecodeK6Options(fmt.Appendf(nil, `{"vus":%d,"duration":%q,"summaryTrendStats":["avg"]}`, vus, d))
 	if err != nil {
 		return err
 	}
@@ -299,7 +299,7 @@ type heapProfiler struct {
 
 func (h *heapProfiler) Start(loadtest.RunInfo) error { return nil }
 func (h *heapProfiler) AddSamples([]metrics.Sample)  {}
-func (h *heapProfiler) Stop(*loadtest.Result) error  { return nil }
+func (h *heapProfiler) Stop(loadtest.Result) error   { return nil }
 func (h *heapProfiler) Progress(s loadtest.Snapshot) {
 	if h.done || s.Elapsed < h.at {
 		return

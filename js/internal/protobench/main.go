@@ -132,7 +132,7 @@ func writeScript(kind string) (string, error) {
 
 // runClient runs a script with loadlens and prints its count.
 func runClient(kind, dir, ws, grpcAddr string, vus int, d time.Duration) error {
-	top, err := loadtest.ParseK6Options(fmt.Appendf(nil, `{"vus":%d,"duration":%q,"summaryTrendStats":["avg"]}`, vus, d))
+	top, err := loadtest.DecodeK6Options(fmt.Appendf(nil, `{"vus":%d,"duration":%q,"summaryTrendStats":["avg"]}`, vus, d))
 	if err != nil {
 		return err
 	}
