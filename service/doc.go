@@ -1,9 +1,11 @@
-// Package service is the AIOps agent's REST API: tenants authenticated by
-// API key, per-tenant limits, a run manager that executes tests in process
-// (start, status, result, list, cancel, quick-stress, scale), live progress
-// as Server-Sent Events, run-vs-run and baseline comparison, webhook alerts
-// (to the agent's webhooks and to each tenant's own, which only the operator
-// sets, in the store), an audit log, Prometheus /metrics and an OpenAPI 3 document at
+// Package service is the AIOps agent's REST API.
+//
+// It serves tenants authenticated by API key, per-tenant limits, a run
+// manager that executes tests in process (start, status, result, list,
+// cancel, quick-stress, scale), live progress as Server-Sent Events,
+// run-vs-run and baseline comparison, webhook alerts (to the agent's
+// webhooks and to each tenant's own, which only the operator sets, in the
+// store), an audit log, Prometheus /metrics and an OpenAPI 3 document at
 // /openapi.json.
 //
 // Routes (all under an API key except /healthz, /metrics and

@@ -1,8 +1,9 @@
-// Package store keeps the agent's state in SQLite, or in PostgreSQL for
-// several agent replicas: tenants and their hashed
-// API keys, limits and webhooks, every run of every tenant (state, timestamps, the
-// redacted test spec, the Result, the anomaly Report and the AI analysis),
-// and an audit log of who did what.
+// Package store keeps the agent's state.
+//
+// It keeps it in SQLite, or in PostgreSQL for several agent replicas:
+// tenants and their hashed API keys, limits and webhooks, every run of every
+// tenant (state, timestamps, the redacted test spec, the Result, the anomaly
+// Report and the AI analysis), and an audit log of who did what.
 //
 // Every call that touches a tenant's data takes the tenant explicitly; a run
 // of another tenant answers [ErrNotFound], exactly like a missing one.

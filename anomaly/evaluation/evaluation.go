@@ -1,8 +1,10 @@
-// Package evaluation scores the anomaly detectors on labelled synthetic
-// runs from package synth: per kind, for long and short runs apart,
-// precision, recall and F1 (a finding hits a label when its kind is the
-// label's and it starts within [Tolerance] of the injected time),
-// detection delay, false alarms per null run, and the knee's error in VUs.
+// Package evaluation scores the anomaly detectors on labelled runs.
+//
+// On synthetic runs from package synth it reports, per kind, for long and
+// short runs apart, precision, recall and F1 (a finding hits a label when
+// its kind is the label's and it starts within [Tolerance] of the injected
+// time), detection delay, false alarms per null run, and the knee's error in
+// VUs.
 //
 // It is pure and deterministic, like the packages it evaluates; the
 // command anomaly/cmd/anomalyeval prints its table, and its test asserts

@@ -1,9 +1,10 @@
-// Package k8s renders the Kubernetes manifests of a distributed run from
-// the API's own Go types (k8s.io/api), never from text templates: the
-// test's archive in a ConfigMap, the coordinator as a Job with a Service
-// for its embedded NATS server (or an external NATS), and the runners as
-// an Indexed Job whose completion index is each runner's slot and so its
-// execution segment.
+// Package k8s renders the Kubernetes manifests of a distributed run.
+//
+// It builds them from the API's own Go types (k8s.io/api), never from text
+// templates: the test's archive in a ConfigMap, the coordinator as a Job
+// with a Service for its embedded NATS server (or an external NATS), and the
+// runners as an Indexed Job whose completion index is each runner's slot and
+// so its execution segment.
 //
 // Both Jobs have backoffLimit 0 (a failed test is not retried behind the
 // user's back) and restartPolicy Never; the coordinator decides the end of

@@ -1,9 +1,10 @@
-// Package anomalye2e proves the anomaly analyzer end to end: real load
-// tests of a few dozen seconds, run by the engine (package loadtest)
-// against the demo target (package target) on loopback with one of its
-// fault profiles, and the findings anomaly.Analyze draws from the Result —
-// the throughput limit of a saturated target at the right VU count, a
-// latency step and an error burst at the time of the fault, a leak in the
+// Package anomalye2e proves the anomaly analyzer end to end.
+//
+// It runs real load tests of a few dozen seconds with the engine (package
+// loadtest) against the demo target (package target) on loopback with one of
+// its fault profiles, and checks the findings anomaly.Analyze draws from the
+// Result — the throughput limit of a saturated target at the right VU count,
+// a latency step and an error burst at the time of the fault, a leak in the
 // target's own telemetry, and nothing of those kinds against a healthy
 // target under the same load.
 //

@@ -1,7 +1,9 @@
-// Package geminitest is a fake Gemini API for tests: an HTTP server on
-// 127.0.0.1 that speaks the real REST wire format of generateContent
-// (POST /v1beta/models/{model}:generateContent with the x-goog-api-key
-// header, or Vertex AI's /v1beta1/projects/{p}/locations/{l}/publishers/
+// Package geminitest is a fake Gemini API for tests.
+//
+// It is an HTTP server on 127.0.0.1 that speaks the real REST wire format of
+// generateContent (POST /v1beta/models/{model}:generateContent with the
+// x-goog-api-key header, or Vertex AI's
+// /v1beta1/projects/{p}/locations/{l}/publishers/
 // google/models/{model}:generateContent) and answers with scripted replies:
 // answers, Google error bodies with "code", "status" and RetryInfo details,
 // blocked prompts, truncated answers, slow or hanging answers.

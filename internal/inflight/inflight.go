@@ -1,7 +1,9 @@
 // Package inflight is an HTTP handler for tests of client concurrency
-// limits: it counts the requests in flight at once, holding each until the
-// count the test expects is reached, so that the most seen at once is the
-// client's real limit rather than an accident of timing.
+// limits.
+//
+// It counts the requests in flight at once, holding each until the count the
+// test expects is reached, so that the most seen at once is the client's
+// real limit rather than an accident of timing.
 package inflight
 
 import (

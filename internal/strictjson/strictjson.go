@@ -1,10 +1,12 @@
-// Package strictjson decodes JSON documents that people write (test files,
-// k6 config files, API bodies) strictly, and reports every problem at once,
-// each with its JSON path, line and column: a syntax error, every unknown
+// Package strictjson decodes JSON that people write, reporting every problem
+// at once.
+//
+// It decodes test files, k6 config files and API bodies strictly, each
+// problem with its JSON path, line and column: a syntax error, every unknown
 // field, every value of the wrong type. encoding/json stops at the first
-// problem and names Go types ("cannot unmarshal string into Go struct
-// field TestSpec.virtual_users of type int64"); this package says
-// `virtual_users: want an integer, got the string "two" (line 4, column 20)`.
+// problem and names Go types ("cannot unmarshal string into Go struct field
+// TestSpec.virtual_users of type int64"); this package says `virtual_users:
+// want an integer, got the string "two" (line 4, column 20)`.
 //
 // It walks the document's tokens alongside the Go type it decodes into,
 // then lets encoding/json do the decoding itself, so the result is what
