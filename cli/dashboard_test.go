@@ -83,16 +83,7 @@ func TestRunWebDashboard(t *testing.T) {
 	// The page, in Chromium: drawn, and redrawn as the run goes on.
 	b := browsertest.New(t)
 	require.NoError(t, chromedp.Do(b.Ctx, chromedp.Navigate(url)))
-	poll := func(expr string) {
-		t.Helper()
-		_, err := chromedp.Run(b.Ctx, chromedp.Poll[chromedp.Void](expr,
-			chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(90*time.Second)))
-		require.NoError(t, err, "waiting for %s", expr)
-	}
-	poll(`+document.body.dataset.points >= 1 && document.body.dataset.state === "running"`)
-	first, err := chromedp.Run(b.Ctx, chromedp.Evaluate[string](`document.body.dataset.points`))
-	require.NoError(t, err)
-	poll(`+document.body.dataset.points > ` + first + ` && document.body.dataset.state === "running"`)
+	b.WaitDashboardRedraws(t)
 	assert.Empty(t, b.ConsoleErrors(), "console errors")
 	for _, u := range b.Requests() {
 		assert.True(t, strings.HasPrefix(u, url), "the page loaded %s", u)

@@ -150,16 +150,7 @@ func TestBrowserLiveDashboard(t *testing.T) {
 	cancel, done := liveRun(t, d)
 
 	require.NoError(t, chromedp.Do(b.Ctx, chromedp.Navigate(srv.URL+"/")))
-	poll := func(expr string) {
-		t.Helper()
-		_, err := chromedp.Run(b.Ctx, chromedp.Poll[chromedp.Void](expr,
-			chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(90*time.Second)))
-		require.NoError(t, err, "waiting for %s", expr)
-	}
-	poll(`+document.body.dataset.points >= 1 && document.body.dataset.state === "running"`)
-	first, err := chromedp.Run(b.Ctx, chromedp.Evaluate[string](`document.body.dataset.points`))
-	require.NoError(t, err)
-	poll(`+document.body.dataset.points > ` + first + ` && document.body.dataset.state === "running"`)
+	b.WaitDashboardRedraws(t)
 	ink, err := chromedp.Run(b.Ctx, chromedp.Evaluate[[]chartInk](chartPixels))
 	require.NoError(t, err)
 	for _, want := range []string{"vus", "throughput", "latency"} {
@@ -172,7 +163,7 @@ func TestBrowserLiveDashboard(t *testing.T) {
 	cancel()
 	res := <-done
 	require.NoError(t, d.Finish(report.Input{Result: res}))
-	poll(`document.body.dataset.state === "done" && !document.getElementById("report-link").hidden`)
+	b.Poll(t, `document.body.dataset.state === "done" && !document.getElementById("report-link").hidden`)
 	assert.Empty(t, b.ConsoleErrors(), "console errors")
 	for _, u := range b.Requests() {
 		assert.True(t, strings.HasPrefix(u, srv.URL), "the page loaded %s", u)

@@ -114,3 +114,23 @@ func (b *Browser) Requests() []string {
 	defer b.mu.Unlock()
 	return append([]string(nil), b.loads...)
 }
+
+// Poll waits until the JavaScript expression expr is true in the tab, for
+// up to 90 s (a busy machine's page loads and redraws slowly).
+func (b *Browser) Poll(t testing.TB, expr string) {
+	t.Helper()
+	_, err := chromedp.Run(b.Ctx, chromedp.Poll[chromedp.Void](expr,
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(90*time.Second)))
+	require.NoError(t, err, "waiting for %s", expr)
+}
+
+// WaitDashboardRedraws waits until the live dashboard in the tab has drawn
+// a point of a running test, then until it has drawn more: the page
+// updates as the run goes on.
+func (b *Browser) WaitDashboardRedraws(t testing.TB) {
+	t.Helper()
+	b.Poll(t, `+document.body.dataset.points >= 1 && document.body.dataset.state === "running"`)
+	first, err := chromedp.Run(b.Ctx, chromedp.Evaluate[string](`document.body.dataset.points`))
+	require.NoError(t, err)
+	b.Poll(t, `+document.body.dataset.points > `+first+` && document.body.dataset.state === "running"`)
+}
