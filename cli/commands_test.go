@@ -1,18 +1,13 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -94,48 +89,9 @@ func TestReportAndCompare(t *testing.T) {
 func TestServe(t *testing.T) {
 	t.Parallel()
 	tgt := startTarget(t, target.Config{})
-	db := filepath.Join(t.TempDir(), "agent.db")
-	r := runCLI(t, "tenant", "add", "team-a", "--db", db)
-	require.Equal(t, 0, r.code, r.stderr)
-	key := strings.TrimSpace(r.stdout)
-	require.Regexp(t, `^\S+$`, key, "the key alone on stdout")
-
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "serve", "--addr", "127.0.0.1:0", "--db", db)
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		re := regexp.MustCompile(`"addr":"([^"]+)"`)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case <-ctx.Done():
-		t.Fatal("the agent never said where it listens")
-	}
-	call := func(method, path, body string) (int, []byte) {
-		req, err := http.NewRequestWithContext(ctx, method, base+path, strings.NewReader(body))
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp.StatusCode, b
-	}
+	a := startAgent(t)
+	require.Regexp(t, `^\S+$`, a.key, "the key alone on stdout")
+	call := a.call
 	code, body := call("POST", "/load-test/start", `{"test_type": "smoke", "virtual_users": 2, "duration": "2s",
 		"target": {"base_url": "`+tgt.URL()+`", "endpoints": ["/"], "auth_token": "top-secret"}}`)
 	require.Equal(t, http.StatusAccepted, code, string(body))
@@ -163,8 +119,8 @@ func TestServe(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, string(body))
 	assert.Contains(t, string(body), "<html")
 
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	require.NoError(t, cmd.Wait(), "SIGTERM stops the agent cleanly")
+	require.NoError(t, a.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, a.cmd.Wait(), "SIGTERM stops the agent cleanly")
 }
 
 // The README's first command: a real test against the built-in target,
