@@ -59,10 +59,15 @@ func (cc *countedConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// Write counts the bytes before they reach the network: net/http writes a
+// request on its own goroutine and may hand back the response before that
+// goroutine runs again, so a count added after the write could come after
+// TakeIO. A short write takes back what was not sent.
 func (cc *countedConn) Write(b []byte) (int, error) {
+	cc.c.sent.Add(int64(len(b)))
 	n, err := cc.Conn.Write(b)
-	if n > 0 {
-		cc.c.sent.Add(int64(n))
+	if n < len(b) {
+		cc.c.sent.Add(int64(n - len(b)))
 	}
 	return n, err
 }

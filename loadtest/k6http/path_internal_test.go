@@ -117,3 +117,42 @@ func TestConnAliveOnLiveConnection(t *testing.T) {
 	require.Len(t, c.idle, 1)
 	assert.True(t, connAlive(c.idle[0].raw))
 }
+
+// wireConn stands for the network under countedConn: it takes at most max
+// bytes per write and reports what the client had counted when they left.
+type wireConn struct {
+	net.Conn
+	max     int
+	onWrite func(n int)
+}
+
+func (w wireConn) Write(b []byte) (int, error) {
+	n := min(len(b), w.max)
+	w.onWrite(n)
+	if n < len(b) {
+		return n, io.ErrShortWrite
+	}
+	return n, nil
+}
+
+// TestCountedConnCountsBeforeTheWire checks that bytes are counted by the
+// time the peer can see them: net/http may return a response while its
+// write goroutine has not yet run past the write (TestPathsAgree saw 0
+// bytes sent on a busy machine), and a short write counts only what left.
+func TestCountedConnCountsBeforeTheWire(t *testing.T) {
+	t.Parallel()
+	c := &Client{}
+	var countedAtWire []int64
+	cc := &countedConn{c: c, Conn: wireConn{max: 3, onWrite: func(int) {
+		countedAtWire = append(countedAtWire, c.sent.Load())
+	}}}
+	n, err := cc.Write([]byte("GET"))
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	n, err = cc.Write([]byte("HEAD"))
+	assert.ErrorIs(t, err, io.ErrShortWrite)
+	assert.Equal(t, 3, n)
+	assert.Equal(t, []int64{3, 7}, countedAtWire, "counted when the bytes reached the wire")
+	sent, _ := c.TakeIO()
+	assert.Equal(t, int64(6), sent, "the short write's unsent byte is taken back")
+}
