@@ -341,19 +341,12 @@ func (a *app) execute(ctx context.Context, plan loadtest.Plan, f *runFlags, scri
 
 // writeFiles writes --summary-export, --result, --report and --junit.
 func (a *app) writeFiles(f *runFlags, res loadtest.Result, in report.Input) error {
-	if f.summaryExport != "" {
-		b, err := loadtest.SummaryExport(res)
-		if err != nil {
-			return fmt.Errorf("--summary-export: %w", err)
-		}
-		if err := os.WriteFile(f.summaryExport, b, 0o644); err != nil {
-			return fmt.Errorf("--summary-export: %w", err)
-		}
-	}
+	summaryExport := func(w io.Writer, _ report.Input) error { return loadtest.WriteSummaryExport(w, res) }
 	for _, out := range []struct {
 		flag, path string
 		write      func(io.Writer, report.Input) error
 	}{
+		{"--summary-export", f.summaryExport, summaryExport},
 		{"--result", f.resultFile, report.WriteJSON},
 		{"--report", f.reportFile, report.WriteHTML},
 		{"--junit", f.junitFile, report.WriteJUnit},

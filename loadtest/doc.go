@@ -12,7 +12,7 @@
 // threshold stops the run with a cause the Result reports.
 //
 // The Result is plain data. Analyzers, reports and the agent take it as a
-// value; [WriteTextSummary], [SummaryExport] and [NewSummaryData] render
+// value; [WriteTextSummary], [WriteSummaryExport] and [NewSummaryData] render
 // k6's end-of-test summary and its two JSON shapes.
 //
 // loadtest may import scenarios and metrics; it knows nothing of scripts,

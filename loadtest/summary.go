@@ -1,8 +1,8 @@
 package loadtest
 
 import (
-	"bytes"
 	"encoding/json"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -140,11 +140,11 @@ func NewSummaryData(res Result, env SummaryEnv) SummaryData {
 	return d
 }
 
-// SummaryExport writes a result in the shape of k6's --summary-export:
+// WriteSummaryExport writes a result in the shape of k6's --summary-export:
 // metrics flattened to their values (a rate's "rate" is called "value"),
 // thresholds as {expression: failed}, groups and checks as objects keyed by
 // name, four-space indentation. Ground truth: k6-summary.json.
-func SummaryExport(res Result) ([]byte, error) {
+func WriteSummaryExport(w io.Writer, res Result) error {
 	stats := trendStatNames(&res)
 	out := struct {
 		Metrics   map[string]map[string]any `json:"metrics"`
@@ -176,14 +176,10 @@ func SummaryExport(res Result) ([]byte, error) {
 		}
 		ths[v.Threshold.Source] = v.Status == metrics.Failed
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "    ")
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(out); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return enc.Encode(out)
 }
 
 type exportGroup struct {

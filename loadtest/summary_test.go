@@ -128,10 +128,10 @@ func TestSummaryExportMatchesK6(t *testing.T) {
 			}
 			require.NoError(t, json.Unmarshal(golden, &root))
 			res.RootGroup = groupFromExport(root.RootGroup)
-			out, err := SummaryExport(res)
-			require.NoError(t, err)
-			assert.JSONEq(t, string(golden), string(out))
-			assert.True(t, strings.HasPrefix(string(out), "{\n    \""), "four-space indentation, as k6")
+			var out strings.Builder
+			require.NoError(t, WriteSummaryExport(&out, res))
+			assert.JSONEq(t, string(golden), out.String())
+			assert.True(t, strings.HasPrefix(out.String(), "{\n    \""), "four-space indentation, as k6")
 		})
 	}
 }
@@ -246,17 +246,17 @@ func TestSummariesLeaveOutLatenessUnlessAsked(t *testing.T) {
 		}
 		d := NewSummaryData(res, SummaryEnv{})
 		assert.Contains(t, d.Metrics, metrics.Iterations)
-		export, err := SummaryExport(res)
-		require.NoError(t, err)
+		var export strings.Builder
+		require.NoError(t, WriteSummaryExport(&export, res))
 		var text strings.Builder
 		require.NoError(t, WriteTextSummary(&text, res, SummaryEnv{NoColor: true}))
 		if asked {
 			assert.Contains(t, d.Metrics, metrics.IterationLateness)
-			assert.Contains(t, string(export), metrics.IterationLateness)
+			assert.Contains(t, export.String(), metrics.IterationLateness)
 			assert.Contains(t, text.String(), metrics.IterationLateness)
 		} else {
 			assert.NotContains(t, d.Metrics, metrics.IterationLateness)
-			assert.NotContains(t, string(export), metrics.IterationLateness)
+			assert.NotContains(t, export.String(), metrics.IterationLateness)
 			assert.NotContains(t, text.String(), metrics.IterationLateness)
 		}
 	}
