@@ -41,18 +41,18 @@ func tenantNice(base, runs int) int {
 // asks for, and makes the tenant's other children as nice. The returned
 // exited is for when the child has ended: its siblings get their weight
 // back where the system lets an unprivileged agent lower a niceness.
+// startProc runs outside the lock, so one tenant's forks never queue
+// another's; the child holds its place in the share while it forks.
 func (c *cpuShares) start(tenant string, startProc func(nice int) (pid int, err error)) (exited func(), err error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	nice := tenantNice(c.base, len(c.children[tenant])+1)
-	pid, err := startProc(nice)
-	if err != nil {
-		return nil, err
-	}
-	self := &nicedChild{pid: pid, nice: nice}
+	self := &nicedChild{} // pid 0 while it forks
 	c.children[tenant] = append(c.children[tenant], self)
+	nice := tenantNice(c.base, len(c.children[tenant]))
+	self.nice = nice
 	c.reniceLocked(tenant, nice)
-	return func() {
+	c.mu.Unlock()
+
+	exited = func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		rest := slices.DeleteFunc(c.children[tenant], func(n *nicedChild) bool { return n == self })
@@ -62,12 +62,23 @@ func (c *cpuShares) start(tenant string, startProc func(nice int) (pid int, err 
 		}
 		c.children[tenant] = rest
 		c.reniceLocked(tenant, tenantNice(c.base, len(rest)))
-	}, nil
+	}
+	pid, err := startProc(nice)
+	if err != nil {
+		exited()
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	self.pid = pid
+	// Siblings may have started or ended while it forked.
+	c.reniceLocked(tenant, tenantNice(c.base, len(c.children[tenant])))
+	return exited, nil
 }
 
 func (c *cpuShares) reniceLocked(tenant string, nice int) {
 	for _, n := range c.children[tenant] {
-		if n.nice == nice {
+		if n.nice == nice || n.pid == 0 {
 			continue
 		}
 		if err := renice(n.pid, nice); err != nil {
