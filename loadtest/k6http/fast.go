@@ -41,6 +41,7 @@ type fconn struct {
 	tlsVersion string
 	cipher     string
 	idleAt     time.Time
+	snd        *sender // writes requests on plain TCP; nil over TLS
 }
 
 func (fc *fconn) close() { _ = fc.nc.Close() }
@@ -107,31 +108,40 @@ func replayable(method string, hi *headerInfo) bool {
 	return hi.idempoKey
 }
 
-// wire is what a hop on the fast path reads and writes with: 8 KB of
-// buffers and a parser. Clients take one from wires for a hop and put it
+// wire is what a hop on the fast path reads and writes with: a 4 KB
+// reader, the request's bytes and a parser. Clients take one from wires for a hop and put it
 // back when the hop ends, so that VUs that think between requests (the
 // common case, and the one with thousands of VUs) share a few instead of
 // keeping one each. A connection is kept only when the reader holds
 // nothing of it past the response, so a wire carries no state from one
 // hop to the next.
 type wire struct {
-	br *bufio.Reader
-	bw *bufio.Writer
-	p  *parser
+	br  *bufio.Reader
+	out []byte // the request: head, and the body when it is small
+	p   *parser
 }
+
+// Bodies up to inlineBody go out in one write with the head; a wire
+// keeps a request buffer of up to keptOut bytes for the next hop.
+const (
+	inlineBody = 16 << 10
+	keptOut    = 64 << 10
+)
 
 // wires is the process's pool of wires: like net/http's pools of bufio
 // readers and writers, it is shared by every client, and it empties itself
 // when the garbage collector runs.
 var wires = sync.Pool{New: func() any {
-	return &wire{br: bufio.NewReaderSize(nil, 4096), bw: bufio.NewWriterSize(nil, 4096),
+	return &wire{br: bufio.NewReaderSize(nil, 4096), out: make([]byte, 0, 512),
 		p: newParser(limits{header: maxHeaderBytes, chunkLine: maxChunkLine})}
 }}
 
 // release puts the wire back into the pool, holding no connection.
 func (w *wire) release() {
 	w.br.Reset(nil)
-	w.bw.Reset(nil)
+	if cap(w.out) > keptOut {
+		w.out = make([]byte, 0, 512)
+	}
 	wires.Put(w)
 }
 
@@ -159,12 +169,9 @@ func (c *Client) fast(ctx context.Context, h *hop, hi *headerInfo, x *exchange) 
 			err = ctx.Err()
 		}
 		if err == nil {
-			w.bw.Reset(fc.nc)
-			c.writeRequest(w.bw, h, hi, cookie)
-			err = w.bw.Flush()
+			err = c.writeRequest(w, fc, h, hi, cookie, x)
 		}
 		if err == nil {
-			x.wrote = time.Now()
 			w.br.Reset(fc.nc)
 			_, err = w.br.Peek(1)
 		}
@@ -257,58 +264,86 @@ func rawValues(raw []byte, key string) []string {
 	return vs
 }
 
-// writeRequest writes the request head and body to bw, as net/http
-// would: request line, Host, User-Agent, Content-Length (always for POST,
-// PUT and PATCH), the caller's headers, Cookie, Connection: close when
-// connections are not reused.
-func (c *Client) writeRequest(bw *bufio.Writer, h *hop, hi *headerInfo, cookie string) {
-	bw.WriteString(h.method)
-	bw.WriteByte(' ')
-	bw.WriteString(h.t.requestURI)
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	if hi.host != "" {
-		bw.WriteString(hi.host)
-	} else {
-		bw.WriteString(h.t.host)
+// writeRequest writes the request to the connection and marks when it
+// was written: head and small body in one write, through the connection's
+// sender when it has one, a large body in a second write.
+func (c *Client) writeRequest(w *wire, fc *fconn, h *hop, hi *headerInfo, cookie string, x *exchange) error {
+	w.out = c.appendHead(w.out[:0], h, hi, cookie)
+	body := h.req.Body
+	if len(body) <= inlineBody {
+		w.out = append(w.out, body...)
+		body = nil
 	}
-	bw.WriteString("\r\n")
+	var n int
+	if fc.snd != nil && body == nil {
+		n, x.wrote = fc.snd.send(w.out)
+		if n > 0 {
+			c.sent.Add(int64(n))
+		}
+	}
+	if n < len(w.out) {
+		if _, err := fc.nc.Write(w.out[n:]); err != nil {
+			return err
+		}
+		if len(body) > 0 {
+			if _, err := fc.nc.Write(body); err != nil {
+				return err
+			}
+		}
+		x.wrote = time.Now()
+	}
+	return nil
+}
+
+// appendHead appends the request head to b, as net/http writes it:
+// request line, Host, User-Agent, Content-Length (always for POST, PUT
+// and PATCH), the caller's headers, Cookie, Connection: close when
+// connections are not reused.
+func (c *Client) appendHead(b []byte, h *hop, hi *headerInfo, cookie string) []byte {
+	b = append(b, h.method...)
+	b = append(b, ' ')
+	b = append(b, h.t.requestURI...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	if hi.host != "" {
+		b = append(b, hi.host...)
+	} else {
+		b = append(b, h.t.host...)
+	}
+	b = append(b, "\r\n"...)
 	ua := c.s.userAgent
 	if hi.hasUA {
 		ua = hi.ua
 	}
 	if ua != "" {
-		bw.WriteString("User-Agent: ")
-		bw.WriteString(ua)
-		bw.WriteString("\r\n")
+		b = append(b, "User-Agent: "...)
+		b = append(b, ua...)
+		b = append(b, "\r\n"...)
 	}
-	body := h.req.Body
-	if len(body) > 0 || h.method == http.MethodPost || h.method == http.MethodPut || h.method == http.MethodPatch {
-		var num [20]byte
-		bw.WriteString("Content-Length: ")
-		bw.Write(strconv.AppendInt(num[:0], int64(len(body)), 10))
-		bw.WriteString("\r\n")
+	if n := len(h.req.Body); n > 0 || h.method == http.MethodPost || h.method == http.MethodPut || h.method == http.MethodPatch {
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, int64(n), 10)
+		b = append(b, "\r\n"...)
 	}
 	for k, vs := range h.req.Header {
 		if skipHeader(k) {
 			continue
 		}
 		for _, v := range vs {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(trimValue(v))
-			bw.WriteString("\r\n")
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, trimValue(v)...)
+			b = append(b, "\r\n"...)
 		}
 	}
 	if cookie != "" {
-		bw.WriteString("Cookie: ")
-		bw.WriteString(cookie)
-		bw.WriteString("\r\n")
+		b = append(b, "Cookie: "...)
+		b = append(b, cookie...)
+		b = append(b, "\r\n"...)
 	}
 	if c.s.noReuse && !hi.close {
-		bw.WriteString("Connection: close\r\n")
+		b = append(b, "Connection: close\r\n"...)
 	}
-	bw.WriteString("\r\n")
-	bw.Write(body)
+	return append(b, "\r\n"...)
 }
 
 // getConn returns an idle connection to the hop's host, and whether it
@@ -383,6 +418,7 @@ func (c *Client) dial(ctx context.Context, h *hop, x *exchange) (*fconn, error) 
 	x.connDone = time.Now()
 	fc := &fconn{nc: &countedConn{Conn: raw, c: c}, raw: raw, key: h.t.key, ip: ip.String(), port: int(h.t.port)}
 	if !h.t.https {
+		fc.snd = newSender(raw)
 		return fc, nil
 	}
 	tc := tls.Client(fc.nc, c.tlsConfig(h.t.hostname))
