@@ -110,6 +110,75 @@ type collector struct {
 	root groupNode
 
 	requests, failedRequests int64 // so far, for snapshots
+
+	req reqTags // the last request tag set resolved, in this batch
+
+	// custom caches whether a metric is custom, by pointer: six of a
+	// request's samples would otherwise hash their metric's name.
+	custom map[*metrics.Metric]bool
+}
+
+// isCustom reports whether m is not one of k6's built-in metrics.
+func (c *collector) isCustom(m *metrics.Metric) bool {
+	custom, seen := c.custom[m]
+	if !seen {
+		_, builtin := builtinSections[m.Name]
+		custom = !builtin
+		if c.custom == nil || len(c.custom) >= distinctNamesCap {
+			c.custom = make(map[*metrics.Metric]bool)
+		}
+		c.custom[m] = custom
+	}
+	return custom
+}
+
+// reqTags is what a request sample's tag set resolves to in one second:
+// name, method, endpoint and series accumulators. A request's samples
+// share one tag set and a VU's steady requests share one too, so a batch
+// resolves it once rather than for each sample (a few tag searches and map
+// lookups each). Each part is resolved when first needed, in the order the
+// samples need them, as the caps on endpoints and series count first
+// sightings.
+type reqTags struct {
+	tags         metrics.Tags
+	b            *bin
+	name, method string
+	ep           *endpointAgg // nil until needed
+	eb           *endpointBin
+	slices       [len(sliceTags)]*endpointBin
+	ebDone       bool
+	slicesDone   bool
+}
+
+// resolve returns the resolution of tags in b, the last one when it is
+// the same.
+func (c *collector) resolve(b *bin, tags metrics.Tags) *reqTags {
+	r := &c.req
+	if r.b != b || r.tags != tags {
+		*r = reqTags{tags: tags, b: b, name: tagName(tags, "name"), method: method(tags)}
+	}
+	return r
+}
+
+func (r *reqTags) endpoint(c *collector) *endpointAgg {
+	if r.ep == nil {
+		r.ep = c.endpoint(r.name, r.method)
+	}
+	return r.ep
+}
+
+func (r *reqTags) endpointBin(c *collector) *endpointBin {
+	if !r.ebDone {
+		r.eb, r.ebDone = c.endpointBin(r.b, r.name), true
+	}
+	return r.eb
+}
+
+func (r *reqTags) sliceBins(c *collector) [len(sliceTags)]*endpointBin {
+	if !r.slicesDone {
+		r.slices, r.slicesDone = c.sliceBins(r.b, r.tags), true
+	}
+	return r.slices
 }
 
 type endpointKey struct{ name, method string }
@@ -227,6 +296,7 @@ func (c *collector) add(batch []metrics.Sample) {
 	for i := range batch {
 		c.addOne(&batch[i])
 	}
+	c.req = reqTags{} // merges and partials change what it points to
 }
 
 func (c *collector) addOne(s *metrics.Sample) {
@@ -235,38 +305,38 @@ func (c *collector) addOne(s *metrics.Sample) {
 	case c.m.httpReqs:
 		b.reqs += s.Value
 		c.requests += int64(s.Value)
-		name := tagName(s.Tags, "name")
-		ep := c.endpoint(name, method(s.Tags))
+		r := c.resolve(b, s.Tags)
+		ep := r.endpoint(c)
 		ep.requests += int64(s.Value)
 		status, _ := s.Tags.Get("status")
 		ep.statuses[status]++
 		if code, ok := s.Tags.Get("error_code"); ok {
 			ep.errors[code]++
 		}
-		if eb := c.endpointBin(b, name); eb != nil {
+		if eb := r.endpointBin(c); eb != nil {
 			eb.reqs += s.Value
 		}
-		for _, sb := range c.sliceBins(b, s.Tags) {
+		for _, sb := range r.sliceBins(c) {
 			if sb != nil {
 				sb.reqs += s.Value
 			}
 		}
 	case c.m.httpReqFailed:
 		b.failedN++
-		name := tagName(s.Tags, "name")
-		eb := c.endpointBin(b, name)
+		r := c.resolve(b, s.Tags)
+		eb := r.endpointBin(c)
 		if eb != nil {
 			eb.failedN++
 		}
 		if s.Value != 0 {
 			b.failed++
 			c.failedRequests++
-			c.endpoint(name, method(s.Tags)).failed++
+			r.endpoint(c).failed++
 			if eb != nil {
 				eb.failed++
 			}
 		}
-		for _, sb := range c.sliceBins(b, s.Tags) {
+		for _, sb := range r.sliceBins(c) {
 			if sb != nil {
 				sb.failedN++
 				if s.Value != 0 {
@@ -279,15 +349,15 @@ func (c *collector) addOne(s *metrics.Sample) {
 			b.dur = metrics.NewSketchTrendSink()
 		}
 		b.dur.Add(s.Value)
-		name := tagName(s.Tags, "name")
-		c.endpoint(name, method(s.Tags)).duration.Add(s.Value)
-		if eb := c.endpointBin(b, name); eb != nil {
+		r := c.resolve(b, s.Tags)
+		r.endpoint(c).duration.Add(s.Value)
+		if eb := r.endpointBin(c); eb != nil {
 			if eb.dur == nil {
 				eb.dur = metrics.NewSketchTrendSink()
 			}
 			eb.dur.Add(s.Value)
 		}
-		for _, sb := range c.sliceBins(b, s.Tags) {
+		for _, sb := range r.sliceBins(c) {
 			if sb != nil {
 				if sb.dur == nil {
 					sb.dur = metrics.NewSketchTrendSink()
@@ -328,7 +398,7 @@ func (c *collector) addOne(s *metrics.Sample) {
 	case c.m.vusMax:
 		b.vusMax = s.Value
 	default:
-		if _, builtin := builtinSections[s.Metric.Name]; !builtin {
+		if c.isCustom(s.Metric) {
 			c.customSample(b, s)
 		}
 	}

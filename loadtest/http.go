@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/loadlens/loadlens/loadtest/k6http"
 	"github.com/loadlens/loadlens/metrics"
@@ -112,16 +113,16 @@ func httpDebugLogger(logger *slog.Logger, vuID uint64) func(*k6http.Request, str
 // as k6 does at the end of each iteration. Zeros are recorded once per
 // iterating VU: k6's summary shows data_sent and data_received of 0 B for
 // a test without network, and further zeros would add nothing to the
-// counters (setup and teardown, on VU 0, record none).
-func (vu *VU) emitIO() {
+// counters (setup and teardown, on VU 0, record none). now is their time.
+func (vu *VU) emitIO(now time.Time) {
 	sent, received := vu.http.TakeIO()
 	first := !vu.ioEmitted && vu.id > 0
 	vu.ioEmitted = true
 	if sent > 0 || first {
-		vu.Emit(metrics.Sample{Metric: vu.run.builtin.dataSent, Value: float64(sent), Tags: vu.tags})
+		vu.Emit(metrics.Sample{Metric: vu.run.builtin.dataSent, Time: now, Value: float64(sent), Tags: vu.tags})
 	}
 	if received > 0 || first {
-		vu.Emit(metrics.Sample{Metric: vu.run.builtin.dataReceived, Value: float64(received), Tags: vu.tags})
+		vu.Emit(metrics.Sample{Metric: vu.run.builtin.dataReceived, Time: now, Value: float64(received), Tags: vu.tags})
 	}
 }
 

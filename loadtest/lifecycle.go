@@ -30,7 +30,7 @@ func (r *run) setup(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, orDefault(r.plan.Options.SetupTimeout, DefaultSetupTimeout))
 	defer cancel()
 	data, err := s.Setup(ctx, vu)
-	vu.emitIO()
+	vu.emitIO(time.Now())
 	vu.flush()
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
@@ -63,7 +63,7 @@ func (r *run) teardown(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, orDefault(r.plan.Options.TeardownTimeout, DefaultTeardownTimeout))
 	defer cancel()
 	err = td.Teardown(ctx, vu, r.setupData)
-	vu.emitIO()
+	vu.emitIO(time.Now())
 	vu.flush()
 	if err != nil {
 		r.warn("teardown: %v", err)

@@ -215,7 +215,11 @@ func (t *Target) NewVU(_ context.Context, vu *VU) (VUCode, error) {
 		if !strings.Contains(u, "://") {
 			u = base + "/" + strings.TrimPrefix(u, "/")
 		}
-		reqs[i] = targetRequest{method: e.method(), url: u, body: []byte(e.Body), header: h, name: e.name(),
+		check := e.name() + " status is 2xx/3xx"
+		if e.ExpectStatus != 0 {
+			check = fmt.Sprintf("%s status is %d", e.name(), e.ExpectStatus)
+		}
+		reqs[i] = targetRequest{method: e.method(), url: u, body: []byte(e.Body), header: h, check: check,
 			tags: metrics.NewTags("name", e.name()), expect: e.ExpectStatus}
 	}
 	return &targetVU{vu: vu, reqs: reqs}, nil
@@ -225,7 +229,7 @@ type targetRequest struct {
 	method, url string
 	body        []byte
 	header      http.Header
-	name        string
+	check       string // the name of the check of its status
 	tags        metrics.Tags
 	expect      int
 }
@@ -247,12 +251,10 @@ func (t *targetVU) Run(ctx context.Context, _ string) error {
 			return err
 		}
 		ok := status >= 200 && status < 400
-		check := req.name + " status is 2xx/3xx"
 		if req.expect != 0 {
 			ok = status == req.expect
-			check = fmt.Sprintf("%s status is %d", req.name, req.expect)
 		}
-		t.vu.Check(check, ok)
+		t.vu.Check(req.check, ok)
 	}
 	return nil
 }
