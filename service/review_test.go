@@ -118,17 +118,17 @@ export default function () {
 func TestSandboxResultIsBounded(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, withSandbox(256), func(c *service.Config) {
-		c.Sandbox.MaxResultBytes = 1 << 20
-		c.InitTimeout = time.Minute // 12 000 metrics under the race detector on a busy machine
+		c.Sandbox.MaxResultBytes = 256 << 10
+		c.InitTimeout = time.Minute // 3 000 metrics under the race detector on a busy machine
 	})
 	id := e.start(e.keyA, map[string]any{"test_type": "custom", "script": `import { Trend } from "k6/metrics"
 const trends = []
-for (let i = 0; i < 12000; i++) trends.push(new Trend("t" + i))
+for (let i = 0; i < 3000; i++) trends.push(new Trend("t" + i))
 export const options = { vus: 1, iterations: 1 }
 export default function () { for (const t of trends) t.add(1) }`})
 	st := e.waitFinal(e.keyA, id)
 	require.Equal(t, store.Failed, st.State, "%+v", st)
-	assert.Contains(t, st.Error, "more than the agent keeps (1 MiB)")
+	assert.Contains(t, st.Error, "more than the agent keeps (262 kB)")
 }
 
 // A script whose init code is stuck where sobek cannot interrupt it (a

@@ -147,8 +147,8 @@ func ServeSandbox(ctx context.Context, in io.Reader, out io.Writer, o ChildOptio
 		r.Error = err.Error()
 	}
 	if b, mErr := json.Marshal(res); mErr == nil && job.MaxResult > 0 && int64(len(b)) > job.MaxResult {
-		r = &sandboxResult{Error: fmt.Sprintf("run: its result takes %d MiB, more than the agent keeps (%d MiB): "+
-			"use fewer custom metrics, checks and groups", len(b)>>20, job.MaxResult>>20)}
+		r = &sandboxResult{Error: fmt.Sprintf("run: its result takes %s, more than the agent keeps (%s): "+
+			"use fewer custom metrics, checks and groups", loadtest.FormatBytes(float64(len(b))), loadtest.FormatBytes(float64(job.MaxResult)))}
 	}
 	if err := w.send(sandboxMsg{Result: r}); err != nil {
 		return err
