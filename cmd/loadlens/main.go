@@ -10,6 +10,12 @@ import (
 	"github.com/loadlens/loadlens/cli"
 )
 
+// stopProfile ends what a profiling build (profile.go) started; a no-op
+// otherwise.
+var stopProfile = func() {}
+
 func main() {
-	os.Exit(cli.Main(context.Background(), os.Args[1:]))
+	code := cli.Main(context.Background(), os.Args[1:])
+	stopProfile()
+	os.Exit(code)
 }
