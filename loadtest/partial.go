@@ -66,6 +66,40 @@ func (c *collector) take(keys []string) (*collector, error) {
 	return out, nil
 }
 
+// sketchPastExact turns the trends of c (a partial's collector, already
+// merged into run, the generator's whole run) into sketches where run's
+// are past [metrics.TrendExactLimit]: the coordinator, which merged every
+// earlier partial of this generator, holds sketches there too, so the
+// merged Result is the same, and a partial of a generator at a thousand
+// requests a second is a few kB instead of a hundred.
+func (c *collector) sketchPastExact(run *collector) {
+	pastExact := func(t *metrics.TrendSink) bool { return t != nil && t.Count() > metrics.TrendExactLimit }
+	var keys []string
+	for _, m := range c.totals.Metrics() {
+		keys = append(keys, m.Name)
+	}
+	for _, sm := range c.totals.Submetrics() {
+		keys = append(keys, sm.Name)
+	}
+	run.totals.View(func(runSinks metrics.SinkSource) {
+		c.totals.View(func(sinks metrics.SinkSource) {
+			for _, key := range keys {
+				t, ok := sinks.Sink(key).(*metrics.TrendSink)
+				if rt, _ := runSinks.Sink(key).(*metrics.TrendSink); ok && pastExact(rt) {
+					t.Sketch()
+				}
+			}
+		})
+	})
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	for key, ep := range c.endpoints {
+		if rep := run.endpoints[key]; rep != nil && pastExact(rep.duration) {
+			ep.duration.Sketch()
+		}
+	}
+}
+
 // merge folds the bins, endpoints, groups and checks of o (a partial's
 // collector, not shared) into c; totals are merged by the caller.
 func (c *collector) merge(o *collector) {

@@ -24,10 +24,11 @@ type inProcessRemote struct {
 	n       int
 	plan    func() Plan // a generator's plan
 	results []Result
+	outputs []*wireOutput
 }
 
 func (ir *inProcessRemote) Execute(ctx context.Context, rr *RemoteRun, data json.RawMessage) error {
-	ir.results = make([]Result, ir.n)
+	ir.results, ir.outputs = make([]Result, ir.n), make([]*wireOutput, ir.n)
 	seq := scenarios.EqualSegments(ir.n)
 	var wg sync.WaitGroup
 	errs := make([]error, ir.n)
@@ -38,6 +39,7 @@ func (ir *inProcessRemote) Execute(ctx context.Context, rr *RemoteRun, data json
 			plan.Options.ExecutionSegmentSequence = seq.String()
 			plan.Gate = gateAt{rr.Zero(), data}
 			out := &wireOutput{into: rr, name: fmt.Sprint(i)}
+			ir.outputs[i] = out
 			ir.results[i], errs[i] = Run(ctx, plan, out)
 			if errs[i] == nil {
 				errs[i] = out.err
@@ -61,11 +63,17 @@ type gateAt struct {
 func (g gateAt) Open(context.Context) (time.Time, json.RawMessage, error) { return g.zero, g.data, nil }
 
 // wireOutput sends each partial through MarshalBinary and UnmarshalBinary
-// to the coordinator.
+// to the coordinator, and notes each one's size and iterations.
 type wireOutput struct {
-	into *RemoteRun
-	name string
-	err  error
+	into     *RemoteRun
+	name     string
+	err      error
+	partials []wirePartial
+}
+
+type wirePartial struct {
+	bytes      int
+	iterations float64
 }
 
 func (w *wireOutput) Start(RunInfo) error         { return nil }
@@ -76,6 +84,13 @@ func (w *wireOutput) Partial(p *Partial) {
 	if err == nil {
 		var q Partial
 		if err = q.UnmarshalBinary(b); err == nil {
+			wp := wirePartial{bytes: len(b)}
+			q.coll.totals.View(func(sinks metrics.SinkSource) {
+				if c, ok := sinks.Sink(metrics.Iterations).(*metrics.CounterSink); ok {
+					wp.iterations = c.Sum
+				}
+			})
+			w.partials = append(w.partials, wp)
 			err = w.into.Merge(w.name, &q)
 		}
 	}
@@ -147,6 +162,63 @@ func TestRemoteRunMergesGeneratorsAsOneProcess(t *testing.T) {
 		trend := dist.Timeline.Find(SeriesCustomP95, map[string]string{"metric": "my_trend"})
 		require.NotNil(t, trend, "custom metrics' series come through the wire")
 		assert.Equal(t, single.Timeline.Find(SeriesCustomP95, map[string]string{"metric": "my_trend"}).Unit, trend.Unit)
+	})
+}
+
+// Once a generator's own totals of a trend are past
+// metrics.TrendExactLimit, its partials carry the trend's sketch instead
+// of its values: the coordinator holds a sketch there by then, so the
+// merged Result is still the one process's, bit for bit, and a partial
+// costs far less than the 8 bytes a value and trend of the exact form.
+func TestRemotePartialsSketchPastTheExactLimit(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int64
+		newPlan := func() Plan {
+			return Plan{
+				// 4 000 iterations a second for 3 s: each of two generators
+				// passes the limit in its third partial.
+				Scenarios: scenarios.Scenarios{"s": scenarios.PerVUIterations{VUs: 4, Iterations: 3000}},
+				Metrics:   []metrics.Metric{{Name: "my_trend", Type: metrics.Trend, Contains: metrics.Time}},
+				Program: Funcs{"default": func(ctx context.Context, vu *VU) error {
+					if err := vu.Add("my_trend", float64(n.Add(1)), nil); err != nil {
+						return err
+					}
+					return vu.Sleep(ctx, time.Millisecond)
+				}},
+			}
+		}
+		single, err := Run(t.Context(), newPlan())
+		require.NoError(t, err)
+		n.Store(0)
+		remote := &inProcessRemote{n: 2, plan: newPlan}
+		plan := newPlan()
+		plan.Remote = remote
+		dist, err := Run(t.Context(), plan)
+		require.NoError(t, err)
+		for _, key := range []string{"iterations", "my_trend"} {
+			assert.Equal(t, single.Metrics[key].Values, dist.Metrics[key].Values, key)
+		}
+		for i, out := range remote.outputs {
+			var total float64
+			sketched := 0
+			for k, p := range out.partials {
+				total += p.iterations
+				if p.iterations < 1000 {
+					continue // the last few iterations, at the end
+				}
+				// my_trend and iteration_duration: 16 bytes a value exact.
+				exact := 16 * int(p.iterations)
+				if total <= metrics.TrendExactLimit {
+					assert.Greater(t, p.bytes, exact, "generator %d, partial %d: values, not yet a sketch", i, k)
+					continue
+				}
+				sketched++
+				assert.Less(t, p.bytes, exact/4, "generator %d, partial %d: %v iterations", i, k, p.iterations)
+			}
+			assert.Equal(t, 6000.0, total, "generator %d", i)
+			assert.Positive(t, sketched, "generator %d passed the limit", i)
+		}
 	})
 }
 

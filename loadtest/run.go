@@ -347,6 +347,7 @@ func (r *run) sendPartial() {
 		r.warn("partial: %v", err)
 	}
 	r.coll.merge(c)
+	c.sketchPastExact(r.coll)
 	p := &Partial{coll: c, errs: map[string]int64{}, scenarios: r.scenarioProgress(), generator: r.health.summary()}
 	r.errMu.Lock()
 	for msg, n := range r.iterErrs {

@@ -298,4 +298,27 @@ func TestTrendExactThenSketch(t *testing.T) {
 	sk.Add(2)
 	assert.Nil(t, sk.exact, "a sketch trend keeps no values")
 	assert.InEpsilon(t, 1.5, sk.Quantile(0.5), TrendAccuracy)
+
+	// Sketch does early what the limit does: the same bins as a sink that
+	// went past it, so that the two merge into the same percentiles.
+	early, late := NewTrendSink(), NewTrendSink()
+	for _, v := range values[:100] {
+		early.Add(v)
+	}
+	early.Sketch()
+	early.Sketch()
+	assert.Nil(t, early.exact)
+	assert.Equal(t, int64(100), early.Count())
+	for _, v := range values[100:] {
+		late.Add(v)
+	}
+	require.NoError(t, early.Merge(late))
+	for _, q := range []float64{0, 0.5, 0.9, 0.95, 0.99, 1} {
+		assert.Equal(t, s.Quantile(q), early.Quantile(q), "q %v", q)
+	}
+	for _, name := range []string{"min", "max", "avg", "count"} {
+		want, _ := s.Value(Aggregation{Name: name}, 0)
+		got, _ := early.Value(Aggregation{Name: name}, 0)
+		assert.Equal(t, want, got, name)
+	}
 }

@@ -88,6 +88,18 @@ func (t *TrendSink) Add(v float64) {
 	t.sum.add(v)
 }
 
+// Sketch moves the values the sink keeps into its sketch, as it does by
+// itself past [TrendExactLimit]: med and p(N) are within [TrendAccuracy]
+// from then on; count, min, max and avg stay exact. A generator of a
+// distributed run sketches the trends of a partial whose run totals are
+// past the limit: the coordinator's are sketches by then, and the values
+// would only travel to be added to it one by one.
+func (t *TrendSink) Sketch() {
+	if t.sketch == nil {
+		t.toSketch()
+	}
+}
+
 // toSketch moves the kept values into a new sketch.
 func (t *TrendSink) toSketch() {
 	t.sketch = newSketch()

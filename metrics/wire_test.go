@@ -124,3 +124,35 @@ func TestTotalsWireRoundTrip(t *testing.T) {
 	var bad Totals
 	assert.ErrorContains(t, json.Unmarshal([]byte(`{"metrics":[{"name":"x","type":"trend","sink":{"counter":{}}}]}`), &bad), `metric "x": no trend sink`)
 }
+
+// UnmarshalJSON's quick path for MarshalJSON's own strings decodes what
+// encoding/json's []byte decoding does, and fails where it fails; never a
+// panic.
+func FuzzTrendSinkUnmarshalJSON(f *testing.F) {
+	s := NewTrendSink()
+	for i := range 50 {
+		s.Add(float64(i) * 1.5)
+	}
+	good, err := s.MarshalJSON()
+	require.NoError(f, err)
+	for _, seed := range []string{string(good), `"AQ=="`, `""`, `"\u0041Q=="`, `null`, `"`, `"AQ\n=="`, "\"AQ\n==\"", `"!!"`, `1`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var quick TrendSink
+		quickErr := quick.UnmarshalJSON(data)
+		var raw []byte
+		slowErr := json.Unmarshal(data, &raw)
+		var slow TrendSink
+		if slowErr == nil {
+			slowErr = slow.UnmarshalBinary(raw)
+		}
+		if (quickErr == nil) != (slowErr == nil) {
+			t.Fatalf("%q: quick path %v, encoding/json %v", data, quickErr, slowErr)
+		}
+		if quickErr == nil {
+			assert.Equal(t, slow.Count(), quick.Count())
+			assert.Equal(t, slow.Quantile(0.95), quick.Quantile(0.95))
+		}
+	})
+}
