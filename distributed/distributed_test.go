@@ -521,4 +521,9 @@ func TestLostRunner(t *testing.T) {
 	}
 }
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if code, child := distributed.SimulatedRunnersMain(); child {
+		os.Exit(code)
+	}
+	goleak.VerifyTestMain(m)
+}
