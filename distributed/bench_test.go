@@ -63,8 +63,9 @@ func recordedPartial(b *testing.B) []byte {
 }
 
 // BenchmarkCoordinatorMergePartial is the coordinator's work for one
-// runner's one-second partial: decompress, decode, merge. 1 s divided by
-// its time is how many runners one core serves at one partial a second.
+// runner's one-second partial alone: decompress, decode, merge (its
+// runners/core leaves out NATS, heartbeats and thresholds, which
+// BenchmarkCoordinatorRunners counts).
 func BenchmarkCoordinatorMergePartial(b *testing.B) {
 	raw := recordedPartial(b)
 	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
