@@ -44,6 +44,17 @@ import http from 'k6/http';
 import { check } from 'k6';
 export default function () { const r = http.get(__ENV.URL); check(r, { 'ok': (r) => r.status === 200 && r.body === 'ok' }); }
 `},
+		{"get+check+trend", `
+import http from 'k6/http';
+import { check } from 'k6';
+import { Trend } from 'k6/metrics';
+const waiting = new Trend('waiting_time', true);
+export default function () {
+  const res = http.get(__ENV.URL);
+  check(res, { 'status is 200': (r) => r.status === 200 });
+  waiting.add(res.timings.waiting);
+}
+`}, // bench/peers' script
 		{"noop", `export default function () {}`},
 	} {
 		b.Run(tc.name, func(b *testing.B) {

@@ -15,6 +15,16 @@ export default async function () {
     'get query': (r) => r.json('query') === 'x=1',
     'headers canonical': (r) => r.headers['Content-Type'] === 'application/json',
     'timings': (r) => r.timings.duration >= 0 && r.timings.waiting > 0 && typeof r.timings.blocked === 'number',
+    // k6 v2.2.0: a Go struct's fields, which take numbers; none added or deleted
+    'timings fields': (r) => {
+      const t = r.timings;
+      const keys = JSON.stringify(Object.keys(t)) === '["duration","blocked","looking_up","connecting","tls_handshaking","sending","waiting","receiving"]';
+      t.sending = '2';
+      let added = true, deleted = true;
+      try { t.extra = 1; } catch (e) { added = !(e instanceof TypeError); }
+      try { delete t.blocked; } catch (e) { deleted = !(e instanceof TypeError); }
+      return keys && t.sending === 2 && !added && !deleted && t.extra === undefined && t === r.timings;
+    },
     'url': (r) => r.url === `${B}/echo?x=1`,
     'proto': (r) => r.proto === 'HTTP/1.1',
     'no error': (r) => r.error === '' && r.error_code === 0,
