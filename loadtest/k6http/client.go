@@ -62,6 +62,7 @@ type Client struct {
 	urls       map[string]*target
 	lastTarget *target           // the last URL's, checked before the map
 	texts      map[string]string // interned status texts
+	lastText   string            // the last one, checked before the map
 
 	// fast path
 	idle []*fconn

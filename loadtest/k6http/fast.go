@@ -239,18 +239,25 @@ func (c *Client) read(w *wire, h *hop, hi *headerInfo, fc *fconn, x *exchange) {
 	}
 }
 
-// intern returns b as a string, shared for the status texts seen before.
+// intern returns b as a string, shared for the status texts seen before:
+// the last one is compared first, and the map is made for a second text
+// (pprof at 2 000 VUs: the map lookup was 2 % of the generator's CPU).
 func (c *Client) intern(b []byte) string {
-	if s, ok := c.texts[string(b)]; ok {
-		return s
+	if string(b) == c.lastText && c.lastText != "" {
+		return c.lastText
 	}
-	s := string(b)
-	if c.texts == nil {
-		c.texts = make(map[string]string, 1)
+	s, ok := c.texts[string(b)]
+	if !ok {
+		s = string(b)
+		switch {
+		case c.lastText == "": // the first: last is cache enough
+		case c.texts == nil:
+			c.texts = map[string]string{c.lastText: c.lastText, s: s}
+		case len(c.texts) < 64:
+			c.texts[s] = s
+		}
 	}
-	if len(c.texts) < 64 {
-		c.texts[s] = s
-	}
+	c.lastText = s
 	return s
 }
 
