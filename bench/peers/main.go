@@ -15,13 +15,16 @@
 // with k6 itself running the same script: peak RSS at each count, memory
 // per extra VU, requests per second against the ceiling (VUs × 10/s) and
 // the generator's CPU use, with loadlens's ratios to k6 from the same run.
-// The heavy run (-heavy-vus, default 10 000) does the same against
-// /delay/1000 with loadlens alone: does the generator's core saturate?
+// wrk with as many connections runs beside them when installed: what a
+// C generator gets from the same target on this machine, the ceiling that
+// VUs × 10/s is only in theory. The heavy run (-heavy-vus, default 10 000)
+// does the same against /delay/1000 without k6: does the generator's core
+// saturate?
 //
 // k6 is -k6, or k6 on PATH; without it the experiments run loadlens alone.
-// -baseline names another loadlens binary (built from main, say) that the
-// VU experiments run beside this one, so that a change's saving is a ratio
-// of one run.
+// -baseline names another loadlens binary (built from main, say) that every
+// experiment runs beside this one, so that a change's saving is a ratio of
+// one run.
 // Run it through bench/run, which installs the other peers.
 package main
 
@@ -156,11 +159,18 @@ func peers(ctx context.Context, bin, dir, url string, c config) error {
 	gens := []generator{
 		{"loadlens", loadlensCmd(bin, dir, url, c), loadlensCount(dir)},
 		{"script", runCmd(bin, "--no-analysis", scriptArgs), loadlensCount(dir)},
+	}
+	if c.baseline != "" {
+		gens = append(gens, generator{"loadlens@base", loadlensCmd(c.baseline, dir, url, c), loadlensCount(dir)},
+			generator{"script@base", runCmd(c.baseline, "--no-analysis", scriptArgs), loadlensCount(dir)})
+	}
+	peerGens := []generator{
 		{"wrk", []string{"wrk", "-t1", fmt.Sprintf("-c%d", c.conns), "-d" + c.duration.String(), url + "/"}, wrkCount},
 		{"hey", []string{"hey", "-z", c.duration.String(), "-c", strconv.Itoa(c.conns), url + "/"}, heyCount},
 		{"vegeta", []string{"sh", "-c", fmt.Sprintf("echo 'GET %s/' | vegeta attack -rate=0 -max-workers=%d -workers=%d -duration=%s > %s/vegeta.bin && vegeta report %s/vegeta.bin",
 			url, c.conns, c.conns, c.duration, dir, dir)}, vegetaCount},
 	}
+	gens = append(gens, peerGens...)
 	if c.k6 != "" {
 		gens = append(gens, generator{"k6", runCmd(c.k6, "--no-usage-report", scriptArgs), loadlensCount(dir)})
 	}
@@ -175,7 +185,7 @@ func peers(ctx context.Context, bin, dir, url string, c config) error {
 		}
 	}
 	fmt.Println("loadlens is the request plan; script runs checks.js (http.get, a check, a custom Trend), as k6 does")
-	fmt.Printf("%-9s %10s %14s %12s %10s %9s %s\n", "generator", "req/s", "CPU µs/req", "req/CPU-s", "peak RSS", "load", "(each run's req/CPU-s)")
+	fmt.Printf("%-13s %10s %14s %12s %10s %9s %s\n", "generator", "req/s", "CPU µs/req", "req/CPU-s", "peak RSS", "load", "(each run's req/CPU-s)")
 	med := map[string]measure{}
 	for _, g := range gens {
 		m := median(results[g.name])
@@ -184,7 +194,7 @@ func peers(ctx context.Context, bin, dir, url string, c config) error {
 		for _, r := range results[g.name] {
 			each = append(each, fmt.Sprintf("%.0f", r.reqPerCPUSec()))
 		}
-		fmt.Printf("%-9s %10.0f %14.1f %12.0f %7.1f MB %9s (%s)\n", g.name, m.reqPerSec(), m.cpuMsPer1k(), m.reqPerCPUSec(),
+		fmt.Printf("%-13s %10.0f %14.1f %12.0f %7.1f MB %9s (%s)\n", g.name, m.reqPerSec(), m.cpuMsPer1k(), m.reqPerCPUSec(),
 			m.rssKB/1024, m.load, strings.Join(each, ", "))
 	}
 	fmt.Printf("\nrequests per generator CPU-second, ratio in the same run (median, and each run's):\n")
@@ -193,15 +203,17 @@ func peers(ctx context.Context, bin, dir, url string, c config) error {
 		for i := range results[a] {
 			each = append(each, fmt.Sprintf("%.2f", results[a][i].reqPerCPUSec()/results[b][i].reqPerCPUSec()))
 		}
-		fmt.Printf("  %-8s / %-7s %.2f×  (%s)\n", a, b, med[a].reqPerCPUSec()/med[b].reqPerCPUSec(), strings.Join(each, ", "))
+		fmt.Printf("  %-8s / %-13s %.2f×  (%s)\n", a, b, med[a].reqPerCPUSec()/med[b].reqPerCPUSec(), strings.Join(each, ", "))
 	}
-	for _, g := range gens[2:] {
-		if g.name != "k6" {
-			ratio("loadlens", g.name)
-		}
+	for _, g := range peerGens {
+		ratio("loadlens", g.name)
 	}
 	if c.k6 != "" {
 		ratio("script", "k6")
+	}
+	if c.baseline != "" {
+		ratio("loadlens", "loadlens@base")
+		ratio("script", "script@base")
 	}
 	return nil
 }
@@ -268,6 +280,12 @@ func vuExperiment(ctx context.Context, bin, dir, url string, c config, counts []
 			return generator{"k6", runCmd(k6, "--no-usage-report", scriptArgs(vus)), loadlensCount(dir)}
 		}})
 	}
+	_, wrkErr := exec.LookPath("wrk")
+	if wrkErr == nil {
+		tools = append(tools, tool{"wrk", func(vus int) generator {
+			return generator{"wrk", []string{"wrk", "-t1", fmt.Sprintf("-c%d", vus), "-d" + d, url + "/delay/" + delay}, wrkCount}
+		}})
+	}
 	perVU := 1000 / float64(delayMs) // requests a VU can make per second
 	fmt.Printf("\nVUs against %s/delay/%d (ceiling: VUs × %g req/s), %s per run, median of %d, generators on CPU %s\n",
 		url, delayMs, perVU, d, c.runs, c.genCPU)
@@ -301,9 +319,12 @@ func vuExperiment(ctx context.Context, bin, dir, url string, c config, counts []
 		}
 	}
 	hi := counts[len(counts)-1]
-	if k6 != "" {
-		fmt.Printf("\nloadlens / k6 (same run), req/s at %d VUs: plan %.2f×, script %.2f×\n", hi,
-			med["plan"][hi].reqPerSec()/med["k6"][hi].reqPerSec(), med["script"][hi].reqPerSec()/med["k6"][hi].reqPerSec())
+	fmt.Println()
+	for _, peer := range []string{"k6", "wrk"} {
+		if _, ran := med[peer]; ran {
+			fmt.Printf("loadlens / %s (same run), req/s at %d VUs: plan %.2f×, script %.2f×\n", peer, hi,
+				med["plan"][hi].reqPerSec()/med[peer][hi].reqPerSec(), med["script"][hi].reqPerSec()/med[peer][hi].reqPerSec())
+		}
 	}
 	if len(counts) < 2 {
 		return nil
