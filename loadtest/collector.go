@@ -112,6 +112,10 @@ type collector struct {
 	requests, failedRequests int64 // so far, for snapshots
 
 	req reqTags // the last request tag set resolved, in this batch
+	// lastBin is the open bin of second lastSecond, in this batch: its
+	// samples mostly share their second.
+	lastBin    *bin
+	lastSecond int64
 
 	// custom caches whether a metric is custom, by pointer: six of a
 	// request's samples would otherwise hash their metric's name.
@@ -296,11 +300,19 @@ func (c *collector) add(batch []metrics.Sample) {
 	for i := range batch {
 		c.addOne(&batch[i])
 	}
-	c.req = reqTags{} // merges and partials change what it points to
+	c.req, c.lastBin = reqTags{}, nil // merges, partials and ticks change what they point to
+}
+
+// binOf returns the open bin of t's second.
+func (c *collector) binOf(t time.Time) *bin {
+	if i := c.second(t); c.lastBin == nil || i != c.lastSecond {
+		c.lastBin, c.lastSecond = c.binAt(i), i
+	}
+	return c.lastBin
 }
 
 func (c *collector) addOne(s *metrics.Sample) {
-	b := c.binAt(c.second(s.Time))
+	b := c.binOf(s.Time)
 	switch s.Metric {
 	case c.m.httpReqs:
 		b.reqs += s.Value
