@@ -459,7 +459,7 @@ func (l *runLoop) fail(err error) error {
 
 // execute runs from the start until every runner is done or lost.
 func (l *runLoop) execute(ctx context.Context) error {
-	check := time.NewTicker(HeartbeatInterval / 4)
+	check := time.NewTicker(lossCheckInterval)
 	defer check.Stop()
 	// The stop order goes out the moment the run is stopped (an
 	// abortOnFail threshold, a lost runner, the caller), not when the loop,
@@ -518,11 +518,15 @@ func (l *runLoop) execute(ctx context.Context) error {
 	return nil
 }
 
+// purgeInterval is how often the handled results are purged: a purge is a
+// JetStream API round trip, and a runner's partials are a few kB a second.
+const purgeInterval = 10 * time.Second
+
 // purge drops the results the loop has handled from the stream, at most
-// once per second: a long run's partials and samples would otherwise
-// pile up in the NATS server's memory.
+// once per purgeInterval: a long run's partials and samples would
+// otherwise pile up in the NATS server's memory.
 func (l *runLoop) purge() {
-	if l.handled <= l.purged || time.Since(l.lastPurge) < time.Second {
+	if l.handled <= l.purged || time.Since(l.lastPurge) < purgeInterval {
 		return
 	}
 	l.lastPurge = time.Now()

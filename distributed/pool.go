@@ -359,14 +359,11 @@ func (s *Session) readOutput(msgs jetstream.MessagesContext) {
 // heartbeat tells the runner the session's owner is there, and ends the
 // session when the runner goes silent for HeartbeatTimeout.
 func (s *Session) heartbeat() {
-	t := time.NewTicker(HeartbeatInterval / 4)
+	// One ticker for both: the owner's heartbeat and the runner's check.
+	t := time.NewTicker(min(HeartbeatInterval, lossCheckInterval))
 	defer t.Stop()
-	var last time.Time
 	for {
-		if now := time.Now(); now.Sub(last) >= HeartbeatInterval {
-			_ = s.conn.Publish(s.n.ownerHeartbeat(), nil)
-			last = now
-		}
+		_ = s.conn.Publish(s.n.ownerHeartbeat(), nil)
 		select {
 		case <-s.bg.Done():
 			return

@@ -19,6 +19,12 @@ const (
 	// HeartbeatTimeout is how long a silent runner (or coordinator) is
 	// given before it counts as lost.
 	HeartbeatTimeout = 3 * time.Second
+	// lossCheckInterval is how often the coordinator (and a pool session's
+	// owner) looks for silent or exited runners: a runner is reported at
+	// most HeartbeatTimeout + lossCheckInterval after its last heartbeat,
+	// within the 5 s the protocol promises, and the check is one wake-up a
+	// second rather than four.
+	lossCheckInterval = time.Second
 	// DefaultJoinTimeout is how long the coordinator waits for every
 	// runner to join, and runners for the coordinator to answer.
 	DefaultJoinTimeout = time.Minute
