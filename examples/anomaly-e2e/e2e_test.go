@@ -172,6 +172,18 @@ var faultKinds = []anomaly.Kind{anomaly.KindThroughputLimit, anomaly.KindLatency
 	anomaly.KindLatencyDegradation, anomaly.KindErrorBurst, anomaly.KindFailureIncrease, anomaly.KindMemoryLeak,
 	anomaly.KindGeneratorCPU}
 
+// faultsFound returns the findings of faultKinds in rep, less those on the
+// generator's resident memory: that is this test process's, shared by the
+// runs TestFaults makes in parallel and by their in-process targets (and,
+// under the race detector, the detector's shadow memory), so it grows with
+// the others' runs and measures none of them (a healthy run's "leak" of
+// 76 MiB a minute, once in three busy passes).
+func faultsFound(rep anomaly.Report) []anomaly.Finding {
+	return slices.DeleteFunc(ofKind(rep, faultKinds...), func(f anomaly.Finding) bool {
+		return f.Metric == loadtest.SeriesGeneratorRSS
+	})
+}
+
 // TestFaults runs each fault profile and its healthy twin, in parallel
 // (about 25 s in all). When other processes starve the generator of CPU
 // over the part of the run a check reads (its scheduling latency a quarter
@@ -220,7 +232,7 @@ func TestFaults(t *testing.T) {
 		t.Parallel()
 		// The same per-request time without slots: throughput keeps growing.
 		_, rep, _ := run(t, target.Config{Latency: hold}, rampPlan)
-		assert.Empty(t, ofKind(rep, faultKinds...), rep.Summary)
+		assert.Empty(t, faultsFound(rep), rep.Summary)
 	})
 	t.Run("degrade at constant VUs: a latency step at the fault", func(t *testing.T) {
 		t.Parallel()
@@ -258,7 +270,7 @@ func TestFaults(t *testing.T) {
 	t.Run("healthy at constant VUs: nothing", func(t *testing.T) {
 		t.Parallel()
 		_, rep, _ := run(t, target.Config{Latency: latency}, constantPlan)
-		assert.Empty(t, ofKind(rep, faultKinds...), rep.Summary)
+		assert.Empty(t, faultsFound(rep), rep.Summary)
 	})
 }
 
