@@ -1,4 +1,4 @@
-package distributed_test
+package distributed
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -85,12 +84,6 @@ func BenchmarkCoordinatorMergePartial(b *testing.B) {
 	// CPU, not wall time: the machine is shared.
 	b.ReportMetric(float64(remote.cpu.Nanoseconds())/float64(remote.n), "cpu-ns/partial")
 	b.ReportMetric(float64(time.Second)/(float64(remote.cpu.Nanoseconds())/float64(remote.n)), "runners/core")
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // mergeOnly is a Remote whose generators are the benchmark's loop.

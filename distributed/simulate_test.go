@@ -179,7 +179,7 @@ func processCPU() time.Duration {
 func recordPartials(b *testing.B, rate int, d time.Duration) []simPartial {
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer srv.Close()
-	rec := &partialRecorder{}
+	rec := &recorder{}
 	_, err := loadtest.Run(b.Context(), loadtest.Plan{
 		Scenarios: scenarios.Scenarios{"s": scenarios.ConstantArrivalRate{Rate: int64(rate), TimeUnit: time.Second,
 			Duration: d, PreAllocatedVUs: 20}},
@@ -199,33 +199,17 @@ func recordPartials(b *testing.B, rate int, d time.Duration) []simPartial {
 	if len(rec.partials) < int(d/time.Second) {
 		b.Fatalf("%d partials recorded in %s", len(rec.partials), d)
 	}
-	return rec.partials
-}
-
-// partialRecorder keeps a run's partials in their wire form, compressed as
-// the publisher compresses them.
-type partialRecorder struct {
-	mu       sync.Mutex
-	partials []simPartial
-}
-
-func (r *partialRecorder) Start(loadtest.RunInfo) error { return nil }
-func (r *partialRecorder) AddSamples([]metrics.Sample)  {}
-func (r *partialRecorder) Stop(loadtest.Result) error   { return nil }
-func (r *partialRecorder) Partial(p *loadtest.Partial) {
-	b, err := p.MarshalBinary()
-	if err != nil {
-		panic(err)
+	// Compressed as the runner's publisher compresses them.
+	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	defer enc.Close()
+	partials := make([]simPartial, len(rec.partials))
+	for i, raw := range rec.partials {
+		partials[i] = simPartial{Data: raw}
+		if len(raw) > compressAbove {
+			partials[i] = simPartial{Data: enc.EncodeAll(raw, nil), Zstd: true}
+		}
 	}
-	sp := simPartial{Data: b}
-	if len(b) > compressAbove {
-		enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
-		sp = simPartial{Data: enc.EncodeAll(b, nil), Zstd: true}
-		_ = enc.Close()
-	}
-	r.mu.Lock()
-	r.partials = append(r.partials, sp)
-	r.mu.Unlock()
+	return partials
 }
 
 // childRunners launches the simulated runners: this test binary again,
