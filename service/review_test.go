@@ -5,7 +5,9 @@ package service_test
 // failed on the code the review was written against.
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -202,18 +204,28 @@ func TestOneTenantHoldsHalfTheInitSlots(t *testing.T) {
 	const initTimeout = 4 * time.Second
 	e := newEnv(t, func(c *service.Config) { c.InitTimeout = initTimeout; c.MaxConcurrentInits = 2 })
 	spin := map[string]any{"test_type": "custom", "script": "while (true) {}\nexport default function () {}"}
+	spinBody, err := json.Marshal(spin)
+	require.NoError(t, err)
 	ctx, stop := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Go(func() {
-			for ctx.Err() == nil {
-				e.do("POST", "/load-test/start", e.keyA, spin)
+			for ctx.Err() == nil { // cancelled in flight at the end, so no init spins on after the test
+				req, _ := http.NewRequestWithContext(ctx, "POST", e.ts.URL+"/load-test/start", bytes.NewReader(spinBody))
+				req.Header.Set("Authorization", "Bearer "+e.keyA)
+				req.Header.Set("Content-Type", "application/json")
+				if resp, err := http.DefaultClient.Do(req); err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
 			}
 		})
 	}
 	quick := map[string]any{"test_type": "custom", "script": "export const options = { vus: 1, iterations: 1 }\nexport default function () {}"}
 	var slowest time.Duration
-	for end := time.Now().Add(3 * initTimeout); time.Now().Before(end); {
+	// One init_timeout and a bit covers a whole spin of tenant-a's: had it
+	// both slots, some start of tenant-b's would wait for one to time out.
+	for end := time.Now().Add(initTimeout + initTimeout/4); time.Now().Before(end); {
 		t0 := time.Now()
 		r := e.do("POST", "/load-test/start", e.keyB, quick)
 		slowest = max(slowest, time.Since(t0))
