@@ -42,7 +42,8 @@
 // before its body is read; a script's init code runs within
 // Config.InitTimeout in one of Config.MaxConcurrentInits slots, and with
 // Config.Sandbox (which loadlens serve sets) in a child process with its
-// own memory limit, fewer CPUs and a lower priority (see [Sandbox];
+// own memory limit, fewer CPUs, a lower priority and, with Landlock, no
+// sight of the agent's files (see [Sandbox];
 // Sandbox.Start puts the child on a runner of a pool instead). A
 // script reads only the files uploaded with it, and remote modules only
 // from its tenant's allowed hosts; every connection of a run is checked

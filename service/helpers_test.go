@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 	}
 	if os.Getenv(sandboxChildEnv) != "" {
 		// The test binary as a sandbox child (withSandbox).
-		if err := service.ServeSandbox(context.Background(), os.Stdin, os.Stdout, service.ChildOptions{}); err != nil {
+		if err := service.ServeSandbox(context.Background(), os.Stdin, os.Stdout, service.ChildOptions{Modules: childModules}); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

@@ -29,7 +29,12 @@ import (
 // (a run that crosses it fails with a message saying so; the agent kills a
 // child whose resident memory passes MaxResidentBytes), runs at a lower CPU
 // priority than the agent, holds at most OpenFiles descriptors, has an
-// environment of Env only and dies with the agent.
+// environment of Env only and dies with the agent. Where Linux has
+// Landlock (5.13 on; the agent warns when it lacks it), a child sees of
+// the file system only what it needs to start and resolve names (its
+// binary, the system's libraries, /etc), read-only, and from Linux 6.12
+// on cannot signal a process outside it: should a script escape the
+// JavaScript runtime, the agent's database and keys stay out of reach.
 type Sandbox struct {
 	// Command starts a child that calls ServeSandbox on its standard input
 	// and output; for the loadlens binary, {os.Executable(), "sandbox"}.
@@ -101,7 +106,7 @@ func (sb *Sandbox) StartChild(ctx context.Context) (SandboxChild, error) {
 		return o.Start(ctx)
 	}
 	return startLocalChild(o, func(cmd *exec.Cmd) (func() error, func(), error) {
-		wait, err := startNiced(cmd, o.Nice)
+		wait, err := startSandboxed(cmd, o.Nice)
 		return wait, func() {}, err
 	})
 }
@@ -285,7 +290,7 @@ func startChild(ctx context.Context, cfg *Sandbox, shares *cpuShares, tenant str
 	} else {
 		proc, err = startLocalChild(cfg, func(cmd *exec.Cmd) (wait func() error, released func(), err error) {
 			released, err = shares.start(tenant, func(nice int) (pid int, err error) {
-				if wait, err = startNiced(cmd, nice); err != nil {
+				if wait, err = startSandboxed(cmd, nice); err != nil {
 					return 0, err
 				}
 				return cmd.Process.Pid, nil

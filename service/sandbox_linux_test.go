@@ -9,11 +9,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
+	"github.com/loadlens/loadlens/js"
 	"github.com/loadlens/loadlens/service"
 	"github.com/loadlens/loadlens/store"
 )
@@ -208,4 +212,65 @@ export default function () { while (true) {} }`}
 	b.ReportMetric(alone/float64(b.N), "alone-req/s")
 	b.ReportMetric(beside/float64(b.N), "beside-req/s")
 	b.ReportMetric(beside/alone, "ratio")
+}
+
+// childModules are the extensions the test binary's sandbox children
+// offer. k6/x/escape does what a script that escaped the JavaScript
+// runtime could: read says what reading a file gave, signal what sending
+// signal 0 (a permission check, no signal) to a process gave; "" is
+// success.
+var childModules = map[string]js.Module{"k6/x/escape": js.ModuleFunc(func(*js.VU) (js.Exports, error) {
+	outcome := func(err error) string {
+		if err != nil {
+			return err.Error()
+		}
+		return ""
+	}
+	return js.Exports{Named: map[string]any{
+		"read":   func(path string) string { _, err := os.ReadFile(path); return outcome(err) },
+		"signal": func(pid int) string { return outcome(syscall.Kill(pid, 0)) },
+	}}, nil
+})}
+
+// A sandbox child reaches nothing of the agent's: should a script escape
+// the JavaScript runtime (k6/x/escape stands for that), it reads neither
+// the agent's files nor its environment, and, from Linux 6.12 on, cannot
+// signal it; what the child needs (here /etc/hosts) it still reads.
+func TestSandboxChildIsConfined(t *testing.T) {
+	t.Parallel()
+	abi, _, errno := syscall.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
+	require.Zero(t, errno, "this kernel has no Landlock: sandbox children would run unconfined")
+	secret := filepath.Join(t.TempDir(), "tenants.db")
+	require.NoError(t, os.WriteFile(secret, []byte("every tenant's data"), 0o600))
+	e := newEnv(t, withSandbox(256))
+	// Each check's name carries what the attempt gave.
+	r := e.do("POST", "/load-test/start", e.keyA, map[string]any{"test_type": "custom",
+		"env": map[string]string{"SECRET": secret, "AGENT": strconv.Itoa(os.Getpid())},
+		"script": `import escape from "k6/x/escape"
+import { check } from "k6"
+export const options = { vus: 1, iterations: 1 }
+export default function () {
+	check(null, {
+		["hosts: " + escape.read("/etc/hosts")]: () => true,
+		["secret: " + escape.read(__ENV.SECRET)]: () => true,
+		["environ: " + escape.read("/proc/" + __ENV.AGENT + "/environ")]: () => true,
+		["signal: " + escape.signal(Number(__ENV.AGENT))]: () => true,
+	})
+}`})
+	require.Equal(t, http.StatusAccepted, r.Status, "%s", r.Body)
+	var sr service.StartResponse
+	r.json(t, &sr)
+	final := e.waitFinal(e.keyA, sr.ID)
+	require.Equal(t, store.Completed, final.State, "%+v", final)
+	outcomes := map[string]string{}
+	for _, c := range e.result(e.keyA, sr.ID).Result.RootGroup.Checks {
+		what, outcome, _ := strings.Cut(c.Name, ": ")
+		outcomes[what] = outcome
+	}
+	assert.Empty(t, outcomes["hosts"], "what the child needs")
+	assert.Contains(t, outcomes["secret"], "permission denied", "the agent's files")
+	assert.Contains(t, outcomes["environ"], "permission denied", "the agent's environment")
+	if abi >= 6 {
+		assert.Contains(t, outcomes["signal"], "not permitted", "signals to the agent")
+	}
 }

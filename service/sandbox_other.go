@@ -9,11 +9,13 @@ import (
 
 func dieWithParent(*exec.Cmd) {}
 
-func startNiced(cmd *exec.Cmd, _ int) (wait func() error, err error) {
+func startSandboxed(cmd *exec.Cmd, _ int) (wait func() error, err error) {
 	return cmd.Wait, cmd.Start()
 }
 
 func renice(int, int) error { return nil }
+
+func landlockABI() (int, error) { return 0, errors.New("Landlock is Linux's") }
 
 // applyLimits refuses to run: the sandbox's limits are Linux's.
 func applyLimits(*sandboxJob) error {

@@ -68,6 +68,10 @@ func New(cfg Config) (*Server, error) {
 	s.metrics = newServerMetrics(s)
 	if c.Sandbox != nil {
 		s.cpuShares = newCPUShares(c.Sandbox.Nice, s.logger)
+		if _, err := landlockABI(); err != nil && c.Sandbox.Start == nil {
+			s.logger.Warn("sandbox children run unconfined: a script that escaped the JavaScript runtime "+
+				"could read whatever the agent's user can", "reason", err)
+		}
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -1,0 +1,132 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// errNoLandlock is confine's answer on a kernel without Landlock (before
+// Linux 5.13, or with it left out of the security modules): the child
+// then runs unconfined, and the agent says so when it starts.
+var errNoLandlock = errors.New("the kernel has no Landlock")
+
+// landlockABI is the kernel's Landlock version, or errNoLandlock.
+var landlockABI = sync.OnceValues(func() (int, error) {
+	v, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
+	if errno != 0 {
+		return 0, fmt.Errorf("%w (%v)", errNoLandlock, errno)
+	}
+	return int(v), nil
+})
+
+// What a child may reach of the file system: what starts it (its binary
+// and, when it is linked dynamically, the loader and libc), what resolves
+// names and verifies certificates (/etc), time zones, and what the Go
+// runtime reads to size itself. Nothing is writable. /proc stays closed:
+// a confined child could still read /proc/<agent>/environ there (tried on
+// Linux 6.18), and the Go runtime, race detector included, does without.
+var (
+	childReadDirs = []string{"/etc", "/usr/share/zoneinfo", "/usr/share/ca-certificates",
+		"/sys/fs/cgroup", "/sys/kernel/mm/transparent_hugepage", "/sys/devices/system/cpu"}
+	childLibraryDirs = []string{"/lib", "/lib64", "/usr/lib", "/usr/lib64"}
+)
+
+// confine shuts the calling thread, and with it the child that thread
+// starts next, out of everything on the file system but what a sandbox
+// child needs (above), and, on Linux 6.12 or later, from signalling
+// processes outside its own (the agent, another tenant's child) or
+// reaching their abstract sockets: should a script escape the JavaScript
+// runtime, the agent's database, its keys and every other tenant's files
+// stay out of its reach. Landlock keeps the restriction through fork and
+// exec, and never lifts it, so the thread must stay locked to a goroutine
+// that runs nothing else and ends with it (startSandboxed's).
+func confine(binary string) error {
+	abi, err := landlockABI()
+	if err != nil {
+		return err
+	}
+	attr := unix.LandlockRulesetAttr{Handled_access_fs: fileSystemRights(abi)}
+	attrSize := unsafe.Offsetof(attr.Scoped) // the fields this kernel knows
+	if abi >= 6 {
+		attr.Scoped = unix.LANDLOCK_SCOPE_SIGNAL | unix.LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET
+		attrSize = unsafe.Offsetof(attr.Quiet_access_fs)
+	}
+	fd, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), attrSize, 0)
+	if errno != 0 {
+		return fmt.Errorf("landlock ruleset: %w", errno)
+	}
+	ruleset := int(fd)
+	defer unix.Close(ruleset)
+
+	const (
+		read    = unix.LANDLOCK_ACCESS_FS_READ_FILE | unix.LANDLOCK_ACCESS_FS_READ_DIR
+		execute = unix.LANDLOCK_ACCESS_FS_EXECUTE
+	)
+	if err := allowBeneath(ruleset, binary, unix.LANDLOCK_ACCESS_FS_READ_FILE|execute, true); err != nil {
+		return err
+	}
+	for _, dir := range childLibraryDirs {
+		if err := allowBeneath(ruleset, dir, read|execute, false); err != nil {
+			return err
+		}
+	}
+	for _, dir := range childReadDirs {
+		if err := allowBeneath(ruleset, dir, read, false); err != nil {
+			return err
+		}
+	}
+	// Landlock asks for no_new_privs (or CAP_SYS_ADMIN); like the
+	// restriction, it holds for this thread and what it starts.
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("no_new_privs: %w", err)
+	}
+	if _, _, errno := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, uintptr(ruleset), 0, 0); errno != 0 {
+		return fmt.Errorf("landlock restrict: %w", errno)
+	}
+	return nil
+}
+
+// fileSystemRights are all the file-system rights a kernel of Landlock
+// version abi knows: handling them all denies each one no rule grants.
+func fileSystemRights(abi int) uint64 {
+	rights := uint64(unix.LANDLOCK_ACCESS_FS_EXECUTE | unix.LANDLOCK_ACCESS_FS_WRITE_FILE | unix.LANDLOCK_ACCESS_FS_READ_FILE |
+		unix.LANDLOCK_ACCESS_FS_READ_DIR | unix.LANDLOCK_ACCESS_FS_REMOVE_DIR | unix.LANDLOCK_ACCESS_FS_REMOVE_FILE |
+		unix.LANDLOCK_ACCESS_FS_MAKE_CHAR | unix.LANDLOCK_ACCESS_FS_MAKE_DIR | unix.LANDLOCK_ACCESS_FS_MAKE_REG |
+		unix.LANDLOCK_ACCESS_FS_MAKE_SOCK | unix.LANDLOCK_ACCESS_FS_MAKE_FIFO | unix.LANDLOCK_ACCESS_FS_MAKE_BLOCK |
+		unix.LANDLOCK_ACCESS_FS_MAKE_SYM)
+	if abi >= 2 {
+		rights |= unix.LANDLOCK_ACCESS_FS_REFER
+	}
+	if abi >= 3 {
+		rights |= unix.LANDLOCK_ACCESS_FS_TRUNCATE
+	}
+	if abi >= 5 {
+		rights |= unix.LANDLOCK_ACCESS_FS_IOCTL_DEV
+	}
+	return rights
+}
+
+// allowBeneath grants rights on path and, for a directory, everything
+// beneath it. A directory this system lacks is left out; the binary must
+// be there.
+func allowBeneath(ruleset int, path string, rights uint64, required bool) error {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if errors.Is(err, os.ErrNotExist) && !required {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("landlock rule for %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	rule := unix.LandlockPathBeneathAttr{Allowed_access: rights, Parent_fd: int32(fd)}
+	if _, _, errno := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, uintptr(ruleset), unix.LANDLOCK_RULE_PATH_BENEATH,
+		uintptr(unsafe.Pointer(&rule)), 0, 0, 0); errno != 0 {
+		return fmt.Errorf("landlock rule for %s: %w", path, errno)
+	}
+	return nil
+}
