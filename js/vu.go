@@ -41,11 +41,10 @@ type VU struct {
 	stopWatch func() bool
 	running   bool
 
-	setupData   sobek.Value
-	setupParsed bool
-	scenario    string // the scenario of the last iteration; __ENV was made for it
-	iterInScen  uint64 // this VU's iterations in that scenario, before the current one
-	iterated    bool
+	setupArgv  []sobek.Value // setup's data as the one argument of an iteration; nil until parsed
+	scenario   string        // the scenario of the last iteration; __ENV was made for it
+	iterInScen uint64        // this VU's iterations in that scenario, before the current one
+	iterated   bool
 
 	jsonParse     sobek.Callable
 	jsonStringify sobek.Callable
@@ -110,9 +109,11 @@ func (p *Program) newVU(ctx context.Context, state *loadtest.VU, id uint64) (*VU
 	p.loader.vus.Store(rt, vu)
 	defer p.loader.vus.Delete(rt)
 
-	stop := vu.watch(ctx)
+	watching := vu.watch(ctx)
 	err := vu.evaluateMain()
-	stop()
+	if watching {
+		vu.endWatch()
+	}
 	vu.unwatch()
 	if err != nil {
 		return nil, vu.classify(err, "init")
@@ -177,13 +178,15 @@ func promiseError(v sobek.Value) error {
 	return &ScriptError{Message: v.String()}
 }
 
-// watch interrupts the runtime when ctx ends, until the returned stop is
-// called; stop also clears an interrupt that came too late to matter.
-// Iterations of a scenario share one context, so the watch on it is kept
-// from one call to the next instead of being made again.
-func (vu *VU) watch(ctx context.Context) (stop func()) {
+// watch interrupts the runtime when ctx ends, until endWatch is called,
+// and reports whether it watches (a context that never ends needs no
+// watch). Iterations of a scenario share one context, so the watch on it
+// is kept from one call to the next instead of being made again. It
+// returns a bool rather than the stop function: the method value
+// vu.endWatch was an allocation per iteration (pprof -memprofilerate 1).
+func (vu *VU) watch(ctx context.Context) bool {
 	if ctx.Done() == nil {
-		return vu.noWatch
+		return false
 	}
 	vu.intMu.Lock()
 	if ctx != vu.watched {
@@ -201,18 +204,17 @@ func (vu *VU) watch(ctx context.Context) (stop func()) {
 	}
 	vu.running = true
 	vu.intMu.Unlock()
-	return vu.endWatch
+	return true
 }
 
-// endWatch ends what watch started.
+// endWatch ends what watch started; it also clears an interrupt that came
+// too late to matter.
 func (vu *VU) endWatch() {
 	vu.intMu.Lock()
 	vu.running = false
 	vu.intMu.Unlock()
 	vu.rt.ClearInterrupt()
 }
-
-func (vu *VU) noWatch() {}
 
 // unwatch drops the watch on the last context, so that a long-lived
 // context (the caller's, in Load or HandleSummary) does not keep the
@@ -250,8 +252,9 @@ func (vu *VU) classify(err error, phase string) error {
 // timers and promise, and returns its result.
 func (vu *VU) call(ctx context.Context, phase string, fn sobek.Callable, args ...sobek.Value) (sobek.Value, error) {
 	vu.ctx, vu.phase = ctx, phase
-	stop := vu.watch(ctx)
-	defer stop()
+	if vu.watch(ctx) {
+		defer vu.endWatch()
+	}
 	ret, err := fn(sobek.Undefined(), args...)
 	if err == nil && vu.loop.pending() {
 		err = vu.loop.run(ctx)
@@ -299,11 +302,11 @@ func (vu *VU) Run(ctx context.Context, exec string) error {
 		return fmt.Errorf("%w: no exported function %q", ErrScript, exec)
 	}
 	vu.enterScenario()
-	data, err := vu.setupArg()
+	args, err := vu.setupArgs()
 	if err != nil {
 		return err
 	}
-	_, err = vu.call(ctx, exec, fn, data)
+	_, err = vu.call(ctx, exec, fn, args...)
 	if err != nil {
 		vu.logException(err, exec)
 	}
@@ -319,27 +322,26 @@ func (vu *VU) logException(err error, exec string) {
 	}
 }
 
-// setupArg returns setup's data for this VU, parsed once: k6 gives every
-// VU its own copy.
-func (vu *VU) setupArg() (sobek.Value, error) {
-	if vu.setupParsed {
-		return vu.setupData, nil
+// setupArgs returns the arguments of an iteration: setup's data for this
+// VU, parsed once (k6 gives every VU its own copy). The slice is kept
+// too: made per call, it was an allocation per iteration.
+func (vu *VU) setupArgs() ([]sobek.Value, error) {
+	if vu.setupArgv != nil {
+		return vu.setupArgv, nil
 	}
-	vu.setupParsed = true
-	vu.setupData = sobek.Undefined()
-	if vu.state == nil {
-		return vu.setupData, nil
+	data := sobek.Undefined()
+	if vu.state != nil {
+		if raw := vu.state.SetupData(); len(raw) > 0 {
+			v, err := vu.parseJSON(raw)
+			if err != nil {
+				vu.setupArgv = []sobek.Value{data}
+				return nil, fmt.Errorf("setup data: %w", err)
+			}
+			data = v
+		}
 	}
-	raw := vu.state.SetupData()
-	if len(raw) == 0 {
-		return vu.setupData, nil
-	}
-	v, err := vu.parseJSON(raw)
-	if err != nil {
-		return nil, fmt.Errorf("setup data: %w", err)
-	}
-	vu.setupData = v
-	return v, nil
+	vu.setupArgv = []sobek.Value{data}
+	return vu.setupArgv, nil
 }
 
 // parseJSON parses JSON with the runtime's JSON.parse.
