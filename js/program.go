@@ -46,6 +46,7 @@ type Program struct {
 	zeroVUs  sync.Map // *loadtest.VU → *VU: the engine's setup and teardown VUs
 	protos   sync.Map // k6/net/grpc's compiled .proto files, by load's arguments
 	warned   sync.Map // the warnings logged once a program, by text
+	envVals  envValues
 }
 
 // warnOnce logs a warning the first time a program meets it, as k6 does
