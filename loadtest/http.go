@@ -131,9 +131,11 @@ func (vu *VU) emitIO(now time.Time) {
 func (vu *VU) request(ctx context.Context, method, url string, body []byte, header http.Header, tags metrics.Tags) (int, error) {
 	vu.req = k6http.Request{Method: method, URL: url, Body: body, Header: header,
 		Tags: tags, VUTags: vu.tags, Metadata: vu.metadata, ResponseType: k6http.ResponseNone}
-	resp, err := vu.http.Do(ctx, &vu.req)
-	if err != nil {
+	if vu.resp == nil {
+		vu.resp = new(k6http.Response)
+	}
+	if err := vu.http.DoInto(ctx, &vu.req, vu.resp); err != nil {
 		return 0, err
 	}
-	return resp.Status, nil
+	return vu.resp.Status, nil
 }

@@ -52,8 +52,9 @@ type VU struct {
 
 	code      VUCode
 	http      *k6http.Client
-	req       k6http.Request // reused by request
-	ioEmitted bool           // emitIO has recorded data_sent and data_received once
+	req       k6http.Request   // reused by request
+	resp      *k6http.Response // reused by request; made by the first (a JS VU needs none)
+	ioEmitted bool             // emitIO has recorded data_sent and data_received once
 }
 
 // ID returns the VU's number, 1-based and unique in the run (k6's

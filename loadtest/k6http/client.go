@@ -220,14 +220,28 @@ func (c *Client) Close() error {
 // when ctx ends before the request completes (the cause of ctx, no
 // samples: the iteration is being interrupted).
 func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
+	r := new(Response)
+	if err := c.DoInto(ctx, req, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// DoInto is Do writing the response into resp, whose memory it reuses: a
+// caller that makes request after request and keeps no response, as the
+// request plan's VUs do, allocates nothing per request (pprof of
+// BenchmarkRunRequests: the Response and the buffer of its head were the
+// two allocations of a request). What resp held before, Body included, is
+// overwritten; on an error its contents are unspecified.
+func (c *Client) DoInto(ctx context.Context, req *Request, resp *Response) error {
 	if req == nil {
-		return nil, errors.New("k6http: nil request")
+		return errors.New("k6http: nil request")
 	}
 	if c.closed {
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	if ctx.Err() != nil {
-		return nil, context.Cause(ctx)
+		return context.Cause(ctx)
 	}
 	c.watch(ctx)
 	req = c.withVUDefaults(req)
@@ -237,7 +251,8 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 	}
 	t, err := c.target(req.URL)
 	if err != nil {
-		return &Response{URL: req.URL, Error: err.Error(), ErrorCode: CodeInvalidURL, Request: req}, nil
+		*resp = Response{URL: req.URL, Error: err.Error(), ErrorCode: CodeInvalidURL, Request: req, buf: resp.buf}
+		return nil
 	}
 	maxRedirects := c.s.maxRedirects
 	if req.Redirects != nil {
@@ -252,22 +267,21 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 	now := time.Now()
 	h := hop{req: req, t: t, method: method, keep: keep, start: now, deadline: now.Add(timeout), digest: req.DigestAuth}
 	for n := 0; ; n++ {
-		r, err := c.roundTrip(ctx, &h)
-		if err != nil {
-			return nil, err
+		if err := c.roundTrip(ctx, &h, resp); err != nil {
+			return err
 		}
 		if h.digest {
-			if next, ok := c.digestHop(&h, r); ok {
+			if next, ok := c.digestHop(&h, resp); ok {
 				h = next
 				continue
 			}
 		}
-		if r.Status == 0 || n >= maxRedirects || !isRedirect(r.Status) {
-			return r, nil
+		if resp.Status == 0 || n >= maxRedirects || !isRedirect(resp.Status) {
+			return nil
 		}
-		next, ok := c.redirect(&h, r)
+		next, ok := c.redirect(&h, resp)
 		if !ok {
-			return r, nil
+			return nil
 		}
 		h = next
 	}
@@ -405,6 +419,7 @@ type exchange struct {
 	statusText string
 	proto      string
 	rawHeader  []byte      // fast path
+	buf        []byte      // fast path: what the head and body were read into, the response's to reuse
 	header     http.Header // net/http path
 	body       []byte
 	ip         string
@@ -462,10 +477,17 @@ func (x *exchange) timings() Timings {
 	return t
 }
 
-// roundTrip makes one hop on the fast path or through net/http, then
-// emits its samples.
-func (c *Client) roundTrip(ctx context.Context, h *hop) (*Response, error) {
+// maxReusedBuf bounds the buffer DoInto reads the next response into: a
+// large body's is let go rather than held by the caller's Response.
+const maxReusedBuf = 16 << 10
+
+// roundTrip makes one hop on the fast path or through net/http, writes
+// its response into r (reading into r's buffer) and emits its samples.
+func (c *Client) roundTrip(ctx context.Context, h *hop, r *Response) error {
 	var x exchange
+	if cap(r.buf) <= maxReusedBuf {
+		x.buf = r.buf[:0]
+	}
 	x.start = h.start
 	if x.start.IsZero() {
 		x.start = time.Now()
@@ -482,18 +504,19 @@ func (c *Client) roundTrip(ctx context.Context, h *hop) (*Response, error) {
 		c.std(ctx, h, &x)
 	}
 	if x.err != nil && ctx.Err() != nil {
-		return nil, context.Cause(ctx)
+		return context.Cause(ctx)
 	}
 	if x.end.IsZero() {
 		x.end = time.Now()
 	}
-	return c.finish(h, &x), nil
+	c.finish(h, &x, r)
+	return nil
 }
 
-// finish turns an exchange into a Response and emits the hop's samples.
-func (c *Client) finish(h *hop, x *exchange) *Response {
-	r := &Response{URL: h.t.str, Request: h.req, Timings: x.timings(), RemoteIP: x.ip, RemotePort: x.port,
-		userAgent: c.s.userAgent, cookie: x.cookie}
+// finish writes an exchange into r and emits the hop's samples.
+func (c *Client) finish(h *hop, x *exchange, r *Response) {
+	*r = Response{URL: h.t.str, Request: h.req, Timings: x.timings(), RemoteIP: x.ip, RemotePort: x.port,
+		userAgent: c.s.userAgent, cookie: x.cookie, buf: x.buf}
 	if x.err != nil {
 		r.ErrorCode, r.Error = classify(x.err)
 	} else {
@@ -511,7 +534,6 @@ func (c *Client) finish(h *hop, x *exchange) *Response {
 	if c.emit != nil {
 		c.emitSamples(h.req.Metadata, x.end, &r.Timings, c.tagsFor(h, x, r, expected), expected)
 	}
-	return r
 }
 
 // expectation returns -1 when expected statuses are disabled, else 1 for

@@ -564,3 +564,50 @@ func TestAllowIPRefusesBeforeDialling(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 200, resp.Status)
 }
+
+// TestDoIntoReusesTheResponse: a Response used again holds the second
+// answer only, on both paths, whatever the first left in it (a longer
+// body, a header the second has not, a redirect on the way).
+func TestDoIntoReusesTheResponse(t *testing.T) {
+	t.Parallel()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/long", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-First", "yes")
+		_, _ = io.WriteString(w, "a body longer than the next one")
+	})
+	mux.HandleFunc("/short", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, "short")
+	})
+	mux.HandleFunc("/moved", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/short", http.StatusFound)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			c := newClient(t, nil, k6http.Options{DisableFastPath: p.std})
+			var resp k6http.Response
+			require.NoError(t, c.DoInto(bg, &k6http.Request{URL: srv.URL + "/long", ResponseType: k6http.ResponseText}, &resp))
+			require.Equal(t, 200, resp.Status, resp.Error)
+			require.Equal(t, "a body longer than the next one", string(resp.Body))
+			require.Equal(t, "yes", resp.Header("X-First"))
+
+			for _, path := range []string{"/short", "/moved"} {
+				req := &k6http.Request{URL: srv.URL + path, ResponseType: k6http.ResponseText}
+				require.NoError(t, c.DoInto(bg, req, &resp))
+				assert.Equal(t, 202, resp.Status, "%s: %s", path, resp.Error)
+				assert.Equal(t, "short", string(resp.Body), path)
+				assert.Empty(t, resp.Header("X-First"), path)
+				assert.Equal(t, srv.URL+"/short", resp.URL, path)
+				assert.Equal(t, "202 Accepted", resp.StatusText, path)
+			}
+
+			require.NoError(t, c.DoInto(bg, &k6http.Request{URL: "::nonsense"}, &resp))
+			assert.Equal(t, k6http.CodeInvalidURL, resp.ErrorCode)
+			assert.Zero(t, resp.Status)
+			assert.Nil(t, resp.Body)
+		})
+	}
+}

@@ -209,9 +209,13 @@ func (c *Client) read(w *wire, h *hop, hi *headerInfo, fc *fconn, x *exchange) {
 				size += 512
 			}
 		}
-		buf = make([]byte, n, size)
-		copy(buf, w.p.hdr)
+		buf = x.buf[:0]
+		if cap(buf) < size {
+			buf = make([]byte, 0, size)
+		}
+		buf = append(buf, w.p.hdr...)
 		buf, err = w.p.readBody(w.br, &hd, buf, h.keep)
+		x.buf = buf
 		x.rawHeader = buf[:n:n]
 		if body := buf[n:]; len(body) > 0 {
 			x.body = body

@@ -149,6 +149,7 @@ type Response struct {
 	rawHeader []byte      // fast path: header lines as received, each ending in "\n"
 	userAgent string      // the client's User-Agent, sent when the request has none
 	cookie    string      // the Cookie header sent: the request's, the jar's and Request.Cookies
+	buf       []byte      // fast path: rawHeader and Body's memory, for DoInto to read the next response into
 }
 
 // RequestHeader returns the headers of the last hop's request as k6 shows
