@@ -14,11 +14,14 @@ import (
 // made when they are read (most scripts read two or three), then kept.
 type response struct {
 	h     *httpState
-	r     *k6http.Response
+	r     *k6http.Response // &res for http.request's (see httpState.request)
+	res   k6http.Response
+	req   k6http.Request
 	rtype k6http.ResponseType
 
 	body, headers, timings, cookies, request, json sobek.Value
 	own                                            map[string]sobek.Value // properties the script set
+	tim                                            timings                // behind timings: one allocation less a response that reads it
 }
 
 var responseKeys = []string{"status", "status_text", "body", "headers", "cookies", "url", "proto", "remote_ip",
@@ -41,7 +44,8 @@ func (r *response) Get(key string) sobek.Value {
 		return r.body
 	case "timings":
 		if r.timings == nil {
-			r.timings = rt.NewDynamicObject(&timings{rt: rt, t: res.Timings})
+			r.tim = timings{rt: rt, t: res.Timings}
+			r.timings = rt.NewDynamicObject(&r.tim)
 		}
 		return r.timings
 	case "headers":
