@@ -61,11 +61,13 @@ func (vu *VU) check(call sobek.FunctionCall) sobek.Value {
 	if st == nil {
 		vu.throwf("check() needs a running test")
 	}
-	val := call.Argument(0)
-	sets, ok := call.Argument(1).(*sobek.Object)
-	if !ok {
-		return vu.rt.ToValue(true)
+	if len(call.Arguments) < 2 {
+		vu.throwf("no checks provided to `check`")
 	}
+	val := call.Argument(0)
+	// As in k6: null and undefined throw a TypeError, a string's
+	// characters are checks named by their index, a number has none.
+	sets := call.Arguments[1].ToObject(vu.rt)
 	var extra metrics.Tags
 	if tags, ok := call.Argument(2).(*sobek.Object); ok {
 		extra = vu.tagsOf(tags)
@@ -73,7 +75,7 @@ func (vu *VU) check(call sobek.FunctionCall) sobek.Value {
 	all := true
 	for _, name := range sets.Keys() {
 		if strings.Contains(name, "::") {
-			vu.throwf("check name %q: may not contain '::'", name)
+			vu.throwf("group and check names may not contain '::'")
 		}
 		v := sets.Get(name)
 		passed := false
@@ -84,7 +86,9 @@ func (vu *VU) check(call sobek.FunctionCall) sobek.Value {
 			case err != nil:
 				thrown = err
 			case isPromise(res):
-				vu.throwf("check %q: async check functions are not supported", name)
+				vu.throwf("the built-in check() does not support async functions as arguments. " +
+					"Use the JavaScript utils library as a replacement. " +
+					"Refer to https://grafana.com/docs/k6/latest/javascript-api/jslib/utils/check/ for more info")
 			default:
 				passed = res.ToBoolean()
 			}
