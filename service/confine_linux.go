@@ -3,8 +3,11 @@ package service
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"runtime"
 	"sync"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -36,15 +39,74 @@ var (
 	childLibraryDirs = []string{"/lib", "/lib64", "/usr/lib", "/usr/lib64"}
 )
 
-// confine shuts the calling thread, and with it the child that thread
-// starts next, out of everything on the file system but what a sandbox
-// child needs (above), and, on Linux 6.12 or later, from signalling
-// processes outside its own (the agent, another tenant's child) or
-// reaching their abstract sockets: should a script escape the JavaScript
-// runtime, the agent's database, its keys and every other tenant's files
-// stay out of its reach. Landlock keeps the restriction through fork and
-// exec, and never lifts it, so the thread must stay locked to a goroutine
-// that runs nothing else and ends with it (startSandboxed's).
+// confinedEnv marks the process confineSelf executed: it is confined.
+const confinedEnv = "LOADLENS_SANDBOX_CONFINED"
+
+// confineSelf confines a sandbox child before it reads its job. On a
+// thread of its own it restricts itself (confine), gives up every
+// capability (a root agent's child would otherwise keep them all:
+// reboot, network administration, loading kernel modules, …), marks
+// every descriptor beyond the standard streams close-on-exec (the agent
+// may hold some its own launcher left open, which its children inherit),
+// then executes the program again from that thread: the new process, its
+// one thread confined, is wholly in the domain, and nothing else is.
+//
+// The agent's thread that forks the child must stay outside the domain:
+// Landlock lets a process ptrace and signal whatever is in its own domain,
+// so a child could read and write the agent's memory through that thread,
+// take its descriptors (pidfd_getfd) or kill it (tgkill).
+func confineSelf() error {
+	if os.Getenv(confinedEnv) != "" {
+		return nil
+	}
+	if _, err := landlockABI(); err != nil {
+		return nil // the child runs unconfined; the agent warned at its start
+	}
+	binary, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	runtime.LockOSThread() // never unlocked: the process is replaced, or ends with the error
+	if err := confine(binary); err != nil {
+		return err
+	}
+	if err := dropCapabilities(); err != nil {
+		return err
+	}
+	if err := unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close-on-exec: %w", err)
+	}
+	return syscall.Exec(binary, os.Args, append(os.Environ(), confinedEnv+"=1"))
+}
+
+// dropCapabilities empties the calling thread's capabilities and, when it
+// may (root, with CAP_SETPCAP), its bounding set: a root process executed
+// from it gets none back.
+func dropCapabilities() error {
+	for c := 0; ; c++ {
+		if _, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); err != nil {
+			break // past the kernel's last capability
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && !errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("bounding capability %d: %w", c, err)
+		}
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var none [2]unix.CapUserData
+	if err := unix.Capset(&hdr, &none[0]); err != nil {
+		return fmt.Errorf("capabilities: %w", err)
+	}
+	return nil
+}
+
+// confine shuts the calling thread, and what it executes, out of
+// everything on the file system but what a sandbox child needs (above),
+// and, on Linux 6.12 or later, from signalling processes outside its own
+// domain (the agent, another tenant's child) or reaching their abstract
+// sockets: should a script escape the JavaScript runtime, the agent's
+// database, its keys and every other tenant's files stay out of its reach.
+// Landlock keeps the restriction through fork and exec, and never lifts
+// it.
 func confine(binary string) error {
 	abi, err := landlockABI()
 	if err != nil {

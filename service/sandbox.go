@@ -32,9 +32,11 @@ import (
 // environment of Env only and dies with the agent. Where Linux has
 // Landlock (5.13 on; the agent warns when it lacks it), a child sees of
 // the file system only what it needs to start and resolve names (its
-// binary, the system's libraries, /etc), read-only, and from Linux 6.12
-// on cannot signal a process outside it: should a script escape the
-// JavaScript runtime, the agent's database and keys stay out of reach.
+// binary, the system's libraries, /etc), read-only, holds no capability
+// and no descriptor of the agent's but its standard streams, cannot
+// ptrace the agent and from Linux 6.12 on cannot signal a process outside
+// it: should a script escape the JavaScript runtime, the agent's database
+// and keys stay out of reach.
 type Sandbox struct {
 	// Command starts a child that calls ServeSandbox on its standard input
 	// and output; for the loadlens binary, {os.Executable(), "sandbox"}.

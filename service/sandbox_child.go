@@ -38,10 +38,15 @@ type ChildOptions struct {
 // runs the script's init code and reports the plan on out, runs the test
 // when the agent says so, reporting its progress, and sends its result.
 // It stops the test when the agent says so or when in ends (the agent is
-// gone), and fails it when the heap passes the job's memory limit. The
-// loadlens binary's hidden "sandbox" command calls it; it is not for
-// other uses.
+// gone), and fails it when the heap passes the job's memory limit. On
+// Linux with Landlock it first confines the process and executes it
+// again (os.Args, with its environment and a mark of its own), so call it
+// before the program does anything it would not redo. The loadlens
+// binary's hidden "sandbox" command calls it; it is not for other uses.
 func ServeSandbox(ctx context.Context, in io.Reader, out io.Writer, o ChildOptions) error {
+	if err := confineSelf(); err != nil {
+		return fmt.Errorf("sandbox confinement: %w", err)
+	}
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

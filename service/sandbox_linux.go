@@ -2,7 +2,6 @@ package service
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
@@ -45,9 +44,9 @@ func residentBytes(pid int) (int64, bool) {
 	return pages * int64(os.Getpagesize()), true
 }
 
-// startSandboxed starts cmd confined (see confine) and with every one of
-// its threads at nice, and returns the wait for its end. Both are set on
-// the thread that forks: Linux keeps a niceness per thread and a new thread
+// startSandboxed starts cmd with every one of its threads at nice, and
+// returns the wait for its end. (The child confines itself: see
+// confineSelf.) Linux keeps a niceness per thread and a new thread
 // inherits its maker's, so the thread that forks takes the niceness first:
 // set in the child after its start, it would miss the threads the Go
 // runtime had already made. That thread cannot lower its niceness again
@@ -60,10 +59,6 @@ func startSandboxed(cmd *exec.Cmd, nice int) (wait func() error, err error) {
 		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
 		if err := syscall.Setpriority(syscall.PRIO_PROCESS, syscall.Gettid(), nice); err != nil {
 			started <- err
-			return
-		}
-		if err := confine(cmd.Path); err != nil && !errors.Is(err, errNoLandlock) {
-			started <- fmt.Errorf("sandbox confinement: %w", err)
 			return
 		}
 		if err := cmd.Start(); err != nil {

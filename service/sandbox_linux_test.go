@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -229,8 +230,47 @@ var childModules = map[string]js.Module{"k6/x/escape": js.ModuleFunc(func(*js.VU
 	return js.Exports{Named: map[string]any{
 		"read":   func(path string) string { _, err := os.ReadFile(path); return outcome(err) },
 		"signal": func(pid int) string { return outcome(syscall.Kill(pid, 0)) },
+		// threads lists the threads of process pid (tids below pidMax)
+		// whose memory process_vm_readv reads from here.
+		"threads": func(pid, pidMax int) string {
+			var reached []string
+			b := make([]byte, len(agentMemory))
+			local := []unix.Iovec{{Base: &b[0], Len: uint64(len(b))}}
+			remote := []unix.RemoteIovec{{Base: uintptr(unsafe.Pointer(&agentMemory[0])), Len: len(b)}}
+			for tid := 1; tid < pidMax; tid++ {
+				if _, err := unix.ProcessVMReadv(tid, local, remote, 0); err == nil && unix.Tgkill(pid, tid, 0) == nil {
+					reached = append(reached, strconv.Itoa(tid))
+				}
+			}
+			return strings.Join(reached, " ")
+		},
+		// inherited lists the descriptors beyond the standard streams that
+		// are not close-on-exec: the child's own all are, so these came
+		// with its start.
+		"inherited": func() string {
+			var fds []string
+			for fd := 3; fd < 1<<16; fd++ {
+				if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
+					fds = append(fds, strconv.Itoa(fd))
+				}
+			}
+			return strings.Join(fds, " ")
+		},
+		// capabilities are the child's effective ones, in hexadecimal.
+		"capabilities": func() string {
+			hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+			var data [2]unix.CapUserData
+			if err := unix.Capget(&hdr, &data[0]); err != nil {
+				return err.Error()
+			}
+			return strconv.FormatUint(uint64(data[1].Effective)<<32|uint64(data[0].Effective), 16)
+		},
 	}}, nil
 })}
+
+// agentMemory is at the same address in the test binary as the agent and
+// as its child (a non-PIE executable): k6/x/escape's threads reads it.
+var agentMemory = [8]byte{'u', 'n', 't', 'o', 'u', 'c', 'h', 'e'}
 
 // A sandbox child reaches nothing of the agent's: should a script escape
 // the JavaScript runtime (k6/x/escape stands for that), it reads neither
@@ -273,4 +313,47 @@ export default function () {
 	if abi >= 6 {
 		assert.Contains(t, outcomes["signal"], "not permitted", "signals to the agent")
 	}
+}
+
+// A sandbox child reaches no thread of the agent: were the thread that
+// forked it inside its Landlock domain, the child could read and write
+// the agent's memory (process_vm_readv, ptrace), take its descriptors
+// (pidfd_getfd) and kill it (tgkill). It inherits no descriptor but its
+// standard streams (the agent's own launcher may have left some open to
+// it, as flock(1) does here) and, when the agent is root, no capability.
+func TestSandboxChildReachesNoAgentThread(t *testing.T) {
+	t.Parallel()
+	_, _, errno := syscall.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
+	require.Zero(t, errno, "this kernel has no Landlock: sandbox children would run unconfined")
+	pidMax, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	require.NoError(t, err)
+	leak, err := syscall.Open(os.Args[0], syscall.O_RDONLY, 0) // no O_CLOEXEC: as a launcher's
+	require.NoError(t, err)
+	defer syscall.Close(leak)
+	e := newEnv(t, withSandbox(256))
+	r := e.do("POST", "/load-test/start", e.keyA, map[string]any{"test_type": "custom",
+		"env": map[string]string{"AGENT": strconv.Itoa(os.Getpid()), "PID_MAX": strings.TrimSpace(string(pidMax))},
+		"script": `import escape from "k6/x/escape"
+import { check } from "k6"
+export const options = { vus: 1, iterations: 1 }
+export default function () {
+	check(null, {
+		["threads: " + escape.threads(Number(__ENV.AGENT), Number(__ENV.PID_MAX))]: () => true,
+		["inherited: " + escape.inherited()]: () => true,
+		["capabilities: " + escape.capabilities()]: () => true,
+	})
+}`})
+	require.Equal(t, http.StatusAccepted, r.Status, "%s", r.Body)
+	var sr service.StartResponse
+	r.json(t, &sr)
+	final := e.waitFinal(e.keyA, sr.ID)
+	require.Equal(t, store.Completed, final.State, "%+v", final)
+	outcomes := map[string]string{}
+	for _, c := range e.result(e.keyA, sr.ID).Result.RootGroup.Checks {
+		what, outcome, _ := strings.Cut(c.Name, ": ")
+		outcomes[what] = outcome
+	}
+	assert.Empty(t, outcomes["threads"], "agent threads whose memory the child reads")
+	assert.Empty(t, outcomes["inherited"], "descriptors the child inherited, the agent's %d among them", leak)
+	assert.Equal(t, "0", outcomes["capabilities"], "the child's capabilities")
 }
