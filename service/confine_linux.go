@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -28,14 +29,24 @@ var landlockABI = sync.OnceValues(func() (int, error) {
 })
 
 // What a child may reach of the file system: what starts it (its binary
-// and, when it is linked dynamically, the loader and libc), what resolves
-// names and verifies certificates (/etc), time zones, and what the Go
-// runtime reads to size itself. Nothing is writable. /proc stays closed:
-// a confined child could still read /proc/<agent>/environ there (tried on
-// Linux 6.18), and the Go runtime, race detector included, does without.
+// and, when it is linked dynamically, the loader and libc), time zones,
+// the system's certificate authorities (Go reads a bundle, then every
+// file of the certificate folders, some linked from /usr/local/share),
+// what the Go runtime reads to size itself, and of /etc only the files
+// that resolve names, verify certificates and load libraries: the rest
+// of /etc (shadow, private keys, the agent's own configuration and
+// environment files) stays closed. A rule for a file follows its
+// symbolic link, so a resolv.conf that systemd-resolved keeps under /run
+// still resolves. Nothing is writable. /proc stays closed too; the Go
+// runtime, race detector included, does without.
 var (
-	childReadDirs = []string{"/etc", "/usr/share/zoneinfo", "/usr/share/ca-certificates",
+	childReadDirs = []string{"/usr/share/zoneinfo", "/usr/share/ca-certificates", "/usr/local/share/ca-certificates",
+		"/etc/ssl/certs", "/etc/pki/tls/certs", "/etc/pki/ca-trust/extracted",
 		"/sys/fs/cgroup", "/sys/kernel/mm/transparent_hugepage", "/sys/devices/system/cpu"}
+	childEtcFiles = []string{"/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf",
+		"/etc/services", "/etc/protocols", "/etc/localtime", "/etc/mime.types",
+		"/etc/ssl/cert.pem", "/etc/ssl/ca-bundle.pem", "/etc/pki/tls/cacert.pem", "/etc/pki/tls/cert.pem",
+		"/etc/ld.so.cache", "/etc/ld.so.preload"}
 	childLibraryDirs = []string{"/lib", "/lib64", "/usr/lib", "/usr/lib64"}
 )
 
@@ -137,8 +148,8 @@ func confine(binary string) error {
 			return err
 		}
 	}
-	for _, dir := range childReadDirs {
-		if err := allowBeneath(ruleset, dir, read, false); err != nil {
+	for _, path := range append(slices.Clone(childReadDirs), childEtcFiles...) {
+		if err := allowBeneath(ruleset, path, read, false); err != nil {
 			return err
 		}
 	}
@@ -173,9 +184,10 @@ func fileSystemRights(abi int) uint64 {
 	return rights
 }
 
-// allowBeneath grants rights on path and, for a directory, everything
-// beneath it. A directory this system lacks is left out; the binary must
-// be there.
+// allowBeneath grants rights on path (what its symbolic link leads to)
+// and, for a directory, everything beneath it; a file gets only those of
+// the rights that apply to files. A path this system lacks is left out;
+// the binary must be there.
 func allowBeneath(ruleset int, path string, rights uint64, required bool) error {
 	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if errors.Is(err, os.ErrNotExist) && !required {
@@ -185,6 +197,14 @@ func allowBeneath(ruleset int, path string, rights uint64, required bool) error 
 		return fmt.Errorf("landlock rule for %s: %w", path, err)
 	}
 	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("landlock rule for %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		rights &= unix.LANDLOCK_ACCESS_FS_EXECUTE | unix.LANDLOCK_ACCESS_FS_WRITE_FILE | unix.LANDLOCK_ACCESS_FS_READ_FILE |
+			unix.LANDLOCK_ACCESS_FS_TRUNCATE | unix.LANDLOCK_ACCESS_FS_IOCTL_DEV
+	}
 	rule := unix.LandlockPathBeneathAttr{Allowed_access: rights, Parent_fd: int32(fd)}
 	if _, _, errno := unix.Syscall6(unix.SYS_LANDLOCK_ADD_RULE, uintptr(ruleset), unix.LANDLOCK_RULE_PATH_BENEATH,
 		uintptr(unsafe.Pointer(&rule)), 0, 0, 0); errno != 0 {
