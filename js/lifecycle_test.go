@@ -415,3 +415,27 @@ func (r run) withModules(m map[string]js.Module) run {
 	r.opts.Modules = m
 	return r
 }
+
+// TestGroupLeftByAnException: an iteration that throws inside group()
+// leaves the group; the next iteration's checks are at the root again
+// (the same paths as k6 v2.2.0's summary export).
+func TestGroupLeftByAnException(t *testing.T) {
+	t.Parallel()
+	o := script(`
+import { check, group } from 'k6';
+export const options = { iterations: 3, vus: 1 };
+export default function () {
+  check(1, { ['iteration ' + __ITER]: () => true }); // a new name each time: no cached tags
+  if (__ITER === 0) {
+    group('g', () => { throw new Error('left by an exception'); });
+  }
+}
+`).exec(t)
+	require.NoError(t, o.err)
+	var paths []string
+	for _, c := range o.res.RootGroup.Checks {
+		paths = append(paths, c.Path)
+	}
+	assert.Equal(t, []string{"::iteration 0", "::iteration 1", "::iteration 2"}, paths, "groups: %+v", o.res.RootGroup.Groups)
+	assert.Len(t, o.logs.lines("left by an exception"), 1)
+}

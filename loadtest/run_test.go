@@ -758,3 +758,31 @@ func TestRunHandoverKeepsThePlannedPeakOfVUs(t *testing.T) {
 		assert.LessOrEqual(t, mostAtWork.Load(), int64(10), "VUs at work at once")
 	})
 }
+
+// TestIterationStartsAtTheRootGroup: a group its code left without
+// returning (a panic the iteration recovered itself) ends with the
+// iteration: the next one's checks are at the root.
+func TestIterationStartsAtTheRootGroup(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int64
+		plan := Plan{Scenarios: shared(1, 3), Program: Funcs{"default": func(ctx context.Context, vu *VU) error {
+			n := calls.Add(1)
+			vu.Check(fmt.Sprintf("iteration %d", n), true) // a new name each time: no cached tags
+			if n == 1 {
+				func() {
+					defer func() { _ = recover() }()
+					_ = vu.Group("g", func() error { panic("left by a panic") })
+				}()
+			}
+			return nil
+		}}}
+		res, err := Run(t.Context(), plan)
+		require.NoError(t, err)
+		var paths []string
+		for _, c := range res.RootGroup.Checks {
+			paths = append(paths, c.Path)
+		}
+		assert.Equal(t, []string{"::iteration 1", "::iteration 2", "::iteration 3"}, paths, "groups: %+v", res.RootGroup.Groups)
+	})
+}

@@ -375,14 +375,19 @@ func sinceMs(t time.Time) float64 { return float64(time.Since(t)) / float64(time
 // enter prepares the VU for an iteration of it.Scenario.
 func (vu *VU) enter(it scenarios.Iteration) {
 	vu.iterInScenario, vu.iterInTest = it.InScenario, it.InTest
+	inRoot := vu.group == ""
 	vu.group = ""
-	if vu.scenario != it.Scenario {
+	switch {
+	case vu.scenario != it.Scenario:
 		sc := vu.run.scenarioByName(it.Scenario)
 		vu.scenario, vu.exec, vu.scenarioTags, vu.env = it.Scenario, sc.exec, sc.tags, sc.env
 		vu.rebase()
-	} else {
+	case !inRoot: // a group the script left by an exception
 		vu.regroup()
 	}
+	// Otherwise the tags are the root group's already: regroup follows
+	// every change of group and base. (Its map lookup was 1.6 % of the
+	// generator's CPU at 2 000 VUs, pprof.)
 	vu.setSystemMetadata()
 	if !vu.run.plan.Options.NoCookiesReset {
 		vu.http.ResetCookies()
