@@ -32,9 +32,11 @@ type VU struct {
 	phase string
 	init  bool
 
-	ns    *sobek.Object // the main module's exports
-	execs map[string]sobek.Callable
-	loop  eventLoop
+	ns         *sobek.Object // the main module's exports
+	execs      map[string]sobek.Callable
+	lastExec   string // export's last answer
+	lastExecFn sobek.Callable
+	loop       eventLoop
 
 	intMu     sync.Mutex // guards the three below, shared with the watch's callback
 	watched   context.Context
@@ -282,16 +284,22 @@ func (vu *VU) call(ctx context.Context, phase string, fn sobek.Callable, args ..
 	return ret, nil
 }
 
-// export returns the main module's exported function name, or nil.
+// export returns the main module's exported function name, or nil. The
+// last answer is kept beside the map: an iteration asks for the previous
+// one's function (pprof at 2 000 VUs: the map lookup was 0.8 %).
 func (vu *VU) export(name string) sobek.Callable {
-	if fn, ok := vu.execs[name]; ok {
-		return fn
+	if name == vu.lastExec && vu.lastExecFn != nil {
+		return vu.lastExecFn
 	}
-	fn, _ := sobek.AssertFunction(vu.ns.Get(name))
-	if vu.execs == nil {
-		vu.execs = make(map[string]sobek.Callable)
+	fn, ok := vu.execs[name]
+	if !ok {
+		fn, _ = sobek.AssertFunction(vu.ns.Get(name))
+		if vu.execs == nil {
+			vu.execs = make(map[string]sobek.Callable)
+		}
+		vu.execs[name] = fn
 	}
-	vu.execs[name] = fn
+	vu.lastExec, vu.lastExecFn = name, fn
 	return fn
 }
 
