@@ -133,16 +133,17 @@ func (h *httpState) request(method string, urlV, bodyV, paramsV sobek.Value) sob
 	if st == nil {
 		vu.throwf("HTTP requests need a running test (not available in handleSummary)")
 	}
-	// The request, the response and the script's view of it are one
-	// allocation: they live as long as the script keeps the response.
-	r := &response{h: h}
-	rp := h.buildInto(&r.req, method, urlV, bodyV, paramsV)
-	r.rtype, r.r = rp.responseType, &r.res
-	if err := st.HTTP().DoInto(vu.ctx, &r.req, r.r); err != nil {
+	// The request, the response and the script's view of it stay three
+	// allocations: made as one before the request, they held 768 bytes per
+	// VU through the wait instead of the request's 192 (one bench/peers run
+	// at 2 000 VUs: 66.7 KB per extra VU against main's 63.2).
+	req, rp := h.build(method, urlV, bodyV, paramsV)
+	resp, err := st.HTTP().Do(vu.ctx, req)
+	if err != nil {
 		vu.throwError(err)
 	}
-	h.throwFailed(&r.req, rp, r.r)
-	return vu.rt.NewDynamicObject(r)
+	h.throwFailed(req, rp, resp)
+	return h.responseValue(rp, resp)
 }
 
 // asyncRequest implements http.asyncRequest(method, url, body, params):
@@ -237,15 +238,9 @@ func (h *httpState) responseValue(rp reqParams, resp *k6http.Response) sobek.Val
 
 // build turns k6's arguments into a k6http request.
 func (h *httpState) build(method string, urlV, bodyV, paramsV sobek.Value) (*k6http.Request, reqParams) {
-	req := new(k6http.Request)
-	return req, h.buildInto(req, method, urlV, bodyV, paramsV)
-}
-
-// buildInto is build writing the request into req.
-func (h *httpState) buildInto(req *k6http.Request, method string, urlV, bodyV, paramsV sobek.Value) reqParams {
 	vu := h.vu
 	rp := reqParams{throw: vu.throwOption(), responseType: k6http.ResponseDefault}
-	*req = k6http.Request{Method: method, ExpectedStatuses: h.expected, VUTags: vu.state.Tags(), Metadata: vu.requestMetadata()}
+	req := &k6http.Request{Method: method, ExpectedStatuses: h.expected, VUTags: vu.state.Tags(), Metadata: vu.requestMetadata()}
 	name := ""
 	if o, ok := urlV.(*sobek.Object); ok {
 		if tu, ok := o.Export().(*taggedURL); ok {
@@ -275,7 +270,7 @@ func (h *httpState) buildInto(req *k6http.Request, method string, urlV, bodyV, p
 		h.compress(req, rp.compression)
 	}
 	req.ResponseType = rp.responseType
-	return rp
+	return req, rp
 }
 
 // readParams reads k6's params object.

@@ -14,9 +14,7 @@ import (
 // made when they are read (most scripts read two or three), then kept.
 type response struct {
 	h     *httpState
-	r     *k6http.Response // &res for http.request's (see httpState.request)
-	res   k6http.Response
-	req   k6http.Request
+	r     *k6http.Response
 	rtype k6http.ResponseType
 
 	body, headers, timings, cookies, request, json sobek.Value
