@@ -420,9 +420,7 @@ func (l *runLoop) run(ctx context.Context, setupData json.RawMessage) error {
 		return l.fail(fmt.Errorf("start order: %w", err))
 	}
 	l.started = true
-	for i, r := range l.runners {
-		l.log.Info("runner ready", "runner", i, "clock_offset", r.stats.ClockOffset, "rtt", r.stats.RTT)
-	}
+	l.log.Info("start order", "at", order.At)
 	return l.execute(ctx)
 }
 
@@ -572,6 +570,7 @@ func (l *runLoop) handle(e event) error {
 		r := &l.runners[e.index]
 		r.ready, r.lastSeen = true, time.Now()
 		r.stats.ClockOffset, r.stats.RTT = e.ready.Offset, e.ready.RTT
+		l.log.Info("runner ready", "runner", e.index, "clock_offset", r.stats.ClockOffset, "rtt", r.stats.RTT)
 	case "heartbeat":
 		l.runners[e.index].lastSeen = time.Now()
 	case kindPartial:
@@ -659,6 +658,7 @@ func (l *runLoop) finish(i int, d doneReport) {
 		return
 	}
 	r.done = true
+	l.log.Info("runner done", "runner", i, "status", d.Status)
 	for _, w := range d.Warnings {
 		l.rr.Warn(fmt.Sprintf("runner %d: %s", i, w))
 	}

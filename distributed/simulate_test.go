@@ -139,8 +139,8 @@ func BenchmarkCoordinatorRunners(b *testing.B) {
 	}
 }
 
-// startMark notes the process's CPU when the coordinator logs the first
-// "runner ready", right after its start order.
+// startMark notes the process's CPU when the coordinator logs its start
+// order.
 type startMark struct {
 	mu  sync.Mutex
 	cpu time.Duration
@@ -157,7 +157,7 @@ func (m *startMark) Enabled(context.Context, slog.Level) bool { return true }
 func (m *startMark) WithAttrs([]slog.Attr) slog.Handler       { return m }
 func (m *startMark) WithGroup(string) slog.Handler            { return m }
 func (m *startMark) Handle(_ context.Context, r slog.Record) error {
-	if r.Message == "runner ready" {
+	if r.Message == "start order" {
 		m.mu.Lock()
 		if m.at.IsZero() {
 			m.cpu, m.at = processCPU(), time.Now()
