@@ -7,16 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"syscall"
-	"time"
 )
 
 // A profiling build (go build -tags pprof) with LOADLENS_PROFILE_DIR set
 // writes, for every loadlens process, a CPU profile of its main (package
-// initialisation comes before it: GODEBUG=inittrace=1 shows that) and its
-// whole CPU time as user and system seconds, to COMMAND-PID.pprof and
-// COMMAND-PID.cpu in that folder. bench/runners -profile uses it to tell a
-// distributed run's coordinator from its runners. Regular builds have
+// initialisation comes before it: GODEBUG=inittrace=1 shows that) to
+// COMMAND-PID.pprof in that folder: bench/runners -profile keeps those of a
+// distributed run's coordinator and runners apart. Regular builds have
 // none of this.
 func init() {
 	dir := os.Getenv("LOADLENS_PROFILE_DIR")
@@ -41,9 +38,5 @@ func init() {
 	stopProfile = func() {
 		pprof.StopCPUProfile()
 		_ = f.Close()
-		var ru syscall.Rusage
-		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-		cpu := fmt.Sprintf("%.6f %.6f\n", time.Duration(ru.Utime.Nano()).Seconds(), time.Duration(ru.Stime.Nano()).Seconds())
-		_ = os.WriteFile(base+".cpu", []byte(cpu), 0o644)
 	}
 }
