@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,15 +14,20 @@ import (
 
 // sampler polls the CPU time of process trees while they run: every
 // thread's /proc/PID/task/TID/schedstat (nanoseconds on the CPU, where
-// /proc/PID/stat has 10 ms ticks), every interval, so that a process's CPU
-// can be read at any moment of the run (the phases of a distributed run).
+// /proc/PID/stat has 10 ms ticks), so that a process's CPU can be read at
+// any moment of the run (the phases of a distributed run). It samples
+// every interval while the processes start and from the run's end on,
+// and every coarse interval in between, where CPU grows steadily: reading
+// every thread of every process every 10 ms for a minute would take a
+// good part of the target's CPU.
 type sampler struct {
-	interval time.Duration
-	roots    []int
-	stop     chan struct{}
-	done     chan struct{}
-	mu       sync.Mutex
-	procs    map[int]*series
+	interval, coarse time.Duration
+	fine             func(elapsed time.Duration) bool
+	roots            []int
+	stop             chan struct{}
+	done             chan struct{}
+	mu               sync.Mutex
+	procs            map[int]*series
 }
 
 // series is one process's CPU over time; cpu never decreases.
@@ -32,24 +38,30 @@ type series struct {
 	cpu  []time.Duration
 }
 
-func startSampler(interval time.Duration, roots ...int) *sampler {
-	s := &sampler{interval: interval, roots: roots, stop: make(chan struct{}), done: make(chan struct{}),
-		procs: map[int]*series{}}
+func startSampler(interval, coarse time.Duration, fine func(elapsed time.Duration) bool, roots ...int) *sampler {
+	s := &sampler{interval: interval, coarse: coarse, fine: fine, roots: roots, stop: make(chan struct{}),
+		done: make(chan struct{}), procs: map[int]*series{}}
 	go s.run()
 	return s
 }
 
 func (s *sampler) run() {
 	defer close(s.done)
-	t := time.NewTicker(s.interval)
+	start := time.Now()
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
-		s.sample()
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
 		}
+		s.sample()
+		next := s.coarse
+		if s.fine(time.Since(start)) {
+			next = s.interval
+		}
+		t.Reset(next)
 	}
 }
 
@@ -59,6 +71,53 @@ func (s *sampler) finish() map[int]*series {
 	<-s.done
 	return s.procs
 }
+
+// cpuTimes is how long the CPUs of list (taskset's syntax: 0,2-3) were
+// busy and how long the hypervisor took them from this machine (steal),
+// from /proc/stat, in the kernel's ticks.
+func cpuTimes(list string) (busy, steal time.Duration, err error) {
+	want := map[string]bool{}
+	for part := range strings.SplitSeq(list, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		b := a
+		if isRange {
+			b, err = strconv.Atoi(hi)
+		}
+		if err != nil {
+			return 0, 0, fmt.Errorf("CPU list %q: %w", list, err)
+		}
+		for c := a; c <= b; c++ {
+			want["cpu"+strconv.Itoa(c)] = true
+		}
+	}
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	var busyTicks, stealTicks int64
+	for line := range strings.SplitSeq(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 9 || !want[f[0]] {
+			continue
+		}
+		for i, v := range f[1:9] { // user nice system idle iowait irq softirq steal
+			n, _ := strconv.ParseInt(v, 10, 64)
+			switch i {
+			case 3, 4: // idle, iowait
+			case 7:
+				stealTicks += n
+			default:
+				busyTicks += n
+			}
+		}
+	}
+	tick := time.Second / userHZ
+	return time.Duration(busyTicks) * tick, time.Duration(stealTicks) * tick, nil
+}
+
+// userHZ is the unit of /proc/stat on Linux.
+const userHZ = 100
 
 func (s *sampler) sample() {
 	now := time.Now()

@@ -22,7 +22,10 @@
 // summary, analysis). The steady cost per request is the CPU of the run's
 // middle (its first and last second left out) per request; the fixed cost
 // is the rest, what the run costs beyond its steady rate. The report
-// states both and what the fixed cost adds at a few run lengths.
+// states both and what the fixed cost adds at a few run lengths. Each run
+// also says how much of the generators' CPU went to other processes and
+// to the hypervisor (steal), from /proc/stat: a busy neighbour shows
+// there, not only in the load average.
 //
 // The test runs constant-arrival-rate -rate/s, so that every mode does
 // the same requests and only the CPU differs; a mode that falls more than
@@ -89,6 +92,10 @@ type measurement struct {
 	phases    map[string][phases]time.Duration
 	unsampled time.Duration
 	wireBytes int64 // what the coordinator received from its runners
+	// foreign is the generator CPUs' busy time that none of the mode's
+	// processes account for (another process, the kernel's own work),
+	// steal what the hypervisor took from them: both disturb the run.
+	foreign, steal time.Duration
 }
 
 // fixed is the CPU beyond the steady rate.
@@ -102,7 +109,7 @@ func run() error {
 	vus := flag.Int("vus", 20, "VUs of the test (with -rate: pre-allocated VUs)")
 	rate := flag.Int("rate", 12000, "requests per second (constant-arrival-rate); 0 runs constant-vus, as fast as each mode goes")
 	duration := flag.Duration("duration", 10*time.Second, "length of each run (at least 3 s: the steady window leaves out its first and last second)")
-	sample := flag.Duration("sample", 10*time.Millisecond, "how often the processes' CPU is sampled")
+	sample := flag.Duration("sample", 10*time.Millisecond, "how often the processes' CPU is sampled around the phases' bounds (every 200 ms in between)")
 	genCPU := flag.String("generator-cpu", "0", "CPU list of the generators (taskset)")
 	tgtCPU := flag.String("target-cpu", "1", "CPU list of the target (taskset)")
 	first := flag.Int("first", 0, "the mode run first in the first run, 0 … 2 (1 process, runners, plain); separate invocations of -runs 1 can turn the order too")
@@ -199,9 +206,10 @@ func run() error {
 					m.name, r.requests, planned, *rate)
 			}
 			results[m.name] = append(results[m.name], r)
-			fmt.Printf("run %d %-10s %8.0f requests %6.2f CPU-s %6.2f µs/request, steady %6.2f, fixed %5.2f CPU-s%s  load %s\n",
+			fmt.Printf("run %d %-10s %8.0f requests %6.2f CPU-s %6.2f µs/request, steady %6.2f, fixed %5.2f CPU-s%s; "+
+				"on CPU %s: %.2f CPU-s of others, %.2f stolen; load %s\n",
 				i+1, m.name, r.requests, r.cpu.Seconds(), usPer(r.cpu, r.requests), r.steady, r.fixed().Seconds(),
-				r.detail(*duration, *runners), loadAverage())
+				r.detail(*duration, *runners), *genCPU, r.foreign.Seconds(), r.steal.Seconds(), loadAverage())
 			if m.runners {
 				printPhases(os.Stdout, "      ", r)
 			}
@@ -380,6 +388,10 @@ func measure(bin, cpus, dir string, m mode, d, interval time.Duration, profDir s
 			return res, err
 		}
 	}
+	busy0, steal0, err := cpuTimes(cpus)
+	if err != nil {
+		return res, err
+	}
 	started := time.Now()
 	var pids []int
 	for i := range m.processes {
@@ -399,7 +411,10 @@ func measure(bin, cpus, dir string, m mode, d, interval time.Duration, profDir s
 		cmds, exports, results, logs = append(cmds, cmd), append(exports, export), append(results, result), append(logs, log)
 		pids = append(pids, cmd.Process.Pid)
 	}
-	smp := startSampler(interval, pids...)
+	// Fine samples while the processes start (join, init and the start
+	// lead take about a second) and from the run's end on.
+	fine := func(elapsed time.Duration) bool { return elapsed < 3*time.Second || elapsed > d }
+	smp := startSampler(interval, 200*time.Millisecond, fine, pids...)
 	var waitErr error
 	for i, cmd := range cmds {
 		if err := cmd.Wait(); err != nil && waitErr == nil {
@@ -409,6 +424,10 @@ func measure(bin, cpus, dir string, m mode, d, interval time.Duration, profDir s
 	procs := smp.finish()
 	if waitErr != nil {
 		return res, waitErr
+	}
+	busy1, steal1, err := cpuTimes(cpus)
+	if err != nil {
+		return res, err
 	}
 	var starts []time.Time
 	for i, cmd := range cmds {
@@ -493,6 +512,7 @@ func measure(bin, cpus, dir string, m mode, d, interval time.Duration, profDir s
 		window += p.cpuAt(w1) - p.cpuAt(w0)
 	}
 	res.unsampled = res.cpu - sampled
+	res.foreign, res.steal = max(busy1-busy0-res.cpu, 0), steal1-steal0
 	// Requests come at a constant rate: the window's share of them.
 	res.steady = usPer(window, res.requests*w1.Sub(w0).Seconds()/d.Seconds())
 	return res, nil
