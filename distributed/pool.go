@@ -84,6 +84,12 @@ type takeReply struct {
 	Error string `json:"error,omitempty"`
 }
 
+// registrationInterval is how often a pool runner renews its entry in
+// the runners' bucket, whose entries live 3 × HeartbeatTimeout: a put (a
+// JetStream write) every 3 s instead of every second keeps an idle
+// runner listed with three renewals in a TTL.
+const registrationInterval = HeartbeatTimeout
+
 type runnerEntry struct {
 	Host  string `json:"host"`
 	Slots int    `json:"slots"`
@@ -484,7 +490,7 @@ func (r *PoolRunner) Run(ctx context.Context) error {
 	defer wg.Wait()
 	wg.Go(func() { // registration
 		host, _ := os.Hostname()
-		t := time.NewTicker(HeartbeatInterval)
+		t := time.NewTicker(registrationInterval)
 		defer t.Stop()
 		for {
 			b, _ := json.Marshal(runnerEntry{Host: host, Slots: slots, Busy: r.busy.Load()})
@@ -506,7 +512,10 @@ func (r *PoolRunner) Run(ctx context.Context) error {
 	for range slots {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
+				// One pull request that waits (30 s, with the server's
+				// heartbeats) until an offer comes or ctx ends: an idle
+				// runner is not woken every second to ask again.
+				batch, err := cons.Fetch(1, jetstream.FetchContext(ctx))
 				if err != nil {
 					if ctx.Err() == nil {
 						log.Warn("pool work queue", "err", err)
