@@ -95,6 +95,8 @@ type measurement struct {
 	// foreign is the generator CPUs' busy time that none of the mode's
 	// processes account for (another process, the kernel's own work),
 	// steal what the hypervisor took from them: both disturb the run.
+	// Runs with seconds of foreign time measure the neighbour as much as
+	// the mode.
 	foreign, steal time.Duration
 }
 
@@ -512,7 +514,9 @@ func measure(bin, cpus, dir string, m mode, d, interval time.Duration, profDir s
 		window += p.cpuAt(w1) - p.cpuAt(w0)
 	}
 	res.unsampled = res.cpu - sampled
-	res.foreign, res.steal = max(busy1-busy0-res.cpu, 0), steal1-steal0
+	// The kernel's per-CPU ticks and the processes' own accounts differ by
+	// a little: a small negative foreign time is that difference.
+	res.foreign, res.steal = busy1-busy0-res.cpu, steal1-steal0
 	// Requests come at a constant rate: the window's share of them.
 	res.steady = usPer(window, res.requests*w1.Sub(w0).Seconds()/d.Seconds())
 	return res, nil
