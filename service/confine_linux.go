@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -77,8 +78,15 @@ func confineSelf() error {
 	if err != nil {
 		return err
 	}
+	// The certificate authorities an operator names in the child's
+	// environment (Sandbox.Env, never a tenant's) are the child's to read.
+	var certs []string
+	if file := os.Getenv("SSL_CERT_FILE"); file != "" {
+		certs = append(certs, file)
+	}
+	certs = append(certs, filepath.SplitList(os.Getenv("SSL_CERT_DIR"))...)
 	runtime.LockOSThread() // never unlocked: the process is replaced, or ends with the error
-	if err := confine(binary); err != nil {
+	if err := confine(binary, certs); err != nil {
 		return err
 	}
 	if err := dropCapabilities(); err != nil {
@@ -117,8 +125,8 @@ func dropCapabilities() error {
 // sockets: should a script escape the JavaScript runtime, the agent's
 // database, its keys and every other tenant's files stay out of its reach.
 // Landlock keeps the restriction through fork and exec, and never lifts
-// it.
-func confine(binary string) error {
+// it. Besides what every child needs, it may read the paths in read.
+func confine(binary string, read []string) error {
 	abi, err := landlockABI()
 	if err != nil {
 		return err
@@ -137,19 +145,19 @@ func confine(binary string) error {
 	defer unix.Close(ruleset)
 
 	const (
-		read    = unix.LANDLOCK_ACCESS_FS_READ_FILE | unix.LANDLOCK_ACCESS_FS_READ_DIR
-		execute = unix.LANDLOCK_ACCESS_FS_EXECUTE
+		readAccess = unix.LANDLOCK_ACCESS_FS_READ_FILE | unix.LANDLOCK_ACCESS_FS_READ_DIR
+		execute    = unix.LANDLOCK_ACCESS_FS_EXECUTE
 	)
 	if err := allowBeneath(ruleset, binary, unix.LANDLOCK_ACCESS_FS_READ_FILE|execute, true); err != nil {
 		return err
 	}
 	for _, dir := range childLibraryDirs {
-		if err := allowBeneath(ruleset, dir, read|execute, false); err != nil {
+		if err := allowBeneath(ruleset, dir, readAccess|execute, false); err != nil {
 			return err
 		}
 	}
-	for _, path := range append(slices.Clone(childReadDirs), childEtcFiles...) {
-		if err := allowBeneath(ruleset, path, read, false); err != nil {
+	for _, path := range slices.Concat(childReadDirs, childEtcFiles, read) {
+		if err := allowBeneath(ruleset, path, readAccess, false); err != nil {
 			return err
 		}
 	}

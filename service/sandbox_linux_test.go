@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -356,4 +357,25 @@ export default function () {
 		outcomes[what] = outcome
 	}
 	return outcomes
+}
+
+// A sandbox child trusts the certificate authorities its environment
+// names (SSL_CERT_FILE, as an operator sets it in Sandbox.Env for an
+// internal authority), wherever the file is.
+func TestSandboxChildTrustsItsCertFile(t *testing.T) {
+	t.Parallel()
+	tlsTarget := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }))
+	defer tlsTarget.Close()
+	authority := filepath.Join(t.TempDir(), "authority.pem")
+	require.NoError(t, os.WriteFile(authority, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsTarget.Certificate().Raw}), 0o644))
+	e := newEnv(t, withSandbox(256), func(c *service.Config) { c.Sandbox.Env = append(c.Sandbox.Env, "SSL_CERT_FILE="+authority) })
+	st := e.waitFinal(e.keyA, e.start(e.keyA, map[string]any{"test_type": "custom", "env": map[string]string{"TARGET": tlsTarget.URL},
+		"script": `import http from "k6/http"
+export const options = { vus: 1, iterations: 1, thresholds: { http_req_failed: ["rate==0"] } }
+export default function () { http.get(__ENV.TARGET) }`}))
+	require.Equal(t, store.Completed, st.State, "%+v", st)
+	res := e.result(e.keyA, st.ID).Result
+	require.NotNil(t, res)
+	require.Contains(t, res.Metrics, "http_req_failed")
+	assert.Zero(t, res.Metrics["http_req_failed"].Values["rate"], "requests refused the operator's authority")
 }
