@@ -55,7 +55,7 @@ var (
 const confinedEnv = "LOADLENS_SANDBOX_CONFINED"
 
 // confineSelf confines a sandbox child before it reads its job. On a
-// thread of its own it restricts itself (confine), gives up every
+// thread of its own it restricts itself (confine, restrictSystemCalls), gives up every
 // capability (a root agent's child would otherwise keep them all:
 // reboot, network administration, loading kernel modules, …), marks
 // every descriptor beyond the standard streams close-on-exec (the agent
@@ -87,6 +87,9 @@ func confineSelf() error {
 	certs = append(certs, filepath.SplitList(os.Getenv("SSL_CERT_DIR"))...)
 	runtime.LockOSThread() // never unlocked: the process is replaced, or ends with the error
 	if err := confine(binary, certs); err != nil {
+		return err
+	}
+	if err := restrictSystemCalls(); err != nil {
 		return err
 	}
 	if err := dropCapabilities(); err != nil {

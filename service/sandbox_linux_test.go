@@ -4,10 +4,12 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -232,6 +234,22 @@ var childModules = map[string]js.Module{"k6/x/escape": js.ModuleFunc(func(*js.VU
 	return js.Exports{Named: map[string]any{
 		"read":   func(path string) string { _, err := os.ReadFile(path); return outcome(err) },
 		"signal": func(pid int) string { return outcome(syscall.Kill(pid, 0)) },
+		// limits sets process pid's RLIMIT_CPU to what it is: were that
+		// allowed, a lower hard limit would have the kernel kill it.
+		"limits": func(pid int) string {
+			var cur unix.Rlimit
+			if err := unix.Prlimit(pid, unix.RLIMIT_CPU, nil, &cur); err != nil {
+				return err.Error()
+			}
+			return outcome(unix.Prlimit(pid, unix.RLIMIT_CPU, &cur, nil))
+		},
+		"connect": func(path string) string {
+			c, err := net.Dial("unix", path)
+			if err == nil {
+				c.Close()
+			}
+			return outcome(err)
+		},
 		// threads lists the threads of process pid (tids below pidMax)
 		// whose memory process_vm_readv reads from here.
 		"threads": func(pid, pidMax int) string {
@@ -279,15 +297,22 @@ var agentMemory = [8]byte{'u', 'n', 't', 'o', 'u', 'c', 'h', 'e'}
 // the agent's files nor its environment, and, from Linux 6.12 on, cannot
 // signal it; what the child needs (here /etc/hosts) it still reads, and
 // no more of /etc (where shadow, private keys and an agent's environment
-// files live; /etc/passwd stands for them).
+// files live; /etc/passwd stands for them). Nor may it set the agent's
+// resource limits or connect to a Unix socket.
 func TestSandboxChildIsConfined(t *testing.T) {
 	t.Parallel()
 	abi, _, errno := syscall.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
 	require.Zero(t, errno, "this kernel has no Landlock: sandbox children would run unconfined")
 	secret := filepath.Join(t.TempDir(), "tenants.db")
 	require.NoError(t, os.WriteFile(secret, []byte("every tenant's data"), 0o600))
+	socket := filepath.Join(t.TempDir(), "db.sock") // a database's, say, with peer authentication
+	ln, err := net.Listen("unix", socket)
+	require.NoError(t, err)
+	defer ln.Close()
 	e := newEnv(t, withSandbox(256))
-	outcomes := escapeOutcomes(t, e, map[string]string{"SECRET": secret, "AGENT": strconv.Itoa(os.Getpid())}, map[string]string{
+	outcomes := escapeOutcomes(t, e, map[string]string{"SECRET": secret, "AGENT": strconv.Itoa(os.Getpid()), "SOCKET": socket}, map[string]string{
+		"limits":  `escape.limits(Number(__ENV.AGENT))`,
+		"connect": `escape.connect(__ENV.SOCKET)`,
 		"hosts":   `escape.read("/etc/hosts")`,
 		"secret":  `escape.read(__ENV.SECRET)`,
 		"passwd":  `escape.read("/etc/passwd")`,
@@ -300,6 +325,10 @@ func TestSandboxChildIsConfined(t *testing.T) {
 	assert.Contains(t, outcomes["environ"], "permission denied", "the agent's environment")
 	if abi >= 6 {
 		assert.Contains(t, outcomes["signal"], "not permitted", "signals to the agent")
+	}
+	if runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64" { // restrictSystemCalls'
+		assert.Contains(t, outcomes["limits"], "not permitted", "the agent's resource limits")
+		assert.Contains(t, outcomes["connect"], "not permitted", "Unix sockets")
 	}
 }
 
