@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -26,8 +25,7 @@ type sampler struct {
 	roots            []int
 	stop             chan struct{}
 	done             chan struct{}
-	mu               sync.Mutex
-	procs            map[int]*series
+	procs            map[int]*series // the sampling goroutine's until finish
 }
 
 // series is one process's CPU over time; cpu never decreases.
@@ -125,8 +123,6 @@ func (s *sampler) sample() {
 	for _, r := range s.roots {
 		pids = appendTree(pids, r)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, pid := range pids {
 		cpu, ok := threadsCPU(pid)
 		if !ok {
