@@ -61,7 +61,9 @@ const confinedEnv = "LOADLENS_SANDBOX_CONFINED"
 // every descriptor beyond the standard streams close-on-exec (the agent
 // may hold some its own launcher left open, which its children inherit),
 // then executes the program again from that thread: the new process, its
-// one thread confined, is wholly in the domain, and nothing else is.
+// one thread confined, is wholly in the domain, and nothing else is. Run
+// again, confineSelf forbids the process to start others
+// (forbidNewProcesses).
 //
 // The agent's thread that forks the child must stay outside the domain:
 // Landlock lets a process ptrace and signal whatever is in its own domain,
@@ -69,7 +71,7 @@ const confinedEnv = "LOADLENS_SANDBOX_CONFINED"
 // take its descriptors (pidfd_getfd) or kill it (tgkill).
 func confineSelf() error {
 	if os.Getenv(confinedEnv) != "" {
-		return nil
+		return forbidNewProcesses()
 	}
 	if _, err := landlockABI(); err != nil {
 		return nil // the child runs unconfined; the agent warned at its start

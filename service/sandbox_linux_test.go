@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -234,6 +235,13 @@ var childModules = map[string]js.Module{"k6/x/escape": js.ModuleFunc(func(*js.VU
 	return js.Exports{Named: map[string]any{
 		"read":   func(path string) string { _, err := os.ReadFile(path); return outcome(err) },
 		"signal": func(pid int) string { return outcome(syscall.Kill(pid, 0)) },
+		// spawn starts the test binary (pipes for its streams: /dev/null
+		// is closed to the child) and says how that went.
+		"spawn": func() string {
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), io.Discard, io.Discard
+			return outcome(cmd.Run())
+		},
 		// limits sets process pid's RLIMIT_CPU to what it is: were that
 		// allowed, a lower hard limit would have the kernel kill it.
 		"limits": func(pid int) string {
@@ -298,7 +306,7 @@ var agentMemory = [8]byte{'u', 'n', 't', 'o', 'u', 'c', 'h', 'e'}
 // signal it; what the child needs (here /etc/hosts) it still reads, and
 // no more of /etc (where shadow, private keys and an agent's environment
 // files live; /etc/passwd stands for them). Nor may it set the agent's
-// resource limits or connect to a Unix socket.
+// resource limits, connect to a Unix socket or start a process.
 func TestSandboxChildIsConfined(t *testing.T) {
 	t.Parallel()
 	abi, _, errno := syscall.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
@@ -318,6 +326,7 @@ func TestSandboxChildIsConfined(t *testing.T) {
 		"passwd":  `escape.read("/etc/passwd")`,
 		"environ": `escape.read("/proc/" + __ENV.AGENT + "/environ")`,
 		"signal":  `escape.signal(Number(__ENV.AGENT))`,
+		"spawn":   `escape.spawn()`,
 	})
 	assert.Empty(t, outcomes["hosts"], "what the child needs")
 	assert.Contains(t, outcomes["secret"], "permission denied", "the agent's files")
@@ -329,6 +338,7 @@ func TestSandboxChildIsConfined(t *testing.T) {
 	if runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64" { // restrictSystemCalls'
 		assert.Contains(t, outcomes["limits"], "not permitted", "the agent's resource limits")
 		assert.Contains(t, outcomes["connect"], "not permitted", "Unix sockets")
+		assert.Contains(t, outcomes["spawn"], "not permitted", "processes of its own, which would outlive it")
 	}
 }
 
