@@ -310,13 +310,14 @@ type publisher struct {
 	// dispatcher adds to it, and its ticker ships it with each partial.
 	mu      sync.Mutex
 	samples *sampleEncoder
-	dropped int64 // samples not forwarded: the queue was full
+	dropped int64 // samples not forwarded: the queue was full, or NATS did not take them
 }
 
 // message is one result message: a partial or a batch of samples.
 type message struct {
 	partial *loadtest.Partial
 	samples []byte
+	count   int // of samples
 }
 
 var (
@@ -366,7 +367,7 @@ func (p *publisher) flushSamples() {
 		return
 	}
 	n := p.samples.n
-	if p.enqueue(message{samples: p.samples.encode()}) {
+	if p.enqueue(message{samples: p.samples.encode(), count: n}) {
 		p.samples.reset()
 		return
 	}
@@ -413,7 +414,9 @@ func (p *publisher) close() int64 {
 func (p *publisher) run(ctx context.Context) {
 	defer close(p.done)
 	defer p.enc.Close()
+	var sent int
 	for m := range p.queue {
+		sent++
 		kind, b := kindSamples, m.samples
 		if m.partial != nil {
 			var err error
@@ -430,14 +433,31 @@ func (p *publisher) run(ctx context.Context) {
 		} else {
 			msg.Data = b
 		}
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := p.js.PublishMsg(pctx, msg)
-		cancel()
+		// A publish whose acknowledgement is late (a busy machine) is
+		// tried again; the message ID, unique in the run's stream, lets
+		// JetStream drop a second copy.
+		msg.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("%d.%d", p.index, sent))
+		var err error
+		for range publishAttempts {
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err = p.js.PublishMsg(pctx, msg)
+			cancel()
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+		}
 		if err != nil {
 			p.log.Warn(kind+" not delivered", "err", err)
+			p.mu.Lock()
+			p.dropped += int64(m.count)
+			p.mu.Unlock()
 		}
 	}
 }
+
+// publishAttempts bounds how often a result message is published before
+// it counts as lost.
+const publishAttempts = 3
 
 // compressAbove is the size above which partials travel compressed.
 const compressAbove = 4 << 10
