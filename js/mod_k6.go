@@ -150,7 +150,16 @@ func (vu *VU) group(call sobek.FunctionCall) sobek.Value {
 	name := call.Argument(0).String()
 	fn, ok := sobek.AssertFunction(call.Argument(1))
 	if !ok {
-		vu.typeErrorf("group %q: the second argument must be a function", name)
+		vu.throwf("group() requires a callback as a second argument")
+	}
+	// As k6: an async function is refused before it runs; a function
+	// that returns a promise is not.
+	if tag := call.Argument(1).(*sobek.Object).GetSymbol(sobek.SymToStringTag); tag != nil && tag.String() == "AsyncFunction" {
+		vu.throwf("group() does not support async functions as arguments, " +
+			"please see https://grafana.com/docs/k6/latest/javascript-api/k6/group/ for more info")
+	}
+	if strings.Contains(name, "::") {
+		vu.throwf("group and check names may not contain '::'")
 	}
 	if vu.state == nil {
 		vu.throwf("group() needs a running test")
@@ -163,9 +172,6 @@ func (vu *VU) group(call sobek.FunctionCall) sobek.Value {
 	})
 	if err != nil {
 		vu.throwError(err)
-	}
-	if isPromise(ret) {
-		vu.throwf("group %q: async functions are not supported", name)
 	}
 	return ret
 }
