@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// errNoLandlock is confine's answer on a kernel without Landlock (before
+// errNoLandlock is landlockABI's answer on a kernel without Landlock (before
 // Linux 5.13, or with it left out of the security modules): the child
 // then runs unconfined, and the agent says so when it starts.
 var errNoLandlock = errors.New("the kernel has no Landlock")
