@@ -415,6 +415,7 @@ func (p *publisher) run(ctx context.Context) {
 	defer close(p.done)
 	defer p.enc.Close()
 	var sent int
+	attempts := publishAttempts
 	for m := range p.queue {
 		sent++
 		kind, b := kindSamples, m.samples
@@ -435,10 +436,13 @@ func (p *publisher) run(ctx context.Context) {
 		}
 		// A publish whose acknowledgement is late (a busy machine) is
 		// tried again; the message ID, unique in the run's stream, lets
-		// JetStream drop a second copy.
+		// JetStream drop a second copy. Once a message is lost, NATS is
+		// not taking them, and the next get one attempt each until one gets
+		// through, so that a run's end waits hardly longer than without
+		// retries.
 		msg.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("%d.%d", p.index, sent))
 		var err error
-		for range publishAttempts {
+		for range attempts {
 			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			_, err = p.js.PublishMsg(pctx, msg)
 			cancel()
@@ -446,7 +450,9 @@ func (p *publisher) run(ctx context.Context) {
 				break
 			}
 		}
+		attempts = publishAttempts
 		if err != nil {
+			attempts = 1
 			p.log.Warn(kind+" not delivered", "err", err)
 			p.mu.Lock()
 			p.dropped += int64(m.count)
