@@ -45,7 +45,7 @@ func TestPublisherRetriesLateAcks(t *testing.T) {
 	reqs := reg.MustRegister("http_reqs", metrics.Counter, metrics.Default)
 	for _, c := range []struct {
 		fails, wantDropped int
-		wantIDs           []string
+		wantIDs            []string
 	}{
 		{fails: publishAttempts - 1, wantDropped: 0, wantIDs: []string{"4.1", "4.1", "4.1", "4.2"}},
 		{fails: publishAttempts + 1, wantDropped: 3, wantIDs: []string{"4.1", "4.1", "4.1", "4.2"}},
