@@ -258,3 +258,54 @@ func (r remoteVU) Run(ctx context.Context, exec string) error {
 		return r.vu.Add("my_trend", float64(n), nil)
 	})
 }
+
+// lastWordRemote forwards batches of a generator's samples just before the
+// remote part of the run ends, as a coordinator does with the last samples
+// a runner publishes.
+type lastWordRemote struct{ batches int }
+
+func (lw lastWordRemote) Execute(_ context.Context, rr *RemoteRun, _ json.RawMessage) error {
+	m, err := rr.Metric("my_counter", metrics.Counter, metrics.Default)
+	if err != nil {
+		return err
+	}
+	for i := range lw.batches {
+		rr.Forward([]metrics.Sample{{Metric: m, Time: time.Unix(int64(i), 0), Value: 1}})
+	}
+	return nil
+}
+
+// countingOutput counts the samples of one metric it is given.
+type countingOutput struct {
+	metric string
+	n      atomic.Int64
+}
+
+func (c *countingOutput) Start(RunInfo) error { return nil }
+func (c *countingOutput) Stop(Result) error   { return nil }
+func (c *countingOutput) AddSamples(batch []metrics.Sample) {
+	for i := range batch {
+		if batch[i].Metric.Name == c.metric {
+			c.n.Add(1)
+		}
+	}
+}
+
+// A coordinator's outputs get every forwarded batch, the last ones too:
+// its dispatcher stopped at the run's end and dropped what was still
+// queued, so the merged NDJSON of `run --runners 3` missed a runner's
+// whole share now and then (TestRunWithRunners: 201 points of 301).
+func TestForwardedSamplesOutliveTheRunsEnd(t *testing.T) {
+	t.Parallel()
+	for range 20 {
+		out := &countingOutput{metric: "my_counter"}
+		plan := Plan{
+			Scenarios: scenarios.Scenarios{"s": scenarios.SharedIterations{VUs: 1, Iterations: 1}},
+			Program:   Funcs{"default": func(context.Context, *VU) error { return nil }},
+			Remote:    lastWordRemote{batches: 16},
+		}
+		_, err := Run(t.Context(), plan, out)
+		require.NoError(t, err)
+		require.EqualValues(t, 16, out.n.Load(), "forwarded samples the outputs got")
+	}
+}

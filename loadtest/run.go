@@ -535,12 +535,11 @@ func (r *run) dispatch() {
 		var holder *[]metrics.Sample
 		select {
 		case fw := <-r.forwarded:
-			for _, o := range r.outputs {
-				o.AddSamples(fw)
-			}
+			r.outputForwarded(fw)
 			continue
 		case h, ok := <-r.samples:
 			if !ok {
+				r.dispatchForwarded() // the batches a coordinator forwarded before the run's end
 				return
 			}
 			holder = h
@@ -556,6 +555,24 @@ func (r *run) dispatch() {
 		}
 		*holder = batch[:0]
 		r.batches.Put(holder)
+	}
+}
+
+// dispatchForwarded gives the outputs the forwarded batches still queued.
+func (r *run) dispatchForwarded() {
+	for {
+		select {
+		case fw := <-r.forwarded:
+			r.outputForwarded(fw)
+		default:
+			return
+		}
+	}
+}
+
+func (r *run) outputForwarded(batch []metrics.Sample) {
+	for _, o := range r.outputs {
+		o.AddSamples(batch)
 	}
 }
 
