@@ -173,13 +173,18 @@ func (p *Pool) Start(ctx context.Context) (*Session, error) {
 		return nil, err
 	}
 	infra := context.WithoutCancel(ctx)
-	if _, _, err := ensurePool(ctx, js); err != nil {
+	timeout := orDefault(p.TakeTimeout, DefaultTakeTimeout)
+	// The session's setup has the take's time too, not JetStream's 5 s
+	// default per call: on a busy machine a stream's creation took longer.
+	setup, cancelSetup := context.WithTimeout(ctx, timeout)
+	defer cancelSetup()
+	if _, _, err := ensurePool(setup, js); err != nil {
 		return nil, err
 	}
 	n := sessionNames{NewRunID()}
 	s := &Session{js: js, conn: p.Conn, n: n, log: log.With("session", n.id), ended: make(chan struct{})}
 	s.pr, s.pw = io.Pipe()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: n.stream(), Subjects: []string{n.in(), n.out()},
+	if _, err := js.CreateStream(setup, jetstream.StreamConfig{Name: n.stream(), Subjects: []string{n.in(), n.out()},
 		Storage: jetstream.MemoryStorage, MaxBytes: sessionMaxBytes, Discard: jetstream.DiscardNew}); err != nil {
 		return nil, fmt.Errorf("session stream: %w", err)
 	}
@@ -210,12 +215,11 @@ func (p *Pool) Start(ctx context.Context) (*Session, error) {
 	}
 	s.subs = append(s.subs, hb)
 	offer, _ := json.Marshal(sessionOffer{Session: n.id})
-	ack, err := js.Publish(ctx, poolSubject, offer)
+	ack, err := js.Publish(setup, poolSubject, offer)
 	if err != nil {
 		s.cleanup()
 		return nil, fmt.Errorf("pool: offering the session: %w", err)
 	}
-	timeout := orDefault(p.TakeTimeout, DefaultTakeTimeout)
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
