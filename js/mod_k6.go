@@ -158,9 +158,6 @@ func (vu *VU) group(call sobek.FunctionCall) sobek.Value {
 		vu.throwf("group() does not support async functions as arguments, " +
 			"please see https://grafana.com/docs/k6/latest/javascript-api/k6/group/ for more info")
 	}
-	if strings.Contains(name, "::") {
-		vu.throwf("group and check names may not contain '::'")
-	}
 	if vu.state == nil {
 		vu.throwf("group() needs a running test")
 	}

@@ -264,7 +264,7 @@ func (vu *VU) Check(name string, ok bool) bool {
 // fn. It returns fn's error. Names may not contain "::".
 func (vu *VU) Group(name string, fn func() error) error {
 	if strings.Contains(name, "::") {
-		return fmt.Errorf("group name %q: may not contain '::'", name)
+		return errors.New("group and check names may not contain '::'") // k6's words
 	}
 	parent := vu.group
 	vu.group = parent + "::" + name
